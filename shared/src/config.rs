@@ -1,0 +1,910 @@
+//! Typed configuration, read from `ENTRA_MONITOR_*` environment variables and an optional TOML
+//! file, validated once at start.
+//!
+//! Every problem is collected and reported together, one line each, naming the setting and
+//! what is expected, so a user fixes a broken deployment in one pass. Secret values live in
+//! [`Secret`], whose `Debug` and `Display` never show them.
+
+use crate::model::{Category, Destination, TenantId, is_guid};
+use crate::schedule::Schedule;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Prefix of every environment variable this program reads.
+pub const ENV_PREFIX: &str = "ENTRA_MONITOR_";
+
+/// A secret value. It can be used, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that must send it (a token request).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Which host the process runs under; it decides defaults such as where state lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// `entra-monitor serve` / `run` on a laptop or server.
+    Local,
+    /// Azure Functions custom handler.
+    Azure,
+    /// AWS Lambda.
+    Lambda,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for Application Insights and CloudWatch.
+    Json,
+}
+
+/// How the program authenticates to a tenant's Microsoft Graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// App registration with a client secret.
+    ClientSecret { client_id: String, secret: Secret },
+    /// App registration with a certificate (PEM file holding key and certificate).
+    Certificate { client_id: String, path: PathBuf },
+    /// The host's managed identity (system-assigned, or user-assigned when `client_id` is set).
+    ManagedIdentity { client_id: Option<String> },
+    /// The built-in simulated tenant: no credentials, no network.
+    Simulated,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantConfig {
+    pub id: TenantId,
+    /// A short name for logs and reports; defaults to the tenant id.
+    pub name: String,
+    pub credential: Credential,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub log_format: LogFormat,
+    /// `tracing` filter directives, e.g. `info` or `info,shared=debug`.
+    pub log_filter: String,
+    /// Configured tenants; when empty, the simulated tenant is the source.
+    pub tenants: Vec<TenantConfig>,
+    /// Schedule overrides by function name.
+    pub schedules: BTreeMap<String, Schedule>,
+    /// Destinations per category; every category has an entry.
+    pub routes: BTreeMap<Category, Vec<Destination>>,
+    /// How long a shutdown waits for running functions to reach a safe point.
+    pub shutdown_grace: Duration,
+}
+
+/// One problem with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The setting, as the user wrote it (`ENTRA_MONITOR_LISTEN`, `tenants[0].id`, ...).
+    pub setting: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.setting, self.message)
+    }
+}
+
+/// Every problem found, in the order they were found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigProblem>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "configuration error: {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where configuration comes from: an optional file and a set of environment variables
+/// (passed in, so tests never touch the process environment).
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    pub file: Option<PathBuf>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl ConfigSource {
+    /// The process environment, and the file named by `--config` or `ENTRA_MONITOR_CONFIG`.
+    pub fn from_process(file: Option<PathBuf>) -> Self {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let file = file.or_else(|| env.get("ENTRA_MONITOR_CONFIG").map(PathBuf::from));
+        Self { file, env }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    log_format: Option<String>,
+    log_filter: Option<String>,
+    shutdown_grace_seconds: Option<u64>,
+    #[serde(default)]
+    tenants: Vec<FileTenant>,
+    #[serde(default)]
+    schedules: BTreeMap<String, String>,
+    #[serde(default)]
+    routes: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTenant {
+    id: Option<String>,
+    name: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_secret_env: Option<String>,
+    certificate_path: Option<PathBuf>,
+    #[serde(default)]
+    managed_identity: bool,
+    #[serde(default)]
+    simulated: bool,
+}
+
+/// Environment variables this program knows, besides the per-function and per-category ones.
+const KNOWN_ENV: &[&str] = &[
+    "ENTRA_MONITOR_CONFIG",
+    "ENTRA_MONITOR_DATA_DIR",
+    "ENTRA_MONITOR_LISTEN",
+    "ENTRA_MONITOR_LOG_FORMAT",
+    "ENTRA_MONITOR_LOG",
+    "ENTRA_MONITOR_SHUTDOWN_GRACE_SECONDS",
+    "ENTRA_MONITOR_TENANT_ID",
+    "ENTRA_MONITOR_TENANT_NAME",
+    "ENTRA_MONITOR_CLIENT_ID",
+    "ENTRA_MONITOR_CLIENT_SECRET",
+    "ENTRA_MONITOR_CLIENT_CERTIFICATE_PATH",
+    "ENTRA_MONITOR_MANAGED_IDENTITY",
+    "ENTRA_MONITOR_LAMBDA_FUNCTION",
+];
+
+/// `collect-signins` → `ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNINS`.
+pub fn schedule_env_var(function: &str) -> String {
+    format!(
+        "{ENV_PREFIX}SCHEDULE_{}",
+        function.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// `SignInLogs` → `ENTRA_MONITOR_ROUTES_SIGNINLOGS`.
+pub fn routes_env_var(category: Category) -> String {
+    format!(
+        "{ENV_PREFIX}ROUTES_{}",
+        category.name().to_ascii_uppercase()
+    )
+}
+
+impl Config {
+    /// Reads and validates the configuration for `host`. `timer_functions` are the names
+    /// whose schedules may be overridden.
+    pub fn load(
+        source: &ConfigSource,
+        host: Host,
+        timer_functions: &[&str],
+    ) -> Result<Config, ConfigErrors> {
+        let mut problems = Vec::new();
+        let mut problem = |setting: &str, message: String| {
+            problems.push(ConfigProblem {
+                setting: setting.to_string(),
+                message,
+            });
+        };
+        let env = &source.env;
+
+        let file = match &source.file {
+            None => FileConfig::default(),
+            Some(path) => match read_file(path) {
+                Ok(f) => f,
+                Err(message) => {
+                    problem(&path.display().to_string(), message);
+                    FileConfig::default()
+                }
+            },
+        };
+
+        // Unknown ENTRA_MONITOR_* variables are almost always typos of a real one.
+        let schedule_vars: BTreeMap<String, &str> = timer_functions
+            .iter()
+            .map(|f| (schedule_env_var(f), *f))
+            .collect();
+        let route_vars: BTreeMap<String, Category> = Category::ALL
+            .iter()
+            .map(|c| (routes_env_var(*c), *c))
+            .collect();
+        for key in env.keys().filter(|k| k.starts_with(ENV_PREFIX)) {
+            if !KNOWN_ENV.contains(&key.as_str())
+                && !schedule_vars.contains_key(key)
+                && !route_vars.contains_key(key)
+            {
+                let hint = if key.starts_with("ENTRA_MONITOR_SCHEDULE_") {
+                    format!(
+                        "no timer function of that name; expected one of {}",
+                        schedule_vars.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                } else if key.starts_with("ENTRA_MONITOR_ROUTES_") {
+                    format!(
+                        "no category of that name; expected one of {}",
+                        route_vars.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                } else {
+                    "unknown setting; see the configuration table in the README".to_string()
+                };
+                problem(key, hint);
+            }
+        }
+
+        let data_dir = env
+            .get("ENTRA_MONITOR_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(|| default_data_dir(host, env));
+
+        let listen_text = env
+            .get("ENTRA_MONITOR_LISTEN")
+            .map(|v| ("ENTRA_MONITOR_LISTEN", v.clone()))
+            .or(file.listen.map(|v| ("listen", v)));
+        let listen = match listen_text {
+            None => SocketAddr::from(([127, 0, 0, 1], 7071)),
+            Some((setting, text)) => text.trim().parse().unwrap_or_else(|_| {
+                problem(
+                    setting,
+                    format!(
+                        "\"{text}\" is not an address; expected IP:PORT such as 127.0.0.1:7071"
+                    ),
+                );
+                SocketAddr::from(([127, 0, 0, 1], 7071))
+            }),
+        };
+
+        let format_text = env
+            .get("ENTRA_MONITOR_LOG_FORMAT")
+            .map(|v| ("ENTRA_MONITOR_LOG_FORMAT", v.clone()))
+            .or(file.log_format.map(|v| ("log_format", v)));
+        let log_format = match format_text {
+            None if host == Host::Local => LogFormat::Text,
+            None => LogFormat::Json,
+            Some((setting, text)) => match text.trim().to_ascii_lowercase().as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => {
+                    problem(
+                        setting,
+                        format!("\"{text}\" is not a log format; expected text or json"),
+                    );
+                    LogFormat::Text
+                }
+            },
+        };
+        let log_filter = env
+            .get("ENTRA_MONITOR_LOG")
+            .cloned()
+            .or(file.log_filter)
+            .unwrap_or_else(|| "info".to_string());
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&log_filter) {
+            problem(
+                "ENTRA_MONITOR_LOG",
+                format!(
+                    "\"{log_filter}\" is not a log filter ({e}); expected e.g. info or info,shared=debug"
+                ),
+            );
+        }
+
+        let shutdown_grace = match env.get("ENTRA_MONITOR_SHUTDOWN_GRACE_SECONDS") {
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(s) => Duration::from_secs(s),
+                Err(_) => {
+                    problem(
+                        "ENTRA_MONITOR_SHUTDOWN_GRACE_SECONDS",
+                        format!("\"{v}\" is not a whole number of seconds"),
+                    );
+                    Duration::from_secs(30)
+                }
+            },
+            None => Duration::from_secs(file.shutdown_grace_seconds.unwrap_or(30)),
+        };
+
+        // Tenants: the file's list, plus one from ENTRA_MONITOR_TENANT_ID.
+        let mut tenants = Vec::new();
+        for (i, t) in file.tenants.iter().enumerate() {
+            if let Some(tenant) = tenant_from_file(i, t, env, &mut problem) {
+                tenants.push(tenant);
+            }
+        }
+        if let Some(tenant) = tenant_from_env(env, &mut problem) {
+            tenants.push(tenant);
+        }
+        let mut seen = BTreeMap::new();
+        for t in &tenants {
+            if let Some(prev) = seen.insert(t.id.clone(), t.name.clone()) {
+                problem(
+                    "tenants",
+                    format!(
+                        "tenant {} is configured twice ({prev} and {})",
+                        t.id, t.name
+                    ),
+                );
+            }
+        }
+
+        // Schedules: file first, the environment wins.
+        let mut schedule_texts: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for (name, text) in file.schedules {
+            schedule_texts.insert(name.clone(), (format!("schedules.{name}"), text));
+        }
+        for (var, name) in &schedule_vars {
+            if let Some(text) = env.get(var) {
+                schedule_texts.insert(name.to_string(), (var.clone(), text.clone()));
+            }
+        }
+        let mut schedules = BTreeMap::new();
+        for (name, (setting, text)) in schedule_texts {
+            if !timer_functions.contains(&name.as_str()) {
+                problem(
+                    &setting,
+                    format!(
+                        "no timer function \"{name}\"; expected one of {}",
+                        timer_functions.join(", ")
+                    ),
+                );
+                continue;
+            }
+            match Schedule::parse(&text) {
+                Ok(s) => {
+                    schedules.insert(name, s);
+                }
+                Err(e) => problem(&setting, e.to_string()),
+            }
+        }
+
+        // Routes: every category to the embedded store unless told otherwise.
+        let mut routes: BTreeMap<Category, Vec<Destination>> = Category::ALL
+            .iter()
+            .map(|c| (*c, vec![Destination::Embedded]))
+            .collect();
+        let mut route_texts: Vec<(String, String, Vec<String>)> = file
+            .routes
+            .into_iter()
+            .map(|(cat, dests)| (format!("routes.{cat}"), cat, dests))
+            .collect();
+        for (var, cat) in &route_vars {
+            if let Some(text) = env.get(var) {
+                let dests = text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+                route_texts.push((var.clone(), cat.name().to_string(), dests));
+            }
+        }
+        for (setting, cat, dests) in route_texts {
+            let category = match cat.parse::<Category>() {
+                Ok(c) => c,
+                Err(e) => {
+                    problem(&setting, e);
+                    continue;
+                }
+            };
+            let mut parsed = Vec::new();
+            for d in dests {
+                match d.parse::<Destination>() {
+                    Ok(d) if !parsed.contains(&d) => parsed.push(d),
+                    Ok(_) => {}
+                    Err(e) => problem(&setting, e),
+                }
+            }
+            routes.insert(category, parsed);
+        }
+
+        if problems.is_empty() {
+            Ok(Config {
+                data_dir,
+                listen,
+                log_format,
+                log_filter,
+                tenants,
+                schedules,
+                routes,
+                shutdown_grace,
+            })
+        } else {
+            Err(ConfigErrors(problems))
+        }
+    }
+
+    /// The configuration a test or a first run without any settings gets.
+    pub fn defaults(host: Host) -> Config {
+        Config::load(&ConfigSource::default(), host, &[]).expect("the defaults are valid")
+    }
+
+    /// Whether the built-in simulated tenant is the source (no tenant configured).
+    pub fn uses_simulated_tenant(&self) -> bool {
+        self.tenants.is_empty()
+    }
+}
+
+fn default_data_dir(host: Host, env: &BTreeMap<String, String>) -> PathBuf {
+    match host {
+        Host::Local => PathBuf::from("data"),
+        // Only /tmp is writable on Lambda.
+        Host::Lambda => PathBuf::from("/tmp/entra-monitor"),
+        // The app root may be a read-only package; $HOME/data persists on App Service plans.
+        Host::Azure => env
+            .get("HOME")
+            .map(|h| Path::new(h).join("data").join("entra-monitor"))
+            .unwrap_or_else(|| PathBuf::from("data")),
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the configuration file ({e}); check the path given to --config or ENTRA_MONITOR_CONFIG"))?;
+    toml::from_str(&text).map_err(|e| {
+        let msg = e.message().to_string();
+        match e.span() {
+            Some(span) => {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}: {msg}")
+            }
+            None => msg,
+        }
+    })
+}
+
+fn tenant_from_file(
+    i: usize,
+    t: &FileTenant,
+    env: &BTreeMap<String, String>,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<TenantConfig> {
+    let at = |field: &str| format!("tenants[{i}].{field}");
+    let Some(id_text) = &t.id else {
+        problem(
+            &at("id"),
+            "missing; expected the tenant GUID or a domain such as contoso.onmicrosoft.com".into(),
+        );
+        return None;
+    };
+    let id = match TenantId::parse(id_text) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            problem(&at("id"), e);
+            None
+        }
+    };
+    let name = t.name.clone().unwrap_or_else(|| id_text.trim().to_string());
+    let secret = match (&t.client_secret, &t.client_secret_env) {
+        (Some(_), Some(_)) => {
+            problem(
+                &at("client_secret"),
+                "set either client_secret or client_secret_env, not both".into(),
+            );
+            None
+        }
+        (Some(s), None) => Some((at("client_secret"), s.clone())),
+        (None, Some(var)) => match env.get(var) {
+            Some(s) => Some((var.clone(), s.clone())),
+            None => {
+                problem(
+                    &at("client_secret_env"),
+                    format!("names the environment variable {var}, which is not set"),
+                );
+                return None;
+            }
+        },
+        (None, None) => None,
+    };
+    let credential = credential(
+        &format!("tenants[{i}] ({name})"),
+        t.client_id.as_deref().map(|c| (at("client_id"), c)),
+        secret,
+        t.certificate_path
+            .clone()
+            .map(|p| (at("certificate_path"), p)),
+        t.managed_identity,
+        t.simulated,
+        problem,
+    )?;
+    Some(TenantConfig {
+        id: id?,
+        name,
+        credential,
+    })
+}
+
+fn tenant_from_env(
+    env: &BTreeMap<String, String>,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<TenantConfig> {
+    let credential_vars = [
+        "ENTRA_MONITOR_CLIENT_ID",
+        "ENTRA_MONITOR_CLIENT_SECRET",
+        "ENTRA_MONITOR_CLIENT_CERTIFICATE_PATH",
+        "ENTRA_MONITOR_MANAGED_IDENTITY",
+    ];
+    let Some(id_text) = env.get("ENTRA_MONITOR_TENANT_ID") else {
+        for var in credential_vars.iter().filter(|v| env.contains_key(**v)) {
+            problem(
+                var,
+                "is set but ENTRA_MONITOR_TENANT_ID is not; set the tenant it belongs to".into(),
+            );
+        }
+        return None;
+    };
+    let id = match TenantId::parse(id_text) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            problem("ENTRA_MONITOR_TENANT_ID", e);
+            None
+        }
+    };
+    let name = env
+        .get("ENTRA_MONITOR_TENANT_NAME")
+        .cloned()
+        .unwrap_or_else(|| id_text.trim().to_string());
+    let managed_identity = match env
+        .get("ENTRA_MONITOR_MANAGED_IDENTITY")
+        .map(|v| v.trim().to_ascii_lowercase())
+    {
+        None => false,
+        Some(v) if v == "true" || v == "1" => true,
+        Some(v) if v == "false" || v == "0" => false,
+        Some(v) => {
+            problem(
+                "ENTRA_MONITOR_MANAGED_IDENTITY",
+                format!("\"{v}\" is not true or false"),
+            );
+            false
+        }
+    };
+    let credential = credential(
+        &format!("tenant {name} (ENTRA_MONITOR_TENANT_ID)"),
+        env.get("ENTRA_MONITOR_CLIENT_ID")
+            .map(|c| ("ENTRA_MONITOR_CLIENT_ID".to_string(), c.as_str())),
+        env.get("ENTRA_MONITOR_CLIENT_SECRET")
+            .map(|s| ("ENTRA_MONITOR_CLIENT_SECRET".to_string(), s.clone())),
+        env.get("ENTRA_MONITOR_CLIENT_CERTIFICATE_PATH").map(|p| {
+            (
+                "ENTRA_MONITOR_CLIENT_CERTIFICATE_PATH".to_string(),
+                PathBuf::from(p),
+            )
+        }),
+        managed_identity,
+        false,
+        problem,
+    )?;
+    Some(TenantConfig {
+        id: id?,
+        name,
+        credential,
+    })
+}
+
+/// Works out one tenant's credential from what was given, reporting what is missing or
+/// contradictory. `who` names the tenant in messages; secret values are never included.
+fn credential(
+    who: &str,
+    client_id: Option<(String, &str)>,
+    secret: Option<(String, String)>,
+    certificate: Option<(String, PathBuf)>,
+    managed_identity: bool,
+    simulated: bool,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<Credential> {
+    let client_id = match client_id {
+        Some((setting, c)) if !is_guid(c.trim()) => {
+            problem(
+                &setting,
+                format!(
+                    "\"{}\" is not an application (client) id; expected a GUID",
+                    c.trim()
+                ),
+            );
+            return None;
+        }
+        Some((_, c)) => Some(c.trim().to_ascii_lowercase()),
+        None => None,
+    };
+    if simulated {
+        return Some(Credential::Simulated);
+    }
+    if managed_identity {
+        if secret.is_some() || certificate.is_some() {
+            problem(
+                who,
+                "managed identity is on, so no client secret or certificate may be set".into(),
+            );
+            return None;
+        }
+        return Some(Credential::ManagedIdentity { client_id });
+    }
+    let Some(client_id) = client_id else {
+        problem(who, "no credential: set client_id with client_secret_env (or client_secret, or certificate_path), or managed_identity = true".into());
+        return None;
+    };
+    match (secret, certificate) {
+        (Some(_), Some((setting, _))) => {
+            problem(
+                &setting,
+                format!("{who} has both a client secret and a certificate; keep one"),
+            );
+            None
+        }
+        (Some((setting, s)), None) if s.trim().is_empty() => {
+            problem(&setting, format!("the client secret of {who} is empty"));
+            None
+        }
+        (Some((_, s)), None) => Some(Credential::ClientSecret {
+            client_id,
+            secret: Secret::new(s),
+        }),
+        (None, Some((setting, path))) => {
+            if !path.is_file() {
+                problem(
+                    &setting,
+                    format!(
+                        "{} is not a readable file; expected a PEM file with the key and certificate",
+                        path.display()
+                    ),
+                );
+                return None;
+            }
+            Some(Credential::Certificate { client_id, path })
+        }
+        (None, None) => {
+            problem(
+                who,
+                format!(
+                    "client id {client_id} has no secret: set its client secret (client_secret_env or ENTRA_MONITOR_CLIENT_SECRET) or a certificate_path"
+                ),
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FUNCTIONS: &[&str] = &["collect-signins", "collect-audit"];
+
+    fn env(pairs: &[(&str, &str)]) -> ConfigSource {
+        ConfigSource {
+            file: None,
+            env: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn problems(source: &ConfigSource) -> Vec<String> {
+        Config::load(source, Host::Local, FUNCTIONS)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn defaults_use_the_simulated_tenant_and_the_embedded_store() {
+        let c = Config::load(&env(&[]), Host::Local, FUNCTIONS).unwrap();
+        assert!(c.uses_simulated_tenant());
+        assert_eq!(c.listen.to_string(), "127.0.0.1:7071");
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(c.routes.values().all(|d| d == &vec![Destination::Embedded]));
+        assert_eq!(c.routes.len(), Category::ALL.len());
+        assert_eq!(
+            Config::defaults(Host::Lambda).data_dir,
+            PathBuf::from("/tmp/entra-monitor")
+        );
+        assert_eq!(Config::defaults(Host::Azure).log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn environment_settings_are_applied() {
+        let c = Config::load(
+            &env(&[
+                ("ENTRA_MONITOR_SCHEDULE_COLLECT_AUDIT", "0 0 * * * *"),
+                ("ENTRA_MONITOR_ROUTES_AUDITLOGS", "storage, embedded"),
+                ("ENTRA_MONITOR_TENANT_ID", "contoso.onmicrosoft.com"),
+                (
+                    "ENTRA_MONITOR_CLIENT_ID",
+                    "00000000-0000-0000-0000-0000000000AB",
+                ),
+                ("ENTRA_MONITOR_CLIENT_SECRET", "s3cr3t"),
+                ("ENTRA_MONITOR_LISTEN", "127.0.0.1:9999"),
+            ]),
+            Host::Local,
+            FUNCTIONS,
+        )
+        .unwrap();
+        assert_eq!(c.schedules["collect-audit"].as_str(), "0 0 * * * *");
+        assert_eq!(
+            c.routes[&Category::AuditLogs],
+            vec![Destination::Storage, Destination::Embedded]
+        );
+        assert_eq!(c.tenants.len(), 1);
+        assert_eq!(
+            c.tenants[0].credential,
+            Credential::ClientSecret {
+                client_id: "00000000-0000-0000-0000-0000000000ab".into(),
+                secret: Secret::new("s3cr3t")
+            }
+        );
+        assert_eq!(c.listen.port(), 9999);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_and_secrets_never_appear() {
+        let p = problems(&env(&[
+            ("ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNINS", "*/5 * * * *"),
+            ("ENTRA_MONITOR_ROUTES_SIGNINLOGS", "embedded,splunk"),
+            ("ENTRA_MONITOR_TENANT_ID", "not a tenant"),
+            (
+                "ENTRA_MONITOR_CLIENT_ID",
+                "00000000-0000-0000-0000-000000000001",
+            ),
+            ("ENTRA_MONITOR_LISTEN", "localhost"),
+            ("ENTRA_MONITOR_LOG_FORMAT", "xml"),
+        ]));
+        assert_eq!(p.len(), 6, "{p:#?}");
+        assert!(
+            p[0].starts_with("ENTRA_MONITOR_LISTEN: \"localhost\" is not an address"),
+            "{p:#?}"
+        );
+        assert!(p.iter().any(|l| l.starts_with("ENTRA_MONITOR_LOG_FORMAT:")));
+        assert!(p.iter().any(|l| {
+            l.starts_with("ENTRA_MONITOR_TENANT_ID: \"not a tenant\" is neither a tenant GUID")
+        }));
+        assert!(p.iter().any(|l| {
+            l.starts_with("ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNINS: \"*/5 * * * *\" has 5 fields")
+        }));
+        assert!(p.iter().any(|l| {
+            l.starts_with("ENTRA_MONITOR_ROUTES_SIGNINLOGS: unknown destination \"splunk\"")
+        }));
+        assert!(p.iter().any(|l| l.contains("client id 00000000-0000-0000-0000-000000000001 has no secret")));
+
+        // A tenant with a client id and no secret is named; the secret of another is not shown.
+        let p = problems(&env(&[
+            ("ENTRA_MONITOR_TENANT_ID", "contoso.com"),
+            (
+                "ENTRA_MONITOR_CLIENT_ID",
+                "00000000-0000-0000-0000-000000000001",
+            ),
+            ("ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNIN", "0 * * * * *"),
+        ]));
+        assert!(p.iter().any(|l| l.contains("has no secret")), "{p:#?}");
+        assert!(
+            p.iter()
+                .any(|l| l.starts_with("ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNIN: no timer function"))
+        );
+    }
+
+    #[test]
+    fn file_tenants_are_validated_and_secret_values_stay_hidden() {
+        let dir = std::env::temp_dir().join(format!("entra-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            r#"
+[[tenants]]
+id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+name = "corp"
+client_id = "11111111-1111-1111-1111-111111111111"
+client_secret_env = "CORP_SECRET"
+
+[[tenants]]
+id = "fabrikam"
+client_id = "22222222-2222-2222-2222-222222222222"
+client_secret = "very-secret-value"
+
+[[tenants]]
+id = "tailspin.com"
+client_id = "33333333-3333-3333-3333-333333333333"
+
+[schedules]
+collect-everything = "0 * * * * *"
+
+[routes]
+AuditLogs = ["embedded", "kafka"]
+"#,
+        )
+        .unwrap();
+        let mut source = env(&[("CORP_SECRET", "corp-secret-value")]);
+        source.file = Some(path.clone());
+        let errors = Config::load(&source, Host::Local, FUNCTIONS).unwrap_err();
+        let text = errors.to_string();
+        assert!(
+            text.contains("tenants[1].id: \"fabrikam\" is neither"),
+            "{text}"
+        );
+        assert!(text.contains("tenants[2] (tailspin.com): client id 33333333-3333-3333-3333-333333333333 has no secret"), "{text}");
+        assert!(
+            text.contains("schedules.collect-everything: no timer function"),
+            "{text}"
+        );
+        assert!(
+            text.contains("routes.AuditLogs: unknown destination \"kafka\""),
+            "{text}"
+        );
+        assert!(
+            !text.contains("very-secret-value") && !text.contains("corp-secret-value"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 4, "{text}");
+
+        // With the problems fixed, the secret is held but never printed by Debug.
+        std::fs::write(
+            &path,
+            "[[tenants]]\nid = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\nclient_id = \"11111111-1111-1111-1111-111111111111\"\nclient_secret_env = \"CORP_SECRET\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&source, Host::Local, FUNCTIONS).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("corp-secret-value"), "{debug}");
+        assert!(debug.contains("Secret(<redacted>)"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_malformed_file_names_the_line() {
+        let dir = std::env::temp_dir().join(format!("entra-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\nlisten_typo = 3\n").unwrap();
+        let source = ConfigSource {
+            file: Some(path.clone()),
+            env: BTreeMap::new(),
+        };
+        let p = problems(&source);
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].contains("line 2") && p[0].contains("listen_typo"),
+            "{p:?}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

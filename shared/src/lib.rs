@@ -1,0 +1,19 @@
+//! The common core of entra-monitor, shared by every function and every host.
+//!
+//! Folder by folder this crate is the product's architecture:
+//! - [`config`]: typed configuration from environment variables and an optional TOML file,
+//!   validated at start with every problem reported at once;
+//! - [`model`]: the domain vocabulary (tenants, log categories, destinations);
+//! - [`registry`]: how a function is declared (name, trigger) and its `function.json` form;
+//! - [`schedule`]: Azure's 6-field NCRONTAB timer schedules;
+//! - [`state`]: durable state behind a small interface (SQLite locally);
+//! - [`clock`]: injected time, so tests are deterministic;
+//! - [`telemetry`]: logging, readable locally and JSON in the cloud.
+
+pub mod clock;
+pub mod config;
+pub mod model;
+pub mod registry;
+pub mod schedule;
+pub mod state;
+pub mod telemetry;
