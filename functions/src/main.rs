@@ -1,1 +1,310 @@
-fn main() {}
+//! `entra-monitor`: the Entra monitoring function set, and the hosts that run it.
+//!
+//! Exit codes: 0 success, 1 a function failed, 2 bad usage or configuration.
+
+use clap::{Parser, Subcommand};
+use entra_monitor::app::App;
+use entra_monitor::invocation::{HostKind, HttpRequest};
+use entra_monitor::{functions, hosts};
+use shared::clock::SystemClock;
+use shared::config::{Config, ConfigSource, Host};
+use shared::registry::Trigger;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "entra-monitor",
+    version,
+    about = "Microsoft Entra monitoring and health, as a serverless function set"
+)]
+struct Cli {
+    /// A TOML configuration file (also ENTRA_MONITOR_CONFIG); environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every timer function on its schedule and serve the HTTP functions (local host).
+    Serve,
+    /// Run one function once; exits 1 if it failed.
+    Run {
+        /// The function's name, as `entra-monitor functions` lists it.
+        function: String,
+    },
+    /// List the functions with their schedules and routes.
+    Functions,
+    /// Validate the configuration and exit (0 when valid, 2 when not).
+    CheckConfig,
+    /// Serve as an Azure Functions custom handler on FUNCTIONS_CUSTOMHANDLER_PORT.
+    Azure,
+    /// Serve AWS Lambda invocations from the Runtime API.
+    Lambda,
+    /// Write, or check, the Azure `<FunctionName>/function.json` files from the registry.
+    FunctionJson {
+        /// The folder to write them into.
+        #[arg(long, value_name = "DIR", conflicts_with = "check")]
+        out: Option<PathBuf>,
+        /// The folder whose files must agree with the registry.
+        #[arg(long, value_name = "DIR")]
+        check: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // With no command, the platform decides: Lambda and the Functions host set these.
+    let command = match cli.command {
+        Some(c) => c,
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Command::Lambda,
+        None if std::env::var_os("FUNCTIONS_CUSTOMHANDLER_PORT").is_some() => Command::Azure,
+        None => {
+            eprintln!(
+                "entra-monitor: no command given; try `entra-monitor serve` or `entra-monitor --help`"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::FunctionJson { out, check } = &command {
+        return function_json(out.as_deref(), check.as_deref());
+    }
+    let host = match command {
+        Command::Azure => Host::Azure,
+        Command::Lambda => Host::Lambda,
+        _ => Host::Local,
+    };
+    let config = match Config::load(
+        &ConfigSource::from_process(cli.config),
+        host,
+        &functions::timer_names(),
+    ) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!(
+                "entra-monitor: {} configuration problem(s); nothing was started",
+                errors.0.len()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    shared::telemetry::init(config.log_format, &config.log_filter);
+
+    let host_kind = match host {
+        Host::Local => HostKind::Local,
+        Host::Azure => HostKind::Azure,
+        Host::Lambda => HostKind::Lambda,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("entra-monitor: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = App::new(config, host_kind, Arc::new(SystemClock));
+    runtime.block_on(async move {
+        match command {
+            Command::Serve => report(hosts::local::serve(app).await),
+            Command::Run { function } => run_once(app, &function).await,
+            Command::Functions => {
+                list_functions(&app);
+                ExitCode::SUCCESS
+            }
+            Command::CheckConfig => {
+                println!("configuration is valid");
+                ExitCode::SUCCESS
+            }
+            Command::Azure => azure(app).await,
+            Command::Lambda => lambda(app).await,
+            Command::FunctionJson { .. } => {
+                unreachable!("handled before the configuration is read")
+            }
+        }
+    })
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("entra-monitor: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn azure(app: Arc<App>) -> ExitCode {
+    let port = match std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT").map(|p| p.trim().parse::<u16>())
+    {
+        Ok(Ok(port)) => port,
+        Ok(Err(_)) => {
+            eprintln!(
+                "FUNCTIONS_CUSTOMHANDLER_PORT: not a port number; the Functions host sets it"
+            );
+            return ExitCode::from(2);
+        }
+        Err(_) => {
+            eprintln!(
+                "FUNCTIONS_CUSTOMHANDLER_PORT: not set; the Functions host sets it (to run locally use `entra-monitor serve`)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let stopper = app.clone();
+    tokio::spawn(async move {
+        hosts::local::wait_for_signal().await;
+        tracing::info!("shutting down");
+        stopper.begin_shutdown();
+    });
+    report(hosts::azure::serve(app, port).await)
+}
+
+async fn lambda(app: Arc<App>) -> ExitCode {
+    if let Err(e) = hosts::lambda::check_environment() {
+        eprintln!("entra-monitor: {e}");
+        return ExitCode::from(2);
+    }
+    let default_function = std::env::var("ENTRA_MONITOR_LAMBDA_FUNCTION").ok();
+    if let Some(name) = default_function
+        .as_ref()
+        .filter(|n| !functions::timer_names().contains(&n.as_str()))
+    {
+        eprintln!(
+            "ENTRA_MONITOR_LAMBDA_FUNCTION: no timer function \"{name}\"; expected one of {}",
+            functions::timer_names().join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    match hosts::lambda::serve(app, default_function).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("lambda runtime stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_once(app: Arc<App>, name: &str) -> ExitCode {
+    let Some(function) = functions::find(name) else {
+        eprintln!(
+            "entra-monitor: no function named \"{name}\"; expected one of {}",
+            functions::REGISTRY
+                .iter()
+                .map(|f| f.spec.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    match function.spec.trigger {
+        Trigger::Timer { .. } => {
+            let id = uuid::Uuid::new_v4().to_string();
+            match app
+                .invoke_timer(function.spec.name, Default::default(), id)
+                .await
+            {
+                Ok(report) => {
+                    println!(
+                        "{}: {} in {} ms: {}",
+                        function.spec.name,
+                        report.outcome.as_str(),
+                        report.duration_ms,
+                        report.detail
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("entra-monitor: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Trigger::Http { route, .. } => {
+            let req = HttpRequest {
+                method: "GET".into(),
+                path: route.into(),
+                ..Default::default()
+            };
+            let resp = app.handle_http(req, uuid::Uuid::new_v4().to_string()).await;
+            println!("{}", resp.body_text());
+            if resp.status < 400 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn list_functions(app: &App) {
+    println!(
+        "{:<22} {:<7} {:<22} DESCRIPTION",
+        "NAME", "TRIGGER", "SCHEDULE (UTC) / ROUTE"
+    );
+    for f in functions::REGISTRY {
+        let (trigger, when) = match f.spec.trigger {
+            Trigger::Timer { .. } => ("timer", app.schedule_of(f.spec).to_string()),
+            Trigger::Http { route, methods, .. } => {
+                let verbs: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+                ("http", format!("{} /api/{route}", verbs.join(",")))
+            }
+        };
+        println!(
+            "{:<22} {:<7} {:<22} {}",
+            f.spec.name, trigger, when, f.spec.description
+        );
+    }
+}
+
+fn function_json(out: Option<&std::path::Path>, check: Option<&std::path::Path>) -> ExitCode {
+    match (out, check) {
+        (Some(dir), None) => match hosts::azure::write_layout(dir) {
+            Ok(()) => {
+                println!(
+                    "wrote {} function.json files under {}",
+                    functions::REGISTRY.len(),
+                    dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("entra-monitor: cannot write under {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        },
+        (None, Some(dir)) => {
+            let problems = hosts::azure::check_layout(dir);
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            if problems.is_empty() {
+                println!(
+                    "{} function.json files agree with the registry",
+                    functions::REGISTRY.len()
+                );
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "entra-monitor: function.json and the registry disagree; regenerate with `entra-monitor function-json --out {}`",
+                    dir.display()
+                );
+                ExitCode::FAILURE
+            }
+        }
+        _ => {
+            eprintln!(
+                "entra-monitor: give --out DIR to write the files or --check DIR to compare them"
+            );
+            ExitCode::from(2)
+        }
+    }
+}

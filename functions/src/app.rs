@@ -1,0 +1,357 @@
+//! The application every host drives: configuration, state, the clock, and the two ways in —
+//! a timer occurrence or an HTTP request. Hosts stay thin: they translate their trigger and
+//! call [`App::invoke_timer`] or [`App::handle_http`].
+
+use crate::functions::{self, Function, Handler};
+use crate::invocation::{
+    FunctionError, HostKind, HttpRequest, HttpResponse, Invocation, TimerInfo,
+};
+use shared::clock::Clock;
+use shared::config::Config;
+use shared::registry::{FunctionSpec, Method, Trigger, match_route};
+use shared::schedule::Schedule;
+use shared::state::{Outcome, RunRecord, SqliteState, StateError, StateStore};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+use tracing::Instrument;
+
+pub struct App {
+    config: Config,
+    host: HostKind,
+    clock: Arc<dyn Clock>,
+    state: Mutex<Option<Arc<SqliteState>>>,
+    running: Mutex<BTreeSet<&'static str>>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// What a timer invocation produced.
+#[derive(Debug, Clone)]
+pub struct TimerReport {
+    pub outcome: Outcome,
+    pub detail: String,
+    pub duration_ms: i64,
+    pub logs: Vec<String>,
+}
+
+/// Why a timer invocation did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("no function named \"{0}\"; `entra-monitor functions` lists them")]
+    UnknownFunction(String),
+    #[error("\"{0}\" is not a timer function")]
+    NotATimer(String),
+    #[error("\"{0}\" is not an HTTP function")]
+    NotHttp(String),
+    #[error("{function} failed: {error}")]
+    Failed {
+        function: &'static str,
+        error: FunctionError,
+        logs: Vec<String>,
+    },
+}
+
+impl InvokeError {
+    /// The invocation's log lines, including the failure.
+    pub fn logs(&self) -> Vec<String> {
+        match self {
+            InvokeError::Failed { logs, .. } => logs.clone(),
+            other => vec![other.to_string()],
+        }
+    }
+}
+
+/// Marks a function as running for as long as it lives.
+struct RunningGuard<'a> {
+    app: &'a App,
+    name: &'static str,
+}
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        self.app
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(self.name);
+    }
+}
+
+impl App {
+    pub fn new(config: Config, host: HostKind, clock: Arc<dyn Clock>) -> Arc<Self> {
+        let (shutdown, _) = watch::channel(false);
+        Arc::new(Self {
+            config,
+            host,
+            clock,
+            state: Mutex::new(None),
+            running: Mutex::default(),
+            shutdown,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn host(&self) -> HostKind {
+        self.host
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// The state store, opened on first use (so a host answers its first request fast, and a
+    /// broken store fails the invocations that need it with the reason, instead of the start).
+    pub fn state(&self) -> Result<Arc<SqliteState>, StateError> {
+        let mut slot = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(SqliteState::open(&self.config.data_dir)?);
+        *slot = Some(s.clone());
+        Ok(s)
+    }
+
+    /// The schedule a timer function runs on: the configured override, or its default.
+    pub fn schedule_of(&self, spec: &FunctionSpec) -> Schedule {
+        if let Some(s) = self.config.schedules.get(spec.name) {
+            return s.clone();
+        }
+        match spec.trigger {
+            // Registry schedules are checked by a unit test.
+            Trigger::Timer { schedule } => {
+                Schedule::parse(schedule).expect("registry schedules are valid")
+            }
+            Trigger::Http { .. } => panic!("{} is not a timer function", spec.name),
+        }
+    }
+
+    pub fn is_running(&self, name: &str) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(name)
+    }
+
+    /// The tenants collection reads from, for logs and reports.
+    pub fn source_tenants(&self) -> Vec<String> {
+        if self.config.uses_simulated_tenant() {
+            vec!["simulated".to_string()]
+        } else {
+            self.config.tenants.iter().map(|t| t.name.clone()).collect()
+        }
+    }
+
+    /// A receiver that turns `true` when the process starts shutting down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Asks running functions to stop at their next safe point and schedulers to stop.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    fn invocation(&self, function: &'static str, id: String) -> Invocation {
+        Invocation::new(function, id, self.host, self.shutdown.subscribe())
+    }
+
+    /// Runs one occurrence of a timer function and records it in the run history. A second
+    /// occurrence while the first still runs is skipped (and recorded as skipped), so runs of
+    /// one function never overlap within a process.
+    pub async fn invoke_timer(
+        self: &Arc<Self>,
+        name: &str,
+        timer: TimerInfo,
+        invocation_id: String,
+    ) -> Result<TimerReport, InvokeError> {
+        let function =
+            functions::find(name).ok_or_else(|| InvokeError::UnknownFunction(name.to_string()))?;
+        let Handler::Timer(handler) = function.handler else {
+            return Err(InvokeError::NotATimer(function.spec.name.to_string()));
+        };
+        let name = function.spec.name;
+        let span = tracing::info_span!("invocation", function = name, invocation_id = %invocation_id, host = self.host.as_str());
+        let inv = self.invocation(name, invocation_id.clone());
+        async {
+            let started_at = self.now();
+            let clock = std::time::Instant::now();
+            let result = match self.state() {
+                Err(e) => Err(FunctionError::State(e)),
+                Ok(_) => match self.try_start(name) {
+                    None => {
+                        inv.log(format!(
+                            "skipped: the previous run of {name} is still in progress"
+                        ));
+                        Ok((
+                            Outcome::Skipped,
+                            "previous run still in progress".to_string(),
+                        ))
+                    }
+                    Some(_guard) => handler(self.clone(), inv.clone(), timer.clone())
+                        .await
+                        .map(|detail| (Outcome::Succeeded, detail)),
+                },
+            };
+            let duration_ms = clock.elapsed().as_millis() as i64;
+            let (outcome, detail) = match &result {
+                Ok((outcome, detail)) => (*outcome, detail.clone()),
+                Err(e) => (Outcome::Failed, e.to_string()),
+            };
+            match outcome {
+                Outcome::Failed => {
+                    tracing::error!(duration_ms, error = %detail, "{name} failed");
+                    inv.log(format!("failed: {detail}"));
+                }
+                _ => inv.log(format!("{}: {detail} ({duration_ms} ms)", outcome.as_str())),
+            }
+            let record = RunRecord {
+                function: name.to_string(),
+                invocation_id: invocation_id.clone(),
+                host: self.host.as_str().to_string(),
+                started_at,
+                finished_at: self.now(),
+                duration_ms,
+                outcome,
+                detail: detail.clone(),
+                past_due: timer.past_due,
+            };
+            if let Err(e) = self.state().and_then(|state| state.record_run(&record)) {
+                tracing::error!(error = %e, "could not record the run of {name}");
+                inv.log(format!("could not record the run: {e}"));
+            }
+            match result {
+                Ok(_) => Ok(TimerReport {
+                    outcome,
+                    detail,
+                    duration_ms,
+                    logs: inv.logs(),
+                }),
+                Err(error) => Err(InvokeError::Failed {
+                    function: name,
+                    error,
+                    logs: inv.logs(),
+                }),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn try_start(&self, name: &'static str) -> Option<RunningGuard<'_>> {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .insert(name)
+            .then_some(RunningGuard { app: self, name })
+    }
+
+    /// Finds the HTTP function serving `method` on `path` (the part below `/api/`).
+    pub fn route(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> Result<
+        (
+            &'static Function,
+            std::collections::BTreeMap<String, String>,
+        ),
+        HttpResponse,
+    > {
+        let mut allowed = Vec::new();
+        for f in functions::REGISTRY {
+            let Trigger::Http { route, methods, .. } = f.spec.trigger else {
+                continue;
+            };
+            let Some(params) = match_route(route, path) else {
+                continue;
+            };
+            if Method::parse(method).is_some_and(|m| methods.contains(&m)) {
+                return Ok((f, params));
+            }
+            allowed.extend(methods.iter().map(|m| m.as_str()));
+        }
+        if allowed.is_empty() {
+            Err(HttpResponse::error(
+                404,
+                "NotFound",
+                format!(
+                    "no endpoint at /api/{}; see /api/health for the list",
+                    path.trim_matches('/')
+                ),
+            ))
+        } else {
+            let mut r = HttpResponse::error(
+                405,
+                "MethodNotAllowed",
+                format!(
+                    "/api/{} accepts {}",
+                    path.trim_matches('/'),
+                    allowed.join(", ")
+                ),
+            );
+            r.headers.insert("allow".into(), allowed.join(", "));
+            Err(r)
+        }
+    }
+
+    /// Runs an HTTP function on a request already routed to it.
+    pub async fn invoke_http(
+        self: &Arc<Self>,
+        function: &'static Function,
+        req: HttpRequest,
+        invocation_id: String,
+    ) -> Result<(HttpResponse, Vec<String>), InvokeError> {
+        let Handler::Http(handler) = function.handler else {
+            return Err(InvokeError::NotHttp(function.spec.name.to_string()));
+        };
+        let name = function.spec.name;
+        let span = tracing::info_span!("invocation", function = name, invocation_id = %invocation_id, host = self.host.as_str());
+        let inv = self.invocation(name, invocation_id);
+        async {
+            match handler(self.clone(), inv.clone(), req).await {
+                Ok(resp) => {
+                    tracing::debug!(status = resp.status, "answered");
+                    Ok((resp, inv.logs()))
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, "{name} failed");
+                    inv.log(format!("failed: {error}"));
+                    Err(InvokeError::Failed {
+                        function: name,
+                        error,
+                        logs: inv.logs(),
+                    })
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Routes and answers an HTTP request. A failed function becomes a 500 whose body names
+    /// the invocation to look up in the logs (the reason is logged, not sent).
+    pub async fn handle_http(
+        self: &Arc<Self>,
+        mut req: HttpRequest,
+        invocation_id: String,
+    ) -> HttpResponse {
+        let (function, params) = match self.route(&req.method, &req.path) {
+            Ok(found) => found,
+            Err(resp) => return resp,
+        };
+        req.params = params;
+        match self.invoke_http(function, req, invocation_id.clone()).await {
+            Ok((resp, _)) => resp,
+            Err(_) => HttpResponse::error(
+                500,
+                "FunctionFailed",
+                format!(
+                    "{} failed; the reason is logged under invocation id {invocation_id}",
+                    function.spec.name
+                ),
+            ),
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! `collect-audit`: Collects directory audit logs.
+
+use crate::app::App;
+use crate::functions::{TimerResult, collect};
+use crate::invocation::{BoxFuture, Invocation, TimerInfo};
+use shared::model::Category;
+use shared::registry::{FunctionSpec, Trigger};
+use std::sync::Arc;
+
+pub static SPEC: FunctionSpec = FunctionSpec {
+    name: "collect-audit",
+    description: "Collects directory audit logs.",
+    trigger: Trigger::Timer {
+        schedule: "0 */10 * * * *",
+    },
+};
+
+const CATEGORIES: &[Category] = &[Category::AuditLogs];
+
+pub fn run(app: Arc<App>, inv: Invocation, timer: TimerInfo) -> BoxFuture<TimerResult> {
+    Box::pin(async move { collect::run(&app, &inv, &timer, CATEGORIES).await })
+}

@@ -1,0 +1,128 @@
+//! The function set: one file per function, and [`REGISTRY`], the single list every host,
+//! `function.json` and the local scheduler derive from.
+//!
+//! Adding a function is adding a file with a `SPEC` and a `run`, and one line below.
+
+mod collect;
+pub mod collect_audit;
+pub mod collect_provisioning;
+pub mod collect_signins;
+pub mod health;
+
+use crate::app::App;
+use crate::invocation::{
+    BoxFuture, FunctionError, HttpRequest, HttpResponse, Invocation, TimerInfo,
+};
+use shared::registry::FunctionSpec;
+use std::sync::Arc;
+
+/// What a timer function returns: a one-line summary of what the run did.
+pub type TimerResult = Result<String, FunctionError>;
+
+/// What an HTTP function returns.
+pub type HttpResult = Result<HttpResponse, FunctionError>;
+
+/// How a function is run.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    Timer(fn(Arc<App>, Invocation, TimerInfo) -> BoxFuture<TimerResult>),
+    Http(fn(Arc<App>, Invocation, HttpRequest) -> BoxFuture<HttpResult>),
+}
+
+/// A registered function: its declaration and its code.
+#[derive(Clone, Copy)]
+pub struct Function {
+    pub spec: &'static FunctionSpec,
+    pub handler: Handler,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function").field("spec", self.spec).finish()
+    }
+}
+
+/// Every function of the set.
+pub static REGISTRY: &[Function] = &[
+    Function {
+        spec: &collect_signins::SPEC,
+        handler: Handler::Timer(collect_signins::run),
+    },
+    Function {
+        spec: &collect_audit::SPEC,
+        handler: Handler::Timer(collect_audit::run),
+    },
+    Function {
+        spec: &collect_provisioning::SPEC,
+        handler: Handler::Timer(collect_provisioning::run),
+    },
+    Function {
+        spec: &health::SPEC,
+        handler: Handler::Http(health::run),
+    },
+];
+
+/// Looks a function up by its name (case-insensitive, as Azure treats function names).
+pub fn find(name: &str) -> Option<&'static Function> {
+    REGISTRY
+        .iter()
+        .find(|f| f.spec.name.eq_ignore_ascii_case(name))
+}
+
+/// The names of the timer functions.
+pub fn timer_names() -> Vec<&'static str> {
+    REGISTRY
+        .iter()
+        .filter(|f| f.spec.is_timer())
+        .map(|f| f.spec.name)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::registry::Trigger;
+    use shared::schedule::Schedule;
+
+    #[test]
+    fn names_are_unique_valid_azure_names_and_schedules_parse() {
+        let mut names: Vec<&str> = REGISTRY.iter().map(|f| f.spec.name).collect();
+        for name in &names {
+            // Azure: a letter first, then letters, digits, '-' or '_', at most 128 characters.
+            assert!(
+                name.len() <= 128 && name.starts_with(|c: char| c.is_ascii_alphabetic()),
+                "{name}"
+            );
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{name}"
+            );
+        }
+        names.sort_by_key(|n| n.to_ascii_lowercase());
+        names.dedup_by_key(|n| n.to_ascii_lowercase());
+        assert_eq!(names.len(), REGISTRY.len());
+        for f in REGISTRY {
+            if let Trigger::Timer { schedule } = f.spec.trigger {
+                Schedule::parse(schedule).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn the_issue_named_functions_are_registered() {
+        for name in [
+            "collect-signins",
+            "collect-audit",
+            "collect-provisioning",
+            "health",
+        ] {
+            assert!(find(name).is_some(), "{name} missing");
+        }
+        assert!(matches!(find("HEALTH").unwrap().handler, Handler::Http(_)));
+        assert_eq!(
+            timer_names(),
+            vec!["collect-signins", "collect-audit", "collect-provisioning"]
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! The entra-monitor function set and its hosts.
+//!
+//! - [`functions`]: one file per function, and the registry every host derives from;
+//! - [`hosts`]: the Azure custom handler, the Lambda entry and the local runner;
+//! - [`app`]: what the hosts drive; [`invocation`]: what functions receive and return.
+
+pub mod app;
+pub mod functions;
+pub mod hosts;
+pub mod invocation;
