@@ -62,7 +62,11 @@ pub fn routes(
                     let id = http::invocation_id(&headers);
                     let resp = match http::read_body(Box::pin(body)).await {
                         Ok(body) => invoke(&app, &name, &body, id).await,
-                        Err(e) => envelope(400, None, vec![e.to_string()]),
+                        Err(e) => envelope(
+                            http::body_error_response(&e).status,
+                            None,
+                            vec![e.to_string()],
+                        ),
                     };
                     Ok::<_, Infallible>(http::into_reply(resp))
                 }

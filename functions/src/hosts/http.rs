@@ -26,17 +26,24 @@ pub enum BodyError {
     Read(String),
 }
 
-/// Reads a body (chunked or not) up to [`MAX_BODY`].
+/// Reads a body (chunked or not) up to [`MAX_BODY`]. A larger body is still drained (up to
+/// 16 times the limit, then the connection is dropped) so the client can read the refusal
+/// instead of meeting a broken pipe.
 pub async fn read_body<S, B>(mut stream: S) -> Result<Bytes, BodyError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
 {
     let mut body = BytesMut::new();
+    let mut seen = 0usize;
     while let Some(chunk) = stream.next().await {
         let mut chunk = chunk.map_err(|e| BodyError::Read(e.to_string()))?;
-        if body.len() + chunk.remaining() > MAX_BODY {
-            return Err(BodyError::TooLarge);
+        seen += chunk.remaining();
+        if seen > MAX_BODY {
+            if seen > 16 * MAX_BODY {
+                return Err(BodyError::TooLarge);
+            }
+            continue;
         }
         while chunk.has_remaining() {
             let part = chunk.chunk();
@@ -44,6 +51,9 @@ where
             let n = part.len();
             chunk.advance(n);
         }
+    }
+    if seen > MAX_BODY {
+        return Err(BodyError::TooLarge);
     }
     Ok(body.freeze())
 }

@@ -1,0 +1,164 @@
+//! One helper for every integration test: start the real `entra-monitor` binary as a host
+//! would, on a free port, in its own folder, and talk to it over HTTP like a client.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The binary under test, built by cargo for this test run.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_entra-monitor");
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("functions/ has a parent")
+        .to_path_buf()
+}
+
+/// A folder of its own for one test, removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "entra-monitor-test-{label}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temp dir");
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind port 0")
+        .local_addr()
+        .expect("local addr")
+        .port()
+}
+
+/// A command for the binary with a clean environment: no inherited ENTRA_MONITOR_* or
+/// platform variables, its working directory in `dir`.
+pub fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BINARY);
+    cmd.args(args).current_dir(dir).env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd.env("ENTRA_MONITOR_DATA_DIR", dir.join("data"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs the binary to completion.
+pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(dir, args, env).output().expect("run entra-monitor")
+}
+
+/// A running host process whose output goes to files in its folder.
+pub struct Process {
+    child: Child,
+    stderr: PathBuf,
+    stdout: PathBuf,
+}
+
+impl Process {
+    pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let stderr = dir.join("stderr.log");
+        let stdout = dir.join("stdout.log");
+        let child = command(dir, args, env)
+            .stdout(Stdio::from(
+                std::fs::File::create(&stdout).expect("stdout file"),
+            ))
+            .stderr(Stdio::from(
+                std::fs::File::create(&stderr).expect("stderr file"),
+            ))
+            .spawn()
+            .expect("start entra-monitor");
+        Self {
+            child,
+            stderr,
+            stdout,
+        }
+    }
+
+    /// Everything the process has logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM, as a platform or a service manager would.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `url` until it answers (any status), for at most 20 s.
+pub async fn wait_until_up(url: &str, process: &Process) {
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if client.get(url).send().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "{url} did not answer within 20 s; logs:\n{}",
+        process.logs()
+    );
+}
+
+/// Writes a file that is not a SQLite database where the state store lives, so every
+/// function that needs state fails with the reason.
+pub fn corrupt_state(dir: &Path) {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("state.sqlite"), vec![b'x'; 8192]).unwrap();
+}
