@@ -1,0 +1,173 @@
+//! The local runner and the command line: `serve` runs the timer functions on their schedules
+//! and serves `/api/...`, stops cleanly on SIGTERM; `run` runs one function once; `functions`
+//! lists them.
+
+mod common;
+
+use common::{Process, TempDir, corrupt_state, free_port, run, wait_until_up};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn serve_runs_timers_on_schedule_and_stops_cleanly_on_sigterm() {
+    let dir = TempDir::new("serve");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut process = Process::start(
+        dir.path(),
+        &["serve"],
+        &[
+            ("ENTRA_MONITOR_LISTEN", &listen),
+            ("ENTRA_MONITOR_SCHEDULE_COLLECT_AUDIT", "*/1 * * * * *"),
+        ],
+    );
+    let health_url = format!("http://{listen}/api/health");
+    wait_until_up(&health_url, &process).await;
+
+    // Each occurrence is a new run: collect distinct invocation ids reported by /api/health.
+    let client = reqwest::Client::new();
+    let mut seen = BTreeSet::new();
+    let start = Instant::now();
+    let mut health = Value::Null;
+    while seen.len() < 3 && start.elapsed() < Duration::from_secs(20) {
+        health = client
+            .get(&health_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let audit = health["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "collect-audit")
+            .unwrap()
+            .clone();
+        if let Some(id) = audit["last_run"]["invocation_id"].as_str() {
+            assert_eq!(audit["last_run"]["outcome"], "succeeded", "{audit}");
+            seen.insert(id.to_string());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        seen.len() >= 3,
+        "collect-audit did not run every second: {seen:?}\n{}",
+        process.logs()
+    );
+    assert_eq!(health["host"], "local");
+    assert_eq!(health["source"], "simulated tenant");
+    let functions = health["functions"].as_array().unwrap();
+    assert_eq!(functions.len(), 4);
+    let signins = functions
+        .iter()
+        .find(|f| f["name"] == "collect-signins")
+        .unwrap();
+    assert_eq!(signins["schedule"], "0 */5 * * * *");
+    assert!(signins["next_run"].as_str().is_some());
+    let route = functions.iter().find(|f| f["name"] == "health").unwrap();
+    assert_eq!(route["route"], "/api/health");
+
+    // The runs are in the log, each inside its invocation span.
+    let logs = process.logs();
+    assert!(
+        logs.contains("function=\"collect-audit\"") && logs.contains("AuditLogs -> [embedded]"),
+        "{logs}"
+    );
+
+    // Unknown paths and wrong methods get JSON errors.
+    let r = client
+        .get(format!("http://{listen}/api/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = client.delete(&health_url).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET");
+
+    process.terminate();
+    let status = process
+        .wait_exit(Duration::from_secs(15))
+        .expect("serve exits after SIGTERM");
+    assert!(
+        status.success(),
+        "exit status {status:?}\n{}",
+        process.logs()
+    );
+    assert!(process.logs().contains("stopped"));
+    // And the port is released.
+    assert!(std::net::TcpListener::bind(&listen).is_ok());
+}
+
+#[test]
+fn run_executes_one_function_and_reports_failure_by_exit_code() {
+    let dir = TempDir::new("run");
+    let out = run(dir.path(), &["run", "collect-provisioning"], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("collect-provisioning: succeeded"),
+        "{stdout}"
+    );
+
+    // The run is recorded: a second command sees it through the health function.
+    let out = run(dir.path(), &["run", "health"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let health: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = health["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "collect-provisioning")
+        .unwrap();
+    assert_eq!(p["last_run"]["outcome"], "succeeded");
+
+    let out = run(dir.path(), &["run", "collect-everything"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no function named \"collect-everything\"")
+    );
+
+    let broken = TempDir::new("run-broken");
+    corrupt_state(broken.path());
+    let out = run(broken.path(), &["run", "collect-signins"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("collect-signins failed") && stderr.contains("state.sqlite is unusable"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn functions_lists_schedules_and_routes_with_overrides_applied() {
+    let dir = TempDir::new("list");
+    let out = run(
+        dir.path(),
+        &["functions"],
+        &[("ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNINS", "0 */2 * * * *")],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("collect-signins").contains("timer")
+            && line("collect-signins").contains("0 */2 * * * *")
+    );
+    assert!(line("collect-audit").contains("0 */10 * * * *"));
+    assert!(line("collect-provisioning").contains("0 */15 * * * *"));
+    assert!(line("health").contains("GET /api/health"));
+}
