@@ -9,11 +9,16 @@
 //! - [`state`]: durable state behind a small interface (SQLite locally);
 //! - [`clock`]: injected time, so tests are deterministic;
 //! - [`telemetry`]: logging, readable locally and JSON in the cloud.
+//! - [`simulated`]: the simulated tenant, a Graph-compatible source for tests and first runs.
+
+// The Graph-shaped json! literals of the simulated tenant nest deeply.
+#![recursion_limit = "256"]
 
 pub mod clock;
 pub mod config;
 pub mod model;
 pub mod registry;
 pub mod schedule;
+pub mod simulated;
 pub mod state;
 pub mod telemetry;

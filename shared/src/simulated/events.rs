@@ -1,0 +1,562 @@
+//! The simulated tenant's activity, minute by minute.
+//!
+//! Every record of a minute is derived from (seed, category, minute) alone, so any time range
+//! can be produced on demand, in any order, identically every time: the generator needs no
+//! memory and the tests have an exact ground truth. Each record also carries the moment it
+//! becomes visible through the API, because Entra publishes records late (protocols.md §2.6).
+
+use super::directory::{APPS, Directory, PLACES, ROLES, guid_from};
+use crate::model::Category;
+use chrono::{DateTime, Duration, Timelike, Utc};
+use fastrand::Rng;
+use serde_json::{Value, json};
+
+/// One generated record, in its Graph shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimRecord {
+    pub category: Category,
+    pub id: String,
+    /// `createdDateTime` / `activityDateTime` / `riskLastUpdatedDateTime`.
+    pub time: DateTime<Utc>,
+    /// When the API starts returning it.
+    pub visible_at: DateTime<Utc>,
+    pub json: Value,
+}
+
+fn mix(seed: u64, category: Category, minute: i64) -> u64 {
+    // SplitMix64 finaliser over the three inputs: neighbouring minutes get unrelated streams.
+    let mut z = seed
+        ^ (category as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (minute as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn time_in(rng: &mut Rng, minute_start: DateTime<Utc>) -> DateTime<Utc> {
+    minute_start + Duration::milliseconds(rng.i64(0..60_000))
+}
+
+/// Publication delay: most records within minutes, a tail much later (sign-ins 10–30 min,
+/// non-interactive later still, offline risk detections hours).
+fn delay(rng: &mut Rng, category: Category) -> Duration {
+    let secs = match category {
+        Category::SignInLogs | Category::AuditLogs => {
+            if rng.f64() < 0.05 {
+                rng.i64(600..1800)
+            } else {
+                rng.i64(20..300)
+            }
+        }
+        Category::NonInteractiveUserSignInLogs | Category::ProvisioningLogs => {
+            if rng.f64() < 0.10 {
+                rng.i64(900..2400)
+            } else {
+                rng.i64(60..600)
+            }
+        }
+        Category::ServicePrincipalSignInLogs | Category::ManagedIdentitySignInLogs => {
+            rng.i64(30..600)
+        }
+        Category::UserRiskEvents | Category::RiskyUsers => {
+            if rng.f64() < 0.5 {
+                rng.i64(300..7200)
+            } else {
+                rng.i64(3600..6 * 3600)
+            }
+        }
+    };
+    Duration::seconds(secs)
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Generates the records whose event time falls in the minute starting at `minute_start`.
+pub fn minute_records(
+    seed: u64,
+    dir: &Directory,
+    category: Category,
+    minute_start: DateTime<Utc>,
+) -> Vec<SimRecord> {
+    let minute = minute_start.timestamp().div_euclid(60);
+    let mut rng = Rng::with_seed(mix(seed, category, minute));
+    let hour = minute_start.hour();
+    let weekday = chrono::Datelike::weekday(&minute_start).num_days_from_monday() < 5;
+    let mut out = Vec::new();
+    let mut push = |rng: &mut Rng, time: DateTime<Utc>, json: Value| {
+        let id = json["id"].as_str().unwrap_or_default().to_string();
+        out.push(SimRecord {
+            category,
+            id,
+            time,
+            visible_at: time + delay(rng, category),
+            json,
+        });
+    };
+    match category {
+        Category::SignInLogs | Category::NonInteractiveUserSignInLogs => {
+            let interactive = category == Category::SignInLogs;
+            for user in &dir.users {
+                let working = weekday && in_hours(hour, user.work_start_hour, user.work_end_hour);
+                let per_hour = user.activity
+                    * if interactive { 1.0 } else { 4.0 }
+                    * if working { 1.0 } else { 0.04 };
+                if rng.f64() < per_hour / 60.0 {
+                    let t = time_in(&mut rng, minute_start);
+                    let json = user_sign_in(&mut rng, dir, user, t, interactive);
+                    push(&mut rng, t, json);
+                }
+            }
+        }
+        Category::ServicePrincipalSignInLogs | Category::ManagedIdentitySignInLogs => {
+            let managed = category == Category::ManagedIdentitySignInLogs;
+            let list = if managed {
+                &dir.managed_identities
+            } else {
+                &dir.service_principals
+            };
+            for w in list {
+                if rng.f64() < w.rate / 60.0 {
+                    let t = time_in(&mut rng, minute_start);
+                    let json = workload_sign_in(&mut rng, dir, w, t, managed);
+                    push(&mut rng, t, json);
+                }
+            }
+        }
+        Category::AuditLogs => {
+            // About one audit event per 10 users per working hour.
+            let rate = dir.users.len() as f64 / 10.0 / 60.0
+                * if weekday && (7..19).contains(&hour) {
+                    1.0
+                } else {
+                    0.1
+                };
+            for _ in 0..poisson(&mut rng, rate) {
+                let t = time_in(&mut rng, minute_start);
+                let json = directory_audit(&mut rng, dir, t);
+                push(&mut rng, t, json);
+            }
+        }
+        Category::ProvisioningLogs => {
+            let rate = (dir.users.len() as f64 / 600.0).max(0.05);
+            for _ in 0..poisson(&mut rng, rate) {
+                let t = time_in(&mut rng, minute_start);
+                let json = provisioning_event(&mut rng, dir, t);
+                push(&mut rng, t, json);
+            }
+        }
+        Category::UserRiskEvents | Category::RiskyUsers => {
+            // Risk detections are rare: about one per 200 users per day. A risky-user record is
+            // the user's state after the detection; the same user can appear again later.
+            let rate = dir.users.len() as f64 / 200.0 / 1440.0;
+            for _ in 0..poisson(&mut rng, rate) {
+                let t = time_in(&mut rng, minute_start);
+                let user = &dir.users[rng.usize(..dir.users.len())];
+                let json = if category == Category::UserRiskEvents {
+                    risk_detection(&mut rng, user, t)
+                } else {
+                    risky_user(&mut rng, user, t)
+                };
+                push(&mut rng, t, json);
+            }
+        }
+    }
+    out
+}
+
+fn in_hours(hour: u32, start: u32, end: u32) -> bool {
+    if start < end {
+        (start..end).contains(&hour)
+    } else {
+        hour >= start || hour < end
+    }
+}
+
+fn poisson(rng: &mut Rng, lambda: f64) -> usize {
+    // Knuth's method; lambda here is always small.
+    let l = (-lambda).exp();
+    let (mut k, mut p) = (0, 1.0);
+    loop {
+        p *= rng.f64();
+        if p <= l || k > 1000 {
+            return k;
+        }
+        k += 1;
+    }
+}
+
+fn id(rng: &mut Rng) -> String {
+    guid_from(rng.u128(..))
+}
+
+fn location(place: usize) -> Value {
+    let p = &PLACES[place];
+    json!({ "city": p.city, "state": p.state, "countryOrRegion": p.country,
+            "geoCoordinates": { "altitude": null, "latitude": p.latitude, "longitude": p.longitude } })
+}
+
+fn ip(rng: &mut Rng, place: usize) -> String {
+    format!("{}.{}", PLACES[place].ip_prefix, rng.u8(2..250))
+}
+
+/// Sign-in failures seen in real tenants (protocols.md §9).
+const FAILURES: &[(i64, &str)] = &[
+    (
+        50126,
+        "Error validating credentials due to invalid username or password.",
+    ),
+    (50074, "Strong Authentication is required."),
+    (
+        50140,
+        "This error occurred due to 'Keep me signed in' interrupt when the user was signing in.",
+    ),
+    (
+        53003,
+        "Access has been blocked by Conditional Access policies.",
+    ),
+    (
+        50076,
+        "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication.",
+    ),
+];
+
+fn user_sign_in(
+    rng: &mut Rng,
+    dir: &Directory,
+    user: &super::directory::User,
+    t: DateTime<Utc>,
+    interactive: bool,
+) -> Value {
+    let app = &APPS[rng.usize(..APPS.len())];
+    let (code, reason) = if !user.account_enabled {
+        (
+            50057,
+            "User account is disabled. The account has been disabled by an administrator.",
+        )
+    } else if rng.f64() < if interactive { 0.08 } else { 0.03 } {
+        FAILURES[rng.usize(..FAILURES.len())]
+    } else {
+        (0, "")
+    };
+    let mfa = interactive && code == 0 && rng.f64() < 0.6;
+    let ca_status = if code == 53003 {
+        "failure"
+    } else if rng.f64() < 0.7 {
+        "success"
+    } else {
+        "notApplied"
+    };
+    json!({
+        "id": id(rng),
+        "createdDateTime": iso(t),
+        "userDisplayName": user.display_name,
+        "userPrincipalName": user.user_principal_name,
+        "userId": user.id,
+        "userType": if user.is_guest { "guest" } else { "member" },
+        "appId": app.app_id,
+        "appDisplayName": app.display_name,
+        "ipAddress": ip(rng, user.home),
+        "autonomousSystemNumber": PLACES[user.home].asn,
+        "clientAppUsed": if interactive { "Browser" } else { "Mobile Apps and Desktop clients" },
+        "userAgent": format!("Mozilla/5.0 ({}) {}", user.device.operating_system, user.device.browser),
+        "correlationId": id(rng),
+        "conditionalAccessStatus": ca_status,
+        "isInteractive": interactive,
+        "signInEventTypes": [if interactive { "interactiveUser" } else { "nonInteractiveUser" }],
+        "resourceDisplayName": app.resource_display_name,
+        "resourceId": app.resource_id,
+        "resourceTenantId": dir.tenant_id,
+        "homeTenantId": dir.tenant_id,
+        "riskDetail": "none",
+        "riskLevelAggregated": "none",
+        "riskLevelDuringSignIn": "none",
+        "riskState": "none",
+        "riskEventTypes_v2": [],
+        "authenticationRequirement": if mfa { "multiFactorAuthentication" } else { "singleFactorAuthentication" },
+        "authenticationProtocol": "none",
+        "tokenIssuerType": "AzureAD",
+        "tokenIssuerName": "",
+        "uniqueTokenIdentifier": id(rng).replace('-', ""),
+        "processingTimeInMilliseconds": rng.i64(40..900),
+        "status": { "errorCode": code, "failureReason": if code == 0 { "Other." } else { reason }, "additionalDetails": null },
+        "deviceDetail": {
+            "deviceId": user.device.id, "displayName": user.device.display_name,
+            "operatingSystem": user.device.operating_system, "browser": user.device.browser,
+            "isCompliant": user.device.is_compliant, "isManaged": user.device.is_managed,
+            "trustType": user.device.trust_type
+        },
+        "location": location(user.home),
+        "appliedConditionalAccessPolicies": [],
+        "authenticationDetails": if mfa {
+            json!([
+                { "authenticationStepDateTime": iso(t), "authenticationMethod": "Password", "authenticationMethodDetail": "Password in the cloud", "succeeded": true, "authenticationStepResultDetail": "Correct password", "authenticationStepRequirement": "Primary authentication" },
+                { "authenticationStepDateTime": iso(t), "authenticationMethod": "Mobile app notification", "succeeded": true, "authenticationStepResultDetail": "MFA successfully completed", "authenticationStepRequirement": "MFA" }
+            ])
+        } else { json!([]) },
+        "servicePrincipalId": "",
+        "servicePrincipalName": null,
+        "managedServiceIdentity": { "msiType": "none", "associatedResourceId": null },
+        "clientCredentialType": "none",
+        "crossTenantAccessType": "none",
+        "incomingTokenType": "none",
+        "flaggedForReview": false,
+        "mfaDetail": null
+    })
+}
+
+fn workload_sign_in(
+    rng: &mut Rng,
+    dir: &Directory,
+    w: &super::directory::Workload,
+    t: DateTime<Utc>,
+    managed: bool,
+) -> Value {
+    let failed = rng.f64() < 0.02;
+    json!({
+        "id": id(rng),
+        "createdDateTime": iso(t),
+        "appId": w.app_id,
+        "appDisplayName": w.display_name,
+        "servicePrincipalId": w.id,
+        "servicePrincipalName": w.display_name,
+        "ipAddress": if managed { String::new() } else { ip(rng, w.place) },
+        "correlationId": id(rng),
+        "conditionalAccessStatus": "notApplied",
+        "isInteractive": false,
+        "signInEventTypes": [if managed { "managedIdentity" } else { "servicePrincipal" }],
+        "resourceDisplayName": "Microsoft Graph",
+        "resourceId": w.resource_id,
+        "resourceTenantId": dir.tenant_id,
+        "servicePrincipalCredentialKeyId": if managed { String::new() } else { w.credential_key_id.clone() },
+        "servicePrincipalCredentialThumbprint": "",
+        "clientCredentialType": if managed { "managedIdentity" } else { "clientSecret" },
+        "managedServiceIdentity": if managed {
+            json!({ "msiType": "systemAssigned", "associatedResourceId": format!("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/apps/providers/Microsoft.Web/sites/{}", w.display_name) })
+        } else { json!({ "msiType": "none", "associatedResourceId": null }) },
+        "federatedCredentialId": null,
+        "uniqueTokenIdentifier": id(rng).replace('-', ""),
+        "status": if failed {
+            json!({ "errorCode": 7000215, "failureReason": "Invalid client secret provided.", "additionalDetails": null })
+        } else { json!({ "errorCode": 0, "failureReason": "Other.", "additionalDetails": null }) },
+        "location": if managed { json!({ "city": null, "state": null, "countryOrRegion": null, "geoCoordinates": {} }) } else { location(w.place) },
+        "appliedConditionalAccessPolicies": [],
+        "authenticationProcessingDetails": [],
+        "userId": "",
+        "userPrincipalName": null,
+        "userDisplayName": null
+    })
+}
+
+fn directory_audit(rng: &mut Rng, dir: &Directory, t: DateTime<Utc>) -> Value {
+    let user = &dir.users[rng.usize(..dir.users.len())];
+    let admin = &dir.users[rng.usize(..dir.users.len())];
+    let by_user = |u: &super::directory::User, ip: String| json!({ "user": { "id": u.id, "displayName": null, "userPrincipalName": u.user_principal_name, "ipAddress": ip, "userType": null, "homeTenantId": null, "homeTenantName": null }, "app": null });
+    let target_user = json!({ "id": user.id, "displayName": null, "type": "User", "userPrincipalName": user.user_principal_name, "groupType": null, "modifiedProperties": [] });
+    let roll = rng.f64();
+    let (category, activity, operation, service, initiated, targets, details) = if roll < 0.25 {
+        (
+            "UserManagement",
+            "Reset password (self-service)",
+            "Update",
+            "Self-service Password Management",
+            by_user(user, ip(rng, user.home)),
+            json!([target_user]),
+            json!([]),
+        )
+    } else if roll < 0.35 {
+        (
+            "UserManagement",
+            "Reset user password",
+            "Update",
+            "Core Directory",
+            by_user(admin, ip(rng, admin.home)),
+            json!([target_user]),
+            json!([]),
+        )
+    } else if roll < 0.70 {
+        let group = &dir.groups[rng.usize(..dir.groups.len())];
+        let group_target = json!({ "id": group.id, "displayName": group.display_name, "type": "Group", "userPrincipalName": null, "groupType": "unifiedGroups",
+            "modifiedProperties": [{ "displayName": "Group.DisplayName", "oldValue": null, "newValue": format!("\"{}\"", group.display_name) }] });
+        let (activity, operation) = if rng.f64() < 0.8 {
+            ("Add member to group", "Assign")
+        } else {
+            ("Remove member from group", "Unassign")
+        };
+        (
+            "GroupManagement",
+            activity,
+            operation,
+            "Core Directory",
+            by_user(admin, ip(rng, admin.home)),
+            json!([target_user, group_target]),
+            json!([]),
+        )
+    } else if roll < 0.97 {
+        (
+            "UserManagement",
+            "Update user",
+            "Update",
+            "Core Directory",
+            by_user(admin, ip(rng, admin.home)),
+            json!([{ "id": user.id, "displayName": null, "type": "User", "userPrincipalName": user.user_principal_name, "groupType": null,
+                "modifiedProperties": [{ "displayName": "Department", "oldValue": "[\"Sales\"]", "newValue": "[\"Marketing\"]" }] }]),
+            json!([]),
+        )
+    } else {
+        let role = &ROLES[rng.usize(..ROLES.len())];
+        (
+            "RoleManagement",
+            "Add member to role",
+            "Assign",
+            "Core Directory",
+            by_user(admin, ip(rng, admin.home)),
+            json!([target_user, { "id": role.id, "displayName": role.display_name, "type": "Role", "userPrincipalName": null, "groupType": null,
+                "modifiedProperties": [{ "displayName": "Role.DisplayName", "oldValue": null, "newValue": format!("\"{}\"", role.display_name) }] }]),
+            json!([]),
+        )
+    };
+    json!({
+        "id": format!("Directory_{}", id(rng).to_uppercase()),
+        "category": category,
+        "correlationId": id(rng),
+        "result": "success",
+        "resultReason": "",
+        "activityDisplayName": activity,
+        "activityDateTime": iso(t),
+        "loggedByService": service,
+        "operationType": operation,
+        "initiatedBy": initiated,
+        "targetResources": targets,
+        "additionalDetails": details
+    })
+}
+
+/// The provisioning jobs of the tenant: (source, target, object type, actions).
+const JOBS: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "Workday",
+        "Active Directory",
+        "User",
+        &["create", "update", "update", "disable"],
+    ),
+    (
+        "Azure Active Directory",
+        "ServiceNow",
+        "Group",
+        &["create", "update"],
+    ),
+    (
+        "Azure Active Directory",
+        "ServiceNow",
+        "User",
+        &["create", "update"],
+    ),
+    (
+        "Azure Active Directory",
+        "Adobe Identity Management",
+        "User",
+        &["create", "delete", "update"],
+    ),
+];
+
+fn provisioning_event(rng: &mut Rng, dir: &Directory, t: DateTime<Utc>) -> Value {
+    let job = rng.usize(..JOBS.len());
+    let (source, target, object_type, actions) = JOBS[job];
+    let action = actions[rng.usize(..actions.len())];
+    let roll = rng.f64();
+    let status = if roll < 0.85 {
+        "success"
+    } else if roll < 0.93 {
+        "skipped"
+    } else {
+        "failure"
+    };
+    let (display, source_id) = if object_type == "Group" {
+        let g = &dir.groups[rng.usize(..dir.groups.len())];
+        (g.display_name.clone(), g.id.clone())
+    } else {
+        let u = &dir.users[rng.usize(..dir.users.len())];
+        (u.display_name.clone(), u.id.clone())
+    };
+    let job_id = format!(
+        "{}.{}",
+        target.split(' ').next().unwrap_or("job").to_lowercase(),
+        guid_from(job as u128 + 1).replace('-', "")
+    );
+    json!({
+        "id": format!("{}", id(rng)),
+        "activityDateTime": iso(t),
+        "tenantId": dir.tenant_id,
+        "jobId": job_id,
+        "cycleId": id(rng),
+        "changeId": id(rng),
+        "durationInMilliseconds": rng.i64(100..5000),
+        "provisioningAction": action,
+        "provisioningStatusInfo": {
+            "status": status,
+            "errorInformation": if status == "failure" {
+                json!({ "errorCode": "ExportFailed", "reason": "The target system rejected the change.", "additionalDetails": null, "errorCategory": "NonServiceFailure", "recommendedAction": null })
+            } else { Value::Null }
+        },
+        "provisioningSteps": [
+            { "name": "EntryImport", "provisioningStepType": "import", "status": "success", "description": format!("Retrieved {display} from {source}"), "details": {} },
+            { "name": "EntryExportUpdate", "provisioningStepType": "export", "status": status, "description": format!("{action} {display} in {target}"), "details": {} }
+        ],
+        "modifiedProperties": [{ "displayName": "displayName", "oldValue": null, "newValue": display }],
+        "initiatedBy": { "id": "", "displayName": "Azure AD Provisioning Service", "initiatorType": "system" },
+        "servicePrincipal": { "id": guid_from(job as u128 + 100), "displayName": target },
+        "sourceSystem": { "id": guid_from(job as u128 + 200), "displayName": source, "details": {} },
+        "targetSystem": { "id": guid_from(job as u128 + 300), "displayName": target, "details": { "ApplicationId": guid_from(job as u128 + 400) } },
+        "sourceIdentity": { "id": source_id, "displayName": display, "identityType": object_type, "details": {} },
+        "targetIdentity": { "id": id(rng), "displayName": display, "identityType": object_type, "details": {} }
+    })
+}
+
+const RISKS: &[(&str, &str)] = &[
+    ("anonymizedIPAddress", "realtime"),
+    ("unfamiliarFeatures", "realtime"),
+    ("unlikelyTravel", "offline"),
+    ("leakedCredentials", "offline"),
+];
+
+fn risk_detection(rng: &mut Rng, user: &super::directory::User, t: DateTime<Utc>) -> Value {
+    let (kind, timing) = RISKS[rng.usize(..RISKS.len())];
+    json!({
+        "id": id(rng).replace('-', ""),
+        "requestId": id(rng),
+        "correlationId": id(rng),
+        "riskEventType": kind,
+        "riskState": "atRisk",
+        "riskLevel": (["low", "medium", "high"][rng.usize(..3)]),
+        "riskDetail": "none",
+        "source": "IdentityProtection",
+        "detectionTimingType": timing,
+        "activity": "signin",
+        "tokenIssuerType": "AzureAD",
+        "ipAddress": ip(rng, user.home),
+        "location": location(user.home),
+        "activityDateTime": iso(t),
+        "detectedDateTime": iso(t),
+        "lastUpdatedDateTime": iso(t),
+        "userId": user.id,
+        "userDisplayName": user.display_name,
+        "userPrincipalName": user.user_principal_name,
+        "additionalInfo": "[{\"Key\":\"userAgent\",\"Value\":\"Mozilla/5.0\"}]"
+    })
+}
+
+fn risky_user(rng: &mut Rng, user: &super::directory::User, t: DateTime<Utc>) -> Value {
+    json!({
+        "id": user.id,
+        "isDeleted": false,
+        "isProcessing": false,
+        "riskLastUpdatedDateTime": iso(t),
+        "riskLevel": (["low", "medium", "high"][rng.usize(..3)]),
+        "riskState": "atRisk",
+        "riskDetail": "none",
+        "userDisplayName": user.display_name,
+        "userPrincipalName": user.user_principal_name
+    })
+}
