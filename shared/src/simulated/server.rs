@@ -1,1 +1,393 @@
-pub fn _x() {}
+//! The simulated tenant's Microsoft Graph server.
+//!
+//! It serves the activity-log endpoints the collectors call, under `/v1.0/` and `/beta/`:
+//! `auditLogs/signIns` (with `signInEventTypes/any(t: t eq '...')`), `auditLogs/directoryAudits`,
+//! `auditLogs/provisioning`, `identityProtection/riskDetections` and
+//! `identityProtection/riskyUsers`. It honours `$filter` on the time property (`ge`, `gt`,
+//! `le`, `lt`, joined by `and`), `$top` (at most 1,000), `$orderby=<time> asc|desc` (newest
+//! first by default, as Graph) and pages through `@odata.nextLink` with an opaque `$skiptoken`
+//! that pins the visibility moment of the first page, so a paged read is consistent.
+//!
+//! Faults are injected on request, per [`Faults`], from a seeded generator: 429 with and without
+//! `Retry-After`, 503, slow answers, truncated bodies, and the last record of a page repeated on
+//! the next one.
+
+use super::{SimRecord, SimulatedTenant};
+use crate::clock::Clock;
+use crate::model::Category;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use warp::Filter;
+use warp::http::StatusCode;
+
+/// Which faults to inject, as probabilities per request (0.0 = never).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// 429 with `Retry-After: 1`.
+    pub throttle: f64,
+    /// 429 without `Retry-After` (as Identity Protection answers).
+    pub throttle_without_retry_after: f64,
+    /// 503 Service Unavailable.
+    pub server_error: f64,
+    /// An answer that takes `slow_ms` milliseconds.
+    pub slow: f64,
+    pub slow_ms: u64,
+    /// A 200 whose body stops half-way.
+    pub truncate: f64,
+    /// Repeat the last record of each page at the start of the next one.
+    pub duplicate_across_pages: bool,
+    /// Categories refused as an unlicensed tenant would be (403).
+    pub unlicensed: Vec<Category>,
+}
+
+/// What the server did, for tests and logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    pub requests: u64,
+    pub pages: u64,
+    pub throttled: u64,
+    pub server_errors: u64,
+    pub truncated: u64,
+    pub refused: u64,
+}
+
+type CacheKey = (Category, i64, i64, i64);
+
+pub struct SimServer {
+    tenant: SimulatedTenant,
+    clock: Arc<dyn Clock>,
+    faults: Faults,
+    counter: AtomicU64,
+    stats: Mutex<ServerStats>,
+    base_url: Mutex<String>,
+    cache: Mutex<HashMap<CacheKey, Arc<Vec<SimRecord>>>>,
+}
+
+/// The largest page Graph serves for sign-ins, used for every endpoint here.
+pub const MAX_TOP: usize = 1000;
+
+impl SimServer {
+    pub fn new(tenant: SimulatedTenant, clock: Arc<dyn Clock>, faults: Faults) -> Arc<Self> {
+        Arc::new(Self {
+            tenant,
+            clock,
+            faults,
+            counter: AtomicU64::new(0),
+            stats: Mutex::default(),
+            base_url: Mutex::new(String::new()),
+            cache: Mutex::default(),
+        })
+    }
+
+    pub fn tenant(&self) -> &SimulatedTenant {
+        &self.tenant
+    }
+
+    pub fn stats(&self) -> ServerStats {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Binds `addr` (port 0 for any) and serves in the background; returns the base URL
+    /// (`http://127.0.0.1:PORT`) that Graph paths are appended to.
+    pub async fn start(self: &Arc<Self>, addr: SocketAddr) -> std::io::Result<String> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        *self.base_url.lock().unwrap_or_else(|e| e.into_inner()) = base.clone();
+        tokio::spawn(warp::serve(self.routes()).incoming(listener).run());
+        Ok(base)
+    }
+
+    fn routes(self: &Arc<Self>) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone + use<> {
+        let server = self.clone();
+        warp::get()
+            .and(warp::path::full())
+            .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+            .then(move |path: warp::path::FullPath, query: String| {
+                let server = server.clone();
+                async move { server.answer(path.as_str(), &query).await }
+            })
+            .or(warp::any().map(|| graph_error(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "Only GET is served by the simulated tenant.")))
+            .unify()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut ServerStats)) {
+        f(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    async fn answer(&self, path: &str, raw_query: &str) -> warp::reply::Response {
+        let n = self.counter.fetch_add(1, Ordering::SeqCst);
+        self.count(|s| s.requests += 1);
+        let mut rng = fastrand::Rng::with_seed(self.tenant.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let f = &self.faults;
+        if f.slow > 0.0 && rng.f64() < f.slow {
+            tokio::time::sleep(std::time::Duration::from_millis(f.slow_ms)).await;
+        }
+        if rng.f64() < f.throttle {
+            self.count(|s| s.throttled += 1);
+            let mut r = graph_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests.");
+            r.headers_mut().insert("retry-after", warp::http::HeaderValue::from_static("1"));
+            return r;
+        }
+        if rng.f64() < f.throttle_without_retry_after {
+            self.count(|s| s.throttled += 1);
+            return graph_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests.");
+        }
+        if rng.f64() < f.server_error {
+            self.count(|s| s.server_errors += 1);
+            return graph_error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is temporarily unavailable.");
+        }
+        let query = match Query::parse(path, raw_query) {
+            Ok(q) => q,
+            Err((status, message)) => return graph_error(status, "BadRequest", &message),
+        };
+        if f.unlicensed.contains(&query.category) {
+            self.count(|s| s.refused += 1);
+            return graph_error(
+                StatusCode::FORBIDDEN,
+                "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                "Neither tenant is B2C or tenant doesn't have premium license",
+            );
+        }
+        let now = self.clock.now();
+        let as_of = query.as_of.unwrap_or(now);
+        let to = query.to.unwrap_or(as_of).min(as_of);
+        let from = query.from.unwrap_or(as_of - Duration::days(1));
+        let records = self.records(query.category, from, to, as_of);
+        let mut ordered: Vec<&SimRecord> = records.iter().collect();
+        if !query.ascending {
+            ordered.reverse();
+        }
+        let end = (query.offset + query.top).min(ordered.len());
+        let page: Vec<&Value> = ordered.get(query.offset..end).unwrap_or_default().iter().map(|r| &r.json).collect();
+        let mut body = json!({
+            "@odata.context": format!("https://graph.microsoft.com/{}/$metadata#{}", query.version, query.context),
+            "value": page,
+        });
+        if end < ordered.len() {
+            let next_offset = if f.duplicate_across_pages && end > query.offset { end - 1 } else { end };
+            let base = self.base_url.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let mut params: Vec<(String, String)> = query.params.iter().filter(|(k, _)| k != "$skiptoken").cloned().collect();
+            params.push(("$skiptoken".into(), format!("{}:{}", as_of.timestamp_millis(), next_offset)));
+            let qs = serde_urlencoded::to_string(&params).unwrap_or_default();
+            body["@odata.nextLink"] = json!(format!("{base}{path}?{qs}"));
+        }
+        self.count(|s| s.pages += 1);
+        let mut text = body.to_string();
+        if rng.f64() < f.truncate {
+            self.count(|s| s.truncated += 1);
+            text.truncate(text.len() / 2);
+        }
+        let mut r = warp::reply::Response::new(text.into());
+        r.headers_mut().insert("content-type", warp::http::HeaderValue::from_static("application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"));
+        r
+    }
+
+    fn records(&self, category: Category, from: DateTime<Utc>, to: DateTime<Utc>, as_of: DateTime<Utc>) -> Arc<Vec<SimRecord>> {
+        let key = (category, from.timestamp_millis(), to.timestamp_millis(), as_of.timestamp_millis());
+        if let Some(hit) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return hit.clone();
+        }
+        let records = Arc::new(self.tenant.records(category, from, to, Some(as_of)));
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= 32 {
+            cache.clear();
+        }
+        cache.insert(key, records.clone());
+        records
+    }
+}
+
+fn graph_error(status: StatusCode, code: &str, message: &str) -> warp::reply::Response {
+    let body = json!({ "error": { "code": code, "message": message, "innerError": {
+        "date": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "request-id": "00000000-0000-0000-0000-000000000000",
+        "client-request-id": "00000000-0000-0000-0000-000000000000" } } });
+    let mut r = warp::reply::Response::new(body.to_string().into());
+    *r.status_mut() = status;
+    r.headers_mut().insert("content-type", warp::http::HeaderValue::from_static("application/json"));
+    r
+}
+
+/// A parsed list request.
+#[derive(Debug, PartialEq)]
+struct Query {
+    version: String,
+    category: Category,
+    context: &'static str,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    top: usize,
+    ascending: bool,
+    offset: usize,
+    as_of: Option<DateTime<Utc>>,
+    params: Vec<(String, String)>,
+}
+
+type QueryError = (StatusCode, String);
+
+impl Query {
+    fn parse(path: &str, raw_query: &str) -> Result<Self, QueryError> {
+        let bad = |m: String| (StatusCode::BAD_REQUEST, m);
+        let trimmed = path.trim_matches('/');
+        let (version, resource) = trimmed.split_once('/').ok_or_else(|| (StatusCode::NOT_FOUND, format!("Resource not found for the segment '{trimmed}'.")))?;
+        if version != "v1.0" && version != "beta" {
+            return Err((StatusCode::NOT_FOUND, format!("Invalid version: {version}")));
+        }
+        let (mut category, time_fields, context): (Category, &[&str], &'static str) = match resource {
+            "auditLogs/signIns" => (Category::SignInLogs, &["createdDateTime"], "auditLogs/signIns"),
+            "auditLogs/directoryAudits" => (Category::AuditLogs, &["activityDateTime"], "auditLogs/directoryAudits"),
+            "auditLogs/provisioning" => (Category::ProvisioningLogs, &["activityDateTime"], "auditLogs/provisioning"),
+            "identityProtection/riskDetections" => (
+                Category::UserRiskEvents,
+                &["activityDateTime", "detectedDateTime", "lastUpdatedDateTime"],
+                "identityProtection/riskDetections",
+            ),
+            "identityProtection/riskyUsers" => (Category::RiskyUsers, &["riskLastUpdatedDateTime"], "identityProtection/riskyUsers"),
+            other => return Err((StatusCode::NOT_FOUND, format!("Resource not found for the segment '{other}'."))),
+        };
+        let params: Vec<(String, String)> =
+            serde_urlencoded::from_str(raw_query).map_err(|e| bad(format!("Invalid query string: {e}")))?;
+        let mut q = Query {
+            version: version.to_string(),
+            category,
+            context,
+            from: None,
+            to: None,
+            top: MAX_TOP,
+            ascending: false,
+            offset: 0,
+            as_of: None,
+            params: params.clone(),
+        };
+        for (key, value) in &params {
+            match key.as_str() {
+                "$filter" => {
+                    for clause in split_and(value) {
+                        let clause = clause.trim();
+                        if let Some(kind) = event_type(clause) {
+                            if category.name().contains("SignIn") || category == Category::SignInLogs {
+                                category = match kind.as_str() {
+                                    "interactiveUser" => Category::SignInLogs,
+                                    "nonInteractiveUser" => Category::NonInteractiveUserSignInLogs,
+                                    "servicePrincipal" => Category::ServicePrincipalSignInLogs,
+                                    "managedIdentity" => Category::ManagedIdentitySignInLogs,
+                                    other => return Err(bad(format!("Invalid signInEventTypes value '{other}'."))),
+                                };
+                                continue;
+                            }
+                            return Err(bad("signInEventTypes applies to sign-ins only.".into()));
+                        }
+                        let parts: Vec<&str> = clause.split_whitespace().collect();
+                        let [field, op, literal] = parts[..] else {
+                            return Err(bad(format!("Invalid filter clause: '{clause}'.")));
+                        };
+                        if !time_fields.contains(&field) {
+                            return Err(bad(format!("Invalid filter clause: property '{field}' is not filterable here.")));
+                        }
+                        let t = DateTime::parse_from_rfc3339(literal)
+                            .map_err(|_| bad(format!("Invalid filter clause: '{literal}' is not a DateTimeOffset.")))?
+                            .with_timezone(&Utc);
+                        let ms = Duration::milliseconds(1);
+                        match op {
+                            "ge" => q.from = Some(q.from.map_or(t, |f| f.max(t))),
+                            "gt" => q.from = Some(q.from.map_or(t + ms, |f| f.max(t + ms))),
+                            "le" => q.to = Some(q.to.map_or(t, |x| x.min(t))),
+                            "lt" => q.to = Some(q.to.map_or(t - ms, |x| x.min(t - ms))),
+                            other => return Err(bad(format!("Invalid filter operator '{other}'."))),
+                        }
+                    }
+                }
+                "$top" => {
+                    q.top = value.parse::<usize>().ok().filter(|n| (1..=MAX_TOP).contains(n)).ok_or_else(|| bad(format!("Invalid $top value '{value}'; expected 1 to {MAX_TOP}.")))?;
+                }
+                "$orderby" => {
+                    let parts: Vec<&str> = value.split_whitespace().collect();
+                    match parts[..] {
+                        [field] | [field, "desc"] if time_fields.contains(&field) => q.ascending = false,
+                        [field, "asc"] if time_fields.contains(&field) => q.ascending = true,
+                        _ => return Err(bad(format!("Invalid $orderby '{value}'."))),
+                    }
+                }
+                "$skiptoken" => {
+                    let (as_of, offset) = value.split_once(':').ok_or_else(|| bad("Invalid $skiptoken.".into()))?;
+                    q.as_of = as_of.parse::<i64>().ok().and_then(DateTime::from_timestamp_millis);
+                    q.offset = offset.parse().map_err(|_| bad("Invalid $skiptoken.".into()))?;
+                    if q.as_of.is_none() {
+                        return Err(bad("Invalid $skiptoken.".into()));
+                    }
+                }
+                "$select" | "$count" => {}
+                other => return Err(bad(format!("Query option '{other}' is not supported by the simulated tenant."))),
+            }
+        }
+        q.category = category;
+        Ok(q)
+    }
+}
+
+/// Splits a filter on ` and ` outside parentheses.
+fn split_and(filter: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut depth = 0i32;
+    let mut current = String::new();
+    let words: Vec<&str> = filter.split(' ').collect();
+    for w in words {
+        depth += w.matches('(').count() as i32 - w.matches(')').count() as i32;
+        if w.eq_ignore_ascii_case("and") && depth == 0 {
+            parts.push(std::mem::take(&mut current));
+        } else {
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(w);
+        }
+    }
+    parts.push(current);
+    parts
+}
+
+/// `signInEventTypes/any(t: t eq 'servicePrincipal')` → `servicePrincipal`.
+fn event_type(clause: &str) -> Option<String> {
+    let rest = clause.strip_prefix("signInEventTypes/any(")?;
+    let inner = rest.strip_suffix(')')?;
+    let (_, cond) = inner.split_once(':')?;
+    let value = cond.trim().split_whitespace().collect::<Vec<_>>();
+    match value[..] {
+        [_, "eq", literal] => Some(literal.trim_matches('\'').to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_select_category_and_window() {
+        let q = Query::parse(
+            "/beta/auditLogs/signIns",
+            "$filter=signInEventTypes%2Fany(t%3A+t+eq+%27servicePrincipal%27)+and+createdDateTime+ge+2026-11-25T00:00:00Z+and+createdDateTime+lt+2026-11-26T00:00:00Z&$top=500&$orderby=createdDateTime+asc",
+        )
+        .unwrap();
+        assert_eq!(q.category, Category::ServicePrincipalSignInLogs);
+        assert_eq!(q.from.unwrap().to_rfc3339(), "2026-11-25T00:00:00+00:00");
+        assert_eq!(q.to.unwrap().to_rfc3339(), "2026-11-25T23:59:59.999+00:00");
+        assert_eq!((q.top, q.ascending), (500, true));
+        let q = Query::parse("/v1.0/auditLogs/directoryAudits", "$filter=activityDateTime+ge+2026-11-25T00:00:00Z").unwrap();
+        assert_eq!(q.category, Category::AuditLogs);
+        for (path, query) in [
+            ("/v1.0/auditLogs/signIns", "$filter=userId+eq+%27x%27"),
+            ("/v1.0/auditLogs/signIns", "$top=5000"),
+            ("/v1.0/auditLogs/nothing", ""),
+            ("/v2/auditLogs/signIns", ""),
+            ("/v1.0/auditLogs/directoryAudits", "$filter=createdDateTime+ge+2026-11-25T00:00:00Z"),
+            ("/v1.0/auditLogs/signIns", "$skiptoken=garbage"),
+        ] {
+            assert!(Query::parse(path, query).is_err(), "{path}?{query} accepted");
+        }
+    }
+}
