@@ -20,5 +20,6 @@ pub mod model;
 pub mod registry;
 pub mod schedule;
 pub mod simulated;
+pub mod source;
 pub mod state;
 pub mod telemetry;

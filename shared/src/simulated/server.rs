@@ -101,7 +101,10 @@ impl SimServer {
         Ok(base)
     }
 
-    fn routes(self: &Arc<Self>) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone + use<> {
+    fn routes(
+        self: &Arc<Self>,
+    ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone + use<>
+    {
         let server = self.clone();
         warp::get()
             .and(warp::path::full())
@@ -110,7 +113,13 @@ impl SimServer {
                 let server = server.clone();
                 async move { server.answer(path.as_str(), &query).await }
             })
-            .or(warp::any().map(|| graph_error(StatusCode::METHOD_NOT_ALLOWED, "Request_BadRequest", "Only GET is served by the simulated tenant.")))
+            .or(warp::any().map(|| {
+                graph_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "Request_BadRequest",
+                    "Only GET is served by the simulated tenant.",
+                )
+            }))
             .unify()
     }
 
@@ -121,24 +130,38 @@ impl SimServer {
     async fn answer(&self, path: &str, raw_query: &str) -> warp::reply::Response {
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
         self.count(|s| s.requests += 1);
-        let mut rng = fastrand::Rng::with_seed(self.tenant.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng =
+            fastrand::Rng::with_seed(self.tenant.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let f = &self.faults;
         if f.slow > 0.0 && rng.f64() < f.slow {
             tokio::time::sleep(std::time::Duration::from_millis(f.slow_ms)).await;
         }
         if rng.f64() < f.throttle {
             self.count(|s| s.throttled += 1);
-            let mut r = graph_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests.");
-            r.headers_mut().insert("retry-after", warp::http::HeaderValue::from_static("1"));
+            let mut r = graph_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Too many requests.",
+            );
+            r.headers_mut()
+                .insert("retry-after", warp::http::HeaderValue::from_static("1"));
             return r;
         }
         if rng.f64() < f.throttle_without_retry_after {
             self.count(|s| s.throttled += 1);
-            return graph_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Too many requests.");
+            return graph_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "Too many requests.",
+            );
         }
         if rng.f64() < f.server_error {
             self.count(|s| s.server_errors += 1);
-            return graph_error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The service is temporarily unavailable.");
+            return graph_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "The service is temporarily unavailable.",
+            );
         }
         let query = match Query::parse(path, raw_query) {
             Ok(q) => q,
@@ -162,16 +185,37 @@ impl SimServer {
             ordered.reverse();
         }
         let end = (query.offset + query.top).min(ordered.len());
-        let page: Vec<&Value> = ordered.get(query.offset..end).unwrap_or_default().iter().map(|r| &r.json).collect();
+        let page: Vec<&Value> = ordered
+            .get(query.offset..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|r| &r.json)
+            .collect();
         let mut body = json!({
             "@odata.context": format!("https://graph.microsoft.com/{}/$metadata#{}", query.version, query.context),
             "value": page,
         });
         if end < ordered.len() {
-            let next_offset = if f.duplicate_across_pages && end > query.offset { end - 1 } else { end };
-            let base = self.base_url.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let mut params: Vec<(String, String)> = query.params.iter().filter(|(k, _)| k != "$skiptoken").cloned().collect();
-            params.push(("$skiptoken".into(), format!("{}:{}", as_of.timestamp_millis(), next_offset)));
+            let next_offset = if f.duplicate_across_pages && end > query.offset {
+                end - 1
+            } else {
+                end
+            };
+            let base = self
+                .base_url
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let mut params: Vec<(String, String)> = query
+                .params
+                .iter()
+                .filter(|(k, _)| k != "$skiptoken")
+                .cloned()
+                .collect();
+            params.push((
+                "$skiptoken".into(),
+                format!("{}:{}", as_of.timestamp_millis(), next_offset),
+            ));
             let qs = serde_urlencoded::to_string(&params).unwrap_or_default();
             body["@odata.nextLink"] = json!(format!("{base}{path}?{qs}"));
         }
@@ -186,9 +230,25 @@ impl SimServer {
         r
     }
 
-    fn records(&self, category: Category, from: DateTime<Utc>, to: DateTime<Utc>, as_of: DateTime<Utc>) -> Arc<Vec<SimRecord>> {
-        let key = (category, from.timestamp_millis(), to.timestamp_millis(), as_of.timestamp_millis());
-        if let Some(hit) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+    fn records(
+        &self,
+        category: Category,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        as_of: DateTime<Utc>,
+    ) -> Arc<Vec<SimRecord>> {
+        let key = (
+            category,
+            from.timestamp_millis(),
+            to.timestamp_millis(),
+            as_of.timestamp_millis(),
+        );
+        if let Some(hit) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
             return hit.clone();
         }
         let records = Arc::new(self.tenant.records(category, from, to, Some(as_of)));
@@ -208,7 +268,10 @@ fn graph_error(status: StatusCode, code: &str, message: &str) -> warp::reply::Re
         "client-request-id": "00000000-0000-0000-0000-000000000000" } } });
     let mut r = warp::reply::Response::new(body.to_string().into());
     *r.status_mut() = status;
-    r.headers_mut().insert("content-type", warp::http::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        "content-type",
+        warp::http::HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -233,24 +296,55 @@ impl Query {
     fn parse(path: &str, raw_query: &str) -> Result<Self, QueryError> {
         let bad = |m: String| (StatusCode::BAD_REQUEST, m);
         let trimmed = path.trim_matches('/');
-        let (version, resource) = trimmed.split_once('/').ok_or_else(|| (StatusCode::NOT_FOUND, format!("Resource not found for the segment '{trimmed}'.")))?;
+        let (version, resource) = trimmed.split_once('/').ok_or_else(|| {
+            (
+                StatusCode::NOT_FOUND,
+                format!("Resource not found for the segment '{trimmed}'."),
+            )
+        })?;
         if version != "v1.0" && version != "beta" {
             return Err((StatusCode::NOT_FOUND, format!("Invalid version: {version}")));
         }
-        let (mut category, time_fields, context): (Category, &[&str], &'static str) = match resource {
-            "auditLogs/signIns" => (Category::SignInLogs, &["createdDateTime"], "auditLogs/signIns"),
-            "auditLogs/directoryAudits" => (Category::AuditLogs, &["activityDateTime"], "auditLogs/directoryAudits"),
-            "auditLogs/provisioning" => (Category::ProvisioningLogs, &["activityDateTime"], "auditLogs/provisioning"),
+        let (mut category, time_fields, context): (Category, &[&str], &'static str) = match resource
+        {
+            "auditLogs/signIns" => (
+                Category::SignInLogs,
+                &["createdDateTime"],
+                "auditLogs/signIns",
+            ),
+            "auditLogs/directoryAudits" => (
+                Category::AuditLogs,
+                &["activityDateTime"],
+                "auditLogs/directoryAudits",
+            ),
+            "auditLogs/provisioning" => (
+                Category::ProvisioningLogs,
+                &["activityDateTime"],
+                "auditLogs/provisioning",
+            ),
             "identityProtection/riskDetections" => (
                 Category::UserRiskEvents,
-                &["activityDateTime", "detectedDateTime", "lastUpdatedDateTime"],
+                &[
+                    "activityDateTime",
+                    "detectedDateTime",
+                    "lastUpdatedDateTime",
+                ],
                 "identityProtection/riskDetections",
             ),
-            "identityProtection/riskyUsers" => (Category::RiskyUsers, &["riskLastUpdatedDateTime"], "identityProtection/riskyUsers"),
-            other => return Err((StatusCode::NOT_FOUND, format!("Resource not found for the segment '{other}'."))),
+            "identityProtection/riskyUsers" => (
+                Category::RiskyUsers,
+                &["riskLastUpdatedDateTime"],
+                "identityProtection/riskyUsers",
+            ),
+            other => {
+                return Err((
+                    StatusCode::NOT_FOUND,
+                    format!("Resource not found for the segment '{other}'."),
+                ));
+            }
         };
-        let params: Vec<(String, String)> =
-            serde_urlencoded::from_str(raw_query).map_err(|e| bad(format!("Invalid query string: {e}")))?;
+        let params: Vec<(String, String)> = serde_urlencoded::from_str(raw_query)
+            .map_err(|e| bad(format!("Invalid query string: {e}")))?;
         let mut q = Query {
             version: version.to_string(),
             category,
@@ -269,13 +363,19 @@ impl Query {
                     for clause in split_and(value) {
                         let clause = clause.trim();
                         if let Some(kind) = event_type(clause) {
-                            if category.name().contains("SignIn") || category == Category::SignInLogs {
+                            if category.name().contains("SignIn")
+                                || category == Category::SignInLogs
+                            {
                                 category = match kind.as_str() {
                                     "interactiveUser" => Category::SignInLogs,
                                     "nonInteractiveUser" => Category::NonInteractiveUserSignInLogs,
                                     "servicePrincipal" => Category::ServicePrincipalSignInLogs,
                                     "managedIdentity" => Category::ManagedIdentitySignInLogs,
-                                    other => return Err(bad(format!("Invalid signInEventTypes value '{other}'."))),
+                                    other => {
+                                        return Err(bad(format!(
+                                            "Invalid signInEventTypes value '{other}'."
+                                        )));
+                                    }
                                 };
                                 continue;
                             }
@@ -286,10 +386,16 @@ impl Query {
                             return Err(bad(format!("Invalid filter clause: '{clause}'.")));
                         };
                         if !time_fields.contains(&field) {
-                            return Err(bad(format!("Invalid filter clause: property '{field}' is not filterable here.")));
+                            return Err(bad(format!(
+                                "Invalid filter clause: property '{field}' is not filterable here."
+                            )));
                         }
                         let t = DateTime::parse_from_rfc3339(literal)
-                            .map_err(|_| bad(format!("Invalid filter clause: '{literal}' is not a DateTimeOffset.")))?
+                            .map_err(|_| {
+                                bad(format!(
+                                    "Invalid filter clause: '{literal}' is not a DateTimeOffset."
+                                ))
+                            })?
                             .with_timezone(&Utc);
                         let ms = Duration::milliseconds(1);
                         match op {
@@ -297,31 +403,54 @@ impl Query {
                             "gt" => q.from = Some(q.from.map_or(t + ms, |f| f.max(t + ms))),
                             "le" => q.to = Some(q.to.map_or(t, |x| x.min(t))),
                             "lt" => q.to = Some(q.to.map_or(t - ms, |x| x.min(t - ms))),
-                            other => return Err(bad(format!("Invalid filter operator '{other}'."))),
+                            other => {
+                                return Err(bad(format!("Invalid filter operator '{other}'.")));
+                            }
                         }
                     }
                 }
                 "$top" => {
-                    q.top = value.parse::<usize>().ok().filter(|n| (1..=MAX_TOP).contains(n)).ok_or_else(|| bad(format!("Invalid $top value '{value}'; expected 1 to {MAX_TOP}.")))?;
+                    q.top = value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=MAX_TOP).contains(n))
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "Invalid $top value '{value}'; expected 1 to {MAX_TOP}."
+                            ))
+                        })?;
                 }
                 "$orderby" => {
                     let parts: Vec<&str> = value.split_whitespace().collect();
                     match parts[..] {
-                        [field] | [field, "desc"] if time_fields.contains(&field) => q.ascending = false,
+                        [field] | [field, "desc"] if time_fields.contains(&field) => {
+                            q.ascending = false
+                        }
                         [field, "asc"] if time_fields.contains(&field) => q.ascending = true,
                         _ => return Err(bad(format!("Invalid $orderby '{value}'."))),
                     }
                 }
                 "$skiptoken" => {
-                    let (as_of, offset) = value.split_once(':').ok_or_else(|| bad("Invalid $skiptoken.".into()))?;
-                    q.as_of = as_of.parse::<i64>().ok().and_then(DateTime::from_timestamp_millis);
-                    q.offset = offset.parse().map_err(|_| bad("Invalid $skiptoken.".into()))?;
+                    let (as_of, offset) = value
+                        .split_once(':')
+                        .ok_or_else(|| bad("Invalid $skiptoken.".into()))?;
+                    q.as_of = as_of
+                        .parse::<i64>()
+                        .ok()
+                        .and_then(DateTime::from_timestamp_millis);
+                    q.offset = offset
+                        .parse()
+                        .map_err(|_| bad("Invalid $skiptoken.".into()))?;
                     if q.as_of.is_none() {
                         return Err(bad("Invalid $skiptoken.".into()));
                     }
                 }
                 "$select" | "$count" => {}
-                other => return Err(bad(format!("Query option '{other}' is not supported by the simulated tenant."))),
+                other => {
+                    return Err(bad(format!(
+                        "Query option '{other}' is not supported by the simulated tenant."
+                    )));
+                }
             }
         }
         q.category = category;
@@ -377,17 +506,27 @@ mod tests {
         assert_eq!(q.from.unwrap().to_rfc3339(), "2026-11-25T00:00:00+00:00");
         assert_eq!(q.to.unwrap().to_rfc3339(), "2026-11-25T23:59:59.999+00:00");
         assert_eq!((q.top, q.ascending), (500, true));
-        let q = Query::parse("/v1.0/auditLogs/directoryAudits", "$filter=activityDateTime+ge+2026-11-25T00:00:00Z").unwrap();
+        let q = Query::parse(
+            "/v1.0/auditLogs/directoryAudits",
+            "$filter=activityDateTime+ge+2026-11-25T00:00:00Z",
+        )
+        .unwrap();
         assert_eq!(q.category, Category::AuditLogs);
         for (path, query) in [
             ("/v1.0/auditLogs/signIns", "$filter=userId+eq+%27x%27"),
             ("/v1.0/auditLogs/signIns", "$top=5000"),
             ("/v1.0/auditLogs/nothing", ""),
             ("/v2/auditLogs/signIns", ""),
-            ("/v1.0/auditLogs/directoryAudits", "$filter=createdDateTime+ge+2026-11-25T00:00:00Z"),
+            (
+                "/v1.0/auditLogs/directoryAudits",
+                "$filter=createdDateTime+ge+2026-11-25T00:00:00Z",
+            ),
             ("/v1.0/auditLogs/signIns", "$skiptoken=garbage"),
         ] {
-            assert!(Query::parse(path, query).is_err(), "{path}?{query} accepted");
+            assert!(
+                Query::parse(path, query).is_err(),
+                "{path}?{query} accepted"
+            );
         }
     }
 }

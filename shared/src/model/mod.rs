@@ -1,4 +1,7 @@
-//! The domain vocabulary every module speaks: tenants, log categories and destinations.
+//! The domain vocabulary every module speaks: tenants, log categories and destinations; and
+//! [`rows`], the one place Graph records become rows shaped like the Entra tables.
+
+pub mod rows;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,0 +1,640 @@
+//! Graph records → canonical rows, shaped like the Log Analytics tables Entra diagnostic
+//! settings fill (protocols.md §5.2): PascalCase column names, `ResultType` a string, nested
+//! objects kept as objects where the table has `dynamic` columns and as JSON text where it has
+//! `string` ones (the non-interactive, service-principal, managed-identity and provisioning
+//! tables), so existing KQL works on them.
+//!
+//! Reading is tolerant: property names match case-insensitively (Graph samples show both
+//! `type` and `Type`), nulls and missing properties give null columns. Only a record without an
+//! `id` or a readable event time is refused. Top-level properties the mapping does not know are
+//! counted as schema drift; the raw record is always kept beside the row.
+
+use super::Category;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+/// One normalised record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub id: String,
+    /// The event time: `createdDateTime`, `activityDateTime`, `lastUpdatedDateTime` or
+    /// `riskLastUpdatedDateTime`.
+    pub time: DateTime<Utc>,
+    pub columns: Map<String, Value>,
+    /// Top-level properties of the record that the mapping does not know.
+    pub unknown_fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RowError {
+    #[error("the record is not a JSON object")]
+    NotAnObject,
+    #[error("the record has no \"id\"")]
+    MissingId,
+    #[error("the record's \"{field}\" is missing or not a date-time ({found})")]
+    BadTime { field: &'static str, found: String },
+}
+
+/// The Graph property carrying the event time of a category's records.
+pub fn time_property(category: Category) -> &'static str {
+    match category {
+        Category::SignInLogs
+        | Category::NonInteractiveUserSignInLogs
+        | Category::ServicePrincipalSignInLogs
+        | Category::ManagedIdentitySignInLogs => "createdDateTime",
+        Category::AuditLogs | Category::ProvisioningLogs => "activityDateTime",
+        Category::UserRiskEvents => "lastUpdatedDateTime",
+        Category::RiskyUsers => "riskLastUpdatedDateTime",
+    }
+}
+
+/// A JSON object read case-insensitively.
+struct Record<'a>(&'a Map<String, Value>);
+
+impl<'a> Record<'a> {
+    fn get(&self, name: &str) -> &'a Value {
+        self.0
+            .get(name)
+            .or_else(|| {
+                self.0
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            })
+            .unwrap_or(&Value::Null)
+    }
+
+    fn path(&self, names: &[&str]) -> &'a Value {
+        let mut v = self.get(names[0]);
+        for name in &names[1..] {
+            v = match v {
+                Value::Object(o) => Record(o).get(name),
+                _ => &Value::Null,
+            };
+        }
+        v
+    }
+
+    fn text(&self, name: &str) -> Value {
+        scalar_text(self.get(name))
+    }
+}
+
+/// Strings stay strings; numbers and booleans become their text; null stays null.
+fn scalar_text(v: &Value) -> Value {
+    match v {
+        Value::Null => Value::Null,
+        Value::String(s) => Value::String(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Value::String(v.to_string()),
+        other => Value::String(other.to_string()),
+    }
+}
+
+/// A nested value as JSON text (null stays null), for `string` columns holding objects.
+fn json_text(v: &Value) -> Value {
+    match v {
+        Value::Null => Value::Null,
+        Value::String(s) => Value::String(s.clone()),
+        other => Value::String(other.to_string()),
+    }
+}
+
+/// Normalises one Graph record of `category`.
+pub fn normalise(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowError> {
+    let obj = record.as_object().ok_or(RowError::NotAnObject)?;
+    let r = Record(obj);
+    let id = match r.get("id") {
+        Value::String(s) if !s.trim().is_empty() => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err(RowError::MissingId),
+    };
+    let field = time_property(category);
+    let time = match r.get(field) {
+        Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .ok(),
+        _ => None,
+    }
+    .ok_or_else(|| RowError::BadTime {
+        field,
+        found: r.get(field).to_string().chars().take(60).collect(),
+    })?;
+
+    let mut c = Map::new();
+    let mut put = |k: &str, v: Value| {
+        c.insert(k.to_string(), v);
+    };
+    put("TenantId", json!(tenant_id));
+    put("Id", json!(id));
+    put("Type", json!(category.table()));
+    put("Category", json!(category.name()));
+    let known: &[&str] = match category {
+        Category::SignInLogs | Category::NonInteractiveUserSignInLogs => {
+            // The interactive table has dynamic columns; the non-interactive one strings.
+            let nested = if category == Category::SignInLogs {
+                Value::clone
+            } else {
+                json_text
+            };
+            put("CreatedDateTime", r.text("createdDateTime"));
+            put("OperationName", json!("Sign-in activity"));
+            for (col, prop) in [
+                ("UserPrincipalName", "userPrincipalName"),
+                ("UserDisplayName", "userDisplayName"),
+                ("UserId", "userId"),
+                ("UserType", "userType"),
+                ("AppId", "appId"),
+                ("AppDisplayName", "appDisplayName"),
+                ("IPAddress", "ipAddress"),
+                ("AutonomousSystemNumber", "autonomousSystemNumber"),
+                ("ClientAppUsed", "clientAppUsed"),
+                ("CorrelationId", "correlationId"),
+                ("ConditionalAccessStatus", "conditionalAccessStatus"),
+                ("ResourceDisplayName", "resourceDisplayName"),
+                ("ResourceIdentity", "resourceId"),
+                ("ResourceTenantId", "resourceTenantId"),
+                ("HomeTenantId", "homeTenantId"),
+                ("RiskDetail", "riskDetail"),
+                ("RiskLevelAggregated", "riskLevelAggregated"),
+                ("RiskLevelDuringSignIn", "riskLevelDuringSignIn"),
+                ("RiskState", "riskState"),
+                ("AuthenticationRequirement", "authenticationRequirement"),
+                ("AuthenticationProtocol", "authenticationProtocol"),
+                ("TokenIssuerType", "tokenIssuerType"),
+                ("TokenIssuerName", "tokenIssuerName"),
+                ("UniqueTokenIdentifier", "uniqueTokenIdentifier"),
+                ("UserAgent", "userAgent"),
+                ("ServicePrincipalId", "servicePrincipalId"),
+                ("CrossTenantAccessType", "crossTenantAccessType"),
+                ("OriginalRequestId", "originalRequestId"),
+                ("SignInIdentifier", "signInIdentifier"),
+                ("SignInIdentifierType", "signInIdentifierType"),
+                (
+                    "IPAddressFromResourceProvider",
+                    "ipAddressFromResourceProvider",
+                ),
+            ] {
+                put(col, r.text(prop));
+            }
+            put(
+                "IsInteractive",
+                json!(
+                    r.get("isInteractive")
+                        .as_bool()
+                        .unwrap_or(category == Category::SignInLogs)
+                ),
+            );
+            put(
+                "FlaggedForReview",
+                json!(r.get("flaggedForReview").as_bool().unwrap_or(false)),
+            );
+            let risk_level = r.get("riskLevelDuringSignIn").as_str().unwrap_or("none");
+            put(
+                "IsRisky",
+                json!(!matches!(risk_level, "none" | "hidden" | "")),
+            );
+            put(
+                "ProcessingTimeInMilliseconds",
+                r.text("processingTimeInMilliseconds"),
+            );
+            let code = r.path(&["status", "errorCode"]);
+            put(
+                "ResultType",
+                if code.is_null() {
+                    Value::Null
+                } else {
+                    scalar_text(code)
+                },
+            );
+            put(
+                "ResultDescription",
+                r.path(&["status", "failureReason"]).clone(),
+            );
+            put("Status", nested(r.get("status")));
+            put("DeviceDetail", nested(r.get("deviceDetail")));
+            put("LocationDetails", nested(r.get("location")));
+            put("Location", r.path(&["location", "countryOrRegion"]).clone());
+            put("MfaDetail", nested(r.get("mfaDetail")));
+            put(
+                "ConditionalAccessPolicies",
+                nested(r.get("appliedConditionalAccessPolicies")),
+            );
+            put(
+                "AuthenticationDetails",
+                json_text(r.get("authenticationDetails")),
+            );
+            put(
+                "AuthenticationProcessingDetails",
+                json_text(r.get("authenticationProcessingDetails")),
+            );
+            put("RiskEventTypes", json_text(r.get("riskEventTypes")));
+            put("RiskEventTypes_V2", json_text(r.get("riskEventTypes_v2")));
+            put(
+                "NetworkLocationDetails",
+                json_text(r.get("networkLocationDetails")),
+            );
+            put(
+                "SessionLifetimePolicies",
+                json_text(r.get("sessionLifetimePolicies")),
+            );
+            put(
+                "AppliedEventListeners",
+                r.get("appliedEventListeners").clone(),
+            );
+            if category == Category::NonInteractiveUserSignInLogs {
+                put("SignInEventTypes", json_text(r.get("signInEventTypes")));
+            }
+            SIGN_IN_PROPERTIES
+        }
+        Category::ServicePrincipalSignInLogs | Category::ManagedIdentitySignInLogs => {
+            put("CreatedDateTime", r.text("createdDateTime"));
+            put("OperationName", json!("Sign-in activity"));
+            for (col, prop) in [
+                ("AppId", "appId"),
+                ("ServicePrincipalId", "servicePrincipalId"),
+                ("ServicePrincipalName", "servicePrincipalName"),
+                ("IPAddress", "ipAddress"),
+                ("CorrelationId", "correlationId"),
+                ("ConditionalAccessStatus", "conditionalAccessStatus"),
+                ("ResourceDisplayName", "resourceDisplayName"),
+                ("ResourceIdentity", "resourceId"),
+                ("ResourceServicePrincipalId", "resourceServicePrincipalId"),
+                (
+                    "ServicePrincipalCredentialKeyId",
+                    "servicePrincipalCredentialKeyId",
+                ),
+                (
+                    "ServicePrincipalCredentialThumbprint",
+                    "servicePrincipalCredentialThumbprint",
+                ),
+                ("FederatedCredentialId", "federatedCredentialId"),
+                ("UniqueTokenIdentifier", "uniqueTokenIdentifier"),
+            ] {
+                put(col, r.text(prop));
+            }
+            let code = r.path(&["status", "errorCode"]);
+            put(
+                "ResultType",
+                if code.is_null() {
+                    Value::Null
+                } else {
+                    scalar_text(code)
+                },
+            );
+            put(
+                "ResultDescription",
+                r.path(&["status", "failureReason"]).clone(),
+            );
+            put("Location", r.path(&["location", "countryOrRegion"]).clone());
+            put("LocationDetails", json_text(r.get("location")));
+            put(
+                "ConditionalAccessPolicies",
+                json_text(r.get("appliedConditionalAccessPolicies")),
+            );
+            put(
+                "AuthenticationProcessingDetails",
+                json_text(r.get("authenticationProcessingDetails")),
+            );
+            if category == Category::ManagedIdentitySignInLogs {
+                put(
+                    "ResourceIdentity",
+                    r.path(&["managedServiceIdentity", "associatedResourceId"])
+                        .clone(),
+                );
+            }
+            SIGN_IN_PROPERTIES
+        }
+        Category::AuditLogs => {
+            put("ActivityDateTime", r.text("activityDateTime"));
+            put("ActivityDisplayName", r.text("activityDisplayName"));
+            put("OperationName", r.text("activityDisplayName"));
+            put("Category", r.text("category"));
+            put("CorrelationId", r.text("correlationId"));
+            put("LoggedByService", r.text("loggedByService"));
+            put("AADOperationType", r.text("operationType"));
+            put("Result", r.text("result"));
+            put("ResultReason", r.text("resultReason"));
+            put("InitiatedBy", r.get("initiatedBy").clone());
+            put("TargetResources", r.get("targetResources").clone());
+            put("AdditionalDetails", r.get("additionalDetails").clone());
+            let who = r.path(&["initiatedBy", "user", "userPrincipalName"]);
+            let who = if who.is_null() {
+                r.path(&["initiatedBy", "app", "displayName"])
+            } else {
+                who
+            };
+            put("Identity", who.clone());
+            AUDIT_PROPERTIES
+        }
+        Category::ProvisioningLogs => {
+            put("ActivityDateTime", r.text("activityDateTime"));
+            put("OperationName", json!("Provisioning activity"));
+            for (col, prop) in [
+                ("JobId", "jobId"),
+                ("CycleId", "cycleId"),
+                ("ChangeId", "changeId"),
+                ("ProvisioningAction", "provisioningAction"),
+            ] {
+                put(col, r.text(prop));
+            }
+            put("DurationMs", r.get("durationInMilliseconds").clone());
+            for (col, prop) in [
+                ("ProvisioningStatusInfo", "provisioningStatusInfo"),
+                ("ProvisioningSteps", "provisioningSteps"),
+                ("ModifiedProperties", "modifiedProperties"),
+                ("InitiatedBy", "initiatedBy"),
+                ("ServicePrincipal", "servicePrincipal"),
+                ("SourceSystem", "sourceSystem"),
+                ("TargetSystem", "targetSystem"),
+                ("SourceIdentity", "sourceIdentity"),
+                ("TargetIdentity", "targetIdentity"),
+            ] {
+                put(col, json_text(r.get(prop)));
+            }
+            put(
+                "ResultType",
+                r.path(&["provisioningStatusInfo", "status"]).clone(),
+            );
+            put(
+                "ResultDescription",
+                r.path(&["provisioningStatusInfo", "errorInformation", "reason"])
+                    .clone(),
+            );
+            PROVISIONING_PROPERTIES
+        }
+        Category::UserRiskEvents => {
+            for (col, prop) in [
+                ("Activity", "activity"),
+                ("ActivityDateTime", "activityDateTime"),
+                ("CorrelationId", "correlationId"),
+                ("DetectedDateTime", "detectedDateTime"),
+                ("DetectionTimingType", "detectionTimingType"),
+                ("IpAddress", "ipAddress"),
+                ("LastUpdatedDateTime", "lastUpdatedDateTime"),
+                ("RequestId", "requestId"),
+                ("RiskDetail", "riskDetail"),
+                ("RiskEventType", "riskEventType"),
+                ("RiskLevel", "riskLevel"),
+                ("RiskState", "riskState"),
+                ("Source", "source"),
+                ("TokenIssuerType", "tokenIssuerType"),
+                ("UserDisplayName", "userDisplayName"),
+                ("UserId", "userId"),
+                ("UserPrincipalName", "userPrincipalName"),
+            ] {
+                put(col, r.text(prop));
+            }
+            put("OperationName", json!("User Risk Detection"));
+            put("Location", r.get("location").clone());
+            // additionalInfo is a JSON string of [{Key, Value}]; the table's column is dynamic.
+            let info = r.get("additionalInfo");
+            put(
+                "AdditionalInfo",
+                info.as_str()
+                    .and_then(|s| serde_json::from_str(s).ok())
+                    .unwrap_or_else(|| info.clone()),
+            );
+            RISK_DETECTION_PROPERTIES
+        }
+        Category::RiskyUsers => {
+            for (col, prop) in [
+                ("RiskDetail", "riskDetail"),
+                ("RiskLastUpdatedDateTime", "riskLastUpdatedDateTime"),
+                ("RiskLevel", "riskLevel"),
+                ("RiskState", "riskState"),
+                ("UserDisplayName", "userDisplayName"),
+                ("UserPrincipalName", "userPrincipalName"),
+            ] {
+                put(col, r.text(prop));
+            }
+            put(
+                "IsDeleted",
+                json!(r.get("isDeleted").as_bool().unwrap_or(false)),
+            );
+            put(
+                "IsProcessing",
+                json!(r.get("isProcessing").as_bool().unwrap_or(false)),
+            );
+            put("OperationName", json!("Risky user"));
+            RISKY_USER_PROPERTIES
+        }
+    };
+    let unknown_fields = obj
+        .keys()
+        .filter(|k| !k.starts_with('@') && !known.iter().any(|p| p.eq_ignore_ascii_case(k)))
+        .cloned()
+        .collect();
+    Ok(Row {
+        id,
+        time,
+        columns: c,
+        unknown_fields,
+    })
+}
+
+/// signIn properties in v1.0 and beta (protocols.md §2.2).
+const SIGN_IN_PROPERTIES: &[&str] = &[
+    "id",
+    "createdDateTime",
+    "userDisplayName",
+    "userPrincipalName",
+    "userId",
+    "appId",
+    "appDisplayName",
+    "ipAddress",
+    "clientAppUsed",
+    "correlationId",
+    "conditionalAccessStatus",
+    "appliedConditionalAccessPolicies",
+    "isInteractive",
+    "deviceDetail",
+    "location",
+    "resourceDisplayName",
+    "resourceId",
+    "riskDetail",
+    "riskLevelAggregated",
+    "riskLevelDuringSignIn",
+    "riskState",
+    "riskEventTypes",
+    "riskEventTypes_v2",
+    "status",
+    "appliedEventListeners",
+    "appTokenProtectionStatus",
+    "authenticationAppDeviceDetails",
+    "authenticationAppPolicyEvaluationDetails",
+    "authenticationContextClassReferences",
+    "authenticationDetails",
+    "authenticationMethodsUsed",
+    "authenticationProcessingDetails",
+    "authenticationProtocol",
+    "authenticationRequirement",
+    "authenticationRequirementPolicies",
+    "autonomousSystemNumber",
+    "azureResourceId",
+    "clientCredentialType",
+    "conditionalAccessAudiences",
+    "crossTenantAccessType",
+    "federatedCredentialId",
+    "flaggedForReview",
+    "globalSecureAccessIpAddress",
+    "homeTenantId",
+    "homeTenantName",
+    "incomingTokenType",
+    "ipAddressFromResourceProvider",
+    "isTenantRestricted",
+    "isThroughGlobalSecureAccess",
+    "managedServiceIdentity",
+    "networkLocationDetails",
+    "originalRequestId",
+    "originalTransferMethod",
+    "privateLinkDetails",
+    "processingTimeInMilliseconds",
+    "resourceServicePrincipalId",
+    "resourceTenantId",
+    "servicePrincipalCredentialKeyId",
+    "servicePrincipalCredentialThumbprint",
+    "servicePrincipalId",
+    "servicePrincipalName",
+    "sessionId",
+    "sessionLifetimePolicies",
+    "signInEventTypes",
+    "signInIdentifier",
+    "signInIdentifierType",
+    "signInTokenProtectionStatus",
+    "tokenIssuerName",
+    "tokenIssuerType",
+    "uniqueTokenIdentifier",
+    "userAgent",
+    "userType",
+    "mfaDetail",
+    "alternateSignInName",
+    "tokenProtectionStatusDetails",
+    "resourceOwnerTenantId",
+];
+
+const AUDIT_PROPERTIES: &[&str] = &[
+    "id",
+    "activityDateTime",
+    "activityDisplayName",
+    "category",
+    "correlationId",
+    "initiatedBy",
+    "loggedByService",
+    "operationType",
+    "result",
+    "resultReason",
+    "targetResources",
+    "additionalDetails",
+    "userAgent",
+];
+
+const PROVISIONING_PROPERTIES: &[&str] = &[
+    "id",
+    "activityDateTime",
+    "tenantId",
+    "jobId",
+    "cycleId",
+    "changeId",
+    "durationInMilliseconds",
+    "provisioningAction",
+    "provisioningStatusInfo",
+    "provisioningSteps",
+    "modifiedProperties",
+    "initiatedBy",
+    "servicePrincipal",
+    "sourceSystem",
+    "targetSystem",
+    "sourceIdentity",
+    "targetIdentity",
+];
+
+const RISK_DETECTION_PROPERTIES: &[&str] = &[
+    "id",
+    "requestId",
+    "correlationId",
+    "riskEventType",
+    "riskType",
+    "riskState",
+    "riskLevel",
+    "riskDetail",
+    "source",
+    "detectionTimingType",
+    "activity",
+    "tokenIssuerType",
+    "ipAddress",
+    "location",
+    "activityDateTime",
+    "detectedDateTime",
+    "lastUpdatedDateTime",
+    "userId",
+    "userDisplayName",
+    "userPrincipalName",
+    "additionalInfo",
+];
+
+const RISKY_USER_PROPERTIES: &[&str] = &[
+    "id",
+    "isDeleted",
+    "isProcessing",
+    "riskDetail",
+    "riskLastUpdatedDateTime",
+    "riskLevel",
+    "riskState",
+    "userDisplayName",
+    "userPrincipalName",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_ins_map_to_table_columns_with_the_table_types() {
+        let raw = json!({
+            "id": "66ea54eb-6301-4ee5-be62-ff5a759b0100", "createdDateTime": "2026-11-25T10:00:00Z",
+            "userPrincipalName": "adele@contoso.example", "status": { "errorCode": 50126, "failureReason": "Invalid username or password." },
+            "location": { "city": "Seattle", "countryOrRegion": "US" }, "deviceDetail": { "browser": "Edge" },
+            "riskLevelDuringSignIn": "none", "someNewProperty": 1
+        });
+        let row = normalise(Category::SignInLogs, "t1", &raw).unwrap();
+        assert_eq!(row.columns["ResultType"], "50126");
+        assert_eq!(row.columns["Location"], "US");
+        assert_eq!(row.columns["LocationDetails"]["city"], "Seattle");
+        assert_eq!(row.columns["Type"], "SigninLogs");
+        assert_eq!(row.unknown_fields, vec!["someNewProperty".to_string()]);
+        // The non-interactive table keeps nested objects as JSON text.
+        let row = normalise(Category::NonInteractiveUserSignInLogs, "t1", &raw).unwrap();
+        assert_eq!(
+            row.columns["Status"],
+            json!("{\"errorCode\":50126,\"failureReason\":\"Invalid username or password.\"}")
+        );
+    }
+
+    #[test]
+    fn casing_and_nulls_are_tolerated_and_bad_records_named() {
+        let raw = json!({ "ID": "x1", "ActivityDateTime": "2026-11-25T10:00:00.123+01:00", "initiatedBy": null, "targetResources": [{ "Type": "User" }] });
+        let row = normalise(Category::AuditLogs, "t", &raw).unwrap();
+        assert_eq!(row.id, "x1");
+        assert_eq!(row.time.to_rfc3339(), "2026-11-25T09:00:00.123+00:00");
+        assert!(row.columns["Identity"].is_null());
+        assert_eq!(
+            normalise(Category::AuditLogs, "t", &json!([1])),
+            Err(RowError::NotAnObject)
+        );
+        assert_eq!(
+            normalise(Category::AuditLogs, "t", &json!({ "id": "" })),
+            Err(RowError::MissingId)
+        );
+        assert!(matches!(
+            normalise(
+                Category::AuditLogs,
+                "t",
+                &json!({ "id": "a", "activityDateTime": "yesterday" })
+            ),
+            Err(RowError::BadTime {
+                field: "activityDateTime",
+                ..
+            })
+        ));
+    }
+}

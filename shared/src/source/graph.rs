@@ -1,0 +1,246 @@
+//! One Graph page at a time, with the retries Graph asks for (protocols.md §2.5, §2.8):
+//! 429 honours `Retry-After` or backs off exponentially with jitter (Identity Protection sends
+//! none); 5xx, timeouts, dropped connections and truncated bodies are retried within limits;
+//! licence and permission refusals are returned at once, named, never retried.
+
+use super::budget::Budget;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One page of a Graph list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub value: Vec<Value>,
+    pub next_link: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    /// The tenant lacks a licence or the app a permission; retrying cannot help.
+    #[error("Graph refused the request ({code}): {message}; {remedy}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+        remedy: String,
+    },
+    #[error("Graph rejected the request with {status} ({code}): {message}")]
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("Graph kept failing after {attempts} attempts; last: {last}")]
+    GaveUp { attempts: u32, last: String },
+}
+
+/// What a refusal needs, by Graph error code.
+fn remedy(code: &str, status: u16) -> Option<String> {
+    Some(match code {
+        "Authentication_RequestFromNonPremiumTenantOrB2CTenant" => {
+            "the tenant needs a Microsoft Entra ID P1 or P2 licence to read sign-in logs through Graph; the category is paused".into()
+        }
+        "Authorization_RequestDenied" | "Forbidden" | "AccessDenied" => {
+            "grant the app AuditLog.Read.All (sign-ins, audits, provisioning) or IdentityRiskEvent.Read.All / IdentityRiskyUser.Read.All (risk), with admin consent; the category is paused".into()
+        }
+        "InvalidAuthenticationToken" | "Authentication_MissingOrMalformed" => {
+            "the access token was refused; check the tenant's credentials; the category is paused".into()
+        }
+        _ if status == 401 || status == 403 => format!("HTTP {status}: check the app's permissions and the tenant's licence; the category is paused"),
+        _ => return None,
+    })
+}
+
+/// Retry limits.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Counters a collector reports in health.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counters {
+    pub requests: u64,
+    pub throttled: u64,
+    pub retried: u64,
+}
+
+/// A Graph client for one tenant. Budgets are shared: the tenant's by every collector of
+/// that tenant, the app's by every tenant.
+#[derive(Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    tenant_budget: Arc<Budget>,
+    app_budget: Arc<Budget>,
+    retry: RetryPolicy,
+    bearer: Option<String>,
+}
+
+impl GraphClient {
+    pub fn new(tenant_budget: Arc<Budget>, app_budget: Arc<Budget>, retry: RetryPolicy) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(retry.request_timeout)
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            tenant_budget,
+            app_budget,
+            retry,
+            bearer: None,
+        }
+    }
+
+    /// Fetches one page, retrying what is transient.
+    pub async fn page(&self, url: &str, counters: &mut Counters) -> Result<Page, GraphError> {
+        let mut last = String::new();
+        for attempt in 1..=self.retry.max_attempts {
+            self.app_budget.acquire().await;
+            self.tenant_budget.acquire().await;
+            counters.requests += 1;
+            let mut req = self
+                .http
+                .get(url)
+                .header("Prefer", "include-unknown-enum-members")
+                .header("Accept", "application/json");
+            if let Some(token) = &self.bearer {
+                req = req.bearer_auth(token);
+            }
+            let wait = match req.send().await {
+                Err(e) => {
+                    last = if e.is_timeout() {
+                        "the request timed out".into()
+                    } else {
+                        format!("connection failed: {}", without_url(&e))
+                    };
+                    self.backoff(attempt)
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let body = resp.text().await;
+                    match (status, body) {
+                        (200, Ok(text)) => match parse_page(&text) {
+                            Ok(page) => return Ok(page),
+                            Err(e) => {
+                                last = format!("an unreadable page ({e})");
+                                self.backoff(attempt)
+                            }
+                        },
+                        (200, Err(e)) => {
+                            last = format!("the body was cut off ({})", without_url(&e));
+                            self.backoff(attempt)
+                        }
+                        (429, _) => {
+                            counters.throttled += 1;
+                            last = "throttled (429)".into();
+                            retry_after.unwrap_or_else(|| self.backoff(attempt))
+                        }
+                        (500..=599, _) => {
+                            last = format!("HTTP {status}");
+                            retry_after.unwrap_or_else(|| self.backoff(attempt))
+                        }
+                        (status, body) => {
+                            let (code, message) = error_of(&body.unwrap_or_default());
+                            if let Some(remedy) = remedy(&code, status) {
+                                return Err(GraphError::Refused {
+                                    status,
+                                    code,
+                                    message,
+                                    remedy,
+                                });
+                            }
+                            return Err(GraphError::Rejected {
+                                status,
+                                code,
+                                message,
+                            });
+                        }
+                    }
+                }
+            };
+            if attempt < self.retry.max_attempts {
+                counters.retried += 1;
+                tracing::debug!(
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying Graph: {last}"
+                );
+                tokio::time::sleep(wait).await;
+            }
+        }
+        Err(GraphError::GaveUp {
+            attempts: self.retry.max_attempts,
+            last,
+        })
+    }
+
+    /// Exponential backoff with full jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let cap = self
+            .retry
+            .base_delay
+            .saturating_mul(1 << attempt.min(16))
+            .min(self.retry.max_delay);
+        cap.mul_f64(0.5 + fastrand::f64() * 0.5)
+    }
+}
+
+/// A reqwest error's text without the URL (which may carry a skiptoken or a tenant detail).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), "<url>");
+    }
+    text
+}
+
+fn parse_page(text: &str) -> Result<Page, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let value = match v.get("value") {
+        Some(Value::Array(items)) => items.clone(),
+        _ => return Err("no \"value\" array".into()),
+    };
+    let next_link = v
+        .get("@odata.nextLink")
+        .and_then(Value::as_str)
+        .map(String::from);
+    Ok(Page { value, next_link })
+}
+
+fn error_of(body: &str) -> (String, String) {
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let code = v
+        .pointer("/error/code")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_string();
+    let message = v
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("no message")
+        .chars()
+        .take(300)
+        .collect();
+    (code, message)
+}
