@@ -484,7 +484,7 @@ fn event_type(clause: &str) -> Option<String> {
     let rest = clause.strip_prefix("signInEventTypes/any(")?;
     let inner = rest.strip_suffix(')')?;
     let (_, cond) = inner.split_once(':')?;
-    let value = cond.trim().split_whitespace().collect::<Vec<_>>();
+    let value = cond.split_whitespace().collect::<Vec<_>>();
     match value[..] {
         [_, "eq", literal] => Some(literal.trim_matches('\'').to_string()),
         _ => None,
