@@ -17,6 +17,7 @@
 pub mod clock;
 pub mod config;
 pub mod model;
+pub mod pipeline;
 pub mod registry;
 pub mod schedule;
 pub mod simulated;

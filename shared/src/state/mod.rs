@@ -80,6 +80,64 @@ pub enum StateError {
     Corrupt(String),
 }
 
+/// A normalised row ready to store.
+#[derive(Debug, Clone)]
+pub struct StoredRow {
+    pub id: String,
+    pub time: DateTime<Utc>,
+    /// The table-shaped row, as JSON text.
+    pub row: String,
+    /// The record as Graph sent it, as JSON text.
+    pub raw: String,
+}
+
+/// What storing a page changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageWrite {
+    pub new: i64,
+    pub updated: i64,
+}
+
+/// The figures of one collection run of one category.
+#[derive(Debug, Clone, Default)]
+pub struct RunFigures {
+    pub at: DateTime<Utc>,
+    pub window_from: Option<DateTime<Utc>>,
+    pub window_to: Option<DateTime<Utc>>,
+    /// Set when the whole window was read: the watermark moves to it.
+    pub completed_to: Option<DateTime<Utc>>,
+    pub records: i64,
+    pub new: i64,
+    pub requests: i64,
+    pub throttled: i64,
+    pub rejected: i64,
+    pub drift: i64,
+    pub error: Option<String>,
+    pub paused_until: Option<DateTime<Utc>>,
+}
+
+/// Where collection stands for one tenant and category.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Checkpoint {
+    pub tenant: String,
+    pub category: String,
+    /// Records up to here are stored (later arrivals are caught by the overlap).
+    pub watermark: Option<DateTime<Utc>>,
+    pub last_run_at: Option<DateTime<Utc>>,
+    pub window_from: Option<DateTime<Utc>>,
+    pub window_to: Option<DateTime<Utc>>,
+    pub records_last_run: i64,
+    pub new_last_run: i64,
+    pub requests_last_run: i64,
+    pub throttled_last_run: i64,
+    pub rejected_total: i64,
+    pub drift_total: i64,
+    pub last_error: Option<String>,
+    pub paused_until: Option<DateTime<Utc>>,
+    /// Where collection began (the first run's window start); re-reads never go before it.
+    pub since: Option<DateTime<Utc>>,
+}
+
 /// What every state backend offers.
 pub trait StateStore: Send + Sync {
     /// Appends one run to the history.

@@ -1,6 +1,9 @@
 //! The SQLite state backend.
 
-use super::{Outcome, RunRecord, StateError, StateStore};
+use super::{
+    Checkpoint, Outcome, PageWrite, RunFigures, RunRecord, StateError, StateStore, StoredRow,
+};
+use crate::model::Category;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use std::collections::BTreeMap;
@@ -35,6 +38,43 @@ CREATE TABLE IF NOT EXISTS function_runs (
     past_due INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS function_runs_by_function ON function_runs (function, id);
+CREATE TABLE IF NOT EXISTS records (
+    tenant TEXT NOT NULL,
+    category TEXT NOT NULL,
+    id TEXT NOT NULL,
+    time TEXT NOT NULL,
+    row TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    PRIMARY KEY (tenant, category, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_by_time ON records (tenant, category, time);
+CREATE TABLE IF NOT EXISTS rejected_records (
+    tenant TEXT NOT NULL,
+    category TEXT NOT NULL,
+    seen_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    raw TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    tenant TEXT NOT NULL,
+    category TEXT NOT NULL,
+    watermark TEXT,
+    last_run_at TEXT,
+    window_from TEXT,
+    window_to TEXT,
+    records_last_run INTEGER NOT NULL DEFAULT 0,
+    new_last_run INTEGER NOT NULL DEFAULT 0,
+    requests_last_run INTEGER NOT NULL DEFAULT 0,
+    throttled_last_run INTEGER NOT NULL DEFAULT 0,
+    rejected_total INTEGER NOT NULL DEFAULT 0,
+    drift_total INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    paused_until TEXT,
+    since TEXT,
+    PRIMARY KEY (tenant, category)
+);
 ";
 
 impl SqliteState {
@@ -141,6 +181,200 @@ impl StateStore for SqliteState {
         }
         Ok(out)
     }
+}
+
+impl SqliteState {
+    /// Where the category's collection stands for a tenant.
+    pub fn checkpoint(
+        &self,
+        tenant: &str,
+        category: Category,
+    ) -> Result<Option<Checkpoint>, StateError> {
+        Ok(self
+            .checkpoints()?
+            .into_iter()
+            .find(|c| c.tenant == tenant && c.category == category.name()))
+    }
+
+    /// Every checkpoint, for the health report.
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StateError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT tenant, category, watermark, last_run_at, window_from, window_to, records_last_run, new_last_run,
+                    requests_last_run, throttled_last_run, rejected_total, drift_total, last_error, paused_until, since
+             FROM checkpoints ORDER BY tenant, category",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Checkpoint {
+                tenant: r.get(0)?,
+                category: r.get(1)?,
+                watermark: r
+                    .get::<_, Option<String>>(2)?
+                    .and_then(|t| parse_time(&t).ok()),
+                last_run_at: r
+                    .get::<_, Option<String>>(3)?
+                    .and_then(|t| parse_time(&t).ok()),
+                window_from: r
+                    .get::<_, Option<String>>(4)?
+                    .and_then(|t| parse_time(&t).ok()),
+                window_to: r
+                    .get::<_, Option<String>>(5)?
+                    .and_then(|t| parse_time(&t).ok()),
+                records_last_run: r.get(6)?,
+                new_last_run: r.get(7)?,
+                requests_last_run: r.get(8)?,
+                throttled_last_run: r.get(9)?,
+                rejected_total: r.get(10)?,
+                drift_total: r.get(11)?,
+                last_error: r.get(12)?,
+                paused_until: r
+                    .get::<_, Option<String>>(13)?
+                    .and_then(|t| parse_time(&t).ok()),
+                since: r
+                    .get::<_, Option<String>>(14)?
+                    .and_then(|t| parse_time(&t).ok()),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stores one page of rows and moves the watermark to `progress`, in one transaction: a
+    /// crash leaves either both or neither. Rows are upserted by id, so a record read twice
+    /// (overlap, repeated page, retried run) is stored once; a changed record is updated.
+    pub fn store_page(
+        &self,
+        tenant: &str,
+        category: Category,
+        rows: &[StoredRow],
+        progress: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<PageWrite, StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut write = PageWrite::default();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO records (tenant, category, id, time, row, raw, first_seen, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )?;
+            let mut update = tx.prepare_cached(
+                "UPDATE records SET time = ?4, row = ?5, raw = ?6, updated = ?7 WHERE tenant = ?1 AND category = ?2 AND id = ?3 AND raw != ?6",
+            )?;
+            let now = now.to_rfc3339();
+            for r in rows {
+                let args = params![
+                    tenant,
+                    category.name(),
+                    r.id,
+                    r.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    r.row,
+                    r.raw,
+                    now
+                ];
+                if insert.execute(args)? == 1 {
+                    write.new += 1;
+                } else if update.execute(args)? == 1 {
+                    write.updated += 1;
+                }
+            }
+        }
+        if let Some(progress) = progress {
+            advance_watermark(&tx, tenant, category, progress)?;
+        }
+        tx.commit()?;
+        Ok(write)
+    }
+
+    /// Keeps a record that could not be normalised, with the reason, so nothing is lost.
+    pub fn reject(
+        &self,
+        tenant: &str,
+        category: Category,
+        reason: &str,
+        raw: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        self.conn().execute(
+            "INSERT INTO rejected_records (tenant, category, seen_at, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![tenant, category.name(), now.to_rfc3339(), reason, raw],
+        )?;
+        Ok(())
+    }
+
+    /// Records how a collection run of one category ended.
+    pub fn finish_run(
+        &self,
+        tenant: &str,
+        category: Category,
+        run: &RunFigures,
+    ) -> Result<(), StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        if let Some(to) = run.completed_to {
+            advance_watermark(&tx, tenant, category, to)?;
+        }
+        tx.execute(
+            "INSERT INTO checkpoints (tenant, category) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![tenant, category.name()],
+        )?;
+        tx.execute(
+            "UPDATE checkpoints SET last_run_at = ?3, window_from = ?4, window_to = ?5, records_last_run = ?6, new_last_run = ?7,
+                requests_last_run = ?8, throttled_last_run = ?9, rejected_total = rejected_total + ?10, drift_total = drift_total + ?11,
+                last_error = ?12, paused_until = ?13, since = COALESCE(since, ?4)
+             WHERE tenant = ?1 AND category = ?2",
+            params![
+                tenant,
+                category.name(),
+                run.at.to_rfc3339(),
+                run.window_from.map(|t| t.to_rfc3339()),
+                run.window_to.map(|t| t.to_rfc3339()),
+                run.records,
+                run.new,
+                run.requests,
+                run.throttled,
+                run.rejected,
+                run.drift,
+                run.error,
+                run.paused_until.map(|t| t.to_rfc3339()),
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The ids stored for a tenant and category.
+    pub fn record_ids(&self, tenant: &str, category: Category) -> Result<Vec<String>, StateError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT id FROM records WHERE tenant = ?1 AND category = ?2 ORDER BY id")?;
+        let ids = stmt.query_map(params![tenant, category.name()], |r| r.get(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
+    }
+
+    /// How many records are stored, per category, for a tenant.
+    pub fn record_counts(&self, tenant: &str) -> Result<BTreeMap<String, i64>, StateError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT category, COUNT(*) FROM records WHERE tenant = ?1 GROUP BY category",
+        )?;
+        let rows = stmt.query_map(params![tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn advance_watermark(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &str,
+    category: Category,
+    to: DateTime<Utc>,
+) -> Result<(), StateError> {
+    // Fixed-width UTC text compares in time order, so MAX keeps the watermark monotonic.
+    let to = to.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    tx.execute(
+        "INSERT INTO checkpoints (tenant, category, watermark) VALUES (?1, ?2, ?3)
+         ON CONFLICT (tenant, category) DO UPDATE SET watermark = MAX(COALESCE(watermark, ''), excluded.watermark)",
+        params![tenant, category.name(), to],
+    )?;
+    Ok(())
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, StateError> {

@@ -1,0 +1,248 @@
+//! Collection end to end over real HTTP: the simulated tenant's Graph server (with injected
+//! faults) → the Graph client → normalisation → the SQLite store, compared with the tenant's
+//! ground truth.
+
+use chrono::{Duration, TimeZone, Utc};
+use shared::clock::{Clock, FixedClock};
+use shared::model::Category;
+use shared::pipeline::{CollectSettings, Source, collect_category};
+use shared::simulated::SimulatedTenant;
+use shared::simulated::server::{Faults, SimServer};
+use shared::source::budget::Budget;
+use shared::source::graph::{GraphClient, RetryPolicy};
+use shared::state::SqliteState;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn temp_dir(label: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("entra-collect-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn fast_client(timeout_ms: u64) -> GraphClient {
+    GraphClient::new(
+        Arc::new(Budget::new(10_000, std::time::Duration::from_secs(1))),
+        Arc::new(Budget::new(10_000, std::time::Duration::from_secs(1))),
+        RetryPolicy {
+            max_attempts: 10,
+            base_delay: std::time::Duration::from_millis(2),
+            max_delay: std::time::Duration::from_millis(50),
+            request_timeout: std::time::Duration::from_millis(timeout_ms),
+        },
+    )
+}
+
+async fn start(
+    tenant: SimulatedTenant,
+    clock: Arc<FixedClock>,
+    faults: Faults,
+) -> (Arc<SimServer>, String) {
+    let server = SimServer::new(tenant, clock, faults);
+    let base = server.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    (server, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_injected_faults_every_record_is_stored_exactly_once() {
+    // A Wednesday afternoon: the working day's activity is in the backfill.
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 17, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(t0));
+    let faults = Faults {
+        throttle: 0.04,
+        throttle_without_retry_after: 0.04,
+        server_error: 0.05,
+        slow: 0.02,
+        slow_ms: 400,
+        truncate: 0.05,
+        duplicate_across_pages: true,
+        unlicensed: vec![],
+    };
+    let (server, base) = start(SimulatedTenant::new(42, 1500), clock.clone(), faults).await;
+    let dir = temp_dir("faults");
+    let store = SqliteState::open(&dir).unwrap();
+    // Requests slower than 200 ms time out: the slow answers become timeouts.
+    let source = Source {
+        tenant: "sim".into(),
+        graph_base: base,
+        client: fast_client(200),
+    };
+    let settings = CollectSettings {
+        backfill: Duration::hours(10),
+        page_size: 250,
+        ..Default::default()
+    };
+    let start_of_history = t0 - settings.backfill;
+
+    let always = || true;
+    for run in 0..8 {
+        let now = clock.now();
+        for category in Category::ALL {
+            match run {
+                // A collector that stops after two pages (time budget reached, or shutdown).
+                2 => {
+                    let pages = AtomicUsize::new(0);
+                    let stop_after_two = || pages.fetch_add(1, Ordering::SeqCst) < 2;
+                    collect_category(&store, &source, category, now, &settings, &stop_after_two)
+                        .await
+                        .unwrap();
+                }
+                // A collector killed mid-run: its future is dropped wherever it is.
+                4 => {
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_millis(30),
+                        collect_category(&store, &source, category, now, &settings, &always),
+                    )
+                    .await;
+                }
+                _ => {
+                    collect_category(&store, &source, category, now, &settings, &always)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        clock.advance(Duration::minutes(7));
+    }
+    // Let every late record become visible, then one last run.
+    clock.advance(Duration::hours(7));
+    let last = clock.now();
+    let mut reports = Vec::new();
+    for category in Category::ALL {
+        reports.push(
+            collect_category(&store, &source, category, last, &settings, &always)
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(
+        reports.iter().all(|r| r.completed && r.error.is_none()),
+        "{reports:#?}"
+    );
+
+    let mut total = 0;
+    println!(
+        "{:<30} {:>8} {:>8} {:>8} {:>8}",
+        "category", "truth", "stored", "missing", "extra"
+    );
+    for category in Category::ALL {
+        let truth: BTreeSet<String> = server
+            .tenant()
+            .records(
+                category,
+                start_of_history,
+                last - settings.settle,
+                Some(last),
+            )
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let stored: BTreeSet<String> = store
+            .record_ids("sim", category)
+            .unwrap()
+            .into_iter()
+            .collect();
+        let missing = truth.difference(&stored).count();
+        let extra = stored.difference(&truth).count();
+        println!(
+            "{:<30} {:>8} {:>8} {:>8} {:>8}",
+            category.name(),
+            truth.len(),
+            stored.len(),
+            missing,
+            extra
+        );
+        assert_eq!(
+            (missing, extra),
+            (0, 0),
+            "{category}: stored set differs from the generated set"
+        );
+        total += truth.len();
+    }
+    let stats = server.stats();
+    println!("total {total} records; server: {stats:?}");
+    assert!(total >= 50_000, "only {total} records generated");
+    assert!(
+        stats.throttled > 0 && stats.server_errors > 0 && stats.truncated > 0,
+        "{stats:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(t0));
+    let faults = Faults {
+        unlicensed: vec![Category::SignInLogs],
+        ..Default::default()
+    };
+    let (server, base) = start(SimulatedTenant::new(3, 100), clock.clone(), faults).await;
+    let dir = temp_dir("refused");
+    let store = SqliteState::open(&dir).unwrap();
+    let source = Source {
+        tenant: "sim".into(),
+        graph_base: base,
+        client: fast_client(5_000),
+    };
+    let settings = CollectSettings {
+        backfill: Duration::hours(3),
+        ..Default::default()
+    };
+    let always = || true;
+
+    let refused = collect_category(
+        &store,
+        &source,
+        Category::SignInLogs,
+        t0,
+        &settings,
+        &always,
+    )
+    .await
+    .unwrap();
+    let error = refused.error.clone().unwrap();
+    assert!(
+        error.contains("Authentication_RequestFromNonPremiumTenantOrB2CTenant")
+            && error.contains("P1 or P2"),
+        "{error}"
+    );
+    assert!(!refused.completed);
+    assert_eq!(refused.requests, 1, "a refusal is not retried");
+    let other = collect_category(
+        &store,
+        &source,
+        Category::NonInteractiveUserSignInLogs,
+        t0,
+        &settings,
+        &always,
+    )
+    .await
+    .unwrap();
+    assert!(other.completed && other.records > 0, "{other:?}");
+
+    // The next run does not ask Graph again for the paused category.
+    clock.advance(Duration::minutes(5));
+    let before = server.stats().requests;
+    let again = collect_category(
+        &store,
+        &source,
+        Category::SignInLogs,
+        clock.now(),
+        &settings,
+        &always,
+    )
+    .await
+    .unwrap();
+    assert!(again.paused && again.error.unwrap().contains("paused until"));
+    assert_eq!(server.stats().requests, before);
+    let checkpoint = store
+        .checkpoint("sim", Category::SignInLogs)
+        .unwrap()
+        .unwrap();
+    assert!(
+        checkpoint.paused_until.is_some() && checkpoint.last_error.unwrap().contains("P1 or P2")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
