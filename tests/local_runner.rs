@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Process, TempDir, corrupt_state, free_port, run, wait_until_up};
+use common::{Process, TempDir, corrupt_state, free_port, get_json, run, wait_until_up};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -31,14 +31,7 @@ async fn serve_runs_timers_on_schedule_and_stops_cleanly_on_sigterm() {
     let start = Instant::now();
     let mut health = Value::Null;
     while seen.len() < 3 && start.elapsed() < Duration::from_secs(20) {
-        health = client
-            .get(&health_url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        health = get_json(&client, &health_url).await;
         let audit = health["functions"]
             .as_array()
             .unwrap()
@@ -60,7 +53,7 @@ async fn serve_runs_timers_on_schedule_and_stops_cleanly_on_sigterm() {
     assert_eq!(health["host"], "local");
     assert_eq!(health["source"], "simulated tenant");
     let functions = health["functions"].as_array().unwrap();
-    assert_eq!(functions.len(), 4);
+    assert_eq!(functions.len(), 5);
     let signins = functions
         .iter()
         .find(|f| f["name"] == "collect-signins")
@@ -70,10 +63,41 @@ async fn serve_runs_timers_on_schedule_and_stops_cleanly_on_sigterm() {
     let route = functions.iter().find(|f| f["name"] == "health").unwrap();
     assert_eq!(route["route"], "/api/health");
 
+    // The start-up runs collected every category from the simulated tenant into the store,
+    // and health shows where each stands.
+    let mut collection = Vec::new();
+    let start = Instant::now();
+    while collection.len() < 8 && start.elapsed() < Duration::from_secs(30) {
+        let h: Value = get_json(&client, &health_url).await;
+        collection = h["collection"].as_array().unwrap().clone();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(collection.len(), 8, "{collection:#?}");
+    for c in &collection {
+        assert!(
+            c["watermark"].is_string() && c["lag_seconds"].as_i64().unwrap() >= 0,
+            "{c}"
+        );
+        assert!(c["last_error"].is_null(), "{c}");
+    }
+    let stored = |category: &str| {
+        collection
+            .iter()
+            .find(|c| c["category"] == category)
+            .unwrap()["stored_records"]
+            .as_i64()
+            .unwrap()
+    };
+    assert!(
+        stored("NonInteractiveUserSignInLogs") > 0 && stored("ServicePrincipalSignInLogs") > 0,
+        "{collection:#?}"
+    );
+
     // The runs are in the log, each inside its invocation span.
     let logs = process.logs();
     assert!(
-        logs.contains("function=\"collect-audit\"") && logs.contains("AuditLogs -> [embedded]"),
+        logs.contains("function=\"collect-audit\"")
+            && logs.contains("tenant simulated: AuditLogs: "),
         "{logs}"
     );
 

@@ -8,8 +8,14 @@ use crate::invocation::{
 };
 use shared::clock::Clock;
 use shared::config::Config;
+use shared::model::Category;
+use shared::pipeline::Source;
 use shared::registry::{FunctionSpec, Method, Trigger, match_route};
 use shared::schedule::Schedule;
+use shared::simulated::SimulatedTenant;
+use shared::simulated::server::{Faults, SimServer};
+use shared::source::budget::Budget;
+use shared::source::graph::{GraphClient, RetryPolicy};
 use shared::state::{Outcome, RunRecord, SqliteState, StateError, StateStore};
 use std::collections::BTreeSet;
 #[cfg(test)]
@@ -18,7 +24,25 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use tracing::Instrument;
 
+/// One tenant's Graph sources: the reports API and Identity Protection have separate budgets.
+#[derive(Clone)]
+pub struct TenantSource {
+    pub name: String,
+    pub reports: Source,
+    pub identity_protection: Source,
+}
+
+impl TenantSource {
+    pub fn for_category(&self, category: Category) -> &Source {
+        match category {
+            Category::UserRiskEvents | Category::RiskyUsers => &self.identity_protection,
+            _ => &self.reports,
+        }
+    }
+}
+
 pub struct App {
+    sources: tokio::sync::OnceCell<Vec<TenantSource>>,
     config: Config,
     host: HostKind,
     clock: Arc<dyn Clock>,
@@ -83,6 +107,7 @@ impl App {
     pub fn new(config: Config, host: HostKind, clock: Arc<dyn Clock>) -> Arc<Self> {
         let (shutdown, _) = watch::channel(false);
         Arc::new(Self {
+            sources: tokio::sync::OnceCell::new(),
             config,
             host,
             clock,
@@ -137,13 +162,38 @@ impl App {
             .contains(name)
     }
 
-    /// The tenants collection reads from, for logs and reports.
-    pub fn source_tenants(&self) -> Vec<String> {
-        if self.config.uses_simulated_tenant() {
-            vec!["simulated".to_string()]
-        } else {
-            self.config.tenants.iter().map(|t| t.name.clone()).collect()
-        }
+    /// The Graph sources of every tenant. With no tenant configured this starts the simulated
+    /// tenant's Graph server on a loopback port, once, and reads it over real HTTP.
+    pub async fn sources(&self) -> Result<&[TenantSource], FunctionError> {
+        self.sources
+            .get_or_try_init(|| async {
+                if !self.config.uses_simulated_tenant() {
+                    return Err(FunctionError::Failed(
+                        "reading a real tenant needs Graph token acquisition, which is not built yet; remove the tenant settings to use the simulated tenant".into(),
+                    ));
+                }
+                let tenant = SimulatedTenant::new(self.config.simulated_seed, self.config.simulated_users);
+                let tenant_id = tenant.directory.tenant_id.clone();
+                let server = SimServer::new(tenant, self.clock.clone(), Faults::default());
+                let base = server
+                    .start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .await
+                    .map_err(|e| FunctionError::Failed(format!("cannot start the simulated tenant: {e}")))?;
+                tracing::info!(tenant = %tenant_id, users = self.config.simulated_users, "simulated tenant serving Graph at {base}");
+                let app_budget = Arc::new(Budget::reports_per_app());
+                let source = |budget: Budget| Source {
+                    tenant: tenant_id.clone(),
+                    graph_base: base.clone(),
+                    client: GraphClient::new(Arc::new(budget), app_budget.clone(), RetryPolicy::default()),
+                };
+                Ok(vec![TenantSource {
+                    name: "simulated".into(),
+                    reports: source(Budget::new(self.config.simulated_budget, std::time::Duration::from_secs(10))),
+                    identity_protection: source(Budget::identity_protection_per_tenant()),
+                }])
+            })
+            .await
+            .map(Vec::as_slice)
     }
 
     /// A receiver that turns `true` when the process starts shutting down.

@@ -100,6 +100,18 @@ pub struct Config {
     pub routes: BTreeMap<Category, Vec<Destination>>,
     /// How long a shutdown waits for running functions to reach a safe point.
     pub shutdown_grace: Duration,
+    /// How much history the first collection run reads.
+    pub backfill: chrono::Duration,
+    /// How long one collection run may take before it stops at a safe point (the next run
+    /// continues); well inside the Consumption plan's 5-minute default timeout.
+    pub run_budget: Duration,
+    /// Seed of the simulated tenant (when no tenant is configured).
+    pub simulated_seed: u64,
+    /// Number of users of the simulated tenant.
+    pub simulated_users: usize,
+    /// Reports-API requests per 10 s the simulated tenant's collectors allow themselves
+    /// (Graph's own limit, 5, by default; tests raise it).
+    pub simulated_budget: usize,
 }
 
 /// One problem with the configuration.
@@ -157,6 +169,11 @@ struct FileConfig {
     log_format: Option<String>,
     log_filter: Option<String>,
     shutdown_grace_seconds: Option<u64>,
+    backfill_hours: Option<u64>,
+    run_budget_seconds: Option<u64>,
+    simulated_seed: Option<u64>,
+    simulated_users: Option<u64>,
+    simulated_budget: Option<u64>,
     #[serde(default)]
     tenants: Vec<FileTenant>,
     #[serde(default)]
@@ -195,6 +212,11 @@ const KNOWN_ENV: &[&str] = &[
     "ENTRA_MONITOR_CLIENT_CERTIFICATE_PATH",
     "ENTRA_MONITOR_MANAGED_IDENTITY",
     "ENTRA_MONITOR_LAMBDA_FUNCTION",
+    "ENTRA_MONITOR_BACKFILL_HOURS",
+    "ENTRA_MONITOR_RUN_BUDGET_SECONDS",
+    "ENTRA_MONITOR_SIMULATED_SEED",
+    "ENTRA_MONITOR_SIMULATED_USERS",
+    "ENTRA_MONITOR_SIMULATED_BUDGET",
 ];
 
 /// `collect-signins` → `ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNINS`.
@@ -328,19 +350,78 @@ impl Config {
             );
         }
 
-        let shutdown_grace = match env.get("ENTRA_MONITOR_SHUTDOWN_GRACE_SECONDS") {
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(s) => Duration::from_secs(s),
-                Err(_) => {
-                    problem(
-                        "ENTRA_MONITOR_SHUTDOWN_GRACE_SECONDS",
-                        format!("\"{v}\" is not a whole number of seconds"),
-                    );
-                    Duration::from_secs(30)
-                }
-            },
-            None => Duration::from_secs(file.shutdown_grace_seconds.unwrap_or(30)),
+        let mut number = |var: &str,
+                          from_file: Option<u64>,
+                          default: u64,
+                          range: std::ops::RangeInclusive<u64>,
+                          unit: &str|
+         -> u64 {
+            let value = match env.get(var) {
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) => n,
+                    Err(_) => {
+                        problem(var, format!("\"{v}\" is not a whole number of {unit}"));
+                        return default;
+                    }
+                },
+                None => from_file.unwrap_or(default),
+            };
+            if !range.contains(&value) {
+                problem(
+                    var,
+                    format!(
+                        "{value} is out of range; expected {} to {} {unit}",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                return default;
+            }
+            value
         };
+        let shutdown_grace = Duration::from_secs(number(
+            "ENTRA_MONITOR_SHUTDOWN_GRACE_SECONDS",
+            file.shutdown_grace_seconds,
+            30,
+            0..=3600,
+            "seconds",
+        ));
+        // At most the sign-in retention of a P1/P2 tenant (30 days).
+        let backfill = chrono::Duration::hours(number(
+            "ENTRA_MONITOR_BACKFILL_HOURS",
+            file.backfill_hours,
+            24,
+            1..=720,
+            "hours",
+        ) as i64);
+        let run_budget = Duration::from_secs(number(
+            "ENTRA_MONITOR_RUN_BUDGET_SECONDS",
+            file.run_budget_seconds,
+            240,
+            5..=86_400,
+            "seconds",
+        ));
+        let simulated_seed = number(
+            "ENTRA_MONITOR_SIMULATED_SEED",
+            file.simulated_seed,
+            1,
+            0..=u64::MAX,
+            "",
+        );
+        let simulated_users = number(
+            "ENTRA_MONITOR_SIMULATED_USERS",
+            file.simulated_users,
+            300,
+            1..=100_000,
+            "users",
+        ) as usize;
+        let simulated_budget = number(
+            "ENTRA_MONITOR_SIMULATED_BUDGET",
+            file.simulated_budget,
+            5,
+            1..=100_000,
+            "requests per 10 s",
+        ) as usize;
 
         // Tenants: the file's list, plus one from ENTRA_MONITOR_TENANT_ID.
         let mut tenants = Vec::new();
@@ -445,6 +526,11 @@ impl Config {
                 schedules,
                 routes,
                 shutdown_grace,
+                backfill,
+                run_budget,
+                simulated_seed,
+                simulated_users,
+                simulated_budget,
             })
         } else {
             Err(ConfigErrors(problems))

@@ -63,6 +63,11 @@ pub fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
         cmd.env("PATH", path);
     }
     cmd.env("ENTRA_MONITOR_DATA_DIR", dir.join("data"));
+    // A small simulated tenant and a short backfill keep each collection run quick; the
+    // budget is raised so tests do not wait out Graph's 5 requests / 10 s.
+    cmd.env("ENTRA_MONITOR_SIMULATED_USERS", "25");
+    cmd.env("ENTRA_MONITOR_BACKFILL_HOURS", "2");
+    cmd.env("ENTRA_MONITOR_SIMULATED_BUDGET", "1000");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -161,4 +166,16 @@ pub fn corrupt_state(dir: &Path) {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("state.sqlite"), vec![b'x'; 8192]).unwrap();
+}
+
+/// GETs `url` and parses the JSON answer.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    resp.json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
 }

@@ -1,11 +1,14 @@
-//! What the collect-* timer functions share until the Graph collectors land: for every source
-//! tenant and category, state where its records would be routed. It takes no data yet, and says
-//! so in its log and its run summary.
+//! What the collect-* timer functions share: for every tenant and each of the function's
+//! categories, run the collection pipeline (window → pages → rows → store → checkpoint) and
+//! report what it did. A run stops at a safe point when its time budget is spent or the process
+//! shuts down; the next run continues from the stored checkpoint.
 
 use crate::app::App;
 use crate::functions::TimerResult;
-use crate::invocation::{Invocation, TimerInfo};
+use crate::invocation::{FunctionError, Invocation, TimerInfo};
 use shared::model::Category;
+use shared::pipeline::{CollectSettings, collect_category};
+use std::time::Instant;
 
 pub async fn run(
     app: &App,
@@ -16,28 +19,67 @@ pub async fn run(
     if timer.past_due {
         inv.log("the trigger fired later than scheduled (past due); running now");
     }
-    let tenants = app.source_tenants();
-    let mut planned = 0;
-    for tenant in &tenants {
-        // A safe point: nothing half-done is left behind if we stop here.
-        if inv.shutting_down() {
-            inv.log("shutting down: stopping before the next tenant");
-            break;
-        }
+    let store = app.state()?;
+    let sources = app.sources().await?;
+    let settings = CollectSettings {
+        backfill: app.config().backfill,
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let budget = app.config().run_budget;
+    let keep_going = || !inv.shutting_down() && started.elapsed() < budget;
+    let (mut records, mut new, mut failures) = (0, 0, Vec::new());
+    for tenant in sources {
         for category in categories {
+            if !keep_going() {
+                inv.log("stopping at a safe point (time budget spent or shutting down); the next run continues");
+                break;
+            }
+            let report = collect_category(
+                &store,
+                tenant.for_category(*category),
+                *category,
+                app.now(),
+                &settings,
+                &keep_going,
+            )
+            .await?;
             let routes: Vec<&str> = app.config().routes[category]
                 .iter()
                 .map(|d| d.name())
                 .collect();
+            let state = if report.paused {
+                "paused".to_string()
+            } else if report.completed {
+                "complete".to_string()
+            } else {
+                "partial".to_string()
+            };
             inv.log(format!(
-                "tenant {tenant}: {category} -> [{}]; Graph collection is not implemented yet, nothing fetched",
-                routes.join(", ")
+                "tenant {}: {category}: {} records ({} new, {} updated, {} rejected), {} requests, {} throttled, {state}; written to the embedded store (configured routes: {}){}",
+                tenant.name,
+                report.records,
+                report.new,
+                report.updated,
+                report.rejected,
+                report.requests,
+                report.throttled,
+                routes.join(", "),
+                report.error.as_ref().map(|e| format!("; {e}")).unwrap_or_default()
             ));
-            planned += 1;
+            records += report.records;
+            new += report.new;
+            if let Some(e) = report.error.filter(|_| !report.paused) {
+                failures.push(format!("{} {category}: {e}", tenant.name));
+            }
         }
     }
-    Ok(format!(
-        "{planned} tenant/category pairs planned across {} tenant(s); 0 records fetched (collection not implemented yet)",
-        tenants.len()
-    ))
+    if failures.is_empty() {
+        Ok(format!(
+            "{records} records read, {new} new, from {} tenant(s)",
+            sources.len()
+        ))
+    } else {
+        Err(FunctionError::Failed(failures.join("; ")))
+    }
 }

@@ -26,16 +26,44 @@ pub fn run(app: Arc<App>, inv: Invocation, _req: HttpRequest) -> BoxFuture<HttpR
 
 fn answer(app: &App, inv: &Invocation) -> HttpResponse {
     let now = app.now();
-    let (last_runs, state) = match app.state().and_then(|s| s.last_runs()) {
-        Ok(runs) => (runs, json!({ "ok": true })),
+    let read = app
+        .state()
+        .and_then(|s| Ok((s.last_runs()?, s.checkpoints()?, s.record_counts_all()?)));
+    let (last_runs, checkpoints, counts, state) = match read {
+        Ok((runs, checkpoints, counts)) => (runs, checkpoints, counts, json!({ "ok": true })),
         Err(e) => {
             tracing::warn!(error = %e, "health: state store unavailable");
             (
+                Default::default(),
+                Vec::new(),
                 Default::default(),
                 json!({ "ok": false, "error": e.to_string() }),
             )
         }
     };
+    // Per tenant and category: where collection stands and how the last run went.
+    let collection: Vec<Value> = checkpoints
+        .iter()
+        .map(|c| {
+            json!({
+                "tenant": c.tenant,
+                "category": c.category,
+                "watermark": c.watermark,
+                "lag_seconds": c.watermark.map(|w| (now - w).num_seconds()),
+                "stored_records": counts.get(&(c.tenant.clone(), c.category.clone())).copied().unwrap_or(0),
+                "last_run_at": c.last_run_at,
+                "last_window": { "from": c.window_from, "to": c.window_to },
+                "records_last_run": c.records_last_run,
+                "new_last_run": c.new_last_run,
+                "requests_last_run": c.requests_last_run,
+                "throttled_last_run": c.throttled_last_run,
+                "rejected_total": c.rejected_total,
+                "schema_drift_total": c.drift_total,
+                "last_error": c.last_error,
+                "paused_until": c.paused_until,
+            })
+        })
+        .collect();
     let functions: Vec<Value> = REGISTRY
         .iter()
         .map(|f| match &f.spec.trigger {
@@ -74,6 +102,7 @@ fn answer(app: &App, inv: &Invocation) -> HttpResponse {
         "source": if app.config().uses_simulated_tenant() { "simulated tenant" } else { "Microsoft Graph" },
         "state": state,
         "functions": functions,
+        "collection": collection,
     });
     HttpResponse::json(if ok { 200 } else { 503 }, &body)
 }

@@ -6,6 +6,7 @@
 mod collect;
 pub mod collect_audit;
 pub mod collect_provisioning;
+pub mod collect_risk;
 pub mod collect_signins;
 pub mod health;
 
@@ -55,6 +56,10 @@ pub static REGISTRY: &[Function] = &[
     Function {
         spec: &collect_provisioning::SPEC,
         handler: Handler::Timer(collect_provisioning::run),
+    },
+    Function {
+        spec: &collect_risk::SPEC,
+        handler: Handler::Timer(collect_risk::run),
     },
     Function {
         spec: &health::SPEC,
@@ -122,7 +127,12 @@ mod tests {
         assert!(matches!(find("HEALTH").unwrap().handler, Handler::Http(_)));
         assert_eq!(
             timer_names(),
-            vec!["collect-signins", "collect-audit", "collect-provisioning"]
+            vec![
+                "collect-signins",
+                "collect-audit",
+                "collect-provisioning",
+                "collect-risk"
+            ]
         );
     }
 }

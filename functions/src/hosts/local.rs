@@ -1,7 +1,8 @@
 //! The local runner: one process that runs every timer function on its schedule and serves the
 //! HTTP functions at the same paths as Azure (`/api/...`).
 //!
-//! The scheduler follows Azure's timer semantics: 6-field NCRONTAB in UTC, and a function's
+//! Each timer function also runs once at start (like Azure's `runOnStartup`, which suits a
+//! local collector). The scheduler follows Azure's timer semantics: 6-field NCRONTAB in UTC, and a function's
 //! next occurrence is computed after its current run ends, so runs of one function never
 //! overlap (occurrences missed while it ran are skipped, not queued). Ctrl-C or SIGTERM stops
 //! new runs, asks running ones to stop at their next safe point, and waits for them up to the
@@ -61,9 +62,14 @@ pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs one timer function at each occurrence of its schedule until shutdown.
+/// Runs one timer function once at start (so a first `serve` collects at once instead of
+/// waiting for the next slot), then at each occurrence of its schedule until shutdown.
 async fn run_on_schedule(app: Arc<App>, name: &'static str, schedule: shared::schedule::Schedule) {
     let mut shutdown = app.shutdown_signal();
+    let id = uuid::Uuid::new_v4().to_string();
+    if let Err(e) = app.invoke_timer(name, TimerInfo::default(), id).await {
+        tracing::debug!(function = name, error = %e, "start-up run failed");
+    }
     loop {
         let now = app.now();
         let Some(next) = schedule.next_after(now) else {

@@ -350,6 +350,15 @@ impl SqliteState {
         Ok(ids.collect::<Result<_, _>>()?)
     }
 
+    /// How many records are stored, per tenant and category.
+    pub fn record_counts_all(&self) -> Result<BTreeMap<(String, String), i64>, StateError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT tenant, category, COUNT(*) FROM records GROUP BY tenant, category")?;
+        let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// How many records are stored, per category, for a tenant.
     pub fn record_counts(&self, tenant: &str) -> Result<BTreeMap<String, i64>, StateError> {
         let conn = self.conn();

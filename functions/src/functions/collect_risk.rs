@@ -1,0 +1,22 @@
+//! `collect-risk`: Collects Identity Protection risk detections and risky users.
+
+use crate::app::App;
+use crate::functions::{TimerResult, collect};
+use crate::invocation::{BoxFuture, Invocation, TimerInfo};
+use shared::model::Category;
+use shared::registry::{FunctionSpec, Trigger};
+use std::sync::Arc;
+
+pub static SPEC: FunctionSpec = FunctionSpec {
+    name: "collect-risk",
+    description: "Collects Identity Protection risk detections and risky users.",
+    trigger: Trigger::Timer {
+        schedule: "0 */30 * * * *",
+    },
+};
+
+const CATEGORIES: &[Category] = &[Category::UserRiskEvents, Category::RiskyUsers];
+
+pub fn run(app: Arc<App>, inv: Invocation, timer: TimerInfo) -> BoxFuture<TimerResult> {
+    Box::pin(async move { collect::run(&app, &inv, &timer, CATEGORIES).await })
+}
