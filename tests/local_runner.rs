@@ -195,3 +195,36 @@ fn functions_lists_schedules_and_routes_with_overrides_applied() {
     assert!(line("collect-provisioning").contains("0 */15 * * * *"));
     assert!(line("health").contains("GET /api/health"));
 }
+
+#[tokio::test]
+async fn simulate_serves_the_graph_api_on_its_own() {
+    let dir = TempDir::new("simulate");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let process = Process::start(
+        dir.path(),
+        &["simulate", "--listen", &listen, "--users", "40"],
+        &[],
+    );
+    let base = format!("http://{listen}");
+    wait_until_up(&format!("{base}/"), &process).await;
+    let client = reqwest::Client::new();
+    let page = get_json(&client, &format!("{base}/beta/auditLogs/signIns?$filter=signInEventTypes/any(t:%20t%20eq%20'nonInteractiveUser')&$top=5")).await;
+    let records = page["value"].as_array().unwrap();
+    assert_eq!(records.len(), 5, "{page}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["signInEventTypes"][0] == "nonInteractiveUser")
+    );
+    assert!(page["@odata.nextLink"].as_str().unwrap().starts_with(&base));
+    let missing = client
+        .get(format!("{base}/v1.0/auditLogs/nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let error: Value = missing.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "ResourceNotFound");
+    let bad = run(dir.path(), &["simulate", "--throttle", "2"], &[]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -44,6 +44,32 @@ enum Command {
     Azure,
     /// Serve AWS Lambda invocations from the Runtime API.
     Lambda,
+    /// Serve the simulated tenant's Microsoft Graph API on its own (for other tools, or to
+    /// point a deployment at), until Ctrl-C.
+    Simulate {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:7072")]
+        listen: std::net::SocketAddr,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 300)]
+        users: usize,
+        /// Share of requests answered 429 with Retry-After (0 to 1).
+        #[arg(long, default_value_t = 0.0)]
+        throttle: f64,
+        /// Share of requests answered 429 without Retry-After.
+        #[arg(long, default_value_t = 0.0)]
+        throttle_without_retry_after: f64,
+        /// Share of requests answered 503.
+        #[arg(long, default_value_t = 0.0)]
+        server_error: f64,
+        /// Share of 200 answers cut off half-way.
+        #[arg(long, default_value_t = 0.0)]
+        truncate: f64,
+        /// Repeat the last record of each page at the start of the next.
+        #[arg(long)]
+        duplicate_across_pages: bool,
+    },
     /// Write, or check, the Azure `<FunctionName>/function.json` files from the registry.
     FunctionJson {
         /// The folder to write them into.
@@ -71,6 +97,9 @@ fn main() -> ExitCode {
     };
     if let Command::FunctionJson { out, check } = &command {
         return function_json(out.as_deref(), check.as_deref());
+    }
+    if let Command::Simulate { .. } = &command {
+        return simulate(command);
     }
     let host = match command {
         Command::Azure => Host::Azure,
@@ -124,7 +153,7 @@ fn main() -> ExitCode {
             }
             Command::Azure => azure(app).await,
             Command::Lambda => lambda(app).await,
-            Command::FunctionJson { .. } => {
+            Command::FunctionJson { .. } | Command::Simulate { .. } => {
                 unreachable!("handled before the configuration is read")
             }
         }
@@ -263,6 +292,71 @@ fn list_functions(app: &App) {
             f.spec.name, trigger, when, f.spec.description
         );
     }
+}
+
+fn simulate(command: Command) -> ExitCode {
+    let Command::Simulate {
+        listen,
+        seed,
+        users,
+        throttle,
+        throttle_without_retry_after,
+        server_error,
+        truncate,
+        duplicate_across_pages,
+    } = command
+    else {
+        return ExitCode::from(2);
+    };
+    for (name, p) in [
+        ("--throttle", throttle),
+        (
+            "--throttle-without-retry-after",
+            throttle_without_retry_after,
+        ),
+        ("--server-error", server_error),
+        ("--truncate", truncate),
+    ] {
+        if !(0.0..=1.0).contains(&p) {
+            eprintln!("entra-monitor: {name} is {p}; expected a share from 0 to 1");
+            return ExitCode::from(2);
+        }
+    }
+    shared::telemetry::init(shared::config::LogFormat::Text, "info");
+    let faults = shared::simulated::server::Faults {
+        throttle,
+        throttle_without_retry_after,
+        server_error,
+        truncate,
+        duplicate_across_pages,
+        ..Default::default()
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("entra-monitor: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let tenant = shared::simulated::SimulatedTenant::new(seed, users.max(1));
+        let tenant_id = tenant.directory.tenant_id.clone();
+        let server = shared::simulated::server::SimServer::new(tenant, Arc::new(SystemClock), faults);
+        match server.start(listen).await {
+            Ok(base) => {
+                println!("simulated tenant {tenant_id} ({users} users) serving Microsoft Graph at {base} (e.g. {base}/v1.0/auditLogs/directoryAudits)");
+                hosts::local::wait_for_signal().await;
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("entra-monitor: cannot listen on {listen}: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 fn function_json(out: Option<&std::path::Path>, check: Option<&std::path::Path>) -> ExitCode {

@@ -165,7 +165,14 @@ impl SimServer {
         }
         let query = match Query::parse(path, raw_query) {
             Ok(q) => q,
-            Err((status, message)) => return graph_error(status, "BadRequest", &message),
+            Err((status, message)) => {
+                let code = if status == StatusCode::NOT_FOUND {
+                    "ResourceNotFound"
+                } else {
+                    "BadRequest"
+                };
+                return graph_error(status, code, &message);
+            }
         };
         if f.unlicensed.contains(&query.category) {
             self.count(|s| s.refused += 1);
