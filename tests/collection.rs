@@ -246,3 +246,97 @@ async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tenants_share_the_app_budget_and_neither_starves() {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 15, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(t0));
+    // Each tenant alone could send 5 requests a second; the app may send 6 in all.
+    let app_budget = Arc::new(Budget::new(6, std::time::Duration::from_secs(1)));
+    let retry = RetryPolicy::default();
+    let mut tenants = Vec::new();
+    for seed in [11, 12] {
+        let (server, base) = start(
+            SimulatedTenant::new(seed, 300),
+            clock.clone(),
+            Faults::default(),
+        )
+        .await;
+        let client = GraphClient::new(
+            Arc::new(Budget::new(5, std::time::Duration::from_secs(1))),
+            app_budget.clone(),
+            retry.clone(),
+        );
+        tenants.push((
+            server,
+            Source {
+                tenant: format!("tenant-{seed}"),
+                graph_base: base,
+                client,
+            },
+        ));
+    }
+    let dir = temp_dir("two-tenants");
+    let store = SqliteState::open(&dir).unwrap();
+    let settings = CollectSettings {
+        backfill: Duration::hours(3),
+        page_size: 100,
+        ..Default::default()
+    };
+    let always = || true;
+    let started = std::time::Instant::now();
+    let (a, b) = tokio::join!(
+        collect_category(
+            &store,
+            &tenants[0].1,
+            Category::NonInteractiveUserSignInLogs,
+            t0,
+            &settings,
+            &always
+        ),
+        collect_category(
+            &store,
+            &tenants[1].1,
+            Category::NonInteractiveUserSignInLogs,
+            t0,
+            &settings,
+            &always
+        ),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.completed && b.completed, "{a:?} {b:?}");
+    assert!(
+        a.requests >= 10 && b.requests >= 10,
+        "too few pages to show sharing: {a:?} {b:?}"
+    );
+
+    // Together they never exceeded the app's budget (6 per second)...
+    let mut all: Vec<(std::time::Instant, usize)> = Vec::new();
+    for (i, (server, _)) in tenants.iter().enumerate() {
+        all.extend(server.arrivals().into_iter().map(|t| (t, i)));
+    }
+    all.sort();
+    for (k, (t, _)) in all.iter().enumerate() {
+        let in_window = all[k..]
+            .iter()
+            .take_while(|(u, _)| u.duration_since(*t) < std::time::Duration::from_millis(950))
+            .count();
+        assert!(in_window <= 6, "{in_window} requests within one second");
+    }
+    // ...and while both were collecting, each got a fair share of it.
+    let both_active = all.len().min(2 * a.requests.min(b.requests) as usize);
+    let first_share =
+        all[..both_active].iter().filter(|(_, i)| *i == 0).count() as f64 / both_active as f64;
+    println!(
+        "tenant A {} requests, tenant B {} requests, {:.1} s; A's share while both ran: {:.2}",
+        a.requests,
+        b.requests,
+        started.elapsed().as_secs_f64(),
+        first_share
+    );
+    assert!(
+        (0.35..=0.65).contains(&first_share),
+        "one tenant starved the other: A's share {first_share:.2}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -65,6 +65,7 @@ pub struct SimServer {
     stats: Mutex<ServerStats>,
     base_url: Mutex<String>,
     cache: Mutex<HashMap<CacheKey, Arc<Vec<SimRecord>>>>,
+    arrivals: Mutex<Vec<std::time::Instant>>,
 }
 
 /// The largest page Graph serves for sign-ins, used for every endpoint here.
@@ -80,11 +81,20 @@ impl SimServer {
             stats: Mutex::default(),
             base_url: Mutex::new(String::new()),
             cache: Mutex::default(),
+            arrivals: Mutex::default(),
         })
     }
 
     pub fn tenant(&self) -> &SimulatedTenant {
         &self.tenant
+    }
+
+    /// When each request arrived, in order (for tests of the request budgets).
+    pub fn arrivals(&self) -> Vec<std::time::Instant> {
+        self.arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn stats(&self) -> ServerStats {
@@ -128,6 +138,10 @@ impl SimServer {
     }
 
     async fn answer(&self, path: &str, raw_query: &str) -> warp::reply::Response {
+        self.arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(std::time::Instant::now());
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
         self.count(|s| s.requests += 1);
         let mut rng =
