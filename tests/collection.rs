@@ -57,7 +57,7 @@ async fn under_injected_faults_every_record_is_stored_exactly_once() {
         slow_ms: 400,
         truncate: 0.05,
         duplicate_across_pages: true,
-        unlicensed: vec![],
+        ..Default::default()
     };
     let (server, base) = start(SimulatedTenant::new(42, 1500), clock.clone(), faults).await;
     let dir = temp_dir("faults");

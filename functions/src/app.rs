@@ -8,6 +8,7 @@ use crate::invocation::{
 };
 use shared::clock::Clock;
 use shared::config::Config;
+use shared::config::Credential;
 use shared::model::Category;
 use shared::pipeline::Source;
 use shared::registry::{FunctionSpec, Method, Trigger, match_route};
@@ -16,6 +17,7 @@ use shared::simulated::SimulatedTenant;
 use shared::simulated::server::{Faults, SimServer};
 use shared::source::budget::Budget;
 use shared::source::graph::{GraphClient, RetryPolicy};
+use shared::source::token::{TokenCache, TokenSource};
 use shared::state::{Outcome, RunRecord, SqliteState, StateError, StateStore};
 use std::collections::BTreeSet;
 #[cfg(test)]
@@ -117,6 +119,71 @@ impl App {
         })
     }
 
+    /// Sources for the configured tenants: Microsoft Graph with each tenant's credential, one
+    /// budget per tenant and one for the app across them.
+    fn graph_sources(&self) -> Result<Vec<TenantSource>, FunctionError> {
+        let app_budget = Arc::new(Budget::reports_per_app());
+        let scope = format!("{}/.default", self.config.graph_host);
+        let mut out = Vec::new();
+        for t in &self.config.tenants {
+            let token = match &t.credential {
+                Credential::ClientSecret { client_id, secret } => TokenSource::ClientSecret {
+                    authority_host: self.config.authority_host.clone(),
+                    tenant: t.id.to_string(),
+                    client_id: client_id.clone(),
+                    secret: secret.clone(),
+                    scope: scope.clone(),
+                },
+                Credential::ManagedIdentity { client_id } => {
+                    let (Ok(endpoint), Ok(header)) = (
+                        std::env::var("IDENTITY_ENDPOINT"),
+                        std::env::var("IDENTITY_HEADER"),
+                    ) else {
+                        return Err(FunctionError::Failed(format!(
+                            "tenant {}: managed identity is configured but this host offers none (IDENTITY_ENDPOINT and IDENTITY_HEADER are not set); enable the app's identity or use a client secret",
+                            t.name
+                        )));
+                    };
+                    TokenSource::ManagedIdentity {
+                        endpoint,
+                        header: shared::config::Secret::new(header),
+                        resource: self.config.graph_host.clone(),
+                        client_id: client_id.clone(),
+                    }
+                }
+                Credential::Certificate { .. } => {
+                    return Err(FunctionError::Failed(format!(
+                        "tenant {}: certificate credentials are not supported yet; use a client secret or managed identity",
+                        t.name
+                    )));
+                }
+                Credential::Simulated => {
+                    return Err(FunctionError::Failed(format!(
+                        "tenant {}: a simulated tenant is used when no tenant is configured; remove the tenant settings",
+                        t.name
+                    )));
+                }
+            };
+            let tokens = Arc::new(TokenCache::new(token));
+            let source = |budget: Budget| Source {
+                tenant: t.id.to_string(),
+                graph_base: self.config.graph_host.clone(),
+                client: GraphClient::new(
+                    Arc::new(budget),
+                    app_budget.clone(),
+                    RetryPolicy::default(),
+                )
+                .with_tokens(tokens.clone()),
+            };
+            out.push(TenantSource {
+                name: t.name.clone(),
+                reports: source(Budget::reports_per_tenant()),
+                identity_protection: source(Budget::identity_protection_per_tenant()),
+            });
+        }
+        Ok(out)
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -168,9 +235,7 @@ impl App {
         self.sources
             .get_or_try_init(|| async {
                 if !self.config.uses_simulated_tenant() {
-                    return Err(FunctionError::Failed(
-                        "reading a real tenant needs Graph token acquisition, which is not built yet; remove the tenant settings to use the simulated tenant".into(),
-                    ));
+                    return self.graph_sources();
                 }
                 let tenant = SimulatedTenant::new(self.config.simulated_seed, self.config.simulated_users);
                 let tenant_id = tenant.directory.tenant_id.clone();

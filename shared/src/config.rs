@@ -109,6 +109,10 @@ pub struct Config {
     pub simulated_seed: u64,
     /// Number of users of the simulated tenant.
     pub simulated_users: usize,
+    /// The identity platform (`https://login.microsoftonline.com`; sovereign clouds differ).
+    pub authority_host: String,
+    /// Microsoft Graph (`https://graph.microsoft.com`; sovereign clouds differ).
+    pub graph_host: String,
     /// Reports-API requests per 10 s the simulated tenant's collectors allow themselves
     /// (Graph's own limit, 5, by default; tests raise it).
     pub simulated_budget: usize,
@@ -174,6 +178,8 @@ struct FileConfig {
     simulated_seed: Option<u64>,
     simulated_users: Option<u64>,
     simulated_budget: Option<u64>,
+    authority_host: Option<String>,
+    graph_host: Option<String>,
     #[serde(default)]
     tenants: Vec<FileTenant>,
     #[serde(default)]
@@ -217,6 +223,8 @@ const KNOWN_ENV: &[&str] = &[
     "ENTRA_MONITOR_SIMULATED_SEED",
     "ENTRA_MONITOR_SIMULATED_USERS",
     "ENTRA_MONITOR_SIMULATED_BUDGET",
+    "ENTRA_MONITOR_AUTHORITY_HOST",
+    "ENTRA_MONITOR_GRAPH_HOST",
 ];
 
 /// `collect-signins` → `ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNINS`.
@@ -423,6 +431,34 @@ impl Config {
             "requests per 10 s",
         ) as usize;
 
+        let mut host_setting = |var: &str, from_file: Option<String>, default: &str| -> String {
+            let value = env
+                .get(var)
+                .cloned()
+                .or(from_file)
+                .unwrap_or_else(|| default.to_string());
+            let v = value.trim().trim_end_matches('/').to_string();
+            if !(v.starts_with("https://") || v.starts_with("http://"))
+                || v.contains(char::is_whitespace)
+            {
+                problem(
+                    var,
+                    format!("\"{value}\" is not a URL; expected e.g. {default}"),
+                );
+            }
+            v
+        };
+        let authority_host = host_setting(
+            "ENTRA_MONITOR_AUTHORITY_HOST",
+            file.authority_host,
+            "https://login.microsoftonline.com",
+        );
+        let graph_host = host_setting(
+            "ENTRA_MONITOR_GRAPH_HOST",
+            file.graph_host,
+            "https://graph.microsoft.com",
+        );
+
         // Tenants: the file's list, plus one from ENTRA_MONITOR_TENANT_ID.
         let mut tenants = Vec::new();
         for (i, t) in file.tenants.iter().enumerate() {
@@ -531,6 +567,8 @@ impl Config {
                 simulated_seed,
                 simulated_users,
                 simulated_budget,
+                authority_host,
+                graph_host,
             })
         } else {
             Err(ConfigErrors(problems))

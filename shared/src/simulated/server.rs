@@ -42,6 +42,9 @@ pub struct Faults {
     pub duplicate_across_pages: bool,
     /// Categories refused as an unlicensed tenant would be (403).
     pub unlicensed: Vec<Category>,
+    /// When set, every request must carry `Authorization: Bearer <this>` (else 401), as Graph
+    /// demands a token.
+    pub required_token: Option<String>,
 }
 
 /// What the server did, for tests and logs.
@@ -119,10 +122,33 @@ impl SimServer {
         warp::get()
             .and(warp::path::full())
             .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-            .then(move |path: warp::path::FullPath, query: String| {
-                let server = server.clone();
-                async move { server.answer(path.as_str(), &query).await }
-            })
+            .and(warp::header::optional::<String>("authorization"))
+            .then(
+                move |path: warp::path::FullPath, query: String, auth: Option<String>| {
+                    let server = server.clone();
+                    async move {
+                        let presented = auth.as_deref().and_then(|a| a.strip_prefix("Bearer "));
+                        if let Some(expected) = server
+                            .faults
+                            .required_token
+                            .as_deref()
+                            .filter(|e| presented != Some(*e))
+                        {
+                            tracing::debug!(
+                                expected_len = expected.len(),
+                                "request without the required token"
+                            );
+                            server.count(|s| s.requests += 1);
+                            return graph_error(
+                                StatusCode::UNAUTHORIZED,
+                                "InvalidAuthenticationToken",
+                                "Access token is empty or invalid.",
+                            );
+                        }
+                        server.answer(path.as_str(), &query).await
+                    }
+                },
+            )
             .or(warp::any().map(|| {
                 graph_error(
                     StatusCode::METHOD_NOT_ALLOWED,

@@ -4,6 +4,7 @@
 //! licence and permission refusals are returned at once, named, never retried.
 
 use super::budget::Budget;
+use super::token::{TokenCache, TokenError};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,8 @@ pub enum GraphError {
     },
     #[error("Graph kept failing after {attempts} attempts; last: {last}")]
     GaveUp { attempts: u32, last: String },
+    #[error("no access token for Graph: {0}")]
+    Token(#[from] TokenError),
 }
 
 /// What a refusal needs, by Graph error code.
@@ -88,7 +91,7 @@ pub struct GraphClient {
     tenant_budget: Arc<Budget>,
     app_budget: Arc<Budget>,
     retry: RetryPolicy,
-    bearer: Option<String>,
+    tokens: Option<Arc<TokenCache>>,
 }
 
 impl GraphClient {
@@ -102,13 +105,20 @@ impl GraphClient {
             tenant_budget,
             app_budget,
             retry,
-            bearer: None,
+            tokens: None,
         }
+    }
+
+    /// Sends a bearer token from `tokens` with every request.
+    pub fn with_tokens(mut self, tokens: Arc<TokenCache>) -> Self {
+        self.tokens = Some(tokens);
+        self
     }
 
     /// Fetches one page, retrying what is transient.
     pub async fn page(&self, url: &str, counters: &mut Counters) -> Result<Page, GraphError> {
         let mut last = String::new();
+        let mut token_renewed = false;
         for attempt in 1..=self.retry.max_attempts {
             self.app_budget.acquire().await;
             self.tenant_budget.acquire().await;
@@ -118,8 +128,8 @@ impl GraphClient {
                 .get(url)
                 .header("Prefer", "include-unknown-enum-members")
                 .header("Accept", "application/json");
-            if let Some(token) = &self.bearer {
-                req = req.bearer_auth(token);
+            if let Some(tokens) = &self.tokens {
+                req = req.bearer_auth(tokens.token().await?.expose());
             }
             let wait = match req.send().await {
                 Err(e) => {
@@ -159,6 +169,15 @@ impl GraphClient {
                         (500..=599, _) => {
                             last = format!("HTTP {status}");
                             retry_after.unwrap_or_else(|| self.backoff(attempt))
+                        }
+                        (401, _) if !token_renewed && self.tokens.is_some() => {
+                            // A token revoked or expired early: get a new one, once.
+                            token_renewed = true;
+                            if let Some(tokens) = &self.tokens {
+                                tokens.invalidate().await;
+                            }
+                            last = "the access token was refused (401)".into();
+                            Duration::ZERO
                         }
                         (status, body) => {
                             let (code, message) = error_of(&body.unwrap_or_default());
