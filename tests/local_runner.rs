@@ -228,3 +228,29 @@ async fn simulate_serves_the_graph_api_on_its_own() {
     let bad = run(dir.path(), &["simulate", "--throttle", "2"], &[]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn switched_off_categories_are_not_collected() {
+    let dir = TempDir::new("categories");
+    let env = [("ENTRA_MONITOR_CATEGORIES", "SignInLogs,AuditLogs")];
+    let out = run(dir.path(), &["run", "collect-signins"], &env);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(dir.path(), &["run", "health"], &env);
+    let health: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let categories: Vec<&str> = health["collection"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["category"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        categories,
+        ["SignInLogs"],
+        "only the switched-on sign-in category is collected"
+    );
+}

@@ -30,6 +30,8 @@ use tracing::Instrument;
 #[derive(Clone)]
 pub struct TenantSource {
     pub name: String,
+    /// The categories collected for this tenant.
+    pub categories: Vec<Category>,
     pub reports: Source,
     pub identity_protection: Source,
 }
@@ -177,6 +179,7 @@ impl App {
             };
             out.push(TenantSource {
                 name: t.name.clone(),
+                categories: t.categories.clone(),
                 reports: source(Budget::reports_per_tenant()),
                 identity_protection: source(Budget::identity_protection_per_tenant()),
             });
@@ -253,6 +256,7 @@ impl App {
                 };
                 Ok(vec![TenantSource {
                     name: "simulated".into(),
+                    categories: self.config.categories.clone(),
                     reports: source(Budget::new(self.config.simulated_budget, std::time::Duration::from_secs(10))),
                     identity_protection: source(Budget::identity_protection_per_tenant()),
                 }])

@@ -82,6 +82,8 @@ pub struct TenantConfig {
     /// A short name for logs and reports; defaults to the tenant id.
     pub name: String,
     pub credential: Credential,
+    /// The categories collected for this tenant (all by default).
+    pub categories: Vec<Category>,
 }
 
 /// The validated configuration.
@@ -94,6 +96,9 @@ pub struct Config {
     pub log_filter: String,
     /// Configured tenants; when empty, the simulated tenant is the source.
     pub tenants: Vec<TenantConfig>,
+    /// The categories collected where a tenant does not say (all by default); also the
+    /// simulated tenant's.
+    pub categories: Vec<Category>,
     /// Schedule overrides by function name.
     pub schedules: BTreeMap<String, Schedule>,
     /// Destinations per category; every category has an entry.
@@ -180,6 +185,10 @@ struct FileConfig {
     simulated_budget: Option<u64>,
     authority_host: Option<String>,
     graph_host: Option<String>,
+    /// A multi-tenant app registration used by every tenant that names no credential.
+    client_id: Option<String>,
+    client_secret_env: Option<String>,
+    categories: Option<Vec<String>>,
     #[serde(default)]
     tenants: Vec<FileTenant>,
     #[serde(default)]
@@ -201,6 +210,7 @@ struct FileTenant {
     managed_identity: bool,
     #[serde(default)]
     simulated: bool,
+    categories: Option<Vec<String>>,
 }
 
 /// Environment variables this program knows, besides the per-function and per-category ones.
@@ -225,6 +235,7 @@ const KNOWN_ENV: &[&str] = &[
     "ENTRA_MONITOR_SIMULATED_BUDGET",
     "ENTRA_MONITOR_AUTHORITY_HOST",
     "ENTRA_MONITOR_GRAPH_HOST",
+    "ENTRA_MONITOR_CATEGORIES",
 ];
 
 /// `collect-signins` → `ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNINS`.
@@ -459,14 +470,67 @@ impl Config {
             "https://graph.microsoft.com",
         );
 
+        // Categories: everything unless narrowed, globally or per tenant.
+        let categories = match env.get("ENTRA_MONITOR_CATEGORIES") {
+            Some(list) => {
+                let names: Vec<String> = list
+                    .split(',')
+                    .map(|c| c.trim().to_string())
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                parse_categories("ENTRA_MONITOR_CATEGORIES", &names, &mut problem)
+            }
+            None => match &file.categories {
+                Some(names) => parse_categories("categories", names, &mut problem),
+                None => Category::ALL.to_vec(),
+            },
+        };
+
+        // A multi-tenant app registration shared by the file's tenants that name no credential:
+        // the file's client_id / client_secret_env, or the environment's when it names no tenant.
+        let env_is_shared_app =
+            !env.contains_key("ENTRA_MONITOR_TENANT_ID") && !file.tenants.is_empty();
+        let shared_app = match (&file.client_id, env_is_shared_app) {
+            (Some(id), _) => {
+                let secret = match &file.client_secret_env {
+                    Some(var) => match env.get(var) {
+                        Some(v) => Some((var.clone(), v.clone())),
+                        None => {
+                            problem(
+                                "client_secret_env",
+                                format!("names the environment variable {var}, which is not set"),
+                            );
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                Some(SharedApp {
+                    setting: "client_id".into(),
+                    client_id: id.clone(),
+                    secret,
+                })
+            }
+            (None, true) => env.get("ENTRA_MONITOR_CLIENT_ID").map(|id| SharedApp {
+                setting: "ENTRA_MONITOR_CLIENT_ID".into(),
+                client_id: id.clone(),
+                secret: env
+                    .get("ENTRA_MONITOR_CLIENT_SECRET")
+                    .map(|s| ("ENTRA_MONITOR_CLIENT_SECRET".to_string(), s.clone())),
+            }),
+            (None, false) => None,
+        };
+
         // Tenants: the file's list, plus one from ENTRA_MONITOR_TENANT_ID.
         let mut tenants = Vec::new();
         for (i, t) in file.tenants.iter().enumerate() {
-            if let Some(tenant) = tenant_from_file(i, t, env, &mut problem) {
+            if let Some(tenant) =
+                tenant_from_file(i, t, env, shared_app.as_ref(), &categories, &mut problem)
+            {
                 tenants.push(tenant);
             }
         }
-        if let Some(tenant) = tenant_from_env(env, &mut problem) {
+        if let Some(tenant) = tenant_from_env(env, env_is_shared_app, &categories, &mut problem) {
             tenants.push(tenant);
         }
         let mut seen = BTreeMap::new();
@@ -559,6 +623,7 @@ impl Config {
                 log_format,
                 log_filter,
                 tenants,
+                categories,
                 schedules,
                 routes,
                 shutdown_grace,
@@ -614,10 +679,35 @@ fn read_file(path: &Path) -> Result<FileConfig, String> {
     })
 }
 
+/// The multi-tenant app registration tenants fall back to.
+struct SharedApp {
+    setting: String,
+    client_id: String,
+    secret: Option<(String, String)>,
+}
+
+fn parse_categories(
+    setting: &str,
+    names: &[String],
+    problem: &mut impl FnMut(&str, String),
+) -> Vec<Category> {
+    let mut out = Vec::new();
+    for name in names {
+        match name.parse::<Category>() {
+            Ok(c) if !out.contains(&c) => out.push(c),
+            Ok(_) => {}
+            Err(e) => problem(setting, e),
+        }
+    }
+    out
+}
+
 fn tenant_from_file(
     i: usize,
     t: &FileTenant,
     env: &BTreeMap<String, String>,
+    shared_app: Option<&SharedApp>,
+    default_categories: &[Category],
     problem: &mut impl FnMut(&str, String),
 ) -> Option<TenantConfig> {
     let at = |field: &str| format!("tenants[{i}].{field}");
@@ -657,9 +747,26 @@ fn tenant_from_file(
         },
         (None, None) => None,
     };
+    let categories = match &t.categories {
+        Some(names) => parse_categories(&at("categories"), names, problem),
+        None => default_categories.to_vec(),
+    };
+    // A tenant naming no credential of its own uses the shared multi-tenant app.
+    let own = t.client_id.is_some()
+        || secret.is_some()
+        || t.certificate_path.is_some()
+        || t.managed_identity
+        || t.simulated;
+    let (client_id, secret) = match shared_app.filter(|_| !own) {
+        Some(app) => (
+            Some((app.setting.clone(), app.client_id.as_str())),
+            app.secret.clone(),
+        ),
+        None => (t.client_id.as_deref().map(|c| (at("client_id"), c)), secret),
+    };
     let credential = credential(
         &format!("tenants[{i}] ({name})"),
-        t.client_id.as_deref().map(|c| (at("client_id"), c)),
+        client_id,
         secret,
         t.certificate_path
             .clone()
@@ -672,11 +779,14 @@ fn tenant_from_file(
         id: id?,
         name,
         credential,
+        categories,
     })
 }
 
 fn tenant_from_env(
     env: &BTreeMap<String, String>,
+    env_is_shared_app: bool,
+    categories: &[Category],
     problem: &mut impl FnMut(&str, String),
 ) -> Option<TenantConfig> {
     let credential_vars = [
@@ -686,7 +796,12 @@ fn tenant_from_env(
         "ENTRA_MONITOR_MANAGED_IDENTITY",
     ];
     let Some(id_text) = env.get("ENTRA_MONITOR_TENANT_ID") else {
-        for var in credential_vars.iter().filter(|v| env.contains_key(**v)) {
+        // With tenants in the file, the client id and secret are their shared app.
+        let shared = ["ENTRA_MONITOR_CLIENT_ID", "ENTRA_MONITOR_CLIENT_SECRET"];
+        for var in credential_vars
+            .iter()
+            .filter(|v| env.contains_key(**v) && !(env_is_shared_app && shared.contains(*v)))
+        {
             problem(
                 var,
                 "is set but ENTRA_MONITOR_TENANT_ID is not; set the tenant it belongs to".into(),
@@ -740,6 +855,7 @@ fn tenant_from_env(
         id: id?,
         name,
         credential,
+        categories: categories.to_vec(),
     })
 }
 
@@ -1010,6 +1126,76 @@ AuditLogs = ["embedded", "kafka"]
         let debug = format!("{c:?}");
         assert!(!debug.contains("corp-secret-value"), "{debug}");
         assert!(debug.contains("Secret(<redacted>)"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn tenants_share_a_multi_tenant_app_and_narrow_their_categories() {
+        let dir = std::env::temp_dir().join(format!("entra-config-shared-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            r#"
+client_id = "11111111-1111-1111-1111-111111111111"
+client_secret_env = "MSP_APP_SECRET"
+categories = ["SignInLogs", "AuditLogs"]
+
+[[tenants]]
+id = "contoso.onmicrosoft.com"
+
+[[tenants]]
+id = "fabrikam.onmicrosoft.com"
+categories = ["AuditLogs", "ProvisioningLogs"]
+
+[[tenants]]
+id = "tailspin.onmicrosoft.com"
+managed_identity = true
+"#,
+        )
+        .unwrap();
+        let mut source = env(&[("MSP_APP_SECRET", "msp-secret")]);
+        source.file = Some(path.clone());
+        let c = Config::load(&source, Host::Local, FUNCTIONS).unwrap();
+        let shared = Credential::ClientSecret {
+            client_id: "11111111-1111-1111-1111-111111111111".into(),
+            secret: Secret::new("msp-secret"),
+        };
+        assert_eq!(c.tenants[0].credential, shared);
+        assert_eq!(c.tenants[1].credential, shared);
+        assert_eq!(
+            c.tenants[2].credential,
+            Credential::ManagedIdentity { client_id: None }
+        );
+        assert_eq!(
+            c.tenants[0].categories,
+            vec![Category::SignInLogs, Category::AuditLogs]
+        );
+        assert_eq!(
+            c.tenants[1].categories,
+            vec![Category::AuditLogs, Category::ProvisioningLogs]
+        );
+
+        // The environment's client id and secret serve the file's tenants too.
+        std::fs::write(
+            &path,
+            "[[tenants]]\nid = \"contoso.onmicrosoft.com\"\ncategories = [\"SignIns\"]\n",
+        )
+        .unwrap();
+        let mut source = env(&[
+            (
+                "ENTRA_MONITOR_CLIENT_ID",
+                "22222222-2222-2222-2222-222222222222",
+            ),
+            ("ENTRA_MONITOR_CLIENT_SECRET", "s"),
+        ]);
+        source.file = Some(path.clone());
+        let p = problems(&source);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("tenants[0].categories: unknown category \"SignIns\""),
+            "{p:?}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -30,7 +30,7 @@ pub async fn run(
     let keep_going = || !inv.shutting_down() && started.elapsed() < budget;
     let (mut records, mut new, mut failures) = (0, 0, Vec::new());
     for tenant in sources {
-        for category in categories {
+        for category in categories.iter().filter(|c| tenant.categories.contains(c)) {
             if !keep_going() {
                 inv.log("stopping at a safe point (time budget spent or shutting down); the next run continues");
                 break;
