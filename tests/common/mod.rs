@@ -179,3 +179,70 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value 
         .await
         .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
 }
+
+// A local identity platform: the v2.0 token endpoint and a managed-identity endpoint, speaking
+// the documented requests and answers (protocols.md §3).
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use warp::Filter;
+
+pub const CLIENT_ID: &str = "6f1c5a2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b";
+pub const SECRET: &str = "Qx7~correct-horse-battery-staple";
+pub const MI_HEADER: &str = "mi-header-value-1234";
+
+pub struct Identity {
+    pub base: String,
+    pub issued: Arc<AtomicUsize>,
+}
+
+/// The v2.0 token endpoint and a managed-identity endpoint.
+pub async fn identity_platform(graph: String) -> Identity {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let counter = issued.clone();
+    let expected_scope = format!("{graph}/.default");
+    let token = warp::post()
+        .and(warp::path!(String / "oauth2" / "v2.0" / "token"))
+        .and(warp::header::exact_ignore_case("content-type", "application/x-www-form-urlencoded"))
+        .and(warp::body::form::<BTreeMap<String, String>>())
+        .map(move |_tenant: String, form: BTreeMap<String, String>| {
+            let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
+                && form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+                && form.get("scope") == Some(&expected_scope);
+            if !ok {
+                return warp::reply::with_status(warp::reply::json(&json!({ "error": "invalid_request", "error_description": "AADSTS900144: The request body must contain the following parameter." })), warp::http::StatusCode::BAD_REQUEST);
+            }
+            if form.get("client_secret").map(String::as_str) != Some(SECRET) {
+                return warp::reply::with_status(
+                    warp::reply::json(&json!({
+                        "error": "invalid_client",
+                        "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.\r\nTrace ID: 0a1b\r\nCorrelation ID: 2c3d",
+                        "error_codes": [7000215]
+                    })),
+                    warp::http::StatusCode::UNAUTHORIZED,
+                );
+            }
+            counter.fetch_add(1, Ordering::SeqCst);
+            warp::reply::with_status(warp::reply::json(&json!({ "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": "token-from-secret" })), warp::http::StatusCode::OK)
+        });
+    let expected_resource = graph.clone();
+    let managed = warp::get()
+        .and(warp::path!("msi" / "token"))
+        .and(warp::header::<String>("x-identity-header"))
+        .and(warp::query::<BTreeMap<String, String>>())
+        .map(move |header: String, query: BTreeMap<String, String>| {
+            let ok = header == MI_HEADER && query.get("resource") == Some(&expected_resource) && query.get("api-version").map(String::as_str) == Some("2019-08-01");
+            if !ok {
+                return warp::reply::with_status(warp::reply::json(&json!({ "message": "bad request" })), warp::http::StatusCode::BAD_REQUEST);
+            }
+            let expires_on = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 3600).to_string();
+            warp::reply::with_status(
+                warp::reply::json(&json!({ "access_token": "token-from-identity", "expires_on": expires_on, "resource": expected_resource, "token_type": "Bearer" })),
+                warp::http::StatusCode::OK,
+            )
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(warp::serve(token.or(managed)).incoming(listener).run());
+    Identity { base, issued }
+}

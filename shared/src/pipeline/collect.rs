@@ -213,7 +213,7 @@ pub async fn collect_category(
                 }
             }
             let progress = if ascending { newest_seen } else { None };
-            let write = store.store_page(tenant, category, &rows, progress, now)?;
+            let write = store.store_page(tenant, category, &rows, progress, from, now)?;
             report.records += rows.len() as i64;
             report.new += write.new;
             report.updated += write.updated;

@@ -247,6 +247,7 @@ impl SqliteState {
         category: Category,
         rows: &[StoredRow],
         progress: Option<DateTime<Utc>>,
+        since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<PageWrite, StateError> {
         let mut conn = self.conn();
@@ -277,6 +278,12 @@ impl SqliteState {
                 }
             }
         }
+        // Where collection began is known from the first page on, even if that run never ends.
+        tx.execute(
+            "INSERT INTO checkpoints (tenant, category, since) VALUES (?1, ?2, ?3)
+             ON CONFLICT (tenant, category) DO UPDATE SET since = COALESCE(since, excluded.since)",
+            params![tenant, category.name(), since.to_rfc3339()],
+        )?;
         if let Some(progress) = progress {
             advance_watermark(&tx, tenant, category, progress)?;
         }
