@@ -39,7 +39,7 @@ fn time_in(rng: &mut Rng, minute_start: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Publication delay: most records within minutes, a tail much later (sign-ins 10–30 min,
 /// non-interactive later still, offline risk detections hours).
-fn delay(rng: &mut Rng, category: Category) -> Duration {
+pub fn delay_for(rng: &mut Rng, category: Category) -> Duration {
     let secs = match category {
         Category::SignInLogs | Category::AuditLogs => {
             if rng.f64() < 0.05 {
@@ -91,7 +91,7 @@ pub fn minute_records(
             category,
             id,
             time,
-            visible_at: time + delay(rng, category),
+            visible_at: time + delay_for(rng, category),
             json,
         });
     };
@@ -163,6 +163,12 @@ pub fn minute_records(
             }
         }
     }
+    out.extend(super::attacks::minute_records(
+        seed,
+        dir,
+        category,
+        minute_start,
+    ));
     out
 }
 
@@ -222,7 +228,7 @@ const FAILURES: &[(i64, &str)] = &[
     ),
 ];
 
-fn user_sign_in(
+pub fn user_sign_in(
     rng: &mut Rng,
     dir: &Directory,
     user: &super::directory::User,

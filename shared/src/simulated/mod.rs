@@ -7,11 +7,13 @@
 //! unbounded in time, costs no memory, and offers an exact ground truth through
 //! [`SimulatedTenant::records`].
 
+pub mod attacks;
 pub mod directory;
 pub mod events;
 pub mod server;
 
 use crate::model::Category;
+pub use attacks::{Attack, AttackKind};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 pub use directory::Directory;
 pub use events::SimRecord;
@@ -56,6 +58,11 @@ impl SimulatedTenant {
         }
         out.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
         out
+    }
+
+    /// The attacks injected into the tenant that started in `[from, to]` (ground truth).
+    pub fn attacks(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Attack> {
+        attacks::attacks(self.seed, &self.directory, from, to)
     }
 }
 
@@ -131,5 +138,77 @@ mod tests {
             .len(),
             interactive.len()
         );
+    }
+
+    #[test]
+    fn each_day_holds_one_attack_of_each_kind_with_its_records() {
+        let t = SimulatedTenant::new(7, 300);
+        let day = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+        let end = day + Duration::days(1) - Duration::milliseconds(1);
+        let attacks = t.attacks(day, end);
+        let kinds: BTreeSet<AttackKind> = attacks.iter().map(|a| a.kind).collect();
+        assert_eq!(kinds.len(), AttackKind::ALL.len(), "{kinds:?}");
+        // Every attack record is in the tenant's activity (with a margin for attacks that end
+        // after midnight).
+        let mut ids = BTreeSet::new();
+        for c in [Category::SignInLogs, Category::AuditLogs] {
+            ids.extend(
+                t.records(c, day, end + Duration::hours(1), None)
+                    .into_iter()
+                    .map(|r| r.id),
+            );
+        }
+        let signins: std::collections::BTreeMap<String, SimRecord> = t
+            .records(Category::SignInLogs, day, end + Duration::hours(1), None)
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        for a in &attacks {
+            assert!(
+                a.record_ids.iter().all(|id| ids.contains(id)),
+                "{:?} records missing",
+                a.kind
+            );
+            let codes: Vec<i64> = a
+                .record_ids
+                .iter()
+                .filter_map(|id| signins.get(id))
+                .map(|r| r.json["status"]["errorCode"].as_i64().unwrap())
+                .collect();
+            match a.kind {
+                AttackKind::PasswordSpray => {
+                    assert_eq!(codes.iter().filter(|c| **c == 50126).count(), 30);
+                    assert_eq!(codes.last(), Some(&0));
+                    let users: BTreeSet<&str> = a
+                        .record_ids
+                        .iter()
+                        .map(|id| signins[id].json["userPrincipalName"].as_str().unwrap())
+                        .collect();
+                    assert!(users.len() > 10, "a spray touches many users");
+                }
+                AttackKind::BruteForce => assert_eq!(codes, vec![50126; 40]),
+                AttackKind::MfaFatigue => {
+                    assert_eq!(codes.iter().filter(|c| **c == 500121).count(), 9);
+                    assert_eq!(codes.last(), Some(&0));
+                }
+                AttackKind::ImpossibleTravel => {
+                    assert_eq!(codes, vec![0, 0]);
+                    let countries: BTreeSet<&str> = a
+                        .record_ids
+                        .iter()
+                        .map(|id| {
+                            signins[id].json["location"]["countryOrRegion"]
+                                .as_str()
+                                .unwrap()
+                        })
+                        .collect();
+                    assert_eq!(countries.len(), 2, "two distant places");
+                }
+                AttackKind::DisabledAccount => assert!(codes.iter().all(|c| *c == 50057)),
+                _ => assert_eq!(a.record_ids.len(), 1),
+            }
+        }
+        // Deterministic.
+        assert_eq!(attacks, SimulatedTenant::new(7, 300).attacks(day, end));
     }
 }

@@ -1,0 +1,383 @@
+//! Attacks injected into the simulated tenant, one of each kind per UTC day at a seeded time,
+//! with their ground truth ([`Attack`]): which kind, when, against whom, from where, and the ids
+//! of the records that make it up. Detections are tested against this truth.
+
+use super::directory::{Directory, PLACES, ROLES, guid_from};
+use super::events::{SimRecord, delay_for, user_sign_in};
+use crate::model::Category;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use fastrand::Rng;
+use serde::Serialize;
+use serde_json::json;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AttackKind {
+    /// One source tries a password against many users, then one user's succeeds.
+    PasswordSpray,
+    /// Many failed passwords against one user from one source.
+    BruteForce,
+    /// Two successful sign-ins of one user from places too far apart for the time between them.
+    ImpossibleTravel,
+    /// Repeated MFA prompts denied or ignored, then one approved.
+    MfaFatigue,
+    /// Sign-in attempts on a disabled account.
+    DisabledAccount,
+    /// A user consents to an app asking for high-privilege permissions.
+    ConsentGrant,
+    /// A new secret added to an application.
+    AppCredentialAdded,
+    /// Global Administrator assigned directly, not through PIM.
+    RoleOutsidePim,
+}
+
+impl AttackKind {
+    pub const ALL: [AttackKind; 8] = [
+        AttackKind::PasswordSpray,
+        AttackKind::BruteForce,
+        AttackKind::ImpossibleTravel,
+        AttackKind::MfaFatigue,
+        AttackKind::DisabledAccount,
+        AttackKind::ConsentGrant,
+        AttackKind::AppCredentialAdded,
+        AttackKind::RoleOutsidePim,
+    ];
+
+    fn category(self) -> Category {
+        match self {
+            AttackKind::ConsentGrant
+            | AttackKind::AppCredentialAdded
+            | AttackKind::RoleOutsidePim => Category::AuditLogs,
+            _ => Category::SignInLogs,
+        }
+    }
+
+    /// How many minutes the attack lasts.
+    fn minutes(self) -> i64 {
+        match self {
+            AttackKind::PasswordSpray => 11,
+            AttackKind::BruteForce => 5,
+            AttackKind::ImpossibleTravel => 21,
+            AttackKind::MfaFatigue => 10,
+            AttackKind::DisabledAccount => 3,
+            _ => 1,
+        }
+    }
+}
+
+/// The ground truth of one injected attack.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attack {
+    pub kind: AttackKind,
+    pub start: DateTime<Utc>,
+    /// The user attacked (for a spray, the one whose password succeeded).
+    pub user_principal_name: String,
+    /// The attacker's address (for impossible travel, the far one).
+    pub ip_address: String,
+    pub record_ids: Vec<String>,
+}
+
+/// The attack sources: anonymising exit nodes and hosting ranges (documentation ranges).
+const ATTACKER_IPS: &[&str] = &["185.220.101.", "45.153.160.", "193.189.100."];
+
+struct Plan {
+    kind: AttackKind,
+    start: DateTime<Utc>,
+    victims: Vec<usize>,
+    ip: String,
+    seed: u64,
+}
+
+fn plans(seed: u64, dir: &Directory, day: DateTime<Utc>) -> Vec<Plan> {
+    let index = day.timestamp().div_euclid(86_400) as u64;
+    let mut rng = Rng::with_seed(seed ^ 0x0A77_ACC5 ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let users = dir.users.len();
+    AttackKind::ALL
+        .into_iter()
+        .filter_map(|kind| {
+            let start = day + Duration::minutes(rng.i64(0..(1440 - kind.minutes())));
+            let ip = format!(
+                "{}{}",
+                ATTACKER_IPS[rng.usize(..ATTACKER_IPS.len())],
+                rng.u8(2..250)
+            );
+            let victims = match kind {
+                AttackKind::PasswordSpray => {
+                    (0..30.min(users)).map(|_| rng.usize(..users)).collect()
+                }
+                AttackKind::DisabledAccount => {
+                    let disabled: Vec<usize> = (0..users)
+                        .filter(|i| !dir.users[*i].account_enabled)
+                        .collect();
+                    if disabled.is_empty() {
+                        return None;
+                    }
+                    vec![disabled[rng.usize(..disabled.len())]]
+                }
+                _ => vec![rng.usize(..users)],
+            };
+            Some(Plan {
+                kind,
+                start,
+                victims,
+                ip,
+                seed: rng.u64(..),
+            })
+        })
+        .collect()
+}
+
+/// The attack records of `category` in the minute starting at `minute_start`.
+pub fn minute_records(
+    seed: u64,
+    dir: &Directory,
+    category: Category,
+    minute_start: DateTime<Utc>,
+) -> Vec<SimRecord> {
+    if category != Category::SignInLogs && category != Category::AuditLogs {
+        return Vec::new();
+    }
+    let day = minute_start
+        .duration_trunc(Duration::days(1))
+        .unwrap_or(minute_start);
+    let mut out = Vec::new();
+    // An attack that started late the previous day may run past midnight.
+    for d in [day - Duration::days(1), day] {
+        for plan in plans(seed, dir, d)
+            .into_iter()
+            .filter(|p| p.kind.category() == category)
+        {
+            let offset = (minute_start
+                - plan
+                    .start
+                    .duration_trunc(Duration::minutes(1))
+                    .unwrap_or(plan.start))
+            .num_minutes();
+            if (0..plan.kind.minutes()).contains(&offset) {
+                out.extend(records(&plan, dir, offset, minute_start));
+            }
+        }
+    }
+    out
+}
+
+fn records(
+    plan: &Plan,
+    dir: &Directory,
+    offset: i64,
+    minute_start: DateTime<Utc>,
+) -> Vec<SimRecord> {
+    let mut rng = Rng::with_seed(plan.seed ^ (offset as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    let mut out = Vec::new();
+    let mut sign_in = |rng: &mut Rng,
+                       user: usize,
+                       code: i64,
+                       reason: &str,
+                       ip: Option<&str>,
+                       place: Option<usize>| {
+        let t = minute_start + Duration::milliseconds(rng.i64(0..60_000));
+        let mut json = user_sign_in(rng, dir, &dir.users[user], t, true);
+        json["status"] =
+            json!({ "errorCode": code, "failureReason": reason, "additionalDetails": null });
+        if let Some(ip) = ip {
+            json["ipAddress"] = json!(ip);
+            json["autonomousSystemNumber"] = json!(208_294);
+            json["location"] = json!({ "city": "Frankfurt am Main", "state": "Hessen", "countryOrRegion": "DE", "geoCoordinates": { "latitude": 50.11, "longitude": 8.68 } });
+            json["userAgent"] = json!("python-requests/2.31");
+        }
+        if let Some(p) = place {
+            let place = &PLACES[p];
+            json["ipAddress"] = json!(format!("{}.{}", place.ip_prefix, rng.u8(2..250)));
+            json["location"] = json!({ "city": place.city, "state": place.state, "countryOrRegion": place.country, "geoCoordinates": { "latitude": place.latitude, "longitude": place.longitude } });
+        }
+        let id = json["id"].as_str().unwrap_or_default().to_string();
+        out.push(SimRecord {
+            category: Category::SignInLogs,
+            id,
+            time: t,
+            visible_at: t + delay_for(rng, Category::SignInLogs),
+            json,
+        });
+    };
+    let bad_password = "Error validating credentials due to invalid username or password.";
+    match plan.kind {
+        AttackKind::PasswordSpray => {
+            if offset < 10 {
+                for v in plan.victims.iter().skip(offset as usize * 3).take(3) {
+                    sign_in(&mut rng, *v, 50126, bad_password, Some(&plan.ip), None);
+                }
+            } else {
+                sign_in(
+                    &mut rng,
+                    plan.victims[plan.victims.len() / 2],
+                    0,
+                    "Other.",
+                    Some(&plan.ip),
+                    None,
+                );
+            }
+        }
+        AttackKind::BruteForce => {
+            for _ in 0..8 {
+                sign_in(
+                    &mut rng,
+                    plan.victims[0],
+                    50126,
+                    bad_password,
+                    Some(&plan.ip),
+                    None,
+                );
+            }
+        }
+        AttackKind::ImpossibleTravel => {
+            let user = plan.victims[0];
+            let home = dir.users[user].home;
+            if offset == 0 {
+                sign_in(&mut rng, user, 0, "Other.", None, Some(home));
+            } else if offset == 20 {
+                sign_in(&mut rng, user, 0, "Other.", None, Some(farthest(home)));
+            }
+        }
+        AttackKind::MfaFatigue => {
+            let (code, reason) = if offset < 9 {
+                (
+                    500121,
+                    "Authentication failed during strong authentication request.",
+                )
+            } else {
+                (0, "Other.")
+            };
+            sign_in(
+                &mut rng,
+                plan.victims[0],
+                code,
+                reason,
+                Some(&plan.ip),
+                None,
+            );
+        }
+        AttackKind::DisabledAccount => {
+            sign_in(
+                &mut rng,
+                plan.victims[0],
+                50057,
+                "User account is disabled.",
+                Some(&plan.ip),
+                None,
+            );
+        }
+        AttackKind::ConsentGrant | AttackKind::AppCredentialAdded | AttackKind::RoleOutsidePim => {
+            let t = minute_start + Duration::milliseconds(rng.i64(0..60_000));
+            let actor = &dir.users[plan.victims[0]];
+            let id = format!("Directory_{}", guid_from(rng.u128(..)).to_uppercase());
+            let initiated = json!({ "user": { "id": actor.id, "displayName": null, "userPrincipalName": actor.user_principal_name, "ipAddress": plan.ip, "userType": null, "homeTenantId": null, "homeTenantName": null }, "app": null });
+            let app_id = guid_from(rng.u128(..));
+            let (category, activity, operation, targets) = match plan.kind {
+                AttackKind::ConsentGrant => (
+                    "ApplicationManagement",
+                    "Consent to application",
+                    "Assign",
+                    json!([{ "id": app_id, "displayName": "Mail Backup Pro", "type": "ServicePrincipal", "userPrincipalName": null, "groupType": null,
+                    "modifiedProperties": [
+                        { "displayName": "ConsentContext.IsAdminConsent", "oldValue": null, "newValue": "\"False\"" },
+                        { "displayName": "ConsentAction.Permissions", "oldValue": null, "newValue": "\"[] => [[Id: x, ClientId: x, PrincipalId: x, ResourceId: x, ConsentType: Principal, Scope: Mail.ReadWrite Files.ReadWrite.All offline_access User.Read]]; \"" }
+                    ] }]),
+                ),
+                AttackKind::AppCredentialAdded => (
+                    "ApplicationManagement",
+                    "Update application – Certificates and secrets management ",
+                    "Update",
+                    json!([{ "id": app_id, "displayName": "crm-connector", "type": "Application", "userPrincipalName": null, "groupType": null,
+                    "modifiedProperties": [{ "displayName": "KeyDescription", "oldValue": "[]", "newValue": "[\"[KeyIdentifier=5b1c,KeyType=Password,KeyUsage=Verify,DisplayName=backup]\"]" }] }]),
+                ),
+                _ => {
+                    let role = &ROLES[0];
+                    let target = &dir.users[(plan.victims[0] + 1) % dir.users.len()];
+                    (
+                        "RoleManagement",
+                        "Add member to role",
+                        "Assign",
+                        json!([
+                            { "id": target.id, "displayName": null, "type": "User", "userPrincipalName": target.user_principal_name, "groupType": null, "modifiedProperties": [] },
+                            { "id": role.id, "displayName": role.display_name, "type": "Role", "userPrincipalName": null, "groupType": null,
+                              "modifiedProperties": [{ "displayName": "Role.DisplayName", "oldValue": null, "newValue": format!("\"{}\"", role.display_name) }] }
+                        ]),
+                    )
+                }
+            };
+            let json = json!({
+                "id": id, "category": category, "correlationId": guid_from(rng.u128(..)), "result": "success", "resultReason": "",
+                "activityDisplayName": activity, "activityDateTime": t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "loggedByService": "Core Directory", "operationType": operation, "initiatedBy": initiated,
+                "targetResources": targets, "additionalDetails": []
+            });
+            out.push(SimRecord {
+                category: Category::AuditLogs,
+                id: id.clone(),
+                time: t,
+                visible_at: t + delay_for(&mut rng, Category::AuditLogs),
+                json,
+            });
+        }
+    }
+    out
+}
+
+fn farthest(home: usize) -> usize {
+    let h = &PLACES[home];
+    (0..PLACES.len())
+        .max_by(|a, b| {
+            let d = |i: usize| {
+                (PLACES[i].latitude - h.latitude).powi(2)
+                    + (PLACES[i].longitude - h.longitude).powi(2)
+            };
+            d(*a).total_cmp(&d(*b))
+        })
+        .unwrap_or(home)
+}
+
+/// The attacks that started in `[from, to]`, with the ids of their records.
+pub fn attacks(seed: u64, dir: &Directory, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Attack> {
+    let mut out = Vec::new();
+    let mut day = from.duration_trunc(Duration::days(1)).unwrap_or(from);
+    while day <= to {
+        for plan in plans(seed, dir, day)
+            .into_iter()
+            .filter(|p| p.start >= from && p.start <= to)
+        {
+            let mut ids = Vec::new();
+            let mut last_ip = plan.ip.clone();
+            for offset in 0..plan.kind.minutes() {
+                let minute = plan
+                    .start
+                    .duration_trunc(Duration::minutes(1))
+                    .unwrap_or(plan.start)
+                    + Duration::minutes(offset);
+                for r in records(&plan, dir, offset, minute) {
+                    if let Some(ip) = r.json["ipAddress"].as_str() {
+                        last_ip = ip.to_string();
+                    }
+                    ids.push(r.id);
+                }
+            }
+            let user = match plan.kind {
+                AttackKind::PasswordSpray => plan.victims[plan.victims.len() / 2],
+                _ => plan.victims[0],
+            };
+            out.push(Attack {
+                kind: plan.kind,
+                start: plan.start,
+                user_principal_name: dir.users[user].user_principal_name.clone(),
+                ip_address: if plan.kind == AttackKind::ImpossibleTravel {
+                    last_ip
+                } else {
+                    plan.ip.clone()
+                },
+                record_ids: ids,
+            });
+        }
+        day += Duration::days(1);
+    }
+    out.sort_by_key(|a| a.start);
+    out
+}
