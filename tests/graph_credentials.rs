@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{CLIENT_ID, MI_HEADER, SECRET, TempDir, identity_platform, run};
+use common::{CLIENT_ID, MI_HEADER, SECRET, TempDir, credential_fixture, identity_platform, run};
 use serde_json::Value;
 use shared::clock::SystemClock;
 use shared::simulated::SimulatedTenant;
@@ -97,5 +97,45 @@ async fn managed_identity_gets_a_token_from_the_host() {
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("IDENTITY_ENDPOINT and IDENTITY_HEADER are not set")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_signs_a_client_assertion() {
+    let graph = graph_demanding("token-from-certificate").await;
+    let identity = identity_platform(graph.clone()).await;
+    let dir = TempDir::new("certificate");
+    let pem = credential_fixture("app-credential.pem");
+    let public = credential_fixture("public-key.pem");
+    let env = |path: &std::path::Path| -> Vec<(&'static str, String)> {
+        vec![
+            ("ENTRA_MONITOR_TENANT_ID", "contoso.onmicrosoft.com".into()),
+            ("ENTRA_MONITOR_CLIENT_ID", CLIENT_ID.into()),
+            (
+                "ENTRA_MONITOR_CLIENT_CERTIFICATE_PATH",
+                path.display().to_string(),
+            ),
+            ("ENTRA_MONITOR_AUTHORITY_HOST", identity.base.clone()),
+            ("ENTRA_MONITOR_GRAPH_HOST", graph.clone()),
+        ]
+    };
+    let with_pem = env(&pem);
+    let refs: Vec<(&str, &str)> = with_pem.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run(dir.path(), &["run", "collect-audit"], &refs);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(identity.issued.load(Ordering::SeqCst), 1);
+    assert!(!stderr.contains("PRIVATE KEY"));
+
+    // A file without the private key is named, with what it should hold.
+    let with_public = env(&public);
+    let refs: Vec<(&str, &str)> = with_public.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run(dir.path(), &["run", "collect-audit"], &refs);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("public-key.pem: no CERTIFICATE block")
+            && stderr.contains("private key and its certificate"),
+        "{stderr}"
     );
 }

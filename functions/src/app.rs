@@ -153,12 +153,13 @@ impl App {
                         client_id: client_id.clone(),
                     }
                 }
-                Credential::Certificate { .. } => {
-                    return Err(FunctionError::Failed(format!(
-                        "tenant {}: certificate credentials are not supported yet; use a client secret or managed identity",
-                        t.name
-                    )));
-                }
+                Credential::Certificate { client_id, path } => TokenSource::Certificate {
+                    authority_host: self.config.authority_host.clone(),
+                    tenant: t.id.to_string(),
+                    client_id: client_id.clone(),
+                    pem_path: path.clone(),
+                    scope: scope.clone(),
+                },
                 Credential::Simulated => {
                     return Err(FunctionError::Failed(format!(
                         "tenant {}: a simulated tenant is used when no tenant is configured; remove the tenant settings",

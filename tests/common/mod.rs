@@ -212,6 +212,18 @@ pub async fn identity_platform(graph: String) -> Identity {
             if !ok {
                 return warp::reply::with_status(warp::reply::json(&json!({ "error": "invalid_request", "error_description": "AADSTS900144: The request body must contain the following parameter." })), warp::http::StatusCode::BAD_REQUEST);
             }
+            if let Some(assertion) = form.get("client_assertion") {
+                return match check_assertion(&form, assertion) {
+                    Ok(()) => {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        warp::reply::with_status(warp::reply::json(&json!({ "token_type": "Bearer", "expires_in": 3599, "access_token": "token-from-certificate" })), warp::http::StatusCode::OK)
+                    }
+                    Err(why) => warp::reply::with_status(
+                        warp::reply::json(&json!({ "error": "invalid_client", "error_description": format!("AADSTS700027: Client assertion failed signature validation: {why}") })),
+                        warp::http::StatusCode::UNAUTHORIZED,
+                    ),
+                };
+            }
             if form.get("client_secret").map(String::as_str) != Some(SECRET) {
                 return warp::reply::with_status(
                     warp::reply::json(&json!({
@@ -245,4 +257,50 @@ pub async fn identity_platform(graph: String) -> Identity {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(warp::serve(token.or(managed)).incoming(listener).run());
     Identity { base, issued }
+}
+
+/// The test-only credential (tests/fixtures/credentials).
+pub fn credential_fixture(name: &str) -> std::path::PathBuf {
+    repo_root().join("tests/fixtures/credentials").join(name)
+}
+
+/// Checks a client assertion as the identity platform does: RS256 signature by the registered
+/// certificate's key, `x5t` naming that certificate, issuer and subject the client id, the
+/// token endpoint as audience, and a short lifetime.
+fn check_assertion(form: &BTreeMap<String, String>, assertion: &str) -> Result<(), String> {
+    if form.get("client_assertion_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    {
+        return Err("wrong client_assertion_type".into());
+    }
+    let header = jsonwebtoken::decode_header(assertion).map_err(|e| e.to_string())?;
+    let x5t = std::fs::read_to_string(credential_fixture("x5t.txt")).unwrap();
+    if header.x5t.as_deref() != Some(x5t.trim()) {
+        return Err(format!(
+            "x5t {:?} is not the registered certificate",
+            header.x5t
+        ));
+    }
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(
+        &std::fs::read(credential_fixture("public-key.pem")).unwrap(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.validate_aud = false;
+    let data = jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation)
+        .map_err(|e| e.to_string())?;
+    let c = data.claims;
+    let aud = c["aud"].as_str().unwrap_or_default();
+    if c["iss"] != CLIENT_ID || c["sub"] != CLIENT_ID || !aud.ends_with("/oauth2/v2.0/token") {
+        return Err(format!("claims {c}"));
+    }
+    if c["exp"]
+        .as_u64()
+        .unwrap_or(0)
+        .saturating_sub(c["iat"].as_u64().unwrap_or(0))
+        > 600
+    {
+        return Err("lifetime over 10 minutes".into());
+    }
+    Ok(())
 }

@@ -1,5 +1,6 @@
-//! Access tokens for Microsoft Graph (protocols.md §3): client credentials with a secret
-//! (v2.0 token endpoint, `https://graph.microsoft.com/.default`) or the host's managed identity
+//! Access tokens for Microsoft Graph (protocols.md §3): client credentials with a secret or a
+//! certificate (a signed client assertion) at the v2.0 token endpoint
+//! (`https://graph.microsoft.com/.default`), or the host's managed identity
 //! (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`). Tokens are cached and refreshed five minutes before
 //! they expire. Neither the secret nor a token ever appears in an error or a log line.
 
@@ -16,6 +17,14 @@ pub enum TokenSource {
         tenant: String,
         client_id: String,
         secret: Secret,
+        scope: String,
+    },
+    /// A PEM file holding the app's private key and its certificate.
+    Certificate {
+        authority_host: String,
+        tenant: String,
+        client_id: String,
+        pem_path: std::path::PathBuf,
         scope: String,
     },
     ManagedIdentity {
@@ -129,6 +138,35 @@ impl TokenCache {
                     .await
                     .map_err(unavailable)?
             }
+            TokenSource::Certificate {
+                authority_host,
+                tenant,
+                client_id,
+                pem_path,
+                scope,
+            } => {
+                let url = format!(
+                    "{}/{tenant}/oauth2/v2.0/token",
+                    authority_host.trim_end_matches('/')
+                );
+                let assertion = client_assertion(pem_path, client_id, &url)?;
+                let form = [
+                    ("client_id", client_id.as_str()),
+                    ("scope", scope.as_str()),
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.expose()),
+                ];
+                self.http
+                    .post(url)
+                    .form(&form)
+                    .send()
+                    .await
+                    .map_err(unavailable)?
+            }
             TokenSource::ManagedIdentity {
                 endpoint,
                 header,
@@ -198,6 +236,53 @@ impl TokenCache {
         .unwrap_or(Duration::from_secs(3599));
         Ok((Secret::new(token), lifetime))
     }
+}
+
+/// A client assertion: a JWT signed (RS256) with the app's certificate key, naming the
+/// certificate by its SHA-1 thumbprint (`x5t`), valid for ten minutes, for the token endpoint.
+fn client_assertion(
+    pem_path: &std::path::Path,
+    client_id: &str,
+    audience: &str,
+) -> Result<Secret, TokenError> {
+    use base64::Engine;
+    let bad = |what: String| TokenError::Refused {
+        code: "certificate".into(),
+        description: format!("{}: {what}", pem_path.display()),
+        remedy: "give a PEM file holding the app's private key and its certificate".into(),
+    };
+    let text =
+        std::fs::read_to_string(pem_path).map_err(|e| bad(format!("cannot read it ({e})")))?;
+    let blocks = pem::parse_many(&text).map_err(|e| bad(format!("not PEM ({e})")))?;
+    let cert = blocks
+        .iter()
+        .find(|b| b.tag() == "CERTIFICATE")
+        .ok_or_else(|| bad("no CERTIFICATE block".into()))?;
+    let key = blocks
+        .iter()
+        .find(|b| b.tag() == "PRIVATE KEY" || b.tag() == "RSA PRIVATE KEY")
+        .ok_or_else(|| bad("no PRIVATE KEY block".into()))?;
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem::encode(key).as_bytes())
+        .map_err(|e| bad(format!("the key is not an RSA key ({e})")))?;
+    let thumbprint = <sha1::Sha1 as sha1::Digest>::digest(cert.contents());
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.x5t = Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(thumbprint));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let claims = serde_json::json!({
+        "aud": audience,
+        "iss": client_id,
+        "sub": client_id,
+        "jti": format!("{:032x}", fastrand::u128(..)),
+        "nbf": now,
+        "iat": now,
+        "exp": now + 600,
+    });
+    jsonwebtoken::encode(&header, &claims, &key)
+        .map(Secret::new)
+        .map_err(|e| bad(format!("cannot sign ({e})")))
 }
 
 fn number(v: &Value) -> Option<u64> {
