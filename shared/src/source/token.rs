@@ -111,6 +111,28 @@ impl TokenCache {
         *self.cached.lock().await = None;
     }
 
+    /// The client-credentials grant, with the app's proof (a secret or an assertion).
+    async fn client_credentials(
+        &self,
+        url: &str,
+        client_id: &str,
+        scope: &str,
+        proof: &[(&str, &str)],
+    ) -> Result<reqwest::Response, TokenError> {
+        let mut form = vec![
+            ("client_id", client_id),
+            ("scope", scope),
+            ("grant_type", "client_credentials"),
+        ];
+        form.extend_from_slice(proof);
+        self.http
+            .post(url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| TokenError::Unavailable(e.without_url().to_string()))
+    }
+
     async fn acquire(&self) -> Result<(Secret, Duration), TokenError> {
         let unavailable = |e: reqwest::Error| TokenError::Unavailable(e.without_url().to_string());
         let response = match &self.source {
@@ -121,22 +143,14 @@ impl TokenCache {
                 secret,
                 scope,
             } => {
-                let url = format!(
-                    "{}/{tenant}/oauth2/v2.0/token",
-                    authority_host.trim_end_matches('/')
-                );
-                let form = [
-                    ("client_id", client_id.as_str()),
-                    ("scope", scope.as_str()),
-                    ("grant_type", "client_credentials"),
-                    ("client_secret", secret.expose()),
-                ];
-                self.http
-                    .post(url)
-                    .form(&form)
-                    .send()
-                    .await
-                    .map_err(unavailable)?
+                let url = token_url(authority_host, tenant);
+                self.client_credentials(
+                    &url,
+                    client_id,
+                    scope,
+                    &[("client_secret", secret.expose())],
+                )
+                .await?
             }
             TokenSource::Certificate {
                 authority_host,
@@ -145,27 +159,17 @@ impl TokenCache {
                 pem_path,
                 scope,
             } => {
-                let url = format!(
-                    "{}/{tenant}/oauth2/v2.0/token",
-                    authority_host.trim_end_matches('/')
-                );
+                let url = token_url(authority_host, tenant);
                 let assertion = client_assertion(pem_path, client_id, &url)?;
-                let form = [
-                    ("client_id", client_id.as_str()),
-                    ("scope", scope.as_str()),
-                    ("grant_type", "client_credentials"),
+                let proof = [
                     (
                         "client_assertion_type",
                         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                     ),
                     ("client_assertion", assertion.expose()),
                 ];
-                self.http
-                    .post(url)
-                    .form(&form)
-                    .send()
-                    .await
-                    .map_err(unavailable)?
+                self.client_credentials(&url, client_id, scope, &proof)
+                    .await?
             }
             TokenSource::ManagedIdentity {
                 endpoint,
@@ -236,6 +240,13 @@ impl TokenCache {
         .unwrap_or(Duration::from_secs(3599));
         Ok((Secret::new(token), lifetime))
     }
+}
+
+fn token_url(authority_host: &str, tenant: &str) -> String {
+    format!(
+        "{}/{tenant}/oauth2/v2.0/token",
+        authority_host.trim_end_matches('/')
+    )
 }
 
 /// A client assertion: a JWT signed (RS256) with the app's certificate key, naming the
