@@ -176,6 +176,7 @@ async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
     let clock = Arc::new(FixedClock::new(t0));
     let faults = Faults {
         unlicensed: vec![Category::SignInLogs],
+        forbidden: vec![Category::UserRiskEvents],
         ..Default::default()
     };
     let (server, base) = start(SimulatedTenant::new(3, 100), clock.clone(), faults).await;
@@ -210,6 +211,24 @@ async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
     );
     assert!(!refused.completed);
     assert_eq!(refused.requests, 1, "a refusal is not retried");
+    // A missing permission is named with the permission to grant.
+    let denied = collect_category(
+        &store,
+        &source,
+        Category::UserRiskEvents,
+        t0,
+        &settings,
+        &always,
+    )
+    .await
+    .unwrap();
+    let error = denied.error.clone().unwrap();
+    assert!(
+        error.contains("Authorization_RequestDenied")
+            && error.contains("IdentityRiskEvent.Read.All"),
+        "{error}"
+    );
+    assert_eq!(denied.requests, 1);
     let other = collect_category(
         &store,
         &source,

@@ -42,6 +42,8 @@ pub struct Faults {
     pub duplicate_across_pages: bool,
     /// Categories refused as an unlicensed tenant would be (403).
     pub unlicensed: Vec<Category>,
+    /// Categories refused for want of a permission (403 `Authorization_RequestDenied`).
+    pub forbidden: Vec<Category>,
     /// When set, every request must carry `Authorization: Bearer <this>` (else 401), as Graph
     /// demands a token.
     pub required_token: Option<String>,
@@ -214,6 +216,14 @@ impl SimServer {
                 return graph_error(status, code, &message);
             }
         };
+        if f.forbidden.contains(&query.category) {
+            self.count(|s| s.refused += 1);
+            return graph_error(
+                StatusCode::FORBIDDEN,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            );
+        }
         if f.unlicensed.contains(&query.category) {
             self.count(|s| s.refused += 1);
             return graph_error(
