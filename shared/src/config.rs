@@ -107,6 +107,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// How much history the first collection run reads.
     pub backfill: chrono::Duration,
+    /// How long after the fact a record is first read.
+    pub settle: chrono::Duration,
+    /// Overlap overrides by category: how far back each run re-reads for late records.
+    pub overlaps: BTreeMap<Category, chrono::Duration>,
     /// How long one collection run may take before it stops at a safe point (the next run
     /// continues); well inside the Consumption plan's 5-minute default timeout.
     pub run_budget: Duration,
@@ -179,6 +183,9 @@ struct FileConfig {
     log_filter: Option<String>,
     shutdown_grace_seconds: Option<u64>,
     backfill_hours: Option<u64>,
+    settle_minutes: Option<u64>,
+    #[serde(default)]
+    overlap_minutes: BTreeMap<String, u64>,
     run_budget_seconds: Option<u64>,
     simulated_seed: Option<u64>,
     simulated_users: Option<u64>,
@@ -236,6 +243,7 @@ const KNOWN_ENV: &[&str] = &[
     "ENTRA_MONITOR_AUTHORITY_HOST",
     "ENTRA_MONITOR_GRAPH_HOST",
     "ENTRA_MONITOR_CATEGORIES",
+    "ENTRA_MONITOR_SETTLE_MINUTES",
 ];
 
 /// `collect-signins` → `ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNINS`.
@@ -243,6 +251,14 @@ pub fn schedule_env_var(function: &str) -> String {
     format!(
         "{ENV_PREFIX}SCHEDULE_{}",
         function.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// `SignInLogs` → `ENTRA_MONITOR_OVERLAP_MINUTES_SIGNINLOGS`.
+pub fn overlap_env_var(category: Category) -> String {
+    format!(
+        "{ENV_PREFIX}OVERLAP_MINUTES_{}",
+        category.name().to_ascii_uppercase()
     )
 }
 
@@ -292,9 +308,11 @@ impl Config {
             .map(|c| (routes_env_var(*c), *c))
             .collect();
         for key in env.keys().filter(|k| k.starts_with(ENV_PREFIX)) {
+            let overlap_var = Category::ALL.iter().any(|c| overlap_env_var(*c) == *key);
             if !KNOWN_ENV.contains(&key.as_str())
                 && !schedule_vars.contains_key(key)
                 && !route_vars.contains_key(key)
+                && !overlap_var
             {
                 let hint = if key.starts_with("ENTRA_MONITOR_SCHEDULE_") {
                     format!(
@@ -413,6 +431,13 @@ impl Config {
             1..=720,
             "hours",
         ) as i64);
+        let settle = chrono::Duration::minutes(number(
+            "ENTRA_MONITOR_SETTLE_MINUTES",
+            file.settle_minutes,
+            2,
+            0..=120,
+            "minutes",
+        ) as i64);
         let run_budget = Duration::from_secs(number(
             "ENTRA_MONITOR_RUN_BUDGET_SECONDS",
             file.run_budget_seconds,
@@ -441,6 +466,36 @@ impl Config {
             1..=100_000,
             "requests per 10 s",
         ) as usize;
+        // Overlaps: up to the longest latency Entra documents (offline risk, 48 h) and beyond.
+        let mut overlap_texts: Vec<(String, String, u64)> = file
+            .overlap_minutes
+            .iter()
+            .map(|(c, m)| (format!("overlap_minutes.{c}"), c.clone(), *m))
+            .collect();
+        for c in Category::ALL {
+            if let Some(v) = env.get(&overlap_env_var(c)) {
+                match v.trim().parse::<u64>() {
+                    Ok(m) => overlap_texts.push((overlap_env_var(c), c.name().to_string(), m)),
+                    Err(_) => problem(
+                        &overlap_env_var(c),
+                        format!("\"{v}\" is not a whole number of minutes"),
+                    ),
+                }
+            }
+        }
+        let mut overlaps = BTreeMap::new();
+        for (setting, category, minutes) in overlap_texts {
+            match category.parse::<Category>() {
+                Err(e) => problem(&setting, e),
+                Ok(_) if !(1..=7 * 24 * 60).contains(&minutes) => problem(
+                    &setting,
+                    format!("{minutes} is out of range; expected 1 to 10080 minutes"),
+                ),
+                Ok(c) => {
+                    overlaps.insert(c, chrono::Duration::minutes(minutes as i64));
+                }
+            }
+        }
 
         let mut host_setting = |var: &str, from_file: Option<String>, default: &str| -> String {
             let value = env
@@ -628,6 +683,8 @@ impl Config {
                 routes,
                 shutdown_grace,
                 backfill,
+                settle,
+                overlaps,
                 run_budget,
                 simulated_seed,
                 simulated_users,
@@ -1197,6 +1254,35 @@ managed_identity = true
             "{p:?}"
         );
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn overlap_and_settle_can_be_tuned_per_category() {
+        let c = Config::load(
+            &env(&[
+                ("ENTRA_MONITOR_OVERLAP_MINUTES_SIGNINLOGS", "240"),
+                ("ENTRA_MONITOR_SETTLE_MINUTES", "5"),
+            ]),
+            Host::Local,
+            FUNCTIONS,
+        )
+        .unwrap();
+        assert_eq!(
+            c.overlaps[&Category::SignInLogs],
+            chrono::Duration::hours(4)
+        );
+        assert!(!c.overlaps.contains_key(&Category::AuditLogs));
+        assert_eq!(c.settle, chrono::Duration::minutes(5));
+        let p = problems(&env(&[
+            ("ENTRA_MONITOR_OVERLAP_MINUTES_AUDITLOGS", "0"),
+            ("ENTRA_MONITOR_SETTLE_MINUTES", "soon"),
+        ]));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p.iter().any(
+                |l| l.starts_with("ENTRA_MONITOR_OVERLAP_MINUTES_AUDITLOGS: 0 is out of range")
+            )
+        );
     }
 
     #[test]

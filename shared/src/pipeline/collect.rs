@@ -18,6 +18,18 @@ pub struct CollectSettings {
     pub page_size: usize,
     /// How long a refused category (licence, permission) waits before it is tried again.
     pub pause_after_refusal: Duration,
+    /// Overlap overrides by category (the defaults are [`overlap`]).
+    pub overlaps: std::collections::BTreeMap<Category, Duration>,
+}
+
+impl CollectSettings {
+    /// How far back a run re-reads for `category`.
+    pub fn overlap(&self, category: Category) -> Duration {
+        self.overlaps
+            .get(&category)
+            .copied()
+            .unwrap_or_else(|| overlap(category))
+    }
 }
 
 impl Default for CollectSettings {
@@ -27,6 +39,7 @@ impl Default for CollectSettings {
             settle: Duration::minutes(2),
             page_size: 1000,
             pause_after_refusal: Duration::hours(6),
+            overlaps: Default::default(),
         }
     }
 }
@@ -143,10 +156,10 @@ pub async fn collect_category(
     let to = now - settings.settle;
     let from = match checkpoint.as_ref().and_then(|c| c.watermark) {
         // The overlap catches late records, but never reaches before collection began.
-        Some(w) => (w - overlap(category)).max(
+        Some(w) => (w - settings.overlap(category)).max(
             checkpoint
                 .and_then(|c| c.since)
-                .unwrap_or(w - overlap(category)),
+                .unwrap_or(w - settings.overlap(category)),
         ),
         None => now - settings.backfill,
     };
