@@ -2,6 +2,7 @@
 //! [`rows`], the one place Graph records become rows shaped like the Entra tables.
 
 pub mod rows;
+pub mod tables;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

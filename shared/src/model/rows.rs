@@ -10,6 +10,7 @@
 //! counted as schema drift; the raw record is always kept beside the row.
 
 use super::Category;
+use super::tables::{ColumnType, columns};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
@@ -101,6 +102,48 @@ fn json_text(v: &Value) -> Value {
 
 /// Normalises one Graph record of `category`.
 pub fn normalise(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowError> {
+    let mut row = map(category, tenant_id, record)?;
+    row.columns = shape(category, std::mem::take(&mut row.columns)).0;
+    Ok(row)
+}
+
+/// Puts the mapped values into exactly the table's columns, each of the
+/// column's type (absent values are null); returns the mapped names that are not columns.
+fn shape(category: Category, mut mapped: Map<String, Value>) -> (Map<String, Value>, Vec<String>) {
+    let mut out = Map::new();
+    for (name, kind) in columns(category) {
+        let v = mapped.remove(*name).unwrap_or(Value::Null);
+        let v = match (kind, v) {
+            (_, Value::Null) => Value::Null,
+            (ColumnType::Dynamic, v) => v,
+            (ColumnType::Bool, Value::Bool(b)) => Value::Bool(b),
+            (ColumnType::Bool, Value::String(s)) => {
+                s.parse::<bool>().map(Value::Bool).unwrap_or(Value::Null)
+            }
+            (ColumnType::Bool, _) => Value::Null,
+            (ColumnType::Long, Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n),
+            (ColumnType::Long, Value::Number(n)) => {
+                n.as_f64().map(|f| json!(f as i64)).unwrap_or(Value::Null)
+            }
+            (ColumnType::Long, Value::String(s)) => s
+                .trim()
+                .parse::<i64>()
+                .map(|n| json!(n))
+                .unwrap_or(Value::Null),
+            (ColumnType::Long, _) => Value::Null,
+            (ColumnType::DateTime, Value::String(s)) => DateTime::parse_from_rfc3339(&s)
+                .map(|_| Value::String(s))
+                .unwrap_or(Value::Null),
+            (ColumnType::DateTime, _) => Value::Null,
+            (ColumnType::String, v) => scalar_text(&v),
+        };
+        out.insert((*name).to_string(), v);
+    }
+    (out, mapped.into_iter().map(|(k, _)| k).collect())
+}
+
+/// Graph → columns, before shaping.
+fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowError> {
     let obj = record.as_object().ok_or(RowError::NotAnObject)?;
     let r = Record(obj);
     let id = match r.get("id") {
@@ -124,7 +167,10 @@ pub fn normalise(category: Category, tenant_id: &str, record: &Value) -> Result<
     let mut put = |k: &str, v: Value| {
         c.insert(k.to_string(), v);
     };
+    // Some tables name the tenant TenantId, some AADTenantId; shaping keeps the table's own.
     put("TenantId", json!(tenant_id));
+    put("AADTenantId", json!(tenant_id));
+    put("SourceSystem", json!("Azure AD"));
     put("Id", json!(id));
     put("Type", json!(category.table()));
     put("Category", json!(category.name()));
@@ -247,7 +293,8 @@ pub fn normalise(category: Category, tenant_id: &str, record: &Value) -> Result<
             SIGN_IN_PROPERTIES
         }
         Category::ServicePrincipalSignInLogs | Category::ManagedIdentitySignInLogs => {
-            put("CreatedDateTime", r.text("createdDateTime"));
+            // These tables have no CreatedDateTime column; the event time travels as the row time.
+
             put("OperationName", json!("Sign-in activity"));
             for (col, prop) in [
                 ("AppId", "appId"),
@@ -295,6 +342,11 @@ pub fn normalise(category: Category, tenant_id: &str, record: &Value) -> Result<
                 "AuthenticationProcessingDetails",
                 json_text(r.get("authenticationProcessingDetails")),
             );
+            put("Identity", r.text("servicePrincipalName"));
+            put(
+                "AuthenticationContextClassReferences",
+                json_text(r.get("authenticationContextClassReferences")),
+            );
             if category == Category::ManagedIdentitySignInLogs {
                 put(
                     "ResourceIdentity",
@@ -327,7 +379,7 @@ pub fn normalise(category: Category, tenant_id: &str, record: &Value) -> Result<
             AUDIT_PROPERTIES
         }
         Category::ProvisioningLogs => {
-            put("ActivityDateTime", r.text("activityDateTime"));
+            // AADProvisioningLogs has no ActivityDateTime column; the event time is the row time.
             put("OperationName", json!("Provisioning activity"));
             for (col, prop) in [
                 ("JobId", "jobId"),
@@ -636,5 +688,64 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn every_row_has_exactly_its_tables_columns_with_their_types() {
+        use crate::simulated::SimulatedTenant;
+        use chrono::TimeZone;
+        let tenant = SimulatedTenant::new(3, 200);
+        let from = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+        let to = from + chrono::Duration::days(2);
+        // Names the mapping writes for some tables only (shaping keeps the table's own).
+        let per_table = [
+            "TenantId",
+            "AADTenantId",
+            "ProcessingTimeInMilliseconds",
+            "ProcessingTimeInMs",
+            "ServicePrincipalName",
+            "AlternateSignInName",
+            "FlaggedForReview",
+            "IPAddressFromResourceProvider",
+            "SignInIdentifier",
+            "Category",
+        ];
+        for category in Category::ALL {
+            let records = tenant.records(category, from, to, None);
+            assert!(!records.is_empty(), "{category}: no records to check");
+            for r in records.iter().take(300) {
+                let mapped = map(category, "t", &r.json).unwrap();
+                let (_, dropped) = shape(category, mapped.columns.clone());
+                assert!(
+                    dropped.iter().all(|d| per_table.contains(&d.as_str())),
+                    "{category}: {dropped:?} are not columns of {}",
+                    category.table()
+                );
+                let row = normalise(category, "t", &r.json).unwrap();
+                let names: Vec<&str> = row.columns.keys().map(String::as_str).collect();
+                let mut expected: Vec<&str> = columns(category).iter().map(|(n, _)| *n).collect();
+                expected.sort_unstable();
+                assert_eq!(names, expected, "{category}");
+                for (name, kind) in columns(category) {
+                    let v = &row.columns[*name];
+                    let ok = match kind {
+                        _ if v.is_null() => true,
+                        ColumnType::String => v.is_string(),
+                        ColumnType::Bool => v.is_boolean(),
+                        ColumnType::Long => v.is_i64() || v.is_u64(),
+                        ColumnType::DateTime => v
+                            .as_str()
+                            .is_some_and(|t| DateTime::parse_from_rfc3339(t).is_ok()),
+                        ColumnType::Dynamic => true,
+                    };
+                    assert!(ok, "{category}.{name} = {v} is not a {kind:?}");
+                }
+                assert!(
+                    row.unknown_fields.is_empty(),
+                    "{category}: the simulated tenant sent {:?}",
+                    row.unknown_fields
+                );
+            }
+        }
     }
 }
