@@ -1,6 +1,7 @@
 //! The domain vocabulary every module speaks: tenants, log categories and destinations; and
 //! [`rows`], the one place Graph records become rows shaped like the Entra tables.
 
+pub mod export;
 pub mod rows;
 pub mod tables;
 

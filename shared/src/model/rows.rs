@@ -243,6 +243,27 @@ fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowEr
                 "ProcessingTimeInMilliseconds",
                 r.text("processingTimeInMilliseconds"),
             );
+            put("ProcessingTimeInMs", r.text("processingTimeInMilliseconds"));
+            put("Identity", r.text("userDisplayName"));
+            put("AlternateSignInName", r.text("alternateSignInName"));
+            put("ServicePrincipalName", r.text("servicePrincipalName"));
+            for (col, prop) in [
+                (
+                    "AuthenticationContextClassReferences",
+                    "authenticationContextClassReferences",
+                ),
+                ("AuthenticationMethodsUsed", "authenticationMethodsUsed"),
+                (
+                    "AuthenticationRequirementPolicies",
+                    "authenticationRequirementPolicies",
+                ),
+                (
+                    "AppliedConditionalAccessPolicies",
+                    "appliedConditionalAccessPolicies",
+                ),
+            ] {
+                put(col, json_text(r.get(prop)));
+            }
             let code = r.path(&["status", "errorCode"]);
             put(
                 "ResultType",
@@ -699,6 +720,7 @@ mod tests {
         let to = from + chrono::Duration::days(2);
         // Names the mapping writes for some tables only (shaping keeps the table's own).
         let per_table = [
+            "AppliedConditionalAccessPolicies",
             "TenantId",
             "AADTenantId",
             "ProcessingTimeInMilliseconds",
