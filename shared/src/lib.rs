@@ -16,6 +16,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod destinations;
 pub mod model;
 pub mod pipeline;
 pub mod registry;

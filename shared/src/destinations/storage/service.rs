@@ -1,0 +1,325 @@
+//! One exchange with the Blob service, signed with Shared Key (protocols.md §6.1): the few
+//! operations the archive needs — create a container, stage a block, read the committed block
+//! list, commit a block list conditionally, read a blob.
+
+use crate::config::Secret;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+/// The Blob REST version we speak; Azurite runs with `--skipApiVersionCheck` (§6.5).
+const VERSION: &str = "2021-12-02";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("Blob storage answered {status} to {operation}: {code}")]
+    Status {
+        operation: &'static str,
+        status: u16,
+        code: String,
+    },
+    #[error("Blob storage could not be reached for {operation}: {reason}")]
+    Unreachable {
+        operation: &'static str,
+        reason: String,
+    },
+    #[error(
+        "the storage account key is not base64; copy it again from the storage account's access keys"
+    )]
+    BadKey,
+}
+
+/// A Blob account client.
+pub struct BlobService {
+    http: reqwest::Client,
+    endpoint: String,
+    account: String,
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for BlobService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobService")
+            .field("endpoint", &self.endpoint)
+            .field("account", &self.account)
+            .finish()
+    }
+}
+
+/// A committed block list and the blob's ETag.
+#[derive(Debug, Clone, Default)]
+pub struct Committed {
+    pub blocks: Vec<String>,
+    pub etag: Option<String>,
+}
+
+impl BlobService {
+    pub fn new(endpoint: &str, account: &str, key: &Secret) -> Result<Self, BlobError> {
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(key.expose().trim())
+            .map_err(|_| BlobError::BadKey)?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap_or_default();
+        Ok(Self {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            account: account.to_string(),
+            key,
+        })
+    }
+
+    /// Sends one signed request; `path` is `container` or `container/blob`.
+    async fn send(
+        &self,
+        operation: &'static str,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, BlobError> {
+        let url = format!("{}/{path}", self.endpoint);
+        let url_path = url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_string()))
+            .unwrap_or_default();
+        let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+        let mut ms_headers: Vec<(String, String)> = vec![
+            ("x-ms-date".into(), date),
+            ("x-ms-version".into(), VERSION.into()),
+        ];
+        let mut plain: std::collections::BTreeMap<String, String> = Default::default();
+        for (k, v) in headers {
+            let k = k.to_ascii_lowercase();
+            if k.starts_with("x-ms-") {
+                ms_headers.push((k, v.clone()));
+            } else {
+                plain.insert(k, v.clone());
+            }
+        }
+        ms_headers.sort();
+        let length = if body.is_empty() {
+            String::new()
+        } else {
+            body.len().to_string()
+        };
+        let get = |name: &str| plain.get(name).cloned().unwrap_or_default();
+        let mut to_sign = format!(
+            "{}\n{}\n{}\n{}\n{}\n{}\n\n{}\n{}\n{}\n{}\n{}\n",
+            method.as_str(),
+            get("content-encoding"),
+            get("content-language"),
+            length,
+            get("content-md5"),
+            get("content-type"),
+            get("if-modified-since"),
+            get("if-match"),
+            get("if-none-match"),
+            get("if-unmodified-since"),
+            get("range"),
+        );
+        for (k, v) in &ms_headers {
+            to_sign.push_str(&format!("{k}:{}\n", v.trim()));
+        }
+        // Azurite builds the resource from the whole path, so with path-style URLs the account
+        // name appears twice (§6.1).
+        to_sign.push_str(&format!("/{}{}", self.account, url_path));
+        let mut sorted: Vec<(String, &str)> = query
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), *v))
+            .collect();
+        sorted.sort();
+        for (k, v) in &sorted {
+            to_sign.push_str(&format!("\n{k}:{v}"));
+        }
+        let mut mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).map_err(|_| BlobError::BadKey)?;
+        mac.update(to_sign.as_bytes());
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+
+        let mut req = self.http.request(method, &url).query(query).header(
+            "Authorization",
+            format!("SharedKey {}:{signature}", self.account),
+        );
+        for (k, v) in ms_headers.iter().chain(
+            plain
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Vec<_>>()
+                .iter(),
+        ) {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if !body.is_empty() {
+            req = req.body(body);
+        }
+        req.send().await.map_err(|e| BlobError::Unreachable {
+            operation,
+            reason: e.without_url().to_string(),
+        })
+    }
+
+    /// Creates a container; one that exists already is fine.
+    pub async fn create_container(&self, container: &str) -> Result<(), BlobError> {
+        let resp = self
+            .send(
+                "create container",
+                reqwest::Method::PUT,
+                container,
+                &[("restype", "container")],
+                &[],
+                Vec::new(),
+            )
+            .await?;
+        match resp.status().as_u16() {
+            201 | 409 => Ok(()),
+            status => Err(status_error("create container", status, resp).await),
+        }
+    }
+
+    /// The committed blocks of a blob (empty, with no ETag, when the blob does not exist).
+    pub async fn committed_blocks(&self, path: &str) -> Result<Committed, BlobError> {
+        let resp = self
+            .send(
+                "get block list",
+                reqwest::Method::GET,
+                path,
+                &[("comp", "blocklist"), ("blocklisttype", "committed")],
+                &[],
+                Vec::new(),
+            )
+            .await?;
+        match resp.status().as_u16() {
+            404 => Ok(Committed::default()),
+            200 => {
+                let etag = resp
+                    .headers()
+                    .get("etag")
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from);
+                let xml = resp.text().await.map_err(|e| BlobError::Unreachable {
+                    operation: "get block list",
+                    reason: e.to_string(),
+                })?;
+                Ok(Committed {
+                    blocks: names(&xml),
+                    etag,
+                })
+            }
+            status => Err(status_error("get block list", status, resp).await),
+        }
+    }
+
+    /// Stages one block (not visible until committed; staging the same id again replaces it).
+    pub async fn put_block(
+        &self,
+        path: &str,
+        block_id: &str,
+        body: Vec<u8>,
+    ) -> Result<(), BlobError> {
+        let resp = self
+            .send(
+                "put block",
+                reqwest::Method::PUT,
+                path,
+                &[("comp", "block"), ("blockid", block_id)],
+                &[],
+                body,
+            )
+            .await?;
+        match resp.status().as_u16() {
+            201 => Ok(()),
+            status => Err(status_error("put block", status, resp).await),
+        }
+    }
+
+    /// Commits `blocks` as the blob's content, only if the blob is still as last read
+    /// (`If-Match` its ETag, or `If-None-Match: *` when it did not exist). Returns false when
+    /// another writer got there first.
+    pub async fn commit(
+        &self,
+        path: &str,
+        blocks: &[String],
+        etag: Option<&str>,
+    ) -> Result<bool, BlobError> {
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+        for b in blocks {
+            xml.push_str(&format!("<Latest>{b}</Latest>"));
+        }
+        xml.push_str("</BlockList>");
+        let condition = match etag {
+            Some(e) => ("If-Match", e.to_string()),
+            None => ("If-None-Match", "*".to_string()),
+        };
+        let headers = [
+            condition,
+            ("Content-Type", "application/xml".to_string()),
+            ("x-ms-blob-content-type", "application/json".to_string()),
+        ];
+        let resp = self
+            .send(
+                "put block list",
+                reqwest::Method::PUT,
+                path,
+                &[("comp", "blocklist")],
+                &headers,
+                xml.into_bytes(),
+            )
+            .await?;
+        match resp.status().as_u16() {
+            201 => Ok(true),
+            409 | 412 => Ok(false),
+            status => Err(status_error("put block list", status, resp).await),
+        }
+    }
+
+    /// A blob's content, or None when it does not exist.
+    pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        let resp = self
+            .send("get blob", reqwest::Method::GET, path, &[], &[], Vec::new())
+            .await?;
+        match resp.status().as_u16() {
+            404 => Ok(None),
+            200 => {
+                resp.bytes()
+                    .await
+                    .map(|b| Some(b.to_vec()))
+                    .map_err(|e| BlobError::Unreachable {
+                        operation: "get blob",
+                        reason: e.to_string(),
+                    })
+            }
+            status => Err(status_error("get blob", status, resp).await),
+        }
+    }
+}
+
+async fn status_error(operation: &'static str, status: u16, resp: reqwest::Response) -> BlobError {
+    let body = resp.text().await.unwrap_or_default();
+    let code = between(&body, "<Code>", "</Code>")
+        .unwrap_or("no error code")
+        .to_string();
+    BlobError::Status {
+        operation,
+        status,
+        code,
+    }
+}
+
+fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = text.find(open)? + open.len();
+    let end = text[start..].find(close)? + start;
+    Some(&text[start..end])
+}
+
+/// Every `<Name>` in a block list answer.
+fn names(xml: &str) -> Vec<String> {
+    xml.split("<Name>")
+        .skip(1)
+        .filter_map(|part| part.split("</Name>").next())
+        .map(String::from)
+        .collect()
+}
