@@ -21,6 +21,22 @@ struct Azurite {
     _dir: std::path::PathBuf,
 }
 
+impl Azurite {
+    /// The archive writer and a plain Blob client for the development account.
+    fn clients(&self) -> (StorageSink, BlobService) {
+        let key = shared::config::Secret::new(AZURITE_KEY);
+        let target = StorageTarget::Account {
+            endpoint: self.endpoint.clone(),
+            account: "devstoreaccount1".into(),
+            key: key.clone(),
+        };
+        (
+            StorageSink::new(target).unwrap(),
+            BlobService::new(&self.endpoint, "devstoreaccount1", &key).unwrap(),
+        )
+    }
+}
+
 impl Drop for Azurite {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -97,12 +113,7 @@ fn lines(category: Category, from: chrono::DateTime<Utc>, hours: i64) -> Vec<Exp
 #[tokio::test]
 async fn records_land_in_the_diagnostic_settings_layout_exactly_once() {
     let azurite = start_azurite();
-    let target = StorageTarget::Account {
-        endpoint: azurite.endpoint.clone(),
-        account: "devstoreaccount1".into(),
-        key: shared::config::Secret::new(AZURITE_KEY),
-    };
-    let sink = StorageSink::new(target).unwrap();
+    let (sink, blob) = azurite.clients();
     let from = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
     let batch = lines(Category::SignInLogs, from, 2);
     assert!(batch.len() > 20, "{}", batch.len());
@@ -131,12 +142,6 @@ async fn records_land_in_the_diagnostic_settings_layout_exactly_once() {
         }
     );
 
-    let blob = BlobService::new(
-        &azurite.endpoint,
-        "devstoreaccount1",
-        &shared::config::Secret::new(AZURITE_KEY),
-    )
-    .unwrap();
     let mut seen = Vec::new();
     for hour in 0..2 {
         let t = from + Duration::hours(hour);
@@ -176,12 +181,7 @@ async fn records_land_in_the_diagnostic_settings_layout_exactly_once() {
 #[tokio::test]
 async fn concurrent_writers_to_one_hour_lose_nothing() {
     let azurite = start_azurite();
-    let target = StorageTarget::Account {
-        endpoint: azurite.endpoint.clone(),
-        account: "devstoreaccount1".into(),
-        key: shared::config::Secret::new(AZURITE_KEY),
-    };
-    let sink = StorageSink::new(target).unwrap();
+    let (sink, blob) = azurite.clients();
     let from = Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap();
     let all = lines(Category::NonInteractiveUserSignInLogs, from, 1);
     let (a, b) = all.split_at(all.len() / 2);
@@ -190,12 +190,6 @@ async fn concurrent_writers_to_one_hour_lose_nothing() {
         sink.write(Category::NonInteractiveUserSignInLogs, "t-1", b)
     );
     assert_eq!(ra.unwrap().lines + rb.unwrap().lines, all.len());
-    let blob = BlobService::new(
-        &azurite.endpoint,
-        "devstoreaccount1",
-        &shared::config::Secret::new(AZURITE_KEY),
-    )
-    .unwrap();
     let path = format!(
         "{}/{}",
         container(Category::NonInteractiveUserSignInLogs),
