@@ -3,6 +3,8 @@
 //! (batching and encoding).
 //!
 //! Built so far: [`storage`] (the diagnostic-settings archive layout, to a folder or a Blob
-//! account). Not yet routed from the collection pipeline.
+//! account) and [`log_analytics`] (the Logs Ingestion API). Not yet routed from the collection
+//! pipeline.
 
+pub mod log_analytics;
 pub mod storage;
