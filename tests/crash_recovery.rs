@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::Utc;
-use common::{CLIENT_ID, Process, SECRET, TempDir, identity_platform, run};
+use common::{CLIENT_ID, Process, SECRET, TempDir, identity_platform, run_ok};
 use shared::clock::FixedClock;
 use shared::model::Category;
 use shared::simulated::SimulatedTenant;
@@ -83,13 +83,7 @@ async fn a_killed_collector_resumes_and_the_store_matches_graph_exactly() {
         victim.logs()
     );
 
-    let out = run(dir.path(), &["run", "collect-signins"], &env);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(dir.path(), &["run", "collect-signins"], &env);
 
     let store = SqliteState::open(&db).unwrap();
     let mut total = 0;

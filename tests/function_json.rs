@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TempDir, repo_root, run};
+use common::{TempDir, repo_root, run, run_ok};
 use serde_json::Value;
 use std::path::Path;
 
@@ -25,16 +25,10 @@ fn copy_dir(from: &Path, to: &Path) {
 fn committed_function_json_files_agree_with_the_registry() {
     let dir = TempDir::new("fj");
     let committed = repo_root().join("infra/azure");
-    let out = run(
+    run_ok(
         dir.path(),
         &["function-json", "--check", committed.to_str().unwrap()],
         &[],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
 
     // Regenerating them gives the committed bytes.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Process, TempDir, corrupt_state, free_port, get_json, run, wait_until_up};
+use common::{Process, TempDir, corrupt_state, free_port, get_json, run, run_ok, wait_until_up};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -129,13 +129,7 @@ async fn serve_runs_timers_on_schedule_and_stops_cleanly_on_sigterm() {
 #[test]
 fn run_executes_one_function_and_reports_failure_by_exit_code() {
     let dir = TempDir::new("run");
-    let out = run(dir.path(), &["run", "collect-provisioning"], &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(dir.path(), &["run", "collect-provisioning"], &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.starts_with("collect-provisioning: succeeded"),
@@ -233,13 +227,7 @@ async fn simulate_serves_the_graph_api_on_its_own() {
 fn switched_off_categories_are_not_collected() {
     let dir = TempDir::new("categories");
     let env = [("ENTRA_MONITOR_CATEGORIES", "SignInLogs,AuditLogs")];
-    let out = run(dir.path(), &["run", "collect-signins"], &env);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(dir.path(), &["run", "collect-signins"], &env);
     let out = run(dir.path(), &["run", "health"], &env);
     let health: Value = serde_json::from_slice(&out.stdout).unwrap();
     let categories: Vec<&str> = health["collection"]

@@ -128,15 +128,9 @@ fn main() -> ExitCode {
         Host::Azure => HostKind::Azure,
         Host::Lambda => HostKind::Lambda,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match async_runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("entra-monitor: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let app = App::new(config, host_kind, Arc::new(SystemClock));
     runtime.block_on(async move {
@@ -158,6 +152,16 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+fn async_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("entra-monitor: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        })
 }
 
 fn report(result: anyhow::Result<()>) -> ExitCode {
@@ -331,15 +335,9 @@ fn simulate(command: Command) -> ExitCode {
         duplicate_across_pages,
         ..Default::default()
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match async_runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("entra-monitor: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let tenant = shared::simulated::SimulatedTenant::new(seed, users.max(1));

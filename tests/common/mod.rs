@@ -79,6 +79,18 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command(dir, args, env).output().expect("run entra-monitor")
 }
 
+/// Runs the binary and insists it succeeded, showing its stderr if not.
+pub fn run_ok(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = run(dir, args, env);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A running host process whose output goes to files in its folder.
 pub struct Process {
     child: Child,

@@ -146,7 +146,11 @@ fn bad_request(id: &str, msg: String) -> HttpResponse {
 }
 
 /// The trigger's value in `Data`: the named binding if present, else the only value there.
-fn binding<'a>(payload: &'a Value, preferred: &str) -> Result<&'a Map<String, Value>, String> {
+/// `None` when the binding is absent or null.
+fn binding<'a>(
+    payload: &'a Value,
+    preferred: &str,
+) -> Result<Option<&'a Map<String, Value>>, String> {
     let data = payload
         .get("Data")
         .and_then(Value::as_object)
@@ -159,19 +163,17 @@ fn binding<'a>(payload: &'a Value, preferred: &str) -> Result<&'a Map<String, Va
         }
     });
     match value {
-        Some(Value::Object(o)) => Ok(o),
-        Some(Value::Null) | None if preferred == "timer" => Err(String::new()),
-        _ => Err(format!("Data.{preferred} is missing or not an object")),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(Value::Null) | None => Ok(None),
+        Some(_) => Err(format!("Data.{preferred} is missing or not an object")),
     }
 }
 
 /// Reads `TimerInfo` from the envelope. `ScheduleStatus` may be null or absent (first run,
 /// or `useMonitor: false`); an empty `Data` is accepted as a plain occurrence.
 pub fn parse_timer(payload: &Value) -> Result<TimerInfo, String> {
-    let info = match binding(payload, "timer") {
-        Ok(info) => info,
-        Err(e) if e.is_empty() => return Ok(TimerInfo::default()),
-        Err(e) => return Err(e),
+    let Some(info) = binding(payload, "timer")? else {
+        return Ok(TimerInfo::default());
     };
     let past_due = match info.get("IsPastDue") {
         None | Some(Value::Null) => false,
@@ -199,7 +201,7 @@ pub fn parse_timer(payload: &Value) -> Result<TimerInfo, String> {
 /// Reads the HTTP request from the envelope. `Query` may be an object or a JSON-encoded string
 /// (older hosts); `Headers` values are arrays of strings (or plain strings).
 pub fn parse_http(payload: &Value) -> Result<HttpRequest, String> {
-    let req = binding(payload, "req")?;
+    let req = binding(payload, "req")?.ok_or("Data.req is missing or not an object")?;
     let method = req
         .get("Method")
         .and_then(Value::as_str)
