@@ -174,6 +174,8 @@ async fn timer_and_http_envelopes_are_answered_in_the_host_format() {
             "collect-audit",
             "collect-provisioning",
             "collect-risk",
+            "replay-spool",
+            "retention",
             "health"
         ]
     );

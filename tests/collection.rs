@@ -4,6 +4,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use shared::clock::{Clock, FixedClock};
+use shared::destinations::router::Router;
 use shared::model::Category;
 use shared::pipeline::{CollectSettings, Source, collect_category};
 use shared::simulated::SimulatedTenant;
@@ -62,6 +63,7 @@ async fn under_injected_faults_every_record_is_stored_exactly_once() {
     let (server, base) = start(SimulatedTenant::new(42, 1500), clock.clone(), faults).await;
     let dir = temp_dir("faults");
     let store = SqliteState::open(&dir).unwrap();
+    let router = Router::embedded_only(dir.join("spool"));
     // Requests slower than 200 ms time out: the slow answers become timeouts.
     let source = Source {
         tenant: "sim".into(),
@@ -84,20 +86,30 @@ async fn under_injected_faults_every_record_is_stored_exactly_once() {
                 2 => {
                     let pages = AtomicUsize::new(0);
                     let stop_after_two = || pages.fetch_add(1, Ordering::SeqCst) < 2;
-                    collect_category(&store, &source, category, now, &settings, &stop_after_two)
-                        .await
-                        .unwrap();
+                    collect_category(
+                        &store,
+                        &router,
+                        &source,
+                        category,
+                        now,
+                        &settings,
+                        &stop_after_two,
+                    )
+                    .await
+                    .unwrap();
                 }
                 // A collector killed mid-run: its future is dropped wherever it is.
                 4 => {
                     let _ = tokio::time::timeout(
                         std::time::Duration::from_millis(30),
-                        collect_category(&store, &source, category, now, &settings, &always),
+                        collect_category(
+                            &store, &router, &source, category, now, &settings, &always,
+                        ),
                     )
                     .await;
                 }
                 _ => {
-                    collect_category(&store, &source, category, now, &settings, &always)
+                    collect_category(&store, &router, &source, category, now, &settings, &always)
                         .await
                         .unwrap();
                 }
@@ -111,7 +123,7 @@ async fn under_injected_faults_every_record_is_stored_exactly_once() {
     let mut reports = Vec::new();
     for category in Category::ALL {
         reports.push(
-            collect_category(&store, &source, category, last, &settings, &always)
+            collect_category(&store, &router, &source, category, last, &settings, &always)
                 .await
                 .unwrap(),
         );
@@ -182,6 +194,7 @@ async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
     let (server, base) = start(SimulatedTenant::new(3, 100), clock.clone(), faults).await;
     let dir = temp_dir("refused");
     let store = SqliteState::open(&dir).unwrap();
+    let router = Router::embedded_only(dir.join("spool"));
     let source = Source {
         tenant: "sim".into(),
         graph_base: base,
@@ -195,6 +208,7 @@ async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
 
     let refused = collect_category(
         &store,
+        &router,
         &source,
         Category::SignInLogs,
         t0,
@@ -214,6 +228,7 @@ async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
     // A missing permission is named with the permission to grant.
     let denied = collect_category(
         &store,
+        &router,
         &source,
         Category::UserRiskEvents,
         t0,
@@ -231,6 +246,7 @@ async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
     assert_eq!(denied.requests, 1);
     let other = collect_category(
         &store,
+        &router,
         &source,
         Category::NonInteractiveUserSignInLogs,
         t0,
@@ -246,6 +262,7 @@ async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
     let before = server.stats().requests;
     let again = collect_category(
         &store,
+        &router,
         &source,
         Category::SignInLogs,
         clock.now(),
@@ -297,6 +314,7 @@ async fn two_tenants_share_the_app_budget_and_neither_starves() {
     }
     let dir = temp_dir("two-tenants");
     let store = SqliteState::open(&dir).unwrap();
+    let router = Router::embedded_only(dir.join("spool"));
     let settings = CollectSettings {
         backfill: Duration::hours(3),
         page_size: 100,
@@ -307,6 +325,7 @@ async fn two_tenants_share_the_app_budget_and_neither_starves() {
     let (a, b) = tokio::join!(
         collect_category(
             &store,
+            &router,
             &tenants[0].1,
             Category::NonInteractiveUserSignInLogs,
             t0,
@@ -315,6 +334,7 @@ async fn two_tenants_share_the_app_budget_and_neither_starves() {
         ),
         collect_category(
             &store,
+            &router,
             &tenants[1].1,
             Category::NonInteractiveUserSignInLogs,
             t0,

@@ -94,11 +94,17 @@ fn a_valid_configuration_passes_and_its_secret_stays_hidden() {
             ),
             ("ENTRA_MONITOR_CLIENT_SECRET", SECRET),
             ("ENTRA_MONITOR_ROUTES_SIGNINLOGS", "embedded,storage"),
+            (
+                "ENTRA_MONITOR_STORAGE_CONNECTION_STRING",
+                "DefaultEndpointsProtocol=https;AccountName=contosologs;AccountKey=c3RvcmFnZS1rZXktdmFsdWU=",
+            ),
             ("ENTRA_MONITOR_LOG", "debug"),
         ],
     );
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(SECRET));
-    assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));
+    for secret in [SECRET, "c3RvcmFnZS1rZXktdmFsdWU="] {
+        assert!(!String::from_utf8_lossy(&out.stderr).contains(secret));
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+    }
 }
 
 #[test]

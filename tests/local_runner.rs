@@ -53,7 +53,7 @@ async fn serve_runs_timers_on_schedule_and_stops_cleanly_on_sigterm() {
     assert_eq!(health["host"], "local");
     assert_eq!(health["source"], "simulated tenant");
     let functions = health["functions"].as_array().unwrap();
-    assert_eq!(functions.len(), 5);
+    assert_eq!(functions.len(), 7);
     let signins = functions
         .iter()
         .find(|f| f["name"] == "collect-signins")
@@ -240,5 +240,82 @@ fn switched_off_categories_are_not_collected() {
         categories,
         ["SignInLogs"],
         "only the switched-on sign-in category is collected"
+    );
+}
+
+#[test]
+fn routes_reach_a_storage_folder_once_and_health_reports_each_destination() {
+    let dir = TempDir::new("routes");
+    let archive = dir.path().join("archive");
+    let archive_text = archive.display().to_string();
+    let env = [
+        ("ENTRA_MONITOR_ROUTES_AUDITLOGS", "storage,embedded"),
+        ("ENTRA_MONITOR_STORAGE_FOLDER", archive_text.as_str()),
+    ];
+    let lines = || -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![archive.join("insights-logs-auditlogs")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    assert_eq!(e.file_name(), "PT1H.json");
+                    let p = e.path().display().to_string();
+                    assert!(p.contains("/tenantId=") && p.contains("/m=00/"), "{p}");
+                    out.extend(
+                        std::fs::read_to_string(e.path())
+                            .unwrap()
+                            .lines()
+                            .map(String::from),
+                    );
+                }
+            }
+        }
+        out
+    };
+    run_ok(dir.path(), &["run", "collect-audit"], &env);
+    let first = lines();
+    assert!(!first.is_empty(), "audit records archived");
+    let record: Value = serde_json::from_str(&first[0]).unwrap();
+    assert_eq!(record["category"], "AuditLogs");
+    assert!(record["properties"]["id"].is_string());
+    // A second run re-reads its overlap: not one line more.
+    run_ok(dir.path(), &["run", "collect-audit"], &env);
+    assert_eq!(lines().len(), first.len());
+
+    let out = run_ok(dir.path(), &["run", "health"], &env);
+    let health: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let routes = health["destinations"]["routes"].as_array().unwrap();
+    let storage = routes
+        .iter()
+        .find(|d| d["destination"] == "storage")
+        .unwrap();
+    assert_eq!(storage["categories"], serde_json::json!(["AuditLogs"]));
+    assert_eq!(storage["records_sent"], first.len() as i64);
+    assert_eq!(storage["spooled_batches"], 0);
+    assert!(storage["last_success"].is_string() && storage["last_error"].is_null());
+    let embedded = routes
+        .iter()
+        .find(|d| d["destination"] == "embedded")
+        .unwrap();
+    assert_eq!(embedded["retention_days"], 30);
+
+    let out = run_ok(dir.path(), &["run", "replay-spool"], &env);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 batches left in the spool"));
+    let out = run_ok(dir.path(), &["run", "retention"], &env);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rows older than 30 days deleted"));
+
+    // A route to a destination without settings is refused at start, naming what to set.
+    let out = run(
+        dir.path(),
+        &["run", "collect-audit"],
+        &[("ENTRA_MONITOR_ROUTES_AUDITLOGS", "event-hubs")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ENTRA_MONITOR_ROUTES_AUDITLOGS: routes AuditLogs to event-hubs, which is not configured; set ENTRA_MONITOR_EVENT_HUBS_CONNECTION_STRING"),
+        "{stderr}"
     );
 }

@@ -4,132 +4,31 @@
 //! `ContentLengthLimitExceeded`), that every element is an object with `TimeGenerated`, and
 //! answers 429 with `Retry-After` and 503 once each.
 
-use bytes::Bytes;
+mod support;
+
 use chrono::Utc;
 use serde_json::{Value, json};
 use shared::destinations::log_analytics::{LogAnalyticsSink, LogAnalyticsTarget};
 use shared::model::Category;
-use shared::source::token::{TokenCache, TokenSource};
-use std::io::Read;
-use std::sync::{Arc, Mutex};
-use warp::Filter;
-
-#[derive(Default)]
-struct Ingested {
-    calls: usize,
-    too_large: usize,
-    rows: Vec<Value>,
-    largest_call: usize,
-}
+use support::ingestion;
 
 /// The server's per-call limit; smaller than the API's 1 MB so the client's halving is exercised.
 const SERVER_LIMIT: usize = 64 * 1024;
 
-async fn start(state: Arc<Mutex<Ingested>>) -> String {
-    let ingest = warp::post()
-        .and(warp::path!(
-            "dataCollectionRules" / String / "streams" / String
-        ))
-        .and(warp::query::<std::collections::BTreeMap<String, String>>())
-        .and(warp::header::optional::<String>("authorization"))
-        .and(warp::header::optional::<String>("content-encoding"))
-        .and(warp::body::bytes())
-        .map(
-            move |dcr: String,
-                  stream: String,
-                  query: std::collections::BTreeMap<String, String>,
-                  auth: Option<String>,
-                  encoding: Option<String>,
-                  body: Bytes| {
-                let reply = |status: u16, code: &str| {
-                    let mut r = warp::reply::Response::new(
-                        json!({ "error": { "code": code, "message": code } })
-                            .to_string()
-                            .into(),
-                    );
-                    *r.status_mut() = warp::http::StatusCode::from_u16(status).unwrap();
-                    r.headers_mut()
-                        .insert("x-ms-error-code", code.parse().unwrap());
-                    r
-                };
-                if query.get("api-version").map(String::as_str) != Some("2023-01-01") {
-                    return reply(400, "InvalidApiVersion");
-                }
-                if auth.as_deref() != Some("Bearer token-for-monitor") {
-                    return reply(401, "InvalidToken");
-                }
-                if dcr != "dcr-00000000000000000000000000000000" || stream != "Custom-AuditLogs_CL"
-                {
-                    return reply(404, "NotFound");
-                }
-                let mut s = state.lock().unwrap();
-                s.calls += 1;
-                if s.calls == 1 {
-                    let mut r = reply(429, "TooManyRequests");
-                    r.headers_mut().insert("retry-after", "1".parse().unwrap());
-                    return r;
-                }
-                if s.calls == 3 {
-                    return reply(503, "ServiceUnavailable");
-                }
-                if body.len() > SERVER_LIMIT {
-                    s.too_large += 1;
-                    return reply(413, "ContentLengthLimitExceeded");
-                }
-                if encoding.as_deref() != Some("gzip") {
-                    return reply(400, "UnsupportedEncoding");
-                }
-                let mut text = String::new();
-                if flate2::read::GzDecoder::new(&body[..])
-                    .read_to_string(&mut text)
-                    .is_err()
-                {
-                    return reply(400, "InvalidGzip");
-                }
-                let Ok(Value::Array(rows)) = serde_json::from_str::<Value>(&text) else {
-                    return reply(400, "InvalidPayload");
-                };
-                if rows
-                    .iter()
-                    .any(|r| !r.is_object() || r["TimeGenerated"].as_str().is_none())
-                {
-                    return reply(400, "InvalidPayload");
-                }
-                s.largest_call = s.largest_call.max(body.len());
-                s.rows.extend(rows);
-                let mut r = warp::reply::Response::new(Default::default());
-                *r.status_mut() = warp::http::StatusCode::NO_CONTENT;
-                r
-            },
-        );
-    let token = warp::get().and(warp::path!("msi" / "token")).map(|| {
-        warp::reply::json(&json!({ "access_token": "token-for-monitor", "expires_on": (Utc::now().timestamp() + 3600).to_string(), "token_type": "Bearer" }))
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(warp::serve(ingest.or(token)).incoming(listener).run());
-    base
-}
-
 /// A sink for the local server, with a token from its managed-identity endpoint.
 fn sink_for(base: &str) -> LogAnalyticsSink {
-    let tokens = Arc::new(TokenCache::new(TokenSource::ManagedIdentity {
-        endpoint: format!("{base}/msi/token"),
-        header: shared::config::Secret::new("h"),
-        resource: "https://monitor.azure.com".into(),
-        client_id: None,
-    }));
     let target = LogAnalyticsTarget {
         endpoint: base.to_string(),
-        dcr_immutable_id: "dcr-00000000000000000000000000000000".into(),
+        dcr_immutable_id: ingestion::DCR.into(),
     };
-    LogAnalyticsSink::new(target, Some(tokens))
+    LogAnalyticsSink::new(target, Some(ingestion::tokens(base)))
 }
 
 #[tokio::test]
 async fn rows_arrive_whole_at_least_once_within_the_limits() {
-    let state = Arc::new(Mutex::new(Ingested::default()));
-    let base = start(state.clone()).await;
+    let state = ingestion::state(SERVER_LIMIT);
+    state.lock().unwrap().script = [Some(429), None, Some(503)].into();
+    let base = ingestion::start(state.clone()).await;
     let sink = sink_for(&base);
 
     // 3,000 audit rows with varied text (so gzip does not squeeze them to nothing) and one
@@ -147,19 +46,22 @@ async fn rows_arrive_whole_at_least_once_within_the_limits() {
     assert_eq!(sent.records, 3000);
     assert_eq!(sent.dead_letter.len(), 1);
     assert_eq!(sent.dead_letter[0].0, "huge");
-    assert!(sent.dead_letter[0].1.contains("1 MB"));
+    assert!(sent.dead_letter[0].1.contains("limit of one call"));
     assert!(
         s.too_large > 0,
         "the server's 413 made the client halve its calls"
     );
     assert!(s.largest_call <= SERVER_LIMIT);
-    let ids: std::collections::BTreeSet<&str> =
-        s.rows.iter().map(|r| r["Id"].as_str().unwrap()).collect();
+    let ids: std::collections::BTreeSet<&str> = s
+        .rows
+        .iter()
+        .map(|(_, r)| r["Id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 3000, "every row arrived, whole");
     assert!(
-        s.rows
-            .iter()
-            .all(|r| r["Note"].as_str().unwrap().len() == 256 && r["TimeGenerated"].is_string())
+        s.rows.iter().all(
+            |(_, r)| r["Note"].as_str().unwrap().len() == 256 && r["TimeGenerated"].is_string()
+        )
     );
     println!(
         "{} calls ({} answered 413, one 429, one 503) for 3,000 rows; largest accepted call {} bytes",
@@ -169,8 +71,9 @@ async fn rows_arrive_whole_at_least_once_within_the_limits() {
 
 #[tokio::test]
 async fn a_wrong_stream_is_refused_with_what_to_check() {
-    let state = Arc::new(Mutex::new(Ingested::default()));
-    let base = start(state).await;
+    let state = ingestion::state(SERVER_LIMIT);
+    state.lock().unwrap().streams = vec!["Custom-AuditLogs_CL".into()];
+    let base = ingestion::start(state).await;
     let sink = sink_for(&base);
     let e = sink
         .send(Category::SignInLogs, &[json!({ "Id": "x" })], Utc::now())
@@ -178,4 +81,84 @@ async fn a_wrong_stream_is_refused_with_what_to_check() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("404") && e.contains("stream name"), "{e}");
+}
+
+/// The committed ARM template (custom tables and DCR) is what the row definitions generate,
+/// and every row the collector sends fits the stream it is sent to: declared columns only, each
+/// value of the declared type. Editing either side alone fails here.
+#[test]
+fn infra_tables_and_dcr_agree_with_the_rows() {
+    use shared::destinations::log_analytics::schema;
+    use shared::model::rows::normalise;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../infra/log-analytics/tables-and-dcr.json");
+    let committed = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        committed == schema::arm_template_text(),
+        "{} differs from the row definitions; regenerate it with `entra-monitor log-analytics-template --out {}`",
+        path.display(),
+        path.display()
+    );
+    let template: Value = serde_json::from_str(&committed).unwrap();
+    let resources = template["resources"].as_array().unwrap();
+    let dcr = resources
+        .iter()
+        .find(|r| r["type"] == "Microsoft.Insights/dataCollectionRules")
+        .unwrap();
+    let tenant = shared::simulated::SimulatedTenant::new(11, 120);
+    let from = Utc::now() - chrono::Duration::hours(80);
+    for category in Category::ALL {
+        let stream = LogAnalyticsTarget::stream(category);
+        let declared: std::collections::BTreeMap<String, String> =
+            dcr["properties"]["streamDeclarations"][&stream]["columns"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{stream} is not declared"))
+                .iter()
+                .map(|c| {
+                    (
+                        c["name"].as_str().unwrap().into(),
+                        c["type"].as_str().unwrap().into(),
+                    )
+                })
+                .collect();
+        // The table has the same columns as the stream.
+        let table = resources
+            .iter()
+            .find(|r| r["properties"]["schema"]["name"] == schema::table_name(category))
+            .unwrap();
+        let table_cols: std::collections::BTreeSet<&str> = table["properties"]["schema"]["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            table_cols,
+            declared.keys().map(String::as_str).collect(),
+            "{category}: the table and the stream declare different columns"
+        );
+        let records = tenant.records(category, from, from + chrono::Duration::hours(72), None);
+        assert!(!records.is_empty(), "{category}: no sample records");
+        for r in records.iter().take(300) {
+            let row = normalise(category, "t1", &r.json).unwrap();
+            let custom = schema::custom_row(category, &row.columns);
+            for (name, value) in custom.as_object().unwrap() {
+                let ty = declared.get(name).unwrap_or_else(|| {
+                    panic!("{category}: {name} is sent but not declared in {stream}")
+                });
+                let fits = match ty.as_str() {
+                    "string" => value.is_string(),
+                    "datetime" => value
+                        .as_str()
+                        .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
+                    "boolean" => value.is_boolean(),
+                    "long" => value.is_i64(),
+                    "dynamic" => true,
+                    other => panic!("unexpected type {other}"),
+                };
+                assert!(fits, "{category}: {name} = {value} is not a {ty}");
+            }
+            assert!(custom["RecordId"].is_string() && custom["TimeGenerated"].is_string());
+        }
+    }
 }

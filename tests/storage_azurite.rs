@@ -2,92 +2,19 @@
 //! `.tools/`): records land under the exact diagnostic-settings paths, one export record per
 //! line; a retried batch adds nothing; concurrent writers to one hour lose nothing.
 
+mod support;
+
+use support::azurite::start as start_azurite;
+
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::Value;
-use shared::destinations::storage::config::AZURITE_KEY;
 use shared::destinations::storage::service::BlobService;
 use shared::destinations::storage::sink::{ExportLine, Written};
-use shared::destinations::storage::{StorageSink, StorageTarget, blob_path, container};
+use shared::destinations::storage::{blob_path, container};
 use shared::model::Category;
 use shared::model::export::export_record;
 use shared::model::rows::normalise;
 use shared::simulated::SimulatedTenant;
-use std::process::{Child, Command, Stdio};
-use std::time::Instant;
-
-struct Azurite {
-    child: Child,
-    endpoint: String,
-    _dir: std::path::PathBuf,
-}
-
-impl Azurite {
-    /// The archive writer and a plain Blob client for the development account.
-    fn clients(&self) -> (StorageSink, BlobService) {
-        let key = shared::config::Secret::new(AZURITE_KEY);
-        let target = StorageTarget::Account {
-            endpoint: self.endpoint.clone(),
-            account: "devstoreaccount1".into(),
-            key: key.clone(),
-        };
-        (
-            StorageSink::new(target).unwrap(),
-            BlobService::new(&self.endpoint, "devstoreaccount1", &key).unwrap(),
-        )
-    }
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self._dir);
-    }
-}
-
-fn start_azurite() -> Azurite {
-    let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../.tools/node_modules/.bin/azurite-blob");
-    assert!(
-        bin.exists(),
-        "Azurite is not installed at {}; run `bash tests/run`, which installs it from npm",
-        bin.display()
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = std::env::temp_dir().join(format!("entra-azurite-{}-{port}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new(&bin)
-        .args([
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            &port.to_string(),
-            "--location",
-        ])
-        .arg(&dir)
-        .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start azurite-blob");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed().as_secs() < 30,
-            "Azurite did not start within 30 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Azurite {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}/devstoreaccount1"),
-        _dir: dir,
-    }
-}
 
 fn lines(category: Category, from: chrono::DateTime<Utc>, hours: i64) -> Vec<ExportLine> {
     let tenant = SimulatedTenant::new(4, 60);
@@ -208,4 +135,56 @@ async fn concurrent_writers_to_one_hour_lose_nothing() {
     let e = wrong.get(&path).await.unwrap_err().to_string();
     assert!(e.contains("403"), "{e}");
     assert!(!e.contains("d3Jvbmc="));
+}
+
+#[tokio::test]
+async fn a_blob_container_spool_keeps_batches_until_replayed() {
+    use shared::destinations::spool::Spool;
+    use shared::destinations::{Batch, BatchItem};
+    use shared::model::Destination;
+    let az = start_azurite();
+    let spool = Spool::Blob {
+        service: az.blob(),
+        container: "entra-monitor-spool".into(),
+    };
+    assert!(
+        spool.list().await.unwrap().is_empty(),
+        "no container yet: empty"
+    );
+    let t = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap();
+    let batch = |id: &str, destination| Batch {
+        id: id.into(),
+        destination,
+        tenant: "t1".into(),
+        category: Category::AuditLogs,
+        created: t,
+        items: vec![BatchItem {
+            id: format!("{id}-r1"),
+            time: t,
+            body: serde_json::json!({ "properties": { "id": format!("{id}-r1") } }),
+        }],
+    };
+    let later = batch("20261127T091000000Z-02", Destination::LogAnalytics);
+    let earlier = batch("20261127T090000000Z-01", Destination::EventHubs);
+    spool.put(&later, "HTTP 503", t).await.unwrap();
+    spool.put(&earlier, "HTTP 503", t).await.unwrap();
+    spool
+        .dead_letter(&later, 0, "20261127T091000000Z-02-r1", "too large")
+        .await
+        .unwrap();
+    let names = spool.list().await.unwrap();
+    assert_eq!(
+        names,
+        vec![
+            "batches/event-hubs/20261127T090000000Z-01.json".to_string(),
+            "batches/log-analytics/20261127T091000000Z-02.json".to_string()
+        ],
+        "oldest first, dead letters apart"
+    );
+    let got = spool.get(&names[0]).await.unwrap().unwrap();
+    assert_eq!(got.batch, earlier);
+    assert_eq!(got.reason, "HTTP 503");
+    spool.delete(&names[0]).await.unwrap();
+    assert_eq!(spool.list().await.unwrap(), vec![names[1].clone()]);
+    assert_eq!(spool.dead_letters().await.unwrap().len(), 1);
 }

@@ -8,7 +8,8 @@ use crate::invocation::{
 };
 use shared::clock::Clock;
 use shared::config::Config;
-use shared::config::Credential;
+use shared::config::{Credential, DestinationCredential};
+use shared::destinations::router::Router;
 use shared::model::Category;
 use shared::pipeline::Source;
 use shared::registry::{FunctionSpec, Method, Trigger, match_route};
@@ -47,6 +48,7 @@ impl TenantSource {
 
 pub struct App {
     sources: tokio::sync::OnceCell<Vec<TenantSource>>,
+    router: tokio::sync::OnceCell<Router>,
     config: Config,
     host: HostKind,
     clock: Arc<dyn Clock>,
@@ -112,6 +114,7 @@ impl App {
         let (shutdown, _) = watch::channel(false);
         Arc::new(Self {
             sources: tokio::sync::OnceCell::new(),
+            router: tokio::sync::OnceCell::new(),
             config,
             host,
             clock,
@@ -121,52 +124,98 @@ impl App {
         })
     }
 
+    /// Where tokens for `resource` (Graph, Log Analytics, Event Hubs, Storage) come from when
+    /// authenticating as `tenant` with `credential`.
+    fn token_source(
+        &self,
+        name: &str,
+        tenant: &str,
+        credential: &Credential,
+        resource: &str,
+    ) -> Result<TokenSource, FunctionError> {
+        let scope = format!("{resource}/.default");
+        Ok(match credential {
+            Credential::ClientSecret { client_id, secret } => TokenSource::ClientSecret {
+                authority_host: self.config.authority_host.clone(),
+                tenant: tenant.to_string(),
+                client_id: client_id.clone(),
+                secret: secret.clone(),
+                scope,
+            },
+            Credential::ManagedIdentity { client_id } => {
+                let (Ok(endpoint), Ok(header)) = (
+                    std::env::var("IDENTITY_ENDPOINT"),
+                    std::env::var("IDENTITY_HEADER"),
+                ) else {
+                    return Err(FunctionError::Failed(format!(
+                        "{name}: managed identity is configured but this host offers none (IDENTITY_ENDPOINT and IDENTITY_HEADER are not set); enable the app's identity or use a client secret"
+                    )));
+                };
+                TokenSource::ManagedIdentity {
+                    endpoint,
+                    header: shared::config::Secret::new(header),
+                    resource: resource.to_string(),
+                    client_id: client_id.clone(),
+                }
+            }
+            Credential::Certificate { client_id, path } => TokenSource::Certificate {
+                authority_host: self.config.authority_host.clone(),
+                tenant: tenant.to_string(),
+                client_id: client_id.clone(),
+                pem_path: path.clone(),
+                scope,
+            },
+            Credential::Simulated => {
+                return Err(FunctionError::Failed(format!(
+                    "{name}: a simulated tenant is used when no tenant is configured; remove the tenant settings"
+                )));
+            }
+        })
+    }
+
+    /// Tokens for a destination's `resource`, as the configured destination credential.
+    pub fn destination_tokens(&self, resource: &str) -> Result<Arc<TokenCache>, FunctionError> {
+        let source = match &self.config.destinations.credential {
+            DestinationCredential::ManagedIdentity => self.token_source(
+                "destinations",
+                "",
+                &Credential::ManagedIdentity { client_id: None },
+                resource,
+            )?,
+            DestinationCredential::Tenant(which) => {
+                let t = self
+                    .config
+                    .tenants
+                    .iter()
+                    .find(|t| t.id.as_str() == which.to_ascii_lowercase() || &t.name == which)
+                    .ok_or_else(|| {
+                        FunctionError::Failed(format!("destination credential: no tenant {which}"))
+                    })?;
+                self.token_source(&t.name, t.id.as_str(), &t.credential, resource)?
+            }
+        };
+        Ok(Arc::new(TokenCache::new(source)))
+    }
+
+    /// The router of collected records, built on first use from the destination settings.
+    pub async fn router(&self) -> Result<&Router, FunctionError> {
+        self.router
+            .get_or_try_init(|| async { crate::routing::build(self) })
+            .await
+    }
+
     /// Sources for the configured tenants: Microsoft Graph with each tenant's credential, one
     /// budget per tenant and one for the app across them.
     fn graph_sources(&self) -> Result<Vec<TenantSource>, FunctionError> {
         let app_budget = Arc::new(Budget::reports_per_app());
-        let scope = format!("{}/.default", self.config.graph_host);
         let mut out = Vec::new();
         for t in &self.config.tenants {
-            let token = match &t.credential {
-                Credential::ClientSecret { client_id, secret } => TokenSource::ClientSecret {
-                    authority_host: self.config.authority_host.clone(),
-                    tenant: t.id.to_string(),
-                    client_id: client_id.clone(),
-                    secret: secret.clone(),
-                    scope: scope.clone(),
-                },
-                Credential::ManagedIdentity { client_id } => {
-                    let (Ok(endpoint), Ok(header)) = (
-                        std::env::var("IDENTITY_ENDPOINT"),
-                        std::env::var("IDENTITY_HEADER"),
-                    ) else {
-                        return Err(FunctionError::Failed(format!(
-                            "tenant {}: managed identity is configured but this host offers none (IDENTITY_ENDPOINT and IDENTITY_HEADER are not set); enable the app's identity or use a client secret",
-                            t.name
-                        )));
-                    };
-                    TokenSource::ManagedIdentity {
-                        endpoint,
-                        header: shared::config::Secret::new(header),
-                        resource: self.config.graph_host.clone(),
-                        client_id: client_id.clone(),
-                    }
-                }
-                Credential::Certificate { client_id, path } => TokenSource::Certificate {
-                    authority_host: self.config.authority_host.clone(),
-                    tenant: t.id.to_string(),
-                    client_id: client_id.clone(),
-                    pem_path: path.clone(),
-                    scope: scope.clone(),
-                },
-                Credential::Simulated => {
-                    return Err(FunctionError::Failed(format!(
-                        "tenant {}: a simulated tenant is used when no tenant is configured; remove the tenant settings",
-                        t.name
-                    )));
-                }
-            };
+            let token = self.token_source(
+                &t.name,
+                t.id.as_str(),
+                &t.credential,
+                &self.config.graph_host,
+            )?;
             let tokens = Arc::new(TokenCache::new(token));
             let source = |budget: Budget| Source {
                 tenant: t.id.to_string(),

@@ -8,3 +8,4 @@ pub mod app;
 pub mod functions;
 pub mod hosts;
 pub mod invocation;
+pub mod routing;

@@ -70,6 +70,12 @@ enum Command {
         #[arg(long)]
         duplicate_across_pages: bool,
     },
+    /// Print (or write to --out) the ARM template of the Log Analytics custom tables and the
+    /// DCR, generated from the row definitions.
+    LogAnalyticsTemplate {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Write, or check, the Azure `<FunctionName>/function.json` files from the registry.
     FunctionJson {
         /// The folder to write them into.
@@ -97,6 +103,22 @@ fn main() -> ExitCode {
     };
     if let Command::FunctionJson { out, check } = &command {
         return function_json(out.as_deref(), check.as_deref());
+    }
+    if let Command::LogAnalyticsTemplate { out } = &command {
+        let text = shared::destinations::log_analytics::schema::arm_template_text();
+        return match out {
+            None => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Some(path) => match std::fs::write(path, text) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("entra-monitor: cannot write {}: {e}", path.display());
+                    ExitCode::FAILURE
+                }
+            },
+        };
     }
     if let Command::Simulate { .. } = &command {
         return simulate(command);
@@ -147,7 +169,9 @@ fn main() -> ExitCode {
             }
             Command::Azure => azure(app).await,
             Command::Lambda => lambda(app).await,
-            Command::FunctionJson { .. } | Command::Simulate { .. } => {
+            Command::FunctionJson { .. }
+            | Command::Simulate { .. }
+            | Command::LogAnalyticsTemplate { .. } => {
                 unreachable!("handled before the configuration is read")
             }
         }

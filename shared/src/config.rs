@@ -5,6 +5,13 @@
 //! what is expected, so a user fixes a broken deployment in one pass. Secret values live in
 //! [`Secret`], whose `Debug` and `Display` never show them.
 
+mod destinations;
+
+pub use destinations::{
+    DestinationCredential, DestinationSettings, EventHubsSetting, LogAnalyticsSetting,
+    SpoolSetting, StorageSetting,
+};
+
 use crate::model::{Category, Destination, TenantId, is_guid};
 use crate::schedule::Schedule;
 use serde::Deserialize;
@@ -103,6 +110,8 @@ pub struct Config {
     pub schedules: BTreeMap<String, Schedule>,
     /// Destinations per category; every category has an entry.
     pub routes: BTreeMap<Category, Vec<Destination>>,
+    /// The destinations' own settings, the spool and retention.
+    pub destinations: DestinationSettings,
     /// How long a shutdown waits for running functions to reach a safe point.
     pub shutdown_grace: Duration,
     /// How much history the first collection run reads.
@@ -202,6 +211,16 @@ struct FileConfig {
     schedules: BTreeMap<String, String>,
     #[serde(default)]
     routes: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    storage: destinations::FileStorage,
+    #[serde(default)]
+    log_analytics: destinations::FileLogAnalytics,
+    #[serde(default)]
+    event_hubs: destinations::FileEventHubs,
+    #[serde(default)]
+    spool: destinations::FileSpool,
+    retention_days: Option<u64>,
+    destination_credential: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -310,6 +329,7 @@ impl Config {
         for key in env.keys().filter(|k| k.starts_with(ENV_PREFIX)) {
             let overlap_var = Category::ALL.iter().any(|c| overlap_env_var(*c) == *key);
             if !KNOWN_ENV.contains(&key.as_str())
+                && !destinations::ENV.contains(&key.as_str())
                 && !schedule_vars.contains_key(key)
                 && !route_vars.contains_key(key)
                 && !overlap_var
@@ -670,6 +690,21 @@ impl Config {
             }
             routes.insert(category, parsed);
         }
+        let destinations = destinations::load(
+            env,
+            destinations::FileDestinations {
+                storage: file.storage,
+                log_analytics: file.log_analytics,
+                event_hubs: file.event_hubs,
+                spool: file.spool,
+            },
+            file.retention_days,
+            file.destination_credential,
+            &data_dir,
+            &routes,
+            &tenants,
+            &mut problem,
+        );
 
         if problems.is_empty() {
             Ok(Config {
@@ -681,6 +716,7 @@ impl Config {
                 categories,
                 schedules,
                 routes,
+                destinations,
                 shutdown_grace,
                 backfill,
                 settle,
@@ -1040,11 +1076,90 @@ mod tests {
     }
 
     #[test]
+    fn destinations_are_checked_against_the_routes() {
+        let e = Config::load(
+            &env(&[
+                (
+                    "ENTRA_MONITOR_ROUTES_SIGNINLOGS",
+                    "log-analytics,event-hubs",
+                ),
+                ("ENTRA_MONITOR_ROUTES_AUDITLOGS", "storage"),
+                (
+                    "ENTRA_MONITOR_LOG_ANALYTICS_ENDPOINT",
+                    "https://x.westeurope-1.ingest.monitor.azure.com",
+                ),
+                ("ENTRA_MONITOR_LOG_ANALYTICS_DCR_ID", "my-dcr"),
+                (
+                    "ENTRA_MONITOR_EVENT_HUBS_CONNECTION_STRING",
+                    "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=send",
+                ),
+                ("ENTRA_MONITOR_RETENTION_DAYS", "0"),
+            ]),
+            Host::Local,
+            FUNCTIONS,
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "ENTRA_MONITOR_LOG_ANALYTICS_DCR_ID: \"my-dcr\" is not a DCR immutable id",
+            "ENTRA_MONITOR_EVENT_HUBS_CONNECTION_STRING: not an Event Hubs connection string: SharedAccessKey is missing",
+            "ENTRA_MONITOR_ROUTES_SIGNINLOGS: routes SignInLogs to event-hubs, which is not configured",
+            "ENTRA_MONITOR_ROUTES_AUDITLOGS: routes AuditLogs to storage, which is not configured; set ENTRA_MONITOR_STORAGE_FOLDER",
+            "ENTRA_MONITOR_RETENTION_DAYS: \"0\" is out of range",
+        ] {
+            assert!(e.contains(expected), "{expected}\nnot in\n{e}");
+        }
+        // The key never appears in a message.
+        let e = Config::load(
+            &env(&[
+                (
+                    "ENTRA_MONITOR_STORAGE_CONNECTION_STRING",
+                    "AccountName=a;AccountKey=c2VjcmV0a2V5;BlobEndpoint=not a url",
+                ),
+                ("ENTRA_MONITOR_STORAGE_FOLDER", "x"),
+            ]),
+            Host::Local,
+            FUNCTIONS,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("set only one of the storage folder"), "{e}");
+        assert!(!e.contains("c2VjcmV0a2V5"), "{e}");
+        let ok = Config::load(
+            &env(&[
+                ("ENTRA_MONITOR_ROUTES_RISKYUSERS", "event-hubs,embedded"),
+                (
+                    "ENTRA_MONITOR_EVENT_HUBS_CONNECTION_STRING",
+                    "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=k;EntityPath=entra",
+                ),
+                ("ENTRA_MONITOR_EVENT_HUBS_MAX_REQUEST_BYTES", "262144"),
+            ]),
+            Host::Local,
+            FUNCTIONS,
+        )
+        .unwrap();
+        let eh = ok.destinations.event_hubs.unwrap();
+        assert_eq!(
+            (
+                eh.endpoint.as_str(),
+                eh.hub.as_deref(),
+                eh.max_request_bytes
+            ),
+            ("https://x.servicebus.windows.net", Some("entra"), 262_144)
+        );
+        assert!(
+            matches!(ok.destinations.spool, SpoolSetting::Folder(ref p) if p.ends_with("spool"))
+        );
+        assert_eq!(ok.destinations.retention_days, 30);
+    }
+
+    #[test]
     fn environment_settings_are_applied() {
         let c = Config::load(
             &env(&[
                 ("ENTRA_MONITOR_SCHEDULE_COLLECT_AUDIT", "0 0 * * * *"),
                 ("ENTRA_MONITOR_ROUTES_AUDITLOGS", "storage, embedded"),
+                ("ENTRA_MONITOR_STORAGE_FOLDER", "archive"),
                 ("ENTRA_MONITOR_TENANT_ID", "contoso.onmicrosoft.com"),
                 (
                     "ENTRA_MONITOR_CLIENT_ID",

@@ -21,6 +21,7 @@ pub async fn run(
     }
     let store = app.state()?;
     let sources = app.sources().await?;
+    let router = app.router().await?;
     let settings = CollectSettings {
         backfill: app.config().backfill,
         ..Default::default()
@@ -37,6 +38,7 @@ pub async fn run(
             }
             let report = collect_category(
                 &store,
+                router,
                 tenant.for_category(*category),
                 *category,
                 app.now(),
@@ -56,7 +58,7 @@ pub async fn run(
                 "partial".to_string()
             };
             inv.log(format!(
-                "tenant {}: {category}: {} records ({} new, {} updated, {} rejected), {} requests, {} throttled, {state}; written to the embedded store (configured routes: {}){}",
+                "tenant {}: {category}: {} records ({} new, {} updated, {} rejected), {} requests, {} throttled, {state}; routed to {} ({} batches delivered, {} spooled){}",
                 tenant.name,
                 report.records,
                 report.new,
@@ -65,6 +67,8 @@ pub async fn run(
                 report.requests,
                 report.throttled,
                 routes.join(", "),
+                report.batches_delivered,
+                report.batches_spooled,
                 report.error.as_ref().map(|e| format!("; {e}")).unwrap_or_default()
             ));
             records += report.records;

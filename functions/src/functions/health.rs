@@ -6,13 +6,14 @@ use crate::app::App;
 use crate::functions::{HttpResult, REGISTRY};
 use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
 use serde_json::{Value, json};
+use shared::model::Destination;
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use shared::state::StateStore;
 use std::sync::Arc;
 
 pub static SPEC: FunctionSpec = FunctionSpec {
     name: "health",
-    description: "Version, functions, and the last run of each timer function.",
+    description: "Version, functions, the last run of each timer function, collection and destinations.",
     trigger: Trigger::Http {
         route: "health",
         methods: &[Method::Get],
@@ -21,10 +22,76 @@ pub static SPEC: FunctionSpec = FunctionSpec {
 };
 
 pub fn run(app: Arc<App>, inv: Invocation, _req: HttpRequest) -> BoxFuture<HttpResult> {
-    Box::pin(async move { Ok(answer(&app, &inv)) })
+    Box::pin(async move {
+        let destinations = destinations(&app).await;
+        Ok(answer(&app, &inv, destinations))
+    })
 }
 
-fn answer(app: &App, inv: &Invocation) -> HttpResponse {
+/// Per destination: where it is, what is routed to it, and how delivery goes.
+async fn destinations(app: &App) -> Value {
+    let config = app.config();
+    let state = app.state();
+    let figures = state
+        .as_ref()
+        .ok()
+        .and_then(|s| s.destination_health().ok())
+        .unwrap_or_default();
+    let outbox = state
+        .as_ref()
+        .ok()
+        .and_then(|s| s.outbox_counts().ok())
+        .unwrap_or_default();
+    let (spooled, spool_error) = match app.router().await {
+        Ok(router) => match router.spool().list().await {
+            Ok(names) => (names, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        },
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let mut out = Vec::new();
+    for d in Destination::ALL {
+        let categories: Vec<&str> = config
+            .routes
+            .iter()
+            .filter(|(_, ds)| ds.contains(&d))
+            .map(|(c, _)| c.name())
+            .collect();
+        if categories.is_empty() {
+            continue;
+        }
+        if d == Destination::Embedded {
+            out.push(json!({
+                "destination": d.name(),
+                "categories": categories,
+                "guarantee": "exactly once, in the page's transaction",
+                "retention_days": config.destinations.retention_days,
+            }));
+            continue;
+        }
+        let f = figures.iter().find(|f| f.destination == d.name());
+        let prefix = format!("batches/{}/", d.name());
+        out.push(json!({
+            "destination": d.name(),
+            "categories": categories,
+            "guarantee": if d == Destination::Storage { "exactly once (block ids, record ids)" } else { "at least once (dedupe on the record id)" },
+            "last_success": f.and_then(|f| f.last_success),
+            "last_error": f.and_then(|f| f.last_error.clone()),
+            "last_error_at": f.and_then(|f| f.last_error_at),
+            "batches_sent": f.map(|f| f.batches_sent).unwrap_or(0),
+            "records_sent": f.map(|f| f.records_sent).unwrap_or(0),
+            "bytes_sent": f.map(|f| f.bytes_sent).unwrap_or(0),
+            "spooled_batches": spooled.iter().filter(|n| n.starts_with(&prefix)).count(),
+            "spooled_total": f.map(|f| f.spooled_total).unwrap_or(0),
+            "replayed_total": f.map(|f| f.replayed_total).unwrap_or(0),
+            "dead_letters": f.map(|f| f.dead_letters).unwrap_or(0),
+            "outbox_batches": outbox.get(d.name()).copied().unwrap_or(0),
+        }));
+    }
+    json!({ "routes": out, "spool_error": spool_error })
+}
+
+fn answer(app: &App, inv: &Invocation, destinations: Value) -> HttpResponse {
     let now = app.now();
     let read = app
         .state()
@@ -103,6 +170,7 @@ fn answer(app: &App, inv: &Invocation) -> HttpResponse {
         "state": state,
         "functions": functions,
         "collection": collection,
+        "destinations": destinations,
     });
     HttpResponse::json(if ok { 200 } else { 503 }, &body)
 }

@@ -9,6 +9,8 @@ pub mod collect_provisioning;
 pub mod collect_risk;
 pub mod collect_signins;
 pub mod health;
+pub mod replay_spool;
+pub mod retention;
 
 use crate::app::App;
 use crate::invocation::{
@@ -60,6 +62,14 @@ pub static REGISTRY: &[Function] = &[
     Function {
         spec: &collect_risk::SPEC,
         handler: Handler::Timer(collect_risk::run),
+    },
+    Function {
+        spec: &replay_spool::SPEC,
+        handler: Handler::Timer(replay_spool::run),
+    },
+    Function {
+        spec: &retention::SPEC,
+        handler: Handler::Timer(retention::run),
     },
     Function {
         spec: &health::SPEC,
@@ -131,7 +141,9 @@ mod tests {
                 "collect-signins",
                 "collect-audit",
                 "collect-provisioning",
-                "collect-risk"
+                "collect-risk",
+                "replay-spool",
+                "retention"
             ]
         );
     }

@@ -146,7 +146,9 @@ impl FromStr for Category {
 }
 
 /// Where a category's records go, like a diagnostic setting's destinations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Destination {
     LogAnalytics,

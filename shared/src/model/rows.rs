@@ -174,6 +174,11 @@ fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowEr
     put("Id", json!(id));
     put("Type", json!(category.table()));
     put("Category", json!(category.name()));
+    // The event time: Log Analytics needs TimeGenerated, and the embedded store's time index.
+    put(
+        "TimeGenerated",
+        json!(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+    );
     let known: &[&str] = match category {
         Category::SignInLogs | Category::NonInteractiveUserSignInLogs => {
             // The interactive table has dynamic columns; the non-interactive one strings.

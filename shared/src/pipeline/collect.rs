@@ -1,9 +1,10 @@
 //! One category of one tenant, one run.
 
+use crate::destinations::router::{RouteError, Router};
 use crate::model::Category;
 use crate::model::rows::{normalise, time_property};
 use crate::source::graph::{Counters, GraphClient, GraphError};
-use crate::state::{RunFigures, SqliteState, StateError, StoredRow};
+use crate::state::{PageRouting, RunFigures, SqliteState, StateError, StoredRow};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
 
@@ -83,6 +84,9 @@ pub struct CategoryReport {
     pub completed: bool,
     /// Skipped: the category is paused after a refusal.
     pub paused: bool,
+    /// Batches handed to external destinations, and of those, spooled (destination failing).
+    pub batches_delivered: i64,
+    pub batches_spooled: i64,
     pub error: Option<String>,
 }
 
@@ -126,9 +130,11 @@ pub fn first_page_url(
 }
 
 /// Collects one category for one tenant: reads the window page by page, storing each page
-/// with its checkpoint, until the window is read or `keep_going` says stop.
+/// with its checkpoint and its outbox batches, until the window is read or `keep_going` says
+/// stop; each page's batches are delivered (or spooled) before the next page is read.
 pub async fn collect_category(
     store: &SqliteState,
+    router: &Router,
     source: &Source,
     category: Category,
     now: DateTime<Utc>,
@@ -214,8 +220,8 @@ pub async fn collect_category(
                         rows.push(StoredRow {
                             id: row.id,
                             time: row.time,
-                            row: serde_json::Value::Object(row.columns).to_string(),
-                            raw: record.to_string(),
+                            columns: row.columns,
+                            raw: record.clone(),
                         });
                     }
                     Err(e) => {
@@ -226,10 +232,25 @@ pub async fn collect_category(
                 }
             }
             let progress = if ascending { newest_seen } else { None };
-            let write = store.store_page(tenant, category, &rows, progress, from, now)?;
+            let build = |changed: &[&StoredRow]| router.batches(tenant, category, changed);
+            let routing = PageRouting {
+                embedded: router.embedded(category),
+                outbox: &build,
+            };
+            let write = store.store_page(tenant, category, &rows, &routing, progress, from, now)?;
             report.records += rows.len() as i64;
             report.new += write.new;
             report.updated += write.updated;
+            if write.batches > 0 {
+                match router.deliver(store, now).await {
+                    Ok(d) => {
+                        report.batches_delivered += d.batches_delivered as i64;
+                        report.batches_spooled += d.batches_spooled as i64;
+                    }
+                    Err(RouteError::State(e)) => return Err(e),
+                    Err(e) => tracing::error!(tenant, category = category.name(), "{e}"),
+                }
+            }
             url = page.next_link;
             if url.is_none() {
                 report.completed = true;

@@ -1,12 +1,16 @@
 //! Durable state behind a small interface: what the functions must remember between runs.
 //!
 //! Locally (and by default everywhere) it is a SQLite file in the data directory, created on
-//! first use. Today it holds the run history of timer functions; checkpoints, seen ids and
-//! profiles join it as the features that need them land.
+//! first use. It holds the run history of timer functions, collection checkpoints, the ledger of
+//! records seen, the embedded store's tables ([`embedded`]), the outbox of batches for external
+//! destinations and their health figures.
 
+pub mod embedded;
 mod sqlite;
 
 pub use sqlite::SqliteState;
+
+use crate::model::{Category, Destination};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -85,10 +89,58 @@ pub enum StateError {
 pub struct StoredRow {
     pub id: String,
     pub time: DateTime<Utc>,
-    /// The table-shaped row, as JSON text.
-    pub row: String,
-    /// The record as Graph sent it, as JSON text.
-    pub raw: String,
+    /// The table-shaped row.
+    pub columns: serde_json::Map<String, serde_json::Value>,
+    /// The record as Graph sent it.
+    pub raw: serde_json::Value,
+}
+
+impl StoredRow {
+    /// What recognises a record read again unchanged: a hash of the record as Graph sent it.
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(self.raw.to_string().as_bytes());
+        hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// A batch for one external destination, built from a page's new and changed rows.
+#[derive(Debug, Clone)]
+pub struct OutboxBatch {
+    pub destination: Destination,
+    pub records: usize,
+    /// The batch's items as JSON text.
+    pub items: String,
+}
+
+/// Where a page's new and changed rows go.
+pub struct PageRouting<'a> {
+    /// Into the category's embedded table.
+    pub embedded: bool,
+    /// The outbox batches for external destinations.
+    pub outbox: &'a (dyn Fn(&[&StoredRow]) -> Vec<OutboxBatch> + Sync),
+}
+
+impl PageRouting<'_> {
+    /// Only the embedded store.
+    pub fn embedded_only() -> PageRouting<'static> {
+        PageRouting {
+            embedded: true,
+            outbox: &|_| Vec::new(),
+        }
+    }
+}
+
+/// A batch waiting in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxEntry {
+    pub seq: i64,
+    pub batch_id: String,
+    pub destination: Destination,
+    pub tenant: String,
+    pub category: Category,
+    pub created: DateTime<Utc>,
+    pub items: String,
 }
 
 /// What storing a page changed.
@@ -96,6 +148,37 @@ pub struct StoredRow {
 pub struct PageWrite {
     pub new: i64,
     pub updated: i64,
+    /// Outbox batches written.
+    pub batches: i64,
+}
+
+/// What one delivery did to a destination, added to its health figures.
+#[derive(Debug, Clone, Default)]
+pub struct DestinationDelta {
+    pub batches_sent: i64,
+    pub records_sent: i64,
+    pub bytes_sent: i64,
+    pub spooled: i64,
+    pub replayed: i64,
+    pub dead_letters: i64,
+    /// A batch was accepted: `last_success` becomes now.
+    pub succeeded: bool,
+    pub error: Option<String>,
+}
+
+/// A destination's health figures, since the state was created.
+#[derive(Debug, Clone, Serialize)]
+pub struct DestinationHealth {
+    pub destination: String,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub batches_sent: i64,
+    pub records_sent: i64,
+    pub bytes_sent: i64,
+    pub spooled_total: i64,
+    pub replayed_total: i64,
+    pub dead_letters: i64,
 }
 
 /// The figures of one collection run of one category.

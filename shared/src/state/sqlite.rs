@@ -1,9 +1,11 @@
 //! The SQLite state backend.
 
+use super::embedded;
 use super::{
-    Checkpoint, Outcome, PageWrite, RunFigures, RunRecord, StateError, StateStore, StoredRow,
+    Checkpoint, DestinationDelta, DestinationHealth, OutboxEntry, Outcome, PageRouting, PageWrite,
+    RunFigures, RunRecord, StateError, StateStore, StoredRow,
 };
-use crate::model::Category;
+use crate::model::{Category, Destination};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 use std::collections::BTreeMap;
@@ -38,18 +40,43 @@ CREATE TABLE IF NOT EXISTS function_runs (
     past_due INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS function_runs_by_function ON function_runs (function, id);
-CREATE TABLE IF NOT EXISTS records (
+-- Every record collected, whatever its routes: what makes a re-read record recognisable
+-- (same id, same digest) so it is routed once, and a changed one routed again.
+CREATE TABLE IF NOT EXISTS seen (
     tenant TEXT NOT NULL,
     category TEXT NOT NULL,
     id TEXT NOT NULL,
     time TEXT NOT NULL,
-    row TEXT NOT NULL,
-    raw TEXT NOT NULL,
+    digest TEXT NOT NULL,
     first_seen TEXT NOT NULL,
     updated TEXT NOT NULL,
     PRIMARY KEY (tenant, category, id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS records_by_time ON records (tenant, category, time);
+CREATE INDEX IF NOT EXISTS seen_by_time ON seen (tenant, category, time);
+-- Batches for external destinations, written with the page they came from; removed once
+-- delivered or spooled.
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch_id TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    category TEXT NOT NULL,
+    created TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    items TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS destination_health (
+    destination TEXT PRIMARY KEY,
+    last_success TEXT,
+    last_error TEXT,
+    last_error_at TEXT,
+    batches_sent INTEGER NOT NULL DEFAULT 0,
+    records_sent INTEGER NOT NULL DEFAULT 0,
+    bytes_sent INTEGER NOT NULL DEFAULT 0,
+    spooled_total INTEGER NOT NULL DEFAULT 0,
+    replayed_total INTEGER NOT NULL DEFAULT 0,
+    dead_letters INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS rejected_records (
     tenant TEXT NOT NULL,
     category TEXT NOT NULL,
@@ -96,6 +123,16 @@ impl SqliteState {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
+        conn.execute_batch(&embedded::schema()).map_err(open_err)?;
+        // Version 1 replaced the early `records` table (rows as JSON) by `seen` and the
+        // per-category tables.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(open_err)?;
+        if version < 1 {
+            conn.execute_batch("DROP TABLE IF EXISTS records; PRAGMA user_version = 1;")
+                .map_err(open_err)?;
+        }
         Ok(Self {
             path,
             conn: Mutex::new(conn),
@@ -239,13 +276,17 @@ impl SqliteState {
     }
 
     /// Stores one page of rows and moves the watermark to `progress`, in one transaction: a
-    /// crash leaves either both or neither. Rows are upserted by id, so a record read twice
-    /// (overlap, repeated page, retried run) is stored once; a changed record is updated.
+    /// crash leaves either all or nothing. Records are recognised by id: one read again
+    /// unchanged (overlap, repeated page, retried run) changes nothing; a new or changed one
+    /// goes into the category's embedded table (when routed there) and into the outbox batches
+    /// `routing` builds for the external destinations.
+    #[allow(clippy::too_many_arguments)]
     pub fn store_page(
         &self,
         tenant: &str,
         category: Category,
         rows: &[StoredRow],
+        routing: &PageRouting<'_>,
         progress: Option<DateTime<Utc>>,
         since: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -253,29 +294,62 @@ impl SqliteState {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let mut write = PageWrite::default();
+        let mut changed: Vec<&StoredRow> = Vec::new();
         {
             let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO records (tenant, category, id, time, row, raw, first_seen, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                "INSERT OR IGNORE INTO seen (tenant, category, id, time, digest, first_seen, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             )?;
             let mut update = tx.prepare_cached(
-                "UPDATE records SET time = ?4, row = ?5, raw = ?6, updated = ?7 WHERE tenant = ?1 AND category = ?2 AND id = ?3 AND raw != ?6",
+                "UPDATE seen SET time = ?4, digest = ?5, updated = ?6 WHERE tenant = ?1 AND category = ?2 AND id = ?3 AND digest != ?5",
             )?;
             let now = now.to_rfc3339();
             for r in rows {
+                let digest = r.digest();
                 let args = params![
                     tenant,
                     category.name(),
                     r.id,
                     r.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    r.row,
-                    r.raw,
+                    digest,
                     now
                 ];
                 if insert.execute(args)? == 1 {
                     write.new += 1;
+                    changed.push(r);
                 } else if update.execute(args)? == 1 {
                     write.updated += 1;
+                    changed.push(r);
                 }
+            }
+        }
+        if routing.embedded && !changed.is_empty() {
+            let mut upsert = tx.prepare_cached(&embedded::upsert_sql(category))?;
+            for r in &changed {
+                upsert.execute(rusqlite::params_from_iter(embedded::values(
+                    category, &r.columns,
+                )))?;
+            }
+        }
+        if !changed.is_empty() {
+            let mut add = tx.prepare_cached(
+                "INSERT INTO outbox (batch_id, destination, tenant, category, created, records, items) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for batch in (routing.outbox)(&changed) {
+                let batch_id = format!(
+                    "{}-{:016x}",
+                    now.format("%Y%m%dT%H%M%S%3fZ"),
+                    fastrand::u64(..)
+                );
+                add.execute(params![
+                    batch_id,
+                    batch.destination.name(),
+                    tenant,
+                    category.name(),
+                    now.to_rfc3339(),
+                    batch.records as i64,
+                    batch.items,
+                ])?;
+                write.batches += 1;
             }
         }
         // Where collection began is known from the first page on, even if that run never ends.
@@ -289,6 +363,180 @@ impl SqliteState {
         }
         tx.commit()?;
         Ok(write)
+    }
+
+    /// Outbox batches after `after_seq`, oldest first.
+    pub fn outbox(&self, after_seq: i64, limit: usize) -> Result<Vec<OutboxEntry>, StateError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, batch_id, destination, tenant, category, created, items FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after_seq, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, batch_id, destination, tenant, category, created, items) = row?;
+            out.push(OutboxEntry {
+                seq,
+                batch_id,
+                destination: destination
+                    .parse::<Destination>()
+                    .map_err(|_| StateError::Corrupt(destination.clone()))?,
+                tenant,
+                category: category
+                    .parse::<Category>()
+                    .map_err(|_| StateError::Corrupt(category.clone()))?,
+                created: parse_time(&created)?,
+                items,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes a batch that was delivered or spooled.
+    pub fn outbox_done(&self, seq: i64) -> Result<(), StateError> {
+        self.conn()
+            .execute("DELETE FROM outbox WHERE seq = ?1", params![seq])?;
+        Ok(())
+    }
+
+    /// How many batches wait in the outbox, per destination.
+    pub fn outbox_counts(&self) -> Result<BTreeMap<String, i64>, StateError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT destination, COUNT(*) FROM outbox GROUP BY destination")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds what a delivery did to a destination's health figures.
+    pub fn note_destination(
+        &self,
+        destination: Destination,
+        d: &DestinationDelta,
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        let now = now.to_rfc3339();
+        self.conn().execute(
+            "INSERT INTO destination_health (destination) VALUES (?1) ON CONFLICT DO NOTHING",
+            params![destination.name()],
+        )?;
+        self.conn().execute(
+            "UPDATE destination_health SET
+                batches_sent = batches_sent + ?2, records_sent = records_sent + ?3, bytes_sent = bytes_sent + ?4,
+                spooled_total = spooled_total + ?5, replayed_total = replayed_total + ?6, dead_letters = dead_letters + ?7,
+                last_success = CASE WHEN ?8 THEN ?10 ELSE last_success END,
+                last_error = COALESCE(?9, last_error),
+                last_error_at = CASE WHEN ?9 IS NULL THEN last_error_at ELSE ?10 END
+             WHERE destination = ?1",
+            params![
+                destination.name(),
+                d.batches_sent,
+                d.records_sent,
+                d.bytes_sent,
+                d.spooled,
+                d.replayed,
+                d.dead_letters,
+                d.succeeded,
+                d.error,
+                now,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Every destination's health figures.
+    pub fn destination_health(&self) -> Result<Vec<DestinationHealth>, StateError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT destination, last_success, last_error, last_error_at, batches_sent, records_sent, bytes_sent, spooled_total, replayed_total, dead_letters
+             FROM destination_health ORDER BY destination",
+        )?;
+        let time = |t: Option<String>| t.and_then(|t| parse_time(&t).ok());
+        let rows = stmt.query_map([], |r| {
+            Ok(DestinationHealth {
+                destination: r.get(0)?,
+                last_success: time(r.get(1)?),
+                last_error: r.get(2)?,
+                last_error_at: time(r.get(3)?),
+                batches_sent: r.get(4)?,
+                records_sent: r.get(5)?,
+                bytes_sent: r.get(6)?,
+                spooled_total: r.get(7)?,
+                replayed_total: r.get(8)?,
+                dead_letters: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes embedded rows whose event time is before `cutoff`, and ledger entries before
+    /// `ledger_cutoff`. Returns the rows deleted per table.
+    pub fn apply_retention(
+        &self,
+        cutoff: DateTime<Utc>,
+        ledger_cutoff: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, i64>, StateError> {
+        let conn = self.conn();
+        let t = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut out = BTreeMap::new();
+        for c in Category::ALL {
+            let n = conn.execute(
+                &format!("DELETE FROM \"{}\" WHERE \"TimeGenerated\" < ?1", c.table()),
+                params![t(cutoff)],
+            )?;
+            out.insert(c.table().to_string(), n as i64);
+        }
+        let n = conn.execute(
+            "DELETE FROM seen WHERE time < ?1",
+            params![t(ledger_cutoff)],
+        )?;
+        out.insert("seen".into(), n as i64);
+        Ok(out)
+    }
+
+    /// How many rows a category's embedded table holds for a tenant.
+    pub fn embedded_count(&self, tenant: &str, category: Category) -> Result<i64, StateError> {
+        Ok(self.conn().query_row(
+            &format!(
+                "SELECT COUNT(*) FROM \"{}\" WHERE \"{}\" = ?1",
+                category.table(),
+                embedded::tenant_column(category)
+            ),
+            params![tenant],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Runs a read-only query on the embedded store (tests and the query endpoints).
+    pub fn query_strings(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, StateError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(sql)?;
+        let n = stmt.column_count();
+        let rows = stmt.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => None,
+                        rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                        rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                            Some(String::from_utf8_lossy(t).to_string())
+                        }
+                    })
+                })
+                .collect()
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Keeps a record that could not be normalised, with the reason, so nothing is lost.
@@ -352,7 +600,7 @@ impl SqliteState {
     pub fn record_ids(&self, tenant: &str, category: Category) -> Result<Vec<String>, StateError> {
         let conn = self.conn();
         let mut stmt =
-            conn.prepare("SELECT id FROM records WHERE tenant = ?1 AND category = ?2 ORDER BY id")?;
+            conn.prepare("SELECT id FROM seen WHERE tenant = ?1 AND category = ?2 ORDER BY id")?;
         let ids = stmt.query_map(params![tenant, category.name()], |r| r.get(0))?;
         Ok(ids.collect::<Result<_, _>>()?)
     }
@@ -360,8 +608,8 @@ impl SqliteState {
     /// How many records are stored, per tenant and category.
     pub fn record_counts_all(&self) -> Result<BTreeMap<(String, String), i64>, StateError> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT tenant, category, COUNT(*) FROM records GROUP BY tenant, category")?;
+        let mut stmt =
+            conn.prepare("SELECT tenant, category, COUNT(*) FROM seen GROUP BY tenant, category")?;
         let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -369,9 +617,8 @@ impl SqliteState {
     /// How many records are stored, per category, for a tenant.
     pub fn record_counts(&self, tenant: &str) -> Result<BTreeMap<String, i64>, StateError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT category, COUNT(*) FROM records WHERE tenant = ?1 GROUP BY category",
-        )?;
+        let mut stmt = conn
+            .prepare("SELECT category, COUNT(*) FROM seen WHERE tenant = ?1 GROUP BY category")?;
         let rows = stmt.query_map(params![tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -1,28 +1,12 @@
 //! One call of the Logs Ingestion API.
 
-use crate::source::token::{TokenCache, TokenError};
+use crate::destinations::{CallOutcome, SendFailure, retry_after};
+use crate::source::token::TokenCache;
 use std::io::Write;
 use std::time::Duration;
 
 /// The API's limit on one call, compressed or not (protocols.md §4.3).
 pub const MAX_CALL_BYTES: usize = 1_048_576;
-
-#[derive(Debug)]
-pub enum CallOutcome {
-    Accepted,
-    /// 413: the body must be split.
-    TooLarge,
-    /// 429 or 5xx or a network failure: try again after the pause.
-    Retry(Duration, String),
-    /// Anything else: the call cannot succeed as it is.
-    Refused(u16, String),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    #[error("no token for Log Analytics: {0}")]
-    Token(#[from] TokenError),
-}
 
 pub struct IngestionService {
     http: reqwest::Client,
@@ -57,7 +41,8 @@ impl IngestionService {
     }
 
     /// Posts one compressed JSON array.
-    pub async fn post(&self, gzipped: Vec<u8>) -> Result<CallOutcome, CallError> {
+    pub async fn post(&self, gzipped: Vec<u8>) -> Result<CallOutcome, SendFailure> {
+        let length = gzipped.len();
         let mut req = self
             .http
             .post(&self.url)
@@ -69,23 +54,20 @@ impl IngestionService {
             )
             .body(gzipped);
         if let Some(tokens) = &self.tokens {
-            req = req.bearer_auth(tokens.token().await?.expose());
+            let token = tokens
+                .token()
+                .await
+                .map_err(|e| SendFailure::Auth(format!("no token for Log Analytics: {e}")))?;
+            req = req.bearer_auth(token.expose());
         }
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                return Ok(CallOutcome::Retry(
-                    Duration::from_secs(1),
-                    e.without_url().to_string(),
-                ));
+                return Ok(CallOutcome::Retry(None, e.without_url().to_string()));
             }
         };
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let retry_after = retry_after(resp.headers());
         let code = resp
             .headers()
             .get("x-ms-error-code")
@@ -93,11 +75,9 @@ impl IngestionService {
             .map(String::from)
             .unwrap_or_else(|| format!("HTTP {status}"));
         Ok(match status {
-            200..=299 => CallOutcome::Accepted,
+            200..=299 => CallOutcome::Accepted(length),
             413 => CallOutcome::TooLarge,
-            429 | 500..=599 => {
-                CallOutcome::Retry(Duration::from_secs(retry_after.unwrap_or(2)), code)
-            }
+            429 | 500..=599 => CallOutcome::Retry(retry_after, code),
             _ => CallOutcome::Refused(status, code),
         })
     }

@@ -20,16 +20,7 @@ impl StorageTarget {
     /// Reads an Azure Storage connection string (`DefaultEndpointsProtocol=...;AccountName=...;
     /// AccountKey=...;BlobEndpoint=...` or `UseDevelopmentStorage=true`).
     pub fn from_connection_string(text: &str) -> Result<Self, String> {
-        let mut parts = std::collections::BTreeMap::new();
-        for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = part.split_once('=').ok_or_else(|| {
-                format!(
-                    "\"{}\" is not key=value",
-                    part.split('=').next().unwrap_or_default()
-                )
-            })?;
-            parts.insert(k.to_ascii_lowercase(), v.to_string());
-        }
+        let parts = crate::destinations::connection_string_parts(text)?;
         if parts
             .get("usedevelopmentstorage")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))

@@ -1,6 +1,7 @@
-//! One exchange with the Blob service, signed with Shared Key (protocols.md §6.1): the few
-//! operations the archive needs — create a container, stage a block, read the committed block
-//! list, commit a block list conditionally, read a blob.
+//! One exchange with the Blob service, signed with Shared Key (protocols.md §6.1) or carrying
+//! a managed identity's bearer token: the few operations the archive and the spool need —
+//! create a container, stage a block, read the committed block list, commit a block list
+//! conditionally, put, read, list and delete a blob.
 
 use crate::config::Secret;
 use base64::Engine;
@@ -29,12 +30,21 @@ pub enum BlobError {
     BadKey,
 }
 
+/// How requests are authorised.
+enum Auth {
+    /// The account key, base64-decoded.
+    SharedKey(Vec<u8>),
+    /// A token for `https://storage.azure.com/.default` (the identity needs Storage Blob Data
+    /// Contributor on the account).
+    Bearer(std::sync::Arc<crate::source::token::TokenCache>),
+}
+
 /// A Blob account client.
 pub struct BlobService {
     http: reqwest::Client,
     endpoint: String,
     account: String,
-    key: Vec<u8>,
+    auth: Auth,
 }
 
 impl std::fmt::Debug for BlobService {
@@ -58,16 +68,29 @@ impl BlobService {
         let key = base64::engine::general_purpose::STANDARD
             .decode(key.expose().trim())
             .map_err(|_| BlobError::BadKey)?;
+        Ok(Self::with_auth(endpoint, account, Auth::SharedKey(key)))
+    }
+
+    /// A client authorised with bearer tokens (a managed identity) instead of the key.
+    pub fn with_tokens(
+        endpoint: &str,
+        account: &str,
+        tokens: std::sync::Arc<crate::source::token::TokenCache>,
+    ) -> Self {
+        Self::with_auth(endpoint, account, Auth::Bearer(tokens))
+    }
+
+    fn with_auth(endpoint: &str, account: &str, auth: Auth) -> Self {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
             .build()
             .unwrap_or_default();
-        Ok(Self {
+        Self {
             http,
             endpoint: endpoint.trim_end_matches('/').to_string(),
             account: account.to_string(),
-            key,
-        })
+            auth,
+        }
     }
 
     /// Sends one signed request; `path` is `container` or `container/blob`.
@@ -134,16 +157,28 @@ impl BlobService {
         for (k, v) in &sorted {
             to_sign.push_str(&format!("\n{k}:{v}"));
         }
-        let mut mac =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).map_err(|_| BlobError::BadKey)?;
-        mac.update(to_sign.as_bytes());
-        let signature =
-            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-
-        let mut req = self.http.request(method, &url).query(query).header(
-            "Authorization",
-            format!("SharedKey {}:{signature}", self.account),
-        );
+        let authorization = match &self.auth {
+            Auth::SharedKey(key) => {
+                let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+                    .map_err(|_| BlobError::BadKey)?;
+                mac.update(to_sign.as_bytes());
+                let signature =
+                    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+                format!("SharedKey {}:{signature}", self.account)
+            }
+            Auth::Bearer(tokens) => {
+                let token = tokens.token().await.map_err(|e| BlobError::Unreachable {
+                    operation,
+                    reason: format!("no token for Storage: {e}"),
+                })?;
+                format!("Bearer {}", token.expose())
+            }
+        };
+        let mut req = self
+            .http
+            .request(method, &url)
+            .query(query)
+            .header("Authorization", authorization);
         for (k, v) in ms_headers.iter().chain(
             plain
                 .iter()
@@ -297,6 +332,87 @@ impl BlobService {
     }
 }
 
+impl BlobService {
+    /// Writes a whole blob (replacing one of the same name).
+    pub async fn put_blob(&self, path: &str, body: Vec<u8>) -> Result<(), BlobError> {
+        let headers = [
+            ("x-ms-blob-type", "BlockBlob".to_string()),
+            ("Content-Type", "application/json".to_string()),
+        ];
+        let resp = self
+            .send("put blob", reqwest::Method::PUT, path, &[], &headers, body)
+            .await?;
+        match resp.status().as_u16() {
+            201 => Ok(()),
+            status => Err(status_error("put blob", status, resp).await),
+        }
+    }
+
+    /// Deletes a blob; one already gone is fine.
+    pub async fn delete_blob(&self, path: &str) -> Result<(), BlobError> {
+        let resp = self
+            .send(
+                "delete blob",
+                reqwest::Method::DELETE,
+                path,
+                &[],
+                &[],
+                Vec::new(),
+            )
+            .await?;
+        match resp.status().as_u16() {
+            202 | 404 => Ok(()),
+            status => Err(status_error("delete blob", status, resp).await),
+        }
+    }
+
+    /// The names of the blobs in `container` starting with `prefix`, in name order (empty
+    /// when the container does not exist).
+    pub async fn list_blobs(
+        &self,
+        container: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, BlobError> {
+        let mut out = Vec::new();
+        let mut marker = String::new();
+        loop {
+            let mut query = vec![
+                ("restype", "container"),
+                ("comp", "list"),
+                ("prefix", prefix),
+            ];
+            if !marker.is_empty() {
+                query.push(("marker", marker.as_str()));
+            }
+            let resp = self
+                .send(
+                    "list blobs",
+                    reqwest::Method::GET,
+                    container,
+                    &query,
+                    &[],
+                    Vec::new(),
+                )
+                .await?;
+            let xml = match resp.status().as_u16() {
+                404 => return Ok(out),
+                200 => resp.text().await.map_err(|e| BlobError::Unreachable {
+                    operation: "list blobs",
+                    reason: e.to_string(),
+                })?,
+                status => return Err(status_error("list blobs", status, resp).await),
+            };
+            out.extend(names(&xml));
+            match between(&xml, "<NextMarker>", "</NextMarker>") {
+                Some(m) if !m.is_empty() => marker = m.to_string(),
+                _ => break,
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
 async fn status_error(operation: &'static str, status: u16, resp: reqwest::Response) -> BlobError {
     let body = resp.text().await.unwrap_or_default();
     let code = between(&body, "<Code>", "</Code>")
@@ -315,7 +431,7 @@ fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     Some(&text[start..end])
 }
 
-/// Every `<Name>` in a block list answer.
+/// Every `<Name>` in a block list or blob list answer.
 fn names(xml: &str) -> Vec<String> {
     xml.split("<Name>")
         .skip(1)

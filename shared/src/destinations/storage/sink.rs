@@ -62,22 +62,29 @@ pub fn blob_path(tenant_id: &str, time: DateTime<Utc>) -> String {
     )
 }
 
-pub struct StorageSink {
-    target: StorageTarget,
-    blob: Option<BlobService>,
+pub enum StorageSink {
+    Folder(std::path::PathBuf),
+    Blob(BlobService),
 }
 
 impl StorageSink {
     pub fn new(target: StorageTarget) -> Result<Self, StorageError> {
-        let blob = match &target {
+        Ok(match target {
             StorageTarget::Account {
                 endpoint,
                 account,
                 key,
-            } => Some(BlobService::new(endpoint, account, key)?),
-            StorageTarget::Folder(_) => None,
-        };
-        Ok(Self { target, blob })
+            } => Self::Blob(BlobService::new(&endpoint, &account, &key)?),
+            StorageTarget::Folder(dir) => Self::Folder(dir),
+        })
+    }
+
+    /// Where the archive goes, for logs and health.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Folder(dir) => format!("folder {}", dir.display()),
+            Self::Blob(blob) => format!("{blob:?}"),
+        }
     }
 
     /// Archives `lines` of one tenant and category.
@@ -97,12 +104,9 @@ impl StorageSink {
         let container = container(category);
         let mut total = Written::default();
         for (path, lines) in by_hour {
-            let w = match (&self.target, &self.blob) {
-                (StorageTarget::Folder(dir), _) => {
-                    write_file(&dir.join(&container).join(&path), &lines)?
-                }
-                (_, Some(blob)) => write_blob(blob, &container, &path, &lines).await?,
-                (_, None) => unreachable!("an account target always has a client"),
+            let w = match self {
+                Self::Folder(dir) => write_file(&dir.join(&container).join(&path), &lines)?,
+                Self::Blob(blob) => write_blob(blob, &container, &path, &lines).await?,
             };
             total.lines += w.lines;
             total.skipped += w.skipped;

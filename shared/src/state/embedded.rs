@@ -1,0 +1,131 @@
+//! The embedded store's tables: one per category, named and shaped like the Entra table
+//! (`SigninLogs`, `AuditLogs`, `AADRiskyUsers`, ...) from [`crate::model::tables`], keyed by
+//! tenant and record id, with the indexes the query endpoints use.
+//!
+//! Types map as SQLite holds them: `string` and `datetime` as TEXT (UTC RFC 3339, which sorts
+//! in time order), `bool` and `long` as INTEGER, `dynamic` as JSON TEXT (readable with
+//! SQLite's `json_extract`).
+
+use crate::model::Category;
+use crate::model::tables::{ColumnType, columns};
+use rusqlite::types::Value as Sql;
+use serde_json::{Map, Value};
+
+/// The column holding the tenant in a category's table.
+pub fn tenant_column(category: Category) -> &'static str {
+    if columns(category).iter().any(|(n, _)| *n == "TenantId") {
+        "TenantId"
+    } else {
+        "AADTenantId"
+    }
+}
+
+fn sql_type(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Bool | ColumnType::Long => "INTEGER",
+        _ => "TEXT",
+    }
+}
+
+/// `CREATE TABLE` and `CREATE INDEX` statements for every category.
+pub fn schema() -> String {
+    let mut sql = String::new();
+    for category in Category::ALL {
+        let table = category.table();
+        let cols: Vec<String> = columns(category)
+            .iter()
+            .map(|(n, t)| format!("\"{n}\" {}", sql_type(*t)))
+            .collect();
+        let tenant = tenant_column(category);
+        sql.push_str(&format!(
+            "CREATE TABLE IF NOT EXISTS \"{table}\" ({}, PRIMARY KEY (\"{tenant}\", \"Id\"));\n",
+            cols.join(", ")
+        ));
+        sql.push_str(&format!(
+            "CREATE INDEX IF NOT EXISTS \"{table}_by_time\" ON \"{table}\" (\"{tenant}\", \"TimeGenerated\");\n"
+        ));
+        let has = |c: &str| columns(category).iter().any(|(n, _)| *n == c);
+        for col in [
+            "UserPrincipalName",
+            "IPAddress",
+            "IpAddress",
+            "OperationName",
+            "AppId",
+        ] {
+            if has(col) {
+                sql.push_str(&format!(
+                    "CREATE INDEX IF NOT EXISTS \"{table}_by_{col}\" ON \"{table}\" (\"{col}\", \"TimeGenerated\");\n"
+                ));
+            }
+        }
+    }
+    sql
+}
+
+/// The upsert for a category's table: a record read again replaces its row.
+pub fn upsert_sql(category: Category) -> String {
+    let names: Vec<String> = columns(category)
+        .iter()
+        .map(|(n, _)| format!("\"{n}\""))
+        .collect();
+    let params: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT OR REPLACE INTO \"{}\" ({}) VALUES ({})",
+        category.table(),
+        names.join(", "),
+        params.join(", ")
+    )
+}
+
+/// A row's values in column order.
+pub fn values(category: Category, row: &Map<String, Value>) -> Vec<Sql> {
+    columns(category)
+        .iter()
+        .map(|(name, ty)| match (ty, row.get(*name)) {
+            (_, None | Some(Value::Null)) => Sql::Null,
+            (ColumnType::Bool, Some(Value::Bool(b))) => Sql::Integer(*b as i64),
+            (ColumnType::Long, Some(Value::Number(n))) => {
+                n.as_i64().map(Sql::Integer).unwrap_or(Sql::Null)
+            }
+            (_, Some(Value::String(s))) => Sql::Text(s.clone()),
+            (_, Some(v)) => Sql::Text(v.to_string()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_is_created_with_its_columns_and_key() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(&schema()).unwrap();
+        for c in Category::ALL {
+            let n: i64 = conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM pragma_table_info('{}')", c.table()),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(n as usize, columns(c).len(), "{c}");
+            let row: Map<String, Value> = serde_json::from_value(serde_json::json!({
+                "Id": "x", tenant_column(c): "t", "TimeGenerated": "2026-11-27T10:00:00.000Z"
+            }))
+            .unwrap();
+            for _ in 0..2 {
+                conn.execute(&upsert_sql(c), rusqlite::params_from_iter(values(c, &row)))
+                    .unwrap();
+            }
+            let n: i64 = conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM \"{}\"", c.table()),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(n, 1, "{c}: the key is (tenant, Id)");
+        }
+    }
+}
