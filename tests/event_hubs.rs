@@ -112,3 +112,30 @@ async fn a_wrong_key_is_refused_with_what_to_check() {
     assert!(!e.contains("not-the-key"));
     assert_eq!(state.lock().unwrap().records.len(), 0);
 }
+
+#[tokio::test]
+async fn a_managed_identity_sends_with_a_bearer_token() {
+    use shared::destinations::event_hubs::EventHubsAuth;
+    use shared::source::token::{TokenCache, TokenSource};
+    let state = event_hubs::state(1_048_576);
+    let base = event_hubs::start(state.clone()).await;
+    let tokens = std::sync::Arc::new(TokenCache::new(TokenSource::ManagedIdentity {
+        endpoint: format!("{base}/msi/token"),
+        header: shared::config::Secret::new("h"),
+        resource: "https://eventhubs.azure.net".into(),
+        client_id: None,
+    }));
+    let sink = EventHubsSink::new(EventHubsTarget {
+        endpoint: base.clone(),
+        hub: Some("entra".into()),
+        auth: EventHubsAuth::Bearer(tokens),
+        max_request_bytes: 1_048_576,
+    });
+    let sent = sink
+        .send(Category::RiskyUsers, "t1", &records(20, 10))
+        .await
+        .unwrap();
+    assert_eq!(sent.records, 20);
+    let s = state.lock().unwrap();
+    assert_eq!((s.records.len(), s.unauthorised), (20, 0));
+}

@@ -188,3 +188,73 @@ async fn a_blob_container_spool_keeps_batches_until_replayed() {
     assert_eq!(spool.list().await.unwrap(), vec![names[1].clone()]);
     assert_eq!(spool.dead_letters().await.unwrap().len(), 1);
 }
+
+/// With an account URL and no key, requests carry the managed identity's bearer token (Azurite
+/// accepts OAuth only over HTTPS, so a local server checks this one): the token for
+/// `https://storage.azure.com`, a service version that accepts bearer tokens, no Shared Key.
+#[tokio::test]
+async fn an_account_url_sends_the_managed_identitys_bearer_token() {
+    use shared::destinations::storage::service::BlobService;
+    use shared::source::token::{TokenCache, TokenSource};
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+    use warp::Filter;
+    let blobs: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Default::default();
+    let b = blobs.clone();
+    let put = warp::put()
+        .and(warp::path::tail())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::header::optional::<String>("x-ms-version"))
+        .and(warp::header::optional::<String>("x-ms-blob-type"))
+        .and(warp::body::bytes())
+        .map(
+            move |tail: warp::path::Tail,
+                  auth: Option<String>,
+                  version: Option<String>,
+                  kind: Option<String>,
+                  body: bytes::Bytes| {
+                let ok = auth.as_deref() == Some("Bearer token-for-storage")
+                    && version.is_some_and(|v| v.as_str() >= "2017-11-09")
+                    && kind.as_deref() == Some("BlockBlob");
+                let status = if ok {
+                    b.lock()
+                        .unwrap()
+                        .insert(tail.as_str().to_string(), body.to_vec());
+                    201
+                } else {
+                    403
+                };
+                warp::reply::with_status(
+                    String::new(),
+                    warp::http::StatusCode::from_u16(status).unwrap(),
+                )
+            },
+        );
+    let token = warp::get()
+        .and(warp::path!("msi" / "token"))
+        .and(warp::query::<BTreeMap<String, String>>())
+        .map(|q: BTreeMap<String, String>| {
+            assert_eq!(q["resource"], "https://storage.azure.com");
+            warp::reply::json(&serde_json::json!({
+                "access_token": "token-for-storage",
+                "expires_on": (Utc::now().timestamp() + 3600).to_string(),
+            }))
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(warp::serve(put.or(token)).incoming(listener).run());
+    let tokens = Arc::new(TokenCache::new(TokenSource::ManagedIdentity {
+        endpoint: format!("{base}/msi/token"),
+        header: shared::config::Secret::new("h"),
+        resource: "https://storage.azure.com".into(),
+        client_id: None,
+    }));
+    let blob = BlobService::with_tokens(&format!("{base}/contosologs"), "contosologs", tokens);
+    blob.put_blob("entra-monitor-spool/batches/x.json", b"{}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        blobs.lock().unwrap().keys().cloned().collect::<Vec<_>>(),
+        vec!["contosologs/entra-monitor-spool/batches/x.json".to_string()]
+    );
+}

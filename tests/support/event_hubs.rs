@@ -16,6 +16,9 @@ use warp::Filter;
 
 pub const KEY_NAME: &str = "send";
 pub const KEY: &str = "c2VuZC1rZXktZm9yLXRlc3Rz";
+/// The Entra token the server accepts as `Bearer` (what its managed-identity endpoint hands
+/// out for the resource `https://eventhubs.azure.net`).
+pub const TOKEN: &str = "token-for-event-hubs";
 
 #[derive(Default)]
 pub struct Received {
@@ -58,8 +61,11 @@ fn decode(v: &str) -> String {
     String::from_utf8_lossy(&out).to_string()
 }
 
-/// Checks `SharedAccessSignature sr=..&sig=..&se=..&skn=..` for `resource`.
+/// Checks `SharedAccessSignature sr=..&sig=..&se=..&skn=..` for `resource`, or the bearer token.
 fn authorised(header: Option<&str>, resource: &str) -> bool {
+    if header == Some(&format!("Bearer {TOKEN}")) {
+        return true;
+    }
     let Some(token) = header.and_then(|h| h.strip_prefix("SharedAccessSignature ")) else {
         return false;
     };
@@ -163,7 +169,25 @@ pub async fn start(state: Shared) -> String {
         .and(warp::body::content_length_limit(8 * 1024 * 1024))
         .and(warp::body::bytes())
         .map(move |hub, query, auth, ct, body| handle(&state, &b, hub, query, auth, ct, body));
-    tokio::spawn(warp::serve(send).incoming(listener).run());
+    // A managed-identity endpoint: a token only for the Event Hubs resource.
+    let token = warp::get()
+        .and(warp::path!("msi" / "token"))
+        .and(warp::query::<BTreeMap<String, String>>())
+        .map(|q: BTreeMap<String, String>| {
+            if q.get("resource").map(String::as_str) != Some("https://eventhubs.azure.net") {
+                return reply(400, "WrongResource");
+            }
+            warp::reply::Response::new(
+                serde_json::json!({
+                    "access_token": TOKEN,
+                    "expires_on": (chrono::Utc::now().timestamp() + 3600).to_string(),
+                    "token_type": "Bearer"
+                })
+                .to_string()
+                .into(),
+            )
+        });
+    tokio::spawn(warp::serve(send.or(token)).incoming(listener).run());
     base
 }
 
