@@ -19,6 +19,7 @@ pub mod config;
 pub mod destinations;
 pub mod model;
 pub mod pipeline;
+pub mod query;
 pub mod registry;
 pub mod schedule;
 pub mod simulated;

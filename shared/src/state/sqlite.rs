@@ -517,20 +517,27 @@ impl SqliteState {
         )?)
     }
 
-    /// Runs a read-only query on the embedded store (tests and the query endpoints).
-    pub fn query_strings(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, StateError> {
+    /// Runs a query of the query endpoints on the embedded store, values bound as parameters;
+    /// answers rows of JSON values (integers, reals, text; null).
+    pub fn query_rows(
+        &self,
+        sql: &str,
+        params: &[rusqlite::types::Value],
+    ) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
+        use rusqlite::types::ValueRef;
+        use serde_json::json;
         let conn = self.conn();
-        let mut stmt = conn.prepare(sql)?;
+        let mut stmt = conn.prepare_cached(sql)?;
         let n = stmt.column_count();
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| {
             (0..n)
                 .map(|i| {
                     Ok(match r.get_ref(i)? {
-                        rusqlite::types::ValueRef::Null => None,
-                        rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
-                        rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
-                        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                            Some(String::from_utf8_lossy(t).to_string())
+                        ValueRef::Null => serde_json::Value::Null,
+                        ValueRef::Integer(v) => json!(v),
+                        ValueRef::Real(v) => json!(v),
+                        ValueRef::Text(t) | ValueRef::Blob(t) => {
+                            json!(String::from_utf8_lossy(t))
                         }
                     })
                 })

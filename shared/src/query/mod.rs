@@ -1,0 +1,194 @@
+//! The questions the endpoints answer (PRODUCT.md §3), behind one interface and two backends:
+//! the embedded store (SQL over the per-category tables) and Log Analytics (KQL). Each question
+//! is planned for both from one definition ([`questions`]); [`finish`] shapes the same answer
+//! from either backend's rows.
+
+pub mod codes;
+pub mod kql;
+pub mod params;
+pub mod questions;
+
+use chrono::{DateTime, Duration, Utc};
+use params::Common;
+use questions::{Plan, Question};
+use serde_json::{Map, Value, json};
+
+/// What a question returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+    /// Figures over the whole answer (status totals, distinct users over the range).
+    pub summary: Option<Value>,
+    pub next_offset: Option<usize>,
+}
+
+/// Shapes backend rows (in the plan's columns) into the question's answer.
+pub fn finish(q: &Question, plan: &Plan, c: &Common, mut rows: Vec<Vec<Value>>) -> Answer {
+    let mut columns: Vec<String> = plan.columns.iter().map(|s| s.to_string()).collect();
+    let mut summary = None;
+    let mut next_offset = None;
+    if plan.paged && rows.len() > c.limit {
+        rows.truncate(c.limit);
+        next_offset = Some(c.offset + c.limit);
+    }
+    match q {
+        Question::PasswordResets => {
+            // Every day of the range, zero when nothing happened.
+            let mut by_day: std::collections::BTreeMap<String, (i64, i64)> = rows
+                .iter()
+                .map(|r| (text(&r[0]), (int(&r[1]), int(&r[2]))))
+                .collect();
+            let mut day = c.from.date_naive();
+            while day <= c.to.date_naive() {
+                by_day.entry(day.to_string()).or_default();
+                day += Duration::days(1);
+            }
+            let (s, a): (i64, i64) = by_day
+                .values()
+                .fold((0, 0), |(s, a), (x, y)| (s + x, a + y));
+            summary = Some(json!({ "self_service": s, "by_admin": a }));
+            rows = by_day
+                .into_iter()
+                .map(|(d, (s, a))| vec![json!(d), json!(s), json!(a)])
+                .collect();
+        }
+        Question::WeeklyUsers => {
+            let all = rows.iter().position(|r| text(&r[0]) == "all");
+            if let Some(i) = all {
+                let r = rows.remove(i);
+                summary = Some(json!({ "distinct_users": int(&r[1]), "sign_ins": int(&r[2]) }));
+            }
+        }
+        Question::SignInStatus => {
+            let mut totals = Map::new();
+            let mut out = Vec::new();
+            for r in &rows {
+                let code = text(&r[0]);
+                let (status, meaning) = codes::classify(&code);
+                let n = int(&r[2]);
+                let t = totals.entry(status.as_str()).or_insert(json!(0));
+                *t = json!(t.as_i64().unwrap_or(0) + n);
+                let meaning = meaning.map(String::from).unwrap_or_else(|| text(&r[1]));
+                out.push(vec![
+                    json!(status.as_str()),
+                    json!(code),
+                    json!(meaning),
+                    json!(n),
+                ]);
+            }
+            for s in ["success", "failure", "interrupted"] {
+                totals.entry(s).or_insert(json!(0));
+            }
+            summary = Some(Value::Object(totals));
+            columns = vec![
+                "status".into(),
+                "code".into(),
+                "meaning".into(),
+                "sign_ins".into(),
+            ];
+            rows = out;
+        }
+        _ => {}
+    }
+    Answer {
+        columns,
+        rows,
+        summary,
+        next_offset,
+    }
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn int(v: &Value) -> i64 {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// The JSON body of an answer.
+pub fn to_json(
+    name: &str,
+    tenant: &str,
+    c: &Common,
+    a: &Answer,
+    next_cursor: Option<String>,
+    kql: Option<&str>,
+) -> Value {
+    let rows: Vec<Value> = a
+        .rows
+        .iter()
+        .map(|r| Value::Object(a.columns.iter().cloned().zip(r.iter().cloned()).collect()))
+        .collect();
+    let mut body = json!({
+        "question": name,
+        "tenant": tenant,
+        "from": c.from,
+        "to": c.to,
+        "columns": a.columns,
+        "rows": rows,
+        "next_cursor": next_cursor,
+    });
+    if let Some(s) = &a.summary {
+        body["summary"] = s.clone();
+    }
+    if let Some(k) = kql {
+        body["kql"] = json!(k);
+    }
+    body
+}
+
+/// RFC 4180 CSV: a header, then one line per row; fields with commas, quotes or line breaks
+/// quoted, quotes doubled.
+pub fn to_csv(a: &Answer) -> String {
+    fn field(v: &Value) -> String {
+        let s = match v {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s
+        }
+    }
+    let mut out = a
+        .columns
+        .iter()
+        .map(|c| field(&json!(c)))
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push_str("\r\n");
+    for r in &a.rows {
+        out.push_str(&r.iter().map(field).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// Runs a plan on the embedded store.
+pub fn run_embedded(
+    store: &crate::state::SqliteState,
+    plan: &Plan,
+) -> Result<Vec<Vec<Value>>, crate::state::StateError> {
+    store.query_rows(&plan.sql, &plan.params)
+}
+
+/// A range's days, for tests and reports.
+pub fn days(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut d = from.date_naive();
+    while d <= to.date_naive() {
+        out.push(d.to_string());
+        d += Duration::days(1);
+    }
+    out
+}

@@ -1,0 +1,309 @@
+//! The query parameters every endpoint shares — time range (`from`, `to`, or `last`), `tenant`,
+//! `limit`, `cursor`, `format`, `explain` — and its own, checked strictly: an unknown parameter,
+//! a bad date, `from` after `to`, a range before the retention, an oversized page — each is a
+//! [`ParamError`] naming the parameter and what is expected.
+
+use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeMap;
+
+/// A bad parameter: which, and what is expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{parameter}: {message}")]
+pub struct ParamError {
+    pub parameter: String,
+    pub message: String,
+}
+
+fn bad(parameter: &str, message: impl Into<String>) -> ParamError {
+    ParamError {
+        parameter: parameter.to_string(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+/// The parameters every endpoint takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Common {
+    pub tenant: Option<String>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub limit: usize,
+    /// Rows to skip (from the cursor).
+    pub offset: usize,
+    pub format: Format,
+    pub explain: bool,
+}
+
+/// The largest page.
+pub const MAX_LIMIT: usize = 1000;
+pub const COMMON: [&str; 8] = [
+    "from", "to", "last", "tenant", "limit", "cursor", "format", "explain",
+];
+
+/// A parameter's value: at most 256 characters, no control characters.
+pub fn text(query: &BTreeMap<String, String>, name: &str) -> Result<Option<String>, ParamError> {
+    match query.get(name) {
+        None => Ok(None),
+        Some(v) if v.trim().is_empty() => Err(bad(name, "is empty; give a value or leave it out")),
+        Some(v) if v.chars().count() > 256 => Err(bad(name, "is longer than 256 characters")),
+        Some(v) if v.chars().any(char::is_control) => Err(bad(name, "contains control characters")),
+        Some(v) => Ok(Some(v.trim().to_string())),
+    }
+}
+
+/// A required parameter.
+pub fn required(
+    query: &BTreeMap<String, String>,
+    name: &str,
+    example: &str,
+) -> Result<String, ParamError> {
+    text(query, name)?.ok_or_else(|| bad(name, format!("is required, e.g. {name}={example}")))
+}
+
+fn time(name: &str, v: &str) -> Result<DateTime<Utc>, ParamError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    Err(bad(
+        name,
+        format!("\"{v}\" is not a date; expected e.g. 2026-11-20 or 2026-11-20T08:00:00Z"),
+    ))
+}
+
+/// `7d`, `24h`, `30m`.
+fn span(v: &str) -> Result<Duration, ParamError> {
+    let err = || {
+        bad(
+            "last",
+            format!("\"{v}\" is not a span; expected e.g. 7d, 24h or 30m"),
+        )
+    };
+    let (n, unit) = v.split_at(v.len().saturating_sub(1));
+    let n: i64 = n.parse().map_err(|_| err())?;
+    if n <= 0 {
+        return Err(err());
+    }
+    match unit {
+        "d" => Ok(Duration::days(n)),
+        "h" => Ok(Duration::hours(n)),
+        "m" => Ok(Duration::minutes(n)),
+        _ => Err(err()),
+    }
+}
+
+/// A cursor: the offset of the next page, tied to the query it came from.
+pub fn cursor(offset: usize, fingerprint: u64) -> String {
+    format!("{offset}.{fingerprint:x}")
+}
+
+/// What identifies a query for its cursor: every parameter but the cursor itself.
+pub fn fingerprint(query: &BTreeMap<String, String>) -> u64 {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for (k, v) in query.iter().filter(|(k, _)| k.as_str() != "cursor") {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    let d = h.finalize();
+    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// Reads the common parameters and checks that no parameter is unknown. `own` are the
+/// endpoint's own parameter names; `default_span` the range when none is given; `retention`
+/// how far back data is kept.
+pub fn common(
+    query: &BTreeMap<String, String>,
+    own: &[&str],
+    now: DateTime<Utc>,
+    default_span: Duration,
+    retention: Duration,
+    accept_csv: bool,
+) -> Result<Common, ParamError> {
+    for k in query.keys() {
+        if !COMMON.contains(&k.as_str()) && !own.contains(&k.as_str()) {
+            let mut known: Vec<&str> = own.to_vec();
+            known.extend(COMMON);
+            return Err(bad(
+                k,
+                format!("unknown parameter; expected one of {}", known.join(", ")),
+            ));
+        }
+    }
+    let last = text(query, "last")?;
+    let from = text(query, "from")?;
+    let to = text(query, "to")?;
+    if last.is_some() && (from.is_some() || to.is_some()) {
+        return Err(bad("last", "give either last or from/to, not both"));
+    }
+    let to = match to {
+        Some(t) => time("to", &t)?,
+        None => now,
+    };
+    let from = match (from, last) {
+        (Some(f), _) => time("from", &f)?,
+        (None, Some(l)) => to - span(&l)?,
+        (None, None) => to - default_span,
+    };
+    if from > to {
+        return Err(bad("from", format!("{from} is after to ({to})")));
+    }
+    let oldest = now - retention;
+    if to < oldest {
+        return Err(bad(
+            "to",
+            format!(
+                "{to} is before the retention ({} days): nothing is kept that old",
+                retention.num_days()
+            ),
+        ));
+    }
+    let limit = match text(query, "limit")? {
+        None => 100,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(bad(
+                    "limit",
+                    format!("\"{l}\" is not a page size; expected 1 to {MAX_LIMIT}"),
+                ));
+            }
+        },
+    };
+    let offset = match text(query, "cursor")? {
+        None => 0,
+        Some(c) => {
+            let parsed = c.split_once('.').and_then(|(o, f)| {
+                Some((o.parse::<usize>().ok()?, u64::from_str_radix(f, 16).ok()?))
+            });
+            match parsed {
+                Some((o, f)) if f == fingerprint(query) => o,
+                _ => {
+                    return Err(bad(
+                        "cursor",
+                        "is not a cursor of this query; use next_cursor from the previous page with the same parameters",
+                    ));
+                }
+            }
+        }
+    };
+    let format = match text(query, "format")?.as_deref() {
+        None if accept_csv => Format::Csv,
+        None | Some("json") => Format::Json,
+        Some("csv") => Format::Csv,
+        Some(f) => {
+            return Err(bad(
+                "format",
+                format!("\"{f}\" is not a format; expected json or csv"),
+            ));
+        }
+    };
+    let explain = match text(query, "explain")?.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => return Err(bad("explain", format!("\"{v}\" is not true or false"))),
+    };
+    Ok(Common {
+        tenant: text(query, "tenant")?,
+        // Clipped to the retention: older rows are gone.
+        from: from.max(oldest),
+        to,
+        limit,
+        offset,
+        format,
+        explain,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn q(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+        let run = |pairs: &[(&str, &str)]| {
+            common(
+                &q(pairs),
+                &["user"],
+                now,
+                Duration::days(7),
+                Duration::days(30),
+                false,
+            )
+        };
+        let c = run(&[("last", "24h"), ("user", "a@b")]).unwrap();
+        assert_eq!((c.from, c.to), (now - Duration::hours(24), now));
+        for (pairs, parameter, text) in [
+            (
+                vec![("color", "red")],
+                "color",
+                "unknown parameter; expected one of user, from",
+            ),
+            (vec![("from", "yesterday")], "from", "not a date"),
+            (
+                vec![("from", "2026-11-26"), ("to", "2026-11-20")],
+                "from",
+                "is after to",
+            ),
+            (
+                vec![("to", "2026-01-01")],
+                "to",
+                "before the retention (30 days)",
+            ),
+            (vec![("limit", "5000")], "limit", "expected 1 to 1000"),
+            (vec![("last", "7w")], "last", "not a span"),
+            (
+                vec![("last", "7d"), ("from", "2026-11-20")],
+                "last",
+                "not both",
+            ),
+            (
+                vec![("cursor", "10.abc")],
+                "cursor",
+                "not a cursor of this query",
+            ),
+            (vec![("format", "xml")], "format", "json or csv"),
+            (vec![("tenant", "a\u{0}b")], "tenant", "control characters"),
+        ] {
+            let e = run(&pairs).unwrap_err();
+            assert_eq!(e.parameter, parameter, "{pairs:?}");
+            assert!(e.message.contains(text), "{pairs:?}: {e}");
+        }
+        let first = q(&[("last", "7d")]);
+        let next = cursor(100, fingerprint(&first));
+        let mut second = first.clone();
+        second.insert("cursor".into(), next);
+        assert_eq!(
+            common(
+                &second,
+                &[],
+                now,
+                Duration::days(7),
+                Duration::days(30),
+                false
+            )
+            .unwrap()
+            .offset,
+            100
+        );
+    }
+}

@@ -1,0 +1,505 @@
+//! The questions, each planned twice from one definition: as SQL for the embedded store (values
+//! bound as parameters, never spliced) and as KQL for Log Analytics (values written as escaped
+//! string literals) — the KQL is what `explain=true` shows, ready to paste into Log Analytics.
+//! Both plans return the same columns; [`super::finish`] shapes the answer from either.
+
+use super::kql::{lit, time as kt};
+use super::params::{Common, ParamError, required, text};
+use crate::model::Category;
+use crate::model::tables::columns;
+use crate::state::embedded::tenant_column;
+use rusqlite::types::Value as Sql;
+use std::collections::BTreeMap;
+
+/// The audit activities that give access to a directory role, and how.
+pub const ROLE_ACTIVITIES: [(&str, &str); 4] = [
+    ("Add member to role", "direct"),
+    ("Add eligible member to role", "PIM (eligible)"),
+    (
+        "Add member to role completed (PIM activation)",
+        "PIM (activated)",
+    ),
+    ("Add member to group", "group"),
+];
+
+/// Self-service and admin password resets (audit activity names).
+pub const SELF_SERVICE_RESET: &str = "Reset password (self-service)";
+pub const ADMIN_RESET: &str = "Reset user password";
+
+/// One question of the product.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Question {
+    /// 1. Who gave users access to an admin group or a directory role, when, through what.
+    AdminAccess {
+        user: Option<String>,
+        /// Groups whose name contains this (case-insensitive) count as admin groups.
+        admin_groups: String,
+    },
+    /// 2. Which users sign in to an app.
+    AppUsers { app: String },
+    /// 3. Password resets per day, self-service and by an admin.
+    PasswordResets,
+    /// 4. A user's sign-in pattern.
+    SignInPattern { user: String },
+    /// 5. Users who signed in, per day and distinct over the range.
+    WeeklyUsers,
+    /// 6. Sign-in status: success, failure, interrupted, with top error codes.
+    SignInStatus,
+    /// 7–9 and the general case: provisioning events by target, source, action, object, status.
+    Provisioning {
+        source: Option<String>,
+        target: Option<String>,
+        action: Option<String>,
+        object_type: Option<String>,
+        status: Option<String>,
+    },
+}
+
+/// A question's parameters, besides the common ones.
+pub fn own_parameters(name: &str) -> &'static [&'static str] {
+    match name {
+        "admin-access" => &["user", "admin_groups"],
+        "app-users" => &["app"],
+        "sign-in-pattern" => &["user"],
+        "provisioning" => &["source", "target", "action", "object_type", "status"],
+        "users-removed" | "groups-created" => &["target"],
+        "users-created" => &["source", "target"],
+        _ => &[],
+    }
+}
+
+impl Question {
+    /// Reads a question's own parameters. Presets 7–9 fix the action, object and status.
+    pub fn parse(name: &str, q: &BTreeMap<String, String>) -> Result<Question, ParamError> {
+        let prov = |source, target, action: &str, object: &str| Question::Provisioning {
+            source,
+            target,
+            action: Some(action.into()),
+            object_type: Some(object.into()),
+            status: Some("success".into()),
+        };
+        Ok(match name {
+            "admin-access" => Question::AdminAccess {
+                user: text(q, "user")?,
+                admin_groups: text(q, "admin_groups")?.unwrap_or_else(|| "admin".into()),
+            },
+            "app-users" => Question::AppUsers {
+                app: required(q, "app", "Outlook")?,
+            },
+            "password-resets" => Question::PasswordResets,
+            "sign-in-pattern" => Question::SignInPattern {
+                user: required(q, "user", "adele.vance@contoso.com")?,
+            },
+            "weekly-users" => Question::WeeklyUsers,
+            "sign-in-status" => Question::SignInStatus,
+            "groups-created" => prov(
+                None,
+                Some(required(q, "target", "ServiceNow")?),
+                "create",
+                "Group",
+            ),
+            "users-removed" => prov(
+                None,
+                Some(required(q, "target", "Adobe Identity Management")?),
+                "delete",
+                "User",
+            ),
+            "users-created" => prov(
+                Some(required(q, "source", "Workday")?),
+                Some(required(q, "target", "Active Directory")?),
+                "create",
+                "User",
+            ),
+            "provisioning" => Question::Provisioning {
+                source: text(q, "source")?,
+                target: text(q, "target")?,
+                action: text(q, "action")?,
+                object_type: text(q, "object_type")?,
+                status: text(q, "status")?,
+            },
+            other => {
+                return Err(ParamError {
+                    parameter: "question".into(),
+                    message: format!("no question \"{other}\""),
+                });
+            }
+        })
+    }
+
+    pub fn category(&self) -> Category {
+        match self {
+            Question::AdminAccess { .. } | Question::PasswordResets => Category::AuditLogs,
+            Question::Provisioning { .. } => Category::ProvisioningLogs,
+            _ => Category::SignInLogs,
+        }
+    }
+}
+
+/// A question planned for both backends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub columns: Vec<&'static str>,
+    pub sql: String,
+    pub params: Vec<Sql>,
+    pub kql: String,
+    /// The plan pages itself (LIMIT/OFFSET in the text); otherwise the whole answer is one
+    /// page (aggregates).
+    pub paged: bool,
+}
+
+/// The KQL tenant column: Log Analytics names the Entra tenant `AADTenantId` where the table
+/// has it.
+fn kql_tenant(category: Category) -> &'static str {
+    if columns(category).iter().any(|(n, _)| *n == "AADTenantId") {
+        "AADTenantId"
+    } else {
+        "TenantId"
+    }
+}
+
+struct Builder {
+    category: Category,
+    sql_where: Vec<String>,
+    params: Vec<Sql>,
+    kql: Vec<String>,
+}
+
+impl Builder {
+    fn new(category: Category, tenant: &str, c: &Common) -> Self {
+        let t = |x: chrono::DateTime<chrono::Utc>| {
+            x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
+        Builder {
+            category,
+            sql_where: vec![
+                format!("\"{}\" = ?", tenant_column(category)),
+                "\"TimeGenerated\" >= ?".into(),
+                "\"TimeGenerated\" <= ?".into(),
+            ],
+            params: vec![
+                Sql::Text(tenant.into()),
+                Sql::Text(t(c.from)),
+                Sql::Text(t(c.to)),
+            ],
+            kql: vec![
+                category.table().to_string(),
+                format!(
+                    "| where TimeGenerated between ({} .. {})",
+                    kt(c.from),
+                    kt(c.to)
+                ),
+                format!("| where {} == {}", kql_tenant(category), lit(tenant)),
+            ],
+        }
+    }
+
+    /// A condition: SQL with `?` for `values`, and its KQL.
+    fn filter(&mut self, sql: &str, values: &[&str], kql: String) {
+        self.sql_where.push(sql.into());
+        self.params
+            .extend(values.iter().map(|v| Sql::Text((*v).to_string())));
+        self.kql.push(format!("| where {kql}"));
+    }
+
+    fn source_sql(&self) -> String {
+        format!(
+            "FROM \"{}\" WHERE {}",
+            self.category.table(),
+            self.sql_where.join(" AND ")
+        )
+    }
+}
+
+/// SQL and KQL paging of an ordered listing.
+fn page(sql: &mut String, params: &mut Vec<Sql>, kql: &mut Vec<String>, c: &Common) {
+    // One row more than the page tells whether another page follows.
+    sql.push_str(" LIMIT ? OFFSET ?");
+    params.push(Sql::Integer(c.limit as i64 + 1));
+    params.push(Sql::Integer(c.offset as i64));
+    kql.push(format!(
+        "| serialize Row = row_number() | where Row > {} | take {} | project-away Row",
+        c.offset,
+        c.limit + 1
+    ));
+}
+
+pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
+    let mut b = Builder::new(q.category(), tenant, c);
+    match q {
+        Question::AdminAccess { user, admin_groups } => {
+            let activities: Vec<&str> = ROLE_ACTIVITIES.iter().map(|(a, _)| *a).collect();
+            let placeholders = vec!["?"; activities.len()].join(", ");
+            b.filter(
+                &format!("\"OperationName\" IN ({placeholders})"),
+                &activities,
+                format!(
+                    "OperationName in ({})",
+                    activities
+                        .iter()
+                        .map(|a| lit(a))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            // The group or role is the second target; a group counts when its name matches.
+            b.filter(
+                "(\"OperationName\" != 'Add member to group' OR instr(lower(json_extract(\"TargetResources\", '$[1].displayName')), lower(?)) > 0)",
+                &[admin_groups],
+                format!(
+                    "OperationName != \"Add member to group\" or tostring(TargetResources[1].displayName) contains {}",
+                    lit(admin_groups)
+                ),
+            );
+            if let Some(u) = user {
+                b.filter(
+                    "lower(json_extract(\"TargetResources\", '$[0].userPrincipalName')) = lower(?)",
+                    &[u],
+                    format!(
+                        "tostring(TargetResources[0].userPrincipalName) =~ {}",
+                        lit(u)
+                    ),
+                );
+            }
+            let how_sql: String = ROLE_ACTIVITIES
+                .iter()
+                .map(|(a, h)| format!("WHEN '{a}' THEN '{h}'"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let how_kql: String = ROLE_ACTIVITIES
+                .iter()
+                .map(|(a, h)| format!("OperationName == {}, {}", lit(a), lit(h)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut sql = format!(
+                "SELECT \"TimeGenerated\", json_extract(\"TargetResources\", '$[0].userPrincipalName'), json_extract(\"TargetResources\", '$[1].displayName'), CASE \"OperationName\" {how_sql} END, COALESCE(json_extract(\"InitiatedBy\", '$.user.userPrincipalName'), json_extract(\"InitiatedBy\", '$.app.displayName')), \"OperationName\", \"CorrelationId\" {} ORDER BY \"TimeGenerated\" DESC, \"Id\"",
+                b.source_sql()
+            );
+            let mut kql = b.kql;
+            kql.push(format!(
+                "| project time = TimeGenerated, user = tostring(TargetResources[0].userPrincipalName), granted = tostring(TargetResources[1].displayName), through = case({how_kql}, \"\"), initiated_by = coalesce(tostring(InitiatedBy.user.userPrincipalName), tostring(InitiatedBy.app.displayName)), operation = OperationName, correlation_id = CorrelationId, Id"
+            ));
+            kql.push("| order by time desc, Id asc | project-away Id".into());
+            let mut params = b.params;
+            page(&mut sql, &mut params, &mut kql, c);
+            Plan {
+                columns: vec![
+                    "time",
+                    "user",
+                    "granted",
+                    "through",
+                    "initiated_by",
+                    "operation",
+                    "correlation_id",
+                ],
+                sql,
+                params,
+                kql: kql.join("\n"),
+                paged: true,
+            }
+        }
+        Question::AppUsers { app } => {
+            b.filter(
+                "(\"AppDisplayName\" = ? OR \"AppId\" = ?)",
+                &[app, app],
+                format!("AppDisplayName == {} or AppId == {}", lit(app), lit(app)),
+            );
+            let mut sql = format!(
+                "SELECT \"UserPrincipalName\", COUNT(*), MAX(\"TimeGenerated\") {} GROUP BY \"UserPrincipalName\" ORDER BY COUNT(*) DESC, \"UserPrincipalName\"",
+                b.source_sql()
+            );
+            let mut kql = b.kql;
+            kql.push("| summarize sign_ins = count(), last_sign_in = max(TimeGenerated) by user = UserPrincipalName".into());
+            kql.push("| order by sign_ins desc, user asc".into());
+            let mut params = b.params;
+            page(&mut sql, &mut params, &mut kql, c);
+            Plan {
+                columns: vec!["user", "sign_ins", "last_sign_in"],
+                sql,
+                params,
+                kql: kql.join("\n"),
+                paged: true,
+            }
+        }
+        Question::PasswordResets => {
+            b.filter(
+                "\"OperationName\" IN (?, ?)",
+                &[SELF_SERVICE_RESET, ADMIN_RESET],
+                format!(
+                    "OperationName in ({}, {})",
+                    lit(SELF_SERVICE_RESET),
+                    lit(ADMIN_RESET)
+                ),
+            );
+            let sql = format!(
+                "SELECT substr(\"TimeGenerated\", 1, 10), SUM(\"OperationName\" = '{SELF_SERVICE_RESET}'), SUM(\"OperationName\" = '{ADMIN_RESET}') {} GROUP BY 1 ORDER BY 1",
+                b.source_sql()
+            );
+            let mut kql = b.kql;
+            kql.push(format!(
+                "| summarize self_service = countif(OperationName == {}), by_admin = countif(OperationName == {}) by day = format_datetime(startofday(TimeGenerated), \"yyyy-MM-dd\")",
+                lit(SELF_SERVICE_RESET),
+                lit(ADMIN_RESET)
+            ));
+            kql.push("| order by day asc".into());
+            Plan {
+                columns: vec!["day", "self_service", "by_admin"],
+                sql,
+                params: b.params,
+                kql: kql.join("\n"),
+                paged: false,
+            }
+        }
+        Question::SignInPattern { user } => {
+            b.filter(
+                "lower(\"UserPrincipalName\") = lower(?)",
+                &[user],
+                format!("UserPrincipalName =~ {}", lit(user)),
+            );
+            // Facets as (dimension, key, count) rows: one query, one shape for both backends.
+            let fw = b.source_sql();
+            let facets = [
+                (
+                    "hour_weekday",
+                    "CAST(strftime('%w', \"TimeGenerated\") AS TEXT) || '-' || strftime('%H', \"TimeGenerated\")",
+                    "strcat(tostring(toint(dayofweek(TimeGenerated) / 1d)), \"-\", format_datetime(TimeGenerated, \"HH\"))",
+                ),
+                (
+                    "location",
+                    "COALESCE(json_extract(\"LocationDetails\", '$.city') || ', ', '') || COALESCE(\"Location\", '')",
+                    "strcat(iff(isempty(tostring(LocationDetails.city)), \"\", strcat(tostring(LocationDetails.city), \", \")), Location)",
+                ),
+                ("app", "\"AppDisplayName\"", "AppDisplayName"),
+                (
+                    "device",
+                    "COALESCE(json_extract(\"DeviceDetail\", '$.operatingSystem'), '') || ' / ' || COALESCE(json_extract(\"DeviceDetail\", '$.browser'), '')",
+                    "strcat(tostring(DeviceDetail.operatingSystem), \" / \", tostring(DeviceDetail.browser))",
+                ),
+                ("result", "\"ResultType\"", "ResultType"),
+            ];
+            let mut parts = Vec::new();
+            let mut params = Vec::new();
+            let mut kql_parts = Vec::new();
+            for (dim, sql_key, kql_key) in facets {
+                parts.push(format!(
+                    "SELECT '{dim}' AS d, {sql_key} AS k, COUNT(*) AS n {fw} GROUP BY 2"
+                ));
+                params.extend(b.params.iter().cloned());
+                kql_parts.push(format!(
+                    "(base | summarize sign_ins = count() by key = {kql_key} | extend dimension = {})",
+                    lit(dim)
+                ));
+            }
+            let sql = format!("{} ORDER BY 1, 3 DESC, 2", parts.join(" UNION ALL "));
+            let kql = format!(
+                "let base = {};\nunion {}\n| project dimension, key, sign_ins\n| order by dimension asc, sign_ins desc, key asc",
+                b.kql.join("\n"),
+                kql_parts.join(", ")
+            );
+            Plan {
+                columns: vec!["dimension", "key", "sign_ins"],
+                sql,
+                params,
+                kql,
+                paged: false,
+            }
+        }
+        Question::WeeklyUsers => {
+            let fw = b.source_sql();
+            let sql = format!(
+                "SELECT substr(\"TimeGenerated\", 1, 10), COUNT(DISTINCT lower(\"UserPrincipalName\")), COUNT(*) {fw} GROUP BY 1 UNION ALL SELECT 'all', COUNT(DISTINCT lower(\"UserPrincipalName\")), COUNT(*) {fw} ORDER BY 1"
+            );
+            let mut params = b.params.clone();
+            params.extend(b.params.iter().cloned());
+            let kql = format!(
+                "let base = {};\nunion (base | summarize users = count_distinct(tolower(UserPrincipalName)), sign_ins = count() by day = format_datetime(startofday(TimeGenerated), \"yyyy-MM-dd\")), (base | summarize users = count_distinct(tolower(UserPrincipalName)), sign_ins = count() | extend day = \"all\")\n| project day, users, sign_ins\n| order by day asc",
+                b.kql.join("\n")
+            );
+            Plan {
+                columns: vec!["day", "users", "sign_ins"],
+                sql,
+                params,
+                kql,
+                paged: false,
+            }
+        }
+        Question::SignInStatus => {
+            let sql = format!(
+                "SELECT \"ResultType\", MAX(\"ResultDescription\"), COUNT(*) {} GROUP BY 1 ORDER BY 3 DESC, 1",
+                b.source_sql()
+            );
+            let mut kql = b.kql;
+            kql.push("| summarize description = take_any(ResultDescription), sign_ins = count() by code = ResultType".into());
+            kql.push("| order by sign_ins desc, code asc".into());
+            Plan {
+                columns: vec!["code", "description", "sign_ins"],
+                sql,
+                params: b.params,
+                kql: kql.join("\n"),
+                paged: false,
+            }
+        }
+        Question::Provisioning {
+            source,
+            target,
+            action,
+            object_type,
+            status,
+        } => {
+            for (value, sql, kql) in [
+                (
+                    source,
+                    "json_extract(\"SourceSystem\", '$.displayName')",
+                    "tostring(parse_json(SourceSystem).displayName)",
+                ),
+                (
+                    target,
+                    "json_extract(\"TargetSystem\", '$.displayName')",
+                    "tostring(parse_json(TargetSystem).displayName)",
+                ),
+                (action, "\"ProvisioningAction\"", "ProvisioningAction"),
+                (
+                    object_type,
+                    "json_extract(\"SourceIdentity\", '$.identityType')",
+                    "tostring(parse_json(SourceIdentity).identityType)",
+                ),
+                (status, "\"ResultType\"", "ResultType"),
+            ] {
+                if let Some(v) = value {
+                    // Names are matched without case, as the portal does.
+                    b.filter(
+                        &format!("lower({sql}) = lower(?)"),
+                        &[v],
+                        format!("{kql} =~ {}", lit(v)),
+                    );
+                }
+            }
+            let mut sql = format!(
+                "SELECT \"TimeGenerated\", json_extract(\"SourceSystem\", '$.displayName'), json_extract(\"TargetSystem\", '$.displayName'), \"ProvisioningAction\", json_extract(\"SourceIdentity\", '$.identityType'), \"ResultType\", json_extract(\"SourceIdentity\", '$.displayName'), json_extract(\"SourceIdentity\", '$.id'), json_extract(\"TargetIdentity\", '$.id'), \"Id\" {} ORDER BY \"TimeGenerated\" DESC, \"Id\"",
+                b.source_sql()
+            );
+            let mut kql = b.kql;
+            kql.push("| project time = TimeGenerated, source = tostring(parse_json(SourceSystem).displayName), target = tostring(parse_json(TargetSystem).displayName), action = ProvisioningAction, object_type = tostring(parse_json(SourceIdentity).identityType), status = ResultType, name = tostring(parse_json(SourceIdentity).displayName), source_id = tostring(parse_json(SourceIdentity).id), target_id = tostring(parse_json(TargetIdentity).id), id = Id".into());
+            kql.push("| order by time desc, id asc".into());
+            let mut params = b.params;
+            page(&mut sql, &mut params, &mut kql, c);
+            Plan {
+                columns: vec![
+                    "time",
+                    "source",
+                    "target",
+                    "action",
+                    "object_type",
+                    "status",
+                    "name",
+                    "source_id",
+                    "target_id",
+                    "id",
+                ],
+                sql,
+                params,
+                kql: kql.join("\n"),
+                paged: true,
+            }
+        }
+    }
+}
