@@ -176,7 +176,18 @@ async fn timer_and_http_envelopes_are_answered_in_the_host_format() {
             "collect-risk",
             "replay-spool",
             "retention",
-            "health"
+            "health",
+            "openapi",
+            "admin-access",
+            "app-users",
+            "password-resets",
+            "sign-in-pattern",
+            "weekly-users",
+            "sign-in-status",
+            "groups-created",
+            "users-removed",
+            "users-created",
+            "provisioning"
         ]
     );
     // The runs above are recorded and reported, with outcome, duration and invocation id.

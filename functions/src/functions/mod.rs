@@ -9,6 +9,7 @@ pub mod collect_provisioning;
 pub mod collect_risk;
 pub mod collect_signins;
 pub mod health;
+pub mod questions;
 pub mod replay_spool;
 pub mod retention;
 
@@ -75,6 +76,50 @@ pub static REGISTRY: &[Function] = &[
         spec: &health::SPEC,
         handler: Handler::Http(health::run),
     },
+    Function {
+        spec: &questions::OPENAPI,
+        handler: Handler::Http(questions::run_openapi),
+    },
+    Function {
+        spec: &questions::QUESTIONS[0].spec,
+        handler: Handler::Http(questions::run),
+    },
+    Function {
+        spec: &questions::QUESTIONS[1].spec,
+        handler: Handler::Http(questions::run),
+    },
+    Function {
+        spec: &questions::QUESTIONS[2].spec,
+        handler: Handler::Http(questions::run),
+    },
+    Function {
+        spec: &questions::QUESTIONS[3].spec,
+        handler: Handler::Http(questions::run),
+    },
+    Function {
+        spec: &questions::QUESTIONS[4].spec,
+        handler: Handler::Http(questions::run),
+    },
+    Function {
+        spec: &questions::QUESTIONS[5].spec,
+        handler: Handler::Http(questions::run),
+    },
+    Function {
+        spec: &questions::QUESTIONS[6].spec,
+        handler: Handler::Http(questions::run),
+    },
+    Function {
+        spec: &questions::QUESTIONS[7].spec,
+        handler: Handler::Http(questions::run),
+    },
+    Function {
+        spec: &questions::QUESTIONS[8].spec,
+        handler: Handler::Http(questions::run),
+    },
+    Function {
+        spec: &questions::QUESTIONS[9].spec,
+        handler: Handler::Http(questions::run),
+    },
 ];
 
 /// Looks a function up by its name (case-insensitive, as Azure treats function names).
@@ -121,6 +166,16 @@ mod tests {
             if let Trigger::Timer { schedule } = f.spec.trigger {
                 Schedule::parse(schedule).unwrap();
             }
+        }
+    }
+
+    #[test]
+    fn every_question_has_its_function() {
+        for q in &questions::QUESTIONS {
+            let f =
+                find(q.spec.name).unwrap_or_else(|| panic!("{} is not registered", q.spec.name));
+            assert!(std::ptr::eq(f.spec, &q.spec));
+            assert!(matches!(f.handler, Handler::Http(_)));
         }
     }
 

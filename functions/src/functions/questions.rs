@@ -1,0 +1,422 @@
+//! The question endpoints (GET `/api/...`), one HTTP function each, answered from the embedded
+//! store: JSON by default, CSV with `Accept: text/csv` or `format=csv`; `explain=true` adds the
+//! KQL to paste into Log Analytics. Every bad parameter is a 400 naming it. [`QUESTIONS`] is the
+//! one list the registry entries and the OpenAPI document (`/api/openapi.json`) come from.
+
+use crate::app::App;
+use crate::functions::HttpResult;
+use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
+use serde_json::{Value, json};
+use shared::model::Destination;
+use shared::query::params::{self, Format, ParamError};
+use shared::query::questions::{Question, own_parameters, plan};
+use shared::query::{finish, run_embedded, to_csv, to_json};
+use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
+use std::sync::Arc;
+
+/// A question endpoint: its function (named as the question), its documentation.
+pub struct QuestionDoc {
+    pub spec: FunctionSpec,
+    /// (parameter, required, description, example)
+    pub params: &'static [(&'static str, bool, &'static str, &'static str)],
+    /// The range when none is given.
+    pub default_days: i64,
+}
+
+pub static QUESTIONS: [QuestionDoc; 10] = [
+    QuestionDoc {
+        spec: FunctionSpec {
+            name: "admin-access",
+            description: "Who gave a user access to an admin group or a directory role, when, and through what (direct, PIM, group).",
+            trigger: Trigger::Http {
+                route: "audit/admin-access",
+                methods: &[Method::Get],
+                auth: AuthLevel::Function,
+            },
+        },
+        params: &[
+            (
+                "user",
+                false,
+                "Only grants to this user (user principal name, any case).",
+                "adele.vance@contoso.com",
+            ),
+            (
+                "admin_groups",
+                false,
+                "Groups whose name contains this text count as admin groups (default: admin).",
+                "admin",
+            ),
+        ],
+        default_days: 30,
+    },
+    QuestionDoc {
+        spec: FunctionSpec {
+            name: "app-users",
+            description: "Which users sign in to an app: sign-ins and last sign-in per user.",
+            trigger: Trigger::Http {
+                route: "signins/app-users",
+                methods: &[Method::Get],
+                auth: AuthLevel::Function,
+            },
+        },
+        params: &[(
+            "app",
+            true,
+            "The app's display name or application id.",
+            "Microsoft Teams",
+        )],
+        default_days: 7,
+    },
+    QuestionDoc {
+        spec: FunctionSpec {
+            name: "password-resets",
+            description: "Password resets per day, self-service and by an admin.",
+            trigger: Trigger::Http {
+                route: "audit/password-resets",
+                methods: &[Method::Get],
+                auth: AuthLevel::Function,
+            },
+        },
+        params: &[],
+        default_days: 7,
+    },
+    QuestionDoc {
+        spec: FunctionSpec {
+            name: "sign-in-pattern",
+            description: "A user's sign-in pattern: weekday-hour (0 = Sunday), locations, apps, devices, results.",
+            trigger: Trigger::Http {
+                route: "signins/pattern",
+                methods: &[Method::Get],
+                auth: AuthLevel::Function,
+            },
+        },
+        params: &[(
+            "user",
+            true,
+            "The user principal name (any case).",
+            "adele.vance@contoso.com",
+        )],
+        default_days: 30,
+    },
+    QuestionDoc {
+        spec: FunctionSpec {
+            name: "weekly-users",
+            description: "How many users signed in: per day, and distinct over the range (a week by default).",
+            trigger: Trigger::Http {
+                route: "signins/users",
+                methods: &[Method::Get],
+                auth: AuthLevel::Function,
+            },
+        },
+        params: &[],
+        default_days: 7,
+    },
+    QuestionDoc {
+        spec: FunctionSpec {
+            name: "sign-in-status",
+            description: "Sign-ins by status (success, failure, interrupted) with each result code and its meaning.",
+            trigger: Trigger::Http {
+                route: "signins/status",
+                methods: &[Method::Get],
+                auth: AuthLevel::Function,
+            },
+        },
+        params: &[],
+        default_days: 7,
+    },
+    QuestionDoc {
+        spec: FunctionSpec {
+            name: "groups-created",
+            description: "Groups successfully created in a target system.",
+            trigger: Trigger::Http {
+                route: "provisioning/groups-created",
+                methods: &[Method::Get],
+                auth: AuthLevel::Function,
+            },
+        },
+        params: &[(
+            "target",
+            true,
+            "The target system's name (any case).",
+            "ServiceNow",
+        )],
+        default_days: 7,
+    },
+    QuestionDoc {
+        spec: FunctionSpec {
+            name: "users-removed",
+            description: "Users successfully removed (deleted) from a target system.",
+            trigger: Trigger::Http {
+                route: "provisioning/users-removed",
+                methods: &[Method::Get],
+                auth: AuthLevel::Function,
+            },
+        },
+        params: &[(
+            "target",
+            true,
+            "The target system's name (any case).",
+            "Adobe Identity Management",
+        )],
+        default_days: 7,
+    },
+    QuestionDoc {
+        spec: FunctionSpec {
+            name: "users-created",
+            description: "Users from a source system successfully created in a target system.",
+            trigger: Trigger::Http {
+                route: "provisioning/users-created",
+                methods: &[Method::Get],
+                auth: AuthLevel::Function,
+            },
+        },
+        params: &[
+            (
+                "source",
+                true,
+                "The source system's name (any case).",
+                "Workday",
+            ),
+            (
+                "target",
+                true,
+                "The target system's name (any case).",
+                "Active Directory",
+            ),
+        ],
+        default_days: 7,
+    },
+    QuestionDoc {
+        spec: FunctionSpec {
+            name: "provisioning",
+            description: "Provisioning events filtered by source, target, action, object type and status.",
+            trigger: Trigger::Http {
+                route: "provisioning/events",
+                methods: &[Method::Get],
+                auth: AuthLevel::Function,
+            },
+        },
+        params: &[
+            ("source", false, "Source system name.", "Workday"),
+            ("target", false, "Target system name.", "Active Directory"),
+            (
+                "action",
+                false,
+                "create, update, delete, disable, ...",
+                "create",
+            ),
+            ("object_type", false, "User or Group.", "User"),
+            ("status", false, "success, skipped or failure.", "failure"),
+        ],
+        default_days: 7,
+    },
+];
+
+pub fn doc(name: &str) -> Option<&'static QuestionDoc> {
+    QUESTIONS.iter().find(|q| q.spec.name == name)
+}
+
+/// The handler of every question function: the invocation names the question.
+pub fn run(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
+    Box::pin(async move { answer(&app, inv.function, req).await })
+}
+
+fn bad_request(e: &ParamError) -> HttpResponse {
+    HttpResponse::error(400, "BadParameter", e.to_string())
+}
+
+/// The tenant a request asks about: the `tenant` parameter (a configured tenant's id or name),
+/// or the only tenant.
+async fn tenant(app: &App, asked: Option<&str>) -> Result<String, HttpResponse> {
+    let sources = app
+        .sources()
+        .await
+        .map_err(|e| HttpResponse::error(503, "SourceUnavailable", e.to_string()))?;
+    let known: Vec<(String, String)> = sources
+        .iter()
+        .map(|s| (s.reports.tenant.clone(), s.name.clone()))
+        .collect();
+    match asked {
+        None if known.len() == 1 => Ok(known[0].0.clone()),
+        None => Err(HttpResponse::error(
+            400,
+            "BadParameter",
+            format!(
+                "tenant: required when several tenants are configured; expected one of {}",
+                known
+                    .iter()
+                    .map(|k| k.1.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+        Some(t) => known
+            .iter()
+            .find(|(id, name)| id.eq_ignore_ascii_case(t) || name == t)
+            .map(|(id, _)| id.clone())
+            .ok_or_else(|| {
+                HttpResponse::error(
+                    400,
+                    "BadParameter",
+                    format!("tenant: \"{t}\" is not a configured tenant's id or name"),
+                )
+            }),
+    }
+}
+
+/// Answers question `name`.
+pub async fn answer(app: &App, name: &'static str, req: HttpRequest) -> HttpResult {
+    let Some(d) = doc(name) else {
+        return Ok(HttpResponse::error(
+            404,
+            "NoSuchQuestion",
+            format!("no question {name}"),
+        ));
+    };
+    let accept_csv = req
+        .headers
+        .get("accept")
+        .is_some_and(|a| a.contains("text/csv"));
+    let retention = chrono::Duration::days(app.config().destinations.retention_days as i64);
+    let now = app.now();
+    let common = match params::common(
+        &req.query,
+        own_parameters(name),
+        now,
+        chrono::Duration::days(d.default_days),
+        retention,
+        accept_csv,
+    ) {
+        Ok(c) => c,
+        Err(e) => return Ok(bad_request(&e)),
+    };
+    let question = match Question::parse(name, &req.query) {
+        Ok(q) => q,
+        Err(e) => return Ok(bad_request(&e)),
+    };
+    let category = question.category();
+    if !app.config().routes[&category].contains(&Destination::Embedded) {
+        return Ok(HttpResponse::error(
+            409,
+            "NotInEmbeddedStore",
+            format!(
+                "{category} is not routed to the embedded store; add embedded to {}",
+                shared::config::routes_env_var(category)
+            ),
+        ));
+    }
+    let tenant = match tenant(app, common.tenant.as_deref()).await {
+        Ok(t) => t,
+        Err(r) => return Ok(r),
+    };
+    let p = plan(&question, &tenant, &common);
+    let store = app.state()?;
+    let rows = run_embedded(&store, &p)?;
+    let a = finish(&question, &p, &common, rows);
+    let next_cursor = a
+        .next_offset
+        .map(|o| params::cursor(o, params::fingerprint(&req.query)));
+    Ok(match common.format {
+        Format::Csv => {
+            let mut r = HttpResponse::json(200, &Value::Null);
+            r.headers
+                .insert("content-type".into(), "text/csv; charset=utf-8".into());
+            if let Some(c) = &next_cursor {
+                r.headers.insert("x-next-cursor".into(), c.clone());
+            }
+            r.body = to_csv(&a).into();
+            r
+        }
+        Format::Json => HttpResponse::json(
+            200,
+            &to_json(
+                name,
+                &tenant,
+                &common,
+                &a,
+                next_cursor,
+                common.explain.then_some(p.kql.as_str()),
+            ),
+        ),
+    })
+}
+
+/// The OpenAPI 3.0 document of the HTTP functions.
+pub fn openapi() -> Value {
+    let common_params = json!([
+        { "name": "from", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Start of the range (RFC 3339 or YYYY-MM-DD)." },
+        { "name": "to", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "End of the range (default: now)." },
+        { "name": "last", "in": "query", "schema": { "type": "string", "pattern": "^[0-9]+[dhm]$" }, "description": "The range as a span before now, e.g. 7d, 24h, 30m (instead of from/to)." },
+        { "name": "tenant", "in": "query", "schema": { "type": "string" }, "description": "A configured tenant's id or name (required with several tenants)." },
+        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": params::MAX_LIMIT, "default": 100 }, "description": "Rows per page (listings)." },
+        { "name": "cursor", "in": "query", "schema": { "type": "string" }, "description": "next_cursor of the previous page, with the same other parameters." },
+        { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["json", "csv"] }, "description": "Answer format; Accept: text/csv also gives CSV." },
+        { "name": "explain", "in": "query", "schema": { "type": "boolean" }, "description": "Add the KQL that answers the same question in Log Analytics." }
+    ]);
+    let mut paths = serde_json::Map::new();
+    for q in &QUESTIONS {
+        let Trigger::Http { route, .. } = q.spec.trigger else {
+            continue;
+        };
+        let mut parameters: Vec<Value> = q
+            .params
+            .iter()
+            .map(|(n, required, description, example)| {
+                json!({ "name": n, "in": "query", "required": required, "schema": { "type": "string" }, "description": description, "example": example })
+            })
+            .collect();
+        parameters.extend(common_params.as_array().cloned().unwrap_or_default());
+        paths.insert(
+            format!("/api/{route}"),
+            json!({ "get": {
+                "operationId": q.spec.name,
+                "summary": q.spec.description,
+                "parameters": parameters,
+                "responses": {
+                    "200": { "description": "The answer: columns, rows (objects), next_cursor, summary when the question has totals, kql with explain=true.",
+                             "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Answer" } }, "text/csv": { "schema": { "type": "string" } } } },
+                    "400": { "description": "A parameter is wrong; the message names it and what is expected.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
+                    "409": { "description": "The category is not routed to the embedded store.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+                }
+            } }),
+        );
+    }
+    paths.insert(
+        "/api/health".into(),
+        json!({ "get": { "operationId": "health", "summary": "Version, functions, last runs, collection and destination health.", "responses": { "200": { "description": "Healthy." }, "503": { "description": "The state store cannot be read." } } } }),
+    );
+    paths.insert(
+        "/api/openapi.json".into(),
+        json!({ "get": { "operationId": "openapi", "summary": "This document.", "responses": { "200": { "description": "OpenAPI 3.0." } } } }),
+    );
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "entra-monitor", "version": env!("CARGO_PKG_VERSION"), "description": "Answers about Microsoft Entra activity logs, from the embedded store." },
+        "paths": paths,
+        "components": { "schemas": {
+            "Answer": { "type": "object", "properties": {
+                "question": { "type": "string" }, "tenant": { "type": "string" },
+                "from": { "type": "string", "format": "date-time" }, "to": { "type": "string", "format": "date-time" },
+                "columns": { "type": "array", "items": { "type": "string" } },
+                "rows": { "type": "array", "items": { "type": "object" } },
+                "next_cursor": { "type": "string", "nullable": true },
+                "summary": { "type": "object" }, "kql": { "type": "string" } } },
+            "Error": { "type": "object", "properties": { "error": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } }
+        } }
+    })
+}
+
+pub static OPENAPI: FunctionSpec = FunctionSpec {
+    name: "openapi",
+    description: "The OpenAPI document of the HTTP functions.",
+    trigger: Trigger::Http {
+        route: "openapi.json",
+        methods: &[Method::Get],
+        auth: AuthLevel::Anonymous,
+    },
+};
+
+pub fn run_openapi(_app: Arc<App>, _inv: Invocation, _req: HttpRequest) -> BoxFuture<HttpResult> {
+    Box::pin(async move { Ok(HttpResponse::json(200, &openapi())) })
+}

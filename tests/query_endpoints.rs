@@ -1,0 +1,217 @@
+//! The question endpoints through the real binary: `serve` on the default simulated tenant,
+//! then every `curl` example of the README's "Ask questions" section, CSV, `explain`, paging,
+//! bad parameters (each a 400 naming the parameter) and names that try to inject a query.
+//! The answers' exactness against the generator's ground truth is `tests/questions.rs`.
+
+mod common;
+
+use common::{Process, TempDir, free_port, repo_root, wait_until_up};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// The README's curl examples: (Accept header, URL path and query).
+fn readme_examples() -> Vec<(Option<String>, String)> {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let section = readme
+        .split("## Ask questions")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README has an Ask questions section");
+    section
+        .lines()
+        .filter(|l| l.starts_with("curl "))
+        .map(|l| {
+            let accept = l
+                .split("-H 'Accept: ")
+                .nth(1)
+                .and_then(|r| r.split('\'').next())
+                .map(String::from);
+            let url = l.rsplit('\'').nth(1).unwrap();
+            let path = url.split("127.0.0.1:7071").nth(1).unwrap().to_string();
+            (accept, path)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_question_answers_over_http_and_bad_input_gets_a_400() {
+    let examples = readme_examples();
+    assert!(
+        examples.len() >= 9,
+        "one example per question: {examples:?}"
+    );
+    let dir = TempDir::new("questions");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let process = Process::start(
+        dir.path(),
+        &["serve"],
+        &[
+            ("ENTRA_MONITOR_LISTEN", &listen),
+            // The defaults a fresh clone runs with (the README's examples are for them).
+            ("ENTRA_MONITOR_SIMULATED_USERS", "300"),
+            ("ENTRA_MONITOR_BACKFILL_HOURS", "24"),
+        ],
+    );
+    let base = format!("http://{listen}");
+    wait_until_up(&format!("{base}/api/health"), &process).await;
+    let client = reqwest::Client::new();
+    let get = |path: String, accept: Option<String>| {
+        let client = client.clone();
+        let url = format!("{base}{path}");
+        async move {
+            let mut req = client.get(&url);
+            if let Some(a) = accept {
+                req = req.header("accept", a);
+            }
+            let resp = req
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+            let status = resp.status().as_u16();
+            let ct = resp
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (status, ct, resp.text().await.unwrap())
+        }
+    };
+    // Wait until sign-ins, audits and provisioning have been collected once.
+    let start = Instant::now();
+    loop {
+        let (_, _, body) = get("/api/health".into(), None).await;
+        let h: Value = serde_json::from_str(&body).unwrap();
+        let done = ["SignInLogs", "AuditLogs", "ProvisioningLogs"]
+            .iter()
+            .all(|c| {
+                h["collection"].as_array().unwrap().iter().any(|x| {
+                    x["category"] == *c
+                        && x["last_run_at"].is_string()
+                        && x["stored_records"].as_i64() > Some(0)
+                })
+            });
+        if done {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "not collected in 60 s:\n{}",
+            process.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // Every README example answers.
+    for (accept, path) in &examples {
+        let (status, ct, body) = get(path.clone(), accept.clone()).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        if accept.as_deref() == Some("text/csv") {
+            assert!(ct.starts_with("text/csv"), "{ct}");
+            assert!(
+                body.starts_with("status,code,meaning,sign_ins\r\n"),
+                "{body}"
+            );
+        } else {
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert!(
+                v["columns"].is_array() && v["rows"].is_array(),
+                "{path}: {v}"
+            );
+        }
+    }
+    let json = |body: &str| -> Value { serde_json::from_str(body).unwrap() };
+    // Non-empty answers where the day's activity guarantees some.
+    let (_, _, b) = get("/api/signins/users?last=7d&explain=true".into(), None).await;
+    let users = json(&b);
+    assert!(
+        users["summary"]["distinct_users"].as_i64() > Some(50),
+        "{users}\n{}",
+        process.logs()
+    );
+    assert!(
+        users["kql"]
+            .as_str()
+            .unwrap()
+            .starts_with("let base = SigninLogs")
+    );
+    let (_, _, b) = get(
+        "/api/signins/app-users?app=Microsoft%20Teams&last=7d&limit=5".into(),
+        None,
+    )
+    .await;
+    let page1 = json(&b);
+    assert_eq!(page1["rows"].as_array().unwrap().len(), 5);
+    let cursor = page1["next_cursor"]
+        .as_str()
+        .expect("more than 5 users use Teams");
+    let (_, _, b) = get(
+        format!("/api/signins/app-users?app=Microsoft%20Teams&last=7d&limit=5&cursor={cursor}"),
+        None,
+    )
+    .await;
+    let page2 = json(&b);
+    let (_, _, b) = get(
+        "/api/signins/app-users?app=Microsoft%20Teams&last=7d&limit=10".into(),
+        None,
+    )
+    .await;
+    let both = json(&b);
+    let rows = |v: &Value| v["rows"].as_array().unwrap().clone();
+    assert_eq!([rows(&page1), rows(&page2)].concat(), rows(&both));
+    let user = rows(&page1)[0]["user"].as_str().unwrap().to_string();
+    let (_, _, b) = get(
+        format!("/api/signins/pattern?user={}&last=7d", user.to_uppercase()),
+        None,
+    )
+    .await;
+    assert!(!rows(&json(&b)).is_empty(), "the pattern of {user}");
+
+    // Bad input: a 400 naming the parameter, never a 500.
+    for (path, parameter) in [
+        ("/api/signins/users?colour=red", "colour: unknown parameter"),
+        (
+            "/api/signins/users?from=last%20tuesday",
+            "from: \"last tuesday\" is not a date",
+        ),
+        ("/api/signins/users?from=2026-11-20&to=2026-11-10", "from: "),
+        ("/api/signins/users?to=2020-01-01", "to: "),
+        ("/api/signins/app-users?app=x&limit=100000", "limit: "),
+        ("/api/signins/app-users", "app: is required"),
+        ("/api/signins/app-users?app=Teams&cursor=12.ff", "cursor: "),
+        ("/api/signins/users?tenant=fabrikam.example", "tenant: "),
+        ("/api/signins/users?format=xml", "format: "),
+    ] {
+        let (status, _, body) = get(path.into(), None).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            json(&body)["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(parameter),
+            "{path}: {body}"
+        );
+    }
+    // Names that try to break out of the query are just names: no rows, no error.
+    for user in [
+        "x'%20or%201%3D1%20--",
+        "%22%7C%20take%201",
+        "a')%3B%20DROP%20TABLE%20SigninLogs%3B%20--",
+    ] {
+        let (status, _, body) = get(format!("/api/signins/pattern?user={user}"), None).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(rows(&json(&body)).is_empty(), "{body}");
+    }
+    let (_, _, b) = get("/api/signins/users?last=7d".into(), None).await;
+    assert_eq!(json(&b)["summary"], users["summary"], "the store is intact");
+
+    // The OpenAPI document lists every question route.
+    let (_, _, b) = get("/api/openapi.json".into(), None).await;
+    let doc = json(&b);
+    for (_, path) in &examples {
+        let route = path.split('?').next().unwrap();
+        assert!(
+            doc["paths"][route]["get"].is_object(),
+            "{route} is not documented"
+        );
+    }
+}
