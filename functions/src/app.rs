@@ -6,13 +6,14 @@ use crate::functions::{self, Function, Handler};
 use crate::invocation::{
     FunctionError, HostKind, HttpRequest, HttpResponse, Invocation, TimerInfo,
 };
+use shared::auth::{Authenticator, Caller, KnownTenant, Unauthenticated};
 use shared::clock::Clock;
 use shared::config::Config;
 use shared::config::{Credential, DestinationCredential};
 use shared::destinations::router::Router;
 use shared::model::Category;
 use shared::pipeline::Source;
-use shared::registry::{FunctionSpec, Method, Trigger, match_route};
+use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger, match_route};
 use shared::schedule::Schedule;
 use shared::simulated::SimulatedTenant;
 use shared::simulated::server::{Faults, SimServer};
@@ -48,6 +49,7 @@ impl TenantSource {
 
 pub struct App {
     sources: tokio::sync::OnceCell<Vec<TenantSource>>,
+    authenticator: tokio::sync::OnceCell<Authenticator>,
     router: tokio::sync::OnceCell<Router>,
     config: Config,
     host: HostKind,
@@ -114,6 +116,7 @@ impl App {
         let (shutdown, _) = watch::channel(false);
         Arc::new(Self {
             sources: tokio::sync::OnceCell::new(),
+            authenticator: tokio::sync::OnceCell::new(),
             router: tokio::sync::OnceCell::new(),
             config,
             host,
@@ -503,6 +506,60 @@ impl App {
         .await
     }
 
+    /// The authenticator, knowing the tenants (configured, or the simulated one).
+    async fn authenticator(&self) -> Result<&Authenticator, FunctionError> {
+        self.authenticator
+            .get_or_try_init(|| async {
+                let tenants = self
+                    .sources()
+                    .await?
+                    .iter()
+                    .map(|s| KnownTenant {
+                        id: s.reports.tenant.clone(),
+                        name: s.name.clone(),
+                    })
+                    .collect();
+                Ok(Authenticator::new(
+                    self.config.auth.clone(),
+                    tenants,
+                    &self.config.authority_host,
+                ))
+            })
+            .await
+    }
+
+    /// Who is calling. With no authentication configured, a local host listening on loopback
+    /// trusts its caller; on Azure, a function-level request has passed the host's key check.
+    /// Otherwise the request must carry an API key or an Entra access token.
+    async fn caller(&self, req: &HttpRequest, level: AuthLevel) -> Result<Caller, Unauthenticated> {
+        let auth = self
+            .authenticator()
+            .await
+            .map_err(|e| Unauthenticated(format!("authentication is unavailable: {e}")))?;
+        let has_credential =
+            req.headers.contains_key("x-api-key") || req.headers.contains_key("authorization");
+        if auth.configured() && has_credential {
+            return auth.authenticate(&req.headers).await;
+        }
+        if !auth.configured()
+            && self.host == HostKind::Local
+            && self.config.listen.ip().is_loopback()
+        {
+            return Ok(Caller::local());
+        }
+        if self.host == HostKind::Azure && level == AuthLevel::Function {
+            return Ok(Caller {
+                name: "function key".into(),
+                tenants: None,
+            });
+        }
+        Err(Unauthenticated(if auth.configured() {
+            "no credential: send an API key in x-api-key or an Entra access token in Authorization: Bearer".into()
+        } else {
+            "no credential is accepted here: configure ENTRA_MONITOR_API_KEYS or ENTRA_MONITOR_AUTH_AUDIENCE".into()
+        }))
+    }
+
     /// Routes and answers an HTTP request. A failed function becomes a 500 whose body names
     /// the invocation to look up in the logs (the reason is logged, not sent).
     pub async fn handle_http(
@@ -515,6 +572,23 @@ impl App {
             Err(resp) => return resp,
         };
         req.params = params;
+        let level = match function.spec.trigger {
+            Trigger::Http { auth, .. } => auth,
+            Trigger::Timer { .. } => AuthLevel::Anonymous,
+        };
+        match self.caller(&req, level).await {
+            Ok(c) => req.caller = Some(c),
+            Err(e) if level != AuthLevel::Anonymous => {
+                tracing::info!(function = function.spec.name, "refused: {e}");
+                let mut r = HttpResponse::error(401, "Unauthenticated", e.to_string());
+                r.headers.insert(
+                    "www-authenticate".into(),
+                    "Bearer realm=\"entra-monitor\"".into(),
+                );
+                return r;
+            }
+            Err(_) => {}
+        }
         match self.invoke_http(function, req, invocation_id.clone()).await {
             Ok((resp, _)) => resp,
             Err(_) => HttpResponse::error(

@@ -105,6 +105,8 @@ pub struct HttpRequest {
     /// Route parameters (`{kind}` in `reports/{kind}`).
     pub params: BTreeMap<String, String>,
     pub body: Bytes,
+    /// Who is calling, once authenticated (set by the app, not by hosts).
+    pub caller: Option<shared::auth::Caller>,
 }
 
 /// An HTTP response, independent of the host that sends it.

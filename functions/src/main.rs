@@ -70,6 +70,9 @@ enum Command {
         #[arg(long)]
         duplicate_across_pages: bool,
     },
+    /// Read an API key from standard input and print the SHA-256 hash to configure for it
+    /// (ENTRA_MONITOR_API_KEYS=name=<hash>); the key itself is never configured.
+    HashKey,
     /// Print (or write to --out) the ARM template of the Log Analytics custom tables and the
     /// DCR, generated from the row definitions.
     LogAnalyticsTemplate {
@@ -103,6 +106,17 @@ fn main() -> ExitCode {
     };
     if let Command::FunctionJson { out, check } = &command {
         return function_json(out.as_deref(), check.as_deref());
+    }
+    if let Command::HashKey = &command {
+        let mut key = String::new();
+        if std::io::stdin().read_line(&mut key).is_err() || key.trim().is_empty() {
+            eprintln!(
+                "entra-monitor: give the key on standard input, e.g. `printf %s \"$KEY\" | entra-monitor hash-key`"
+            );
+            return ExitCode::from(2);
+        }
+        println!("{}", shared::auth::hash_key(&key));
+        return ExitCode::SUCCESS;
     }
     if let Command::LogAnalyticsTemplate { out } = &command {
         let text = shared::destinations::log_analytics::schema::arm_template_text();
@@ -171,6 +185,7 @@ fn main() -> ExitCode {
             Command::Lambda => lambda(app).await,
             Command::FunctionJson { .. }
             | Command::Simulate { .. }
+            | Command::HashKey
             | Command::LogAnalyticsTemplate { .. } => {
                 unreachable!("handled before the configuration is read")
             }

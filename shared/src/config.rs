@@ -5,8 +5,10 @@
 //! what is expected, so a user fixes a broken deployment in one pass. Secret values live in
 //! [`Secret`], whose `Debug` and `Display` never show them.
 
+mod auth;
 mod destinations;
 
+pub use auth::{ApiKey, AuthSettings};
 pub use destinations::{
     DestinationCredential, DestinationSettings, EventHubsSetting, LogAnalyticsSetting,
     SpoolSetting, StorageSetting,
@@ -112,6 +114,8 @@ pub struct Config {
     pub routes: BTreeMap<Category, Vec<Destination>>,
     /// The destinations' own settings, the spool and retention.
     pub destinations: DestinationSettings,
+    /// Who may call the question endpoints.
+    pub auth: AuthSettings,
     /// How long a shutdown waits for running functions to reach a safe point.
     pub shutdown_grace: Duration,
     /// How much history the first collection run reads.
@@ -221,6 +225,10 @@ struct FileConfig {
     spool: destinations::FileSpool,
     retention_days: Option<u64>,
     destination_credential: Option<String>,
+    #[serde(default)]
+    auth: auth::FileAuth,
+    #[serde(default)]
+    api_keys: Vec<auth::FileApiKey>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -330,6 +338,7 @@ impl Config {
             let overlap_var = Category::ALL.iter().any(|c| overlap_env_var(*c) == *key);
             if !KNOWN_ENV.contains(&key.as_str())
                 && !destinations::ENV.contains(&key.as_str())
+                && !auth::ENV.contains(&key.as_str())
                 && !schedule_vars.contains_key(key)
                 && !route_vars.contains_key(key)
                 && !overlap_var
@@ -705,6 +714,7 @@ impl Config {
             &tenants,
             &mut problem,
         );
+        let auth = auth::load(env, file.auth, file.api_keys, &mut problem);
 
         if problems.is_empty() {
             Ok(Config {
@@ -717,6 +727,7 @@ impl Config {
                 schedules,
                 routes,
                 destinations,
+                auth,
                 shutdown_grace,
                 backfill,
                 settle,

@@ -14,6 +14,7 @@
 // The Graph-shaped json! literals of the simulated tenant nest deeply.
 #![recursion_limit = "256"]
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod destinations;

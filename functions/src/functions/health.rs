@@ -1,6 +1,7 @@
 //! `health` (GET `/api/health`): the version, every function with its trigger, and the last
-//! run of each timer function with its outcome and duration. Answers 503 when the state store
-//! cannot be read, naming the problem, so a probe notices.
+//! run of each timer function with its outcome and duration, collection per tenant and category,
+//! destinations. Answers 503 when the state store cannot be read, naming the problem, so a probe
+//! notices. An unauthenticated caller gets only the status and version.
 
 use crate::app::App;
 use crate::functions::{HttpResult, REGISTRY};
@@ -21,10 +22,41 @@ pub static SPEC: FunctionSpec = FunctionSpec {
     },
 };
 
-pub fn run(app: Arc<App>, inv: Invocation, _req: HttpRequest) -> BoxFuture<HttpResult> {
+pub fn run(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
     Box::pin(async move {
         let destinations = destinations(&app).await;
-        Ok(answer(&app, &inv, destinations))
+        let mut resp = answer(&app, &inv, destinations);
+        let Ok(mut body) = serde_json::from_slice::<Value>(&resp.body) else {
+            return Ok(resp);
+        };
+        match &req.caller {
+            // An unauthenticated caller learns that the service is up and what it runs,
+            // nothing about tenants: no collection, destinations or run details.
+            None => {
+                for key in ["collection", "destinations", "source"] {
+                    body.as_object_mut().map(|o| o.remove(key));
+                }
+                if let Some(fs) = body["functions"].as_array_mut() {
+                    for f in fs {
+                        if let Some(run) = f["last_run"].as_object_mut() {
+                            run.remove("detail");
+                        }
+                    }
+                }
+                body["detail"] = json!(
+                    "authenticate (x-api-key or Authorization: Bearer) to see collection and destinations"
+                );
+            }
+            // A caller limited to some tenants sees only theirs.
+            Some(c) if c.tenants.is_some() => {
+                if let Some(rows) = body["collection"].as_array_mut() {
+                    rows.retain(|r| r["tenant"].as_str().is_some_and(|t| c.may_read(t)));
+                }
+            }
+            Some(_) => {}
+        }
+        resp.body = body.to_string().into();
+        Ok(resp)
     })
 }
 

@@ -310,6 +310,17 @@ pub async fn answer(app: &App, name: &'static str, req: HttpRequest) -> HttpResu
         Ok(t) => t,
         Err(r) => return Ok(r),
     };
+    match &req.caller {
+        Some(c) if c.may_read(&tenant) => {}
+        Some(c) => {
+            return Ok(HttpResponse::error(
+                403,
+                "Forbidden",
+                format!("{} may not read tenant {tenant}", c.name),
+            ));
+        }
+        None => return Ok(HttpResponse::error(401, "Unauthenticated", "no caller")),
+    }
     let p = plan(&question, &tenant, &common);
     let store = app.state()?;
     let rows = run_embedded(&store, &p)?;

@@ -275,6 +275,7 @@ pub fn parse_http(payload: &Value) -> Result<HttpRequest, String> {
         headers,
         params,
         body,
+        caller: None,
     })
 }
 

@@ -142,6 +142,7 @@ pub fn api(
                                 headers,
                                 params: BTreeMap::new(),
                                 body,
+                                caller: None,
                             };
                             app.handle_http(req, id).await
                         }

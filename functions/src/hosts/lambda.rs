@@ -152,6 +152,7 @@ fn parse_http(event: &Value) -> Result<HttpRequest, String> {
         headers,
         params: BTreeMap::new(),
         body,
+        caller: None,
     })
 }
 

@@ -1,0 +1,214 @@
+//! Authentication of the question endpoints through the real binary: Entra access tokens signed
+//! with the test key and checked against a local key server (JWKS at
+//! `{authority}/{tenant}/discovery/v2.0/keys`), API keys configured as hashes, tenant
+//! isolation (403), and a health answer without tenant data for an unauthenticated caller.
+
+mod common;
+
+use common::{Process, TempDir, credential_fixture, free_port, wait_until_up};
+use serde_json::{Value, json};
+use warp::Filter;
+
+const CONTOSO: &str = "0a1b2c3d-0000-4000-8000-00000000000a";
+const FABRIKAM: &str = "0a1b2c3d-0000-4000-8000-00000000000b";
+const AUDIENCE: &str = "api://entra-monitor";
+const FABRIKAM_KEY: &str = "fabrikam-reader-key-0123456789";
+
+/// Serves both tenants' signing keys; Graph requests get 404 (collection fails; not tested here).
+async fn key_server() -> String {
+    let jwks: Value =
+        serde_json::from_slice(&std::fs::read(credential_fixture("jwks.json")).unwrap()).unwrap();
+    let keys = warp::path!(String / "discovery" / "v2.0" / "keys").map(move |tenant: String| {
+        if tenant == CONTOSO || tenant == FABRIKAM {
+            warp::reply::with_status(warp::reply::json(&jwks), warp::http::StatusCode::OK)
+        } else {
+            warp::reply::with_status(
+                warp::reply::json(&json!({})),
+                warp::http::StatusCode::NOT_FOUND,
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(warp::serve(keys).incoming(listener).run());
+    base
+}
+
+fn token(authority: &str, claims: Value) -> String {
+    let pem = std::fs::read(credential_fixture("app-credential.pem")).unwrap();
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("test-signing-key".into());
+    let now = chrono::Utc::now().timestamp();
+    let mut c = json!({
+        "aud": AUDIENCE,
+        "iss": format!("{authority}/{CONTOSO}/v2.0"),
+        "tid": CONTOSO,
+        "iat": now, "nbf": now, "exp": now + 3600,
+        "appid": "11111111-2222-3333-4444-555555555555",
+        "roles": ["Reports.Read"],
+    });
+    for (k, v) in claims.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    jsonwebtoken::encode(&header, &c, &key).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_keys_are_checked_and_each_caller_reads_only_its_tenants() {
+    let authority = key_server().await;
+    let dir = TempDir::new("auth");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[tenants]]
+id = "{CONTOSO}"
+name = "contoso"
+client_id = "6f1c5a2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
+client_secret = "unused"
+
+[[tenants]]
+id = "{FABRIKAM}"
+name = "fabrikam"
+client_id = "6f1c5a2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
+client_secret = "unused"
+
+[auth]
+audience = "{AUDIENCE}"
+
+[[api_keys]]
+name = "fabrikam-reader"
+sha256 = "{}"
+tenants = ["fabrikam"]
+"#,
+            shared::auth::hash_key(FABRIKAM_KEY)
+        ),
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let process = Process::start(
+        dir.path(),
+        &["serve", "--config", config.to_str().unwrap()],
+        &[
+            ("ENTRA_MONITOR_LISTEN", &listen),
+            ("ENTRA_MONITOR_AUTHORITY_HOST", &authority),
+            ("ENTRA_MONITOR_GRAPH_HOST", &authority),
+        ],
+    );
+    let base = format!("http://{listen}");
+    wait_until_up(&format!("{base}/api/health"), &process).await;
+    let client = reqwest::Client::new();
+    let call = |path: &str, header: Option<(&str, String)>| {
+        let mut req = client.get(format!("{base}{path}"));
+        if let Some((k, v)) = header {
+            req = req.header(k, v);
+        }
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let auth = r.headers().get("www-authenticate").is_some();
+            let body: Value = r.json().await.unwrap();
+            (status, body, auth)
+        }
+    };
+    let bearer = |t: String| Some(("authorization", format!("Bearer {t}")));
+    let contoso = "/api/signins/status?tenant=contoso";
+    let fabrikam = "/api/signins/status?tenant=fabrikam";
+
+    let (status, body, challenge) = call(contoso, None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(challenge, "a 401 carries WWW-Authenticate");
+    let now = chrono::Utc::now().timestamp();
+    let mut bad_signature = token(&authority, json!({}));
+    let last = bad_signature.pop().unwrap();
+    bad_signature.push(if last == 'A' { 'B' } else { 'A' });
+    for (t, why) in [
+        (
+            token(
+                &authority,
+                json!({ "exp": now - 3600, "nbf": now - 7200, "iat": now - 7200 }),
+            ),
+            "expired",
+        ),
+        (
+            token(&authority, json!({ "aud": "api://someone-else" })),
+            "another audience",
+        ),
+        (
+            token(&authority, json!({ "iss": "https://evil.example/v2.0" })),
+            "unexpected issuer",
+        ),
+        (bad_signature, "signature"),
+        (
+            token(&authority, json!({ "roles": ["Something.Else"] })),
+            "lacks the Reports.Read role",
+        ),
+        (
+            token(
+                &authority,
+                json!({ "tid": "0a1b2c3d-0000-4000-8000-00000000000c" }),
+            ),
+            "not configured",
+        ),
+        ("not-a-jwt".to_string(), "not a JWT"),
+    ] {
+        let (status, body, _) = call(contoso, bearer(t.clone())).await;
+        assert_eq!(status, 401, "{why}: {body}");
+        let msg = body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(why), "{why}: {msg}");
+        assert!(!msg.contains(&t), "the token is echoed");
+    }
+    // A valid Contoso token reads Contoso, not Fabrikam.
+    let good = token(&authority, json!({}));
+    let (status, body, _) = call(contoso, bearer(good.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body, _) = call(fabrikam, bearer(good.clone())).await;
+    assert_eq!(status, 403, "{body}");
+    // A delegated token with the scope works too.
+    let delegated = token(
+        &authority,
+        json!({ "roles": [], "scp": "User.Read Reports.Read" }),
+    );
+    assert_eq!(call(contoso, bearer(delegated)).await.0, 200);
+    // The Fabrikam key reads Fabrikam only; a wrong key is refused.
+    let key = |k: &str| Some(("x-api-key", k.to_string()));
+    assert_eq!(call(fabrikam, key(FABRIKAM_KEY)).await.0, 200);
+    assert_eq!(call(contoso, key(FABRIKAM_KEY)).await.0, 403);
+    let (status, body, _) = call(fabrikam, key("guessed-key")).await;
+    assert_eq!(status, 401);
+    assert!(!body.to_string().contains("guessed-key"));
+
+    // Health: nothing about tenants without a credential; only Fabrikam with its key.
+    let (status, anonymous, _) = call("/api/health", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        anonymous.get("collection").is_none() && anonymous.get("destinations").is_none(),
+        "{anonymous}"
+    );
+    assert!(
+        anonymous["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["last_run"].get("detail").is_none())
+    );
+    assert!(!anonymous.to_string().contains(CONTOSO));
+    let (_, with_key, _) = call("/api/health", key(FABRIKAM_KEY)).await;
+    let tenants: Vec<&str> = with_key["collection"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["tenant"].as_str().unwrap())
+        .collect();
+    assert!(
+        !tenants.is_empty() && tenants.iter().all(|t| *t == FABRIKAM),
+        "{tenants:?}"
+    );
+    let logs = process.logs();
+    assert!(
+        !logs.contains(&good) && !logs.contains(FABRIKAM_KEY),
+        "a credential reached the logs"
+    );
+}
