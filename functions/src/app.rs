@@ -13,6 +13,7 @@ use shared::config::{Credential, DestinationCredential};
 use shared::destinations::router::Router;
 use shared::model::Category;
 use shared::pipeline::Source;
+use shared::query::log_analytics::LogAnalyticsQuery;
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger, match_route};
 use shared::schedule::Schedule;
 use shared::simulated::SimulatedTenant;
@@ -50,6 +51,7 @@ impl TenantSource {
 pub struct App {
     sources: tokio::sync::OnceCell<Vec<TenantSource>>,
     authenticator: tokio::sync::OnceCell<Authenticator>,
+    log_analytics_query: tokio::sync::OnceCell<LogAnalyticsQuery>,
     router: tokio::sync::OnceCell<Router>,
     config: Config,
     host: HostKind,
@@ -117,6 +119,7 @@ impl App {
         Arc::new(Self {
             sources: tokio::sync::OnceCell::new(),
             authenticator: tokio::sync::OnceCell::new(),
+            log_analytics_query: tokio::sync::OnceCell::new(),
             router: tokio::sync::OnceCell::new(),
             config,
             host,
@@ -198,6 +201,22 @@ impl App {
             }
         };
         Ok(Arc::new(TokenCache::new(source)))
+    }
+
+    /// The Log Analytics query backend, when a workspace is configured.
+    pub async fn log_analytics_query(&self) -> Result<&LogAnalyticsQuery, FunctionError> {
+        self.log_analytics_query
+            .get_or_try_init(|| async {
+                let q = &self.config.query;
+                let workspace = q.workspace_id.as_deref().ok_or_else(|| {
+                    FunctionError::Failed(
+                        "backend: log-analytics is not configured; set ENTRA_MONITOR_LOG_ANALYTICS_WORKSPACE_ID".into(),
+                    )
+                })?;
+                let tokens = self.destination_tokens("https://api.loganalytics.io")?;
+                Ok(LogAnalyticsQuery::new(&q.endpoint, workspace, tokens))
+            })
+            .await
     }
 
     /// The router of collected records, built on first use from the destination settings.

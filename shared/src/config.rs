@@ -7,12 +7,14 @@
 
 mod auth;
 mod destinations;
+mod query;
 
 pub use auth::{ApiKey, AuthSettings};
 pub use destinations::{
     DestinationCredential, DestinationSettings, EventHubsSetting, LogAnalyticsSetting,
     SpoolSetting, StorageSetting,
 };
+pub use query::QuerySettings;
 
 use crate::model::{Category, Destination, TenantId, is_guid};
 use crate::schedule::Schedule;
@@ -116,6 +118,8 @@ pub struct Config {
     pub destinations: DestinationSettings,
     /// Who may call the question endpoints.
     pub auth: AuthSettings,
+    /// Where the question endpoints read.
+    pub query: QuerySettings,
     /// How long a shutdown waits for running functions to reach a safe point.
     pub shutdown_grace: Duration,
     /// How much history the first collection run reads.
@@ -229,6 +233,8 @@ struct FileConfig {
     auth: auth::FileAuth,
     #[serde(default)]
     api_keys: Vec<auth::FileApiKey>,
+    #[serde(default)]
+    query: query::FileQuery,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -339,6 +345,7 @@ impl Config {
             if !KNOWN_ENV.contains(&key.as_str())
                 && !destinations::ENV.contains(&key.as_str())
                 && !auth::ENV.contains(&key.as_str())
+                && !query::ENV.contains(&key.as_str())
                 && !schedule_vars.contains_key(key)
                 && !route_vars.contains_key(key)
                 && !overlap_var
@@ -715,6 +722,7 @@ impl Config {
             &mut problem,
         );
         let auth = auth::load(env, file.auth, file.api_keys, &mut problem);
+        let query = query::load(env, file.query, &mut problem);
 
         if problems.is_empty() {
             Ok(Config {
@@ -728,6 +736,7 @@ impl Config {
                 routes,
                 destinations,
                 auth,
+                query,
                 shutdown_grace,
                 backfill,
                 settle,

@@ -8,7 +8,8 @@ use crate::functions::HttpResult;
 use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
 use serde_json::{Value, json};
 use shared::model::Destination;
-use shared::query::params::{self, Format, ParamError};
+use shared::query::log_analytics::QueryError;
+use shared::query::params::{self, Backend, Format, ParamError};
 use shared::query::questions::{Question, own_parameters, plan};
 use shared::query::{finish, run_embedded, to_csv, to_json};
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
@@ -295,17 +296,6 @@ pub async fn answer(app: &App, name: &'static str, req: HttpRequest) -> HttpResu
         Ok(q) => q,
         Err(e) => return Ok(bad_request(&e)),
     };
-    let category = question.category();
-    if !app.config().routes[&category].contains(&Destination::Embedded) {
-        return Ok(HttpResponse::error(
-            409,
-            "NotInEmbeddedStore",
-            format!(
-                "{category} is not routed to the embedded store; add embedded to {}",
-                shared::config::routes_env_var(category)
-            ),
-        ));
-    }
     let tenant = match tenant(app, common.tenant.as_deref()).await {
         Ok(t) => t,
         Err(r) => return Ok(r),
@@ -321,9 +311,50 @@ pub async fn answer(app: &App, name: &'static str, req: HttpRequest) -> HttpResu
         }
         None => return Ok(HttpResponse::error(401, "Unauthenticated", "no caller")),
     }
+    let mut common = common;
+    common.kql_tables = app.config().query.tables;
+    let backend = common.backend.unwrap_or(app.config().query.backend);
     let p = plan(&question, &tenant, &common);
-    let store = app.state()?;
-    let rows = run_embedded(&store, &p)?;
+    let rows = match backend {
+        Backend::Embedded => {
+            let category = question.category();
+            if !app.config().routes[&category].contains(&Destination::Embedded) {
+                return Ok(HttpResponse::error(
+                    409,
+                    "NotInEmbeddedStore",
+                    format!(
+                        "{category} is not routed to the embedded store; add embedded to {}, or ask with backend=log-analytics",
+                        shared::config::routes_env_var(category)
+                    ),
+                ));
+            }
+            let store = app.state()?;
+            run_embedded(&store, &p)?
+        }
+        Backend::LogAnalytics => {
+            let la = match app.log_analytics_query().await {
+                Ok(la) => la,
+                Err(e) => return Ok(HttpResponse::error(400, "BadParameter", e.to_string())),
+            };
+            match la.run(&p.kql, common.from, common.to).await {
+                Ok(rows) => rows,
+                Err(e @ QueryError::Unavailable(_)) => {
+                    return Ok(HttpResponse::error(
+                        503,
+                        "LogAnalyticsUnavailable",
+                        e.to_string(),
+                    ));
+                }
+                Err(e) => {
+                    return Ok(HttpResponse::error(
+                        502,
+                        "LogAnalyticsRefused",
+                        e.to_string(),
+                    ));
+                }
+            }
+        }
+    };
     let a = finish(&question, &p, &common, rows);
     let next_cursor = a
         .next_offset
@@ -363,7 +394,8 @@ pub fn openapi() -> Value {
         { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": params::MAX_LIMIT, "default": 100 }, "description": "Rows per page (listings)." },
         { "name": "cursor", "in": "query", "schema": { "type": "string" }, "description": "next_cursor of the previous page, with the same other parameters." },
         { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["json", "csv"] }, "description": "Answer format; Accept: text/csv also gives CSV." },
-        { "name": "explain", "in": "query", "schema": { "type": "boolean" }, "description": "Add the KQL that answers the same question in Log Analytics." }
+        { "name": "explain", "in": "query", "schema": { "type": "boolean" }, "description": "Add the KQL that answers the same question in Log Analytics." },
+        { "name": "backend", "in": "query", "schema": { "type": "string", "enum": ["embedded", "log-analytics"] }, "description": "Where to answer from (default: ENTRA_MONITOR_QUERY_BACKEND, embedded)." }
     ]);
     let mut paths = serde_json::Map::new();
     for q in &QUESTIONS {

@@ -5,6 +5,7 @@
 
 pub mod codes;
 pub mod kql;
+pub mod log_analytics;
 pub mod params;
 pub mod questions;
 

@@ -21,6 +21,24 @@ fn bad(parameter: &str, message: impl Into<String>) -> ParamError {
     }
 }
 
+/// Which Log Analytics tables the KQL reads: those Entra diagnostic settings fill
+/// (`SigninLogs`, ...), or the custom tables entra-monitor's own Log Analytics destination fills
+/// (`SigninLogs_CL`, with `RecordId` for `Id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KqlTables {
+    #[default]
+    Entra,
+    Custom,
+}
+
+/// Where a question is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    #[default]
+    Embedded,
+    LogAnalytics,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Json,
@@ -38,12 +56,16 @@ pub struct Common {
     pub offset: usize,
     pub format: Format,
     pub explain: bool,
+    /// The `backend` parameter, when given.
+    pub backend: Option<Backend>,
+    /// Set from the configuration, not the request.
+    pub kql_tables: KqlTables,
 }
 
 /// The largest page.
 pub const MAX_LIMIT: usize = 1000;
-pub const COMMON: [&str; 8] = [
-    "from", "to", "last", "tenant", "limit", "cursor", "format", "explain",
+pub const COMMON: [&str; 9] = [
+    "from", "to", "last", "tenant", "limit", "cursor", "format", "explain", "backend",
 ];
 
 /// A parameter's value: at most 256 characters, no control characters.
@@ -213,7 +235,20 @@ pub fn common(
         Some("true") => true,
         Some(v) => return Err(bad("explain", format!("\"{v}\" is not true or false"))),
     };
+    let backend = match text(query, "backend")?.as_deref() {
+        None => None,
+        Some("embedded") => Some(Backend::Embedded),
+        Some("log-analytics") => Some(Backend::LogAnalytics),
+        Some(b) => {
+            return Err(bad(
+                "backend",
+                format!("\"{b}\" is not a backend; expected embedded or log-analytics"),
+            ));
+        }
+    };
     Ok(Common {
+        backend,
+        kql_tables: KqlTables::Entra,
         tenant: text(query, "tenant")?,
         // Clipped to the retention: older rows are gone.
         from: from.max(oldest),

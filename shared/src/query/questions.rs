@@ -4,7 +4,7 @@
 //! Both plans return the same columns; [`super::finish`] shapes the answer from either.
 
 use super::kql::{lit, time as kt};
-use super::params::{Common, ParamError, required, text};
+use super::params::{Common, KqlTables, ParamError, required, text};
 use crate::model::Category;
 use crate::model::tables::columns;
 use crate::state::embedded::tenant_column;
@@ -182,7 +182,12 @@ impl Builder {
                 Sql::Text(t(c.to)),
             ],
             kql: vec![
-                category.table().to_string(),
+                match c.kql_tables {
+                    KqlTables::Entra => category.table().to_string(),
+                    KqlTables::Custom => {
+                        crate::destinations::log_analytics::schema::table_name(category)
+                    }
+                },
                 format!(
                     "| where TimeGenerated between ({} .. {})",
                     kt(c.from),
@@ -225,6 +230,11 @@ fn page(sql: &mut String, params: &mut Vec<Sql>, kql: &mut Vec<String>, c: &Comm
 
 pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
     let mut b = Builder::new(q.category(), tenant, c);
+    // The record id column: renamed in the custom tables (Log Analytics reserves `id`).
+    let id = match c.kql_tables {
+        KqlTables::Entra => "Id",
+        KqlTables::Custom => "RecordId",
+    };
     match q {
         Question::AdminAccess { user, admin_groups } => {
             let activities: Vec<&str> = ROLE_ACTIVITIES.iter().map(|(a, _)| *a).collect();
@@ -276,9 +286,9 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
             );
             let mut kql = b.kql;
             kql.push(format!(
-                "| project time = TimeGenerated, user = tostring(TargetResources[0].userPrincipalName), granted = tostring(TargetResources[1].displayName), through = case({how_kql}, \"\"), initiated_by = coalesce(tostring(InitiatedBy.user.userPrincipalName), tostring(InitiatedBy.app.displayName)), operation = OperationName, correlation_id = CorrelationId, Id"
+                "| project time = TimeGenerated, user = tostring(TargetResources[0].userPrincipalName), granted = tostring(TargetResources[1].displayName), through = case({how_kql}, \"\"), initiated_by = coalesce(tostring(InitiatedBy.user.userPrincipalName), tostring(InitiatedBy.app.displayName)), operation = OperationName, correlation_id = CorrelationId, record_id = {id}"
             ));
-            kql.push("| order by time desc, Id asc | project-away Id".into());
+            kql.push("| order by time desc, record_id asc | project-away record_id".into());
             let mut params = b.params;
             page(&mut sql, &mut params, &mut kql, c);
             Plan {
@@ -478,7 +488,7 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
                 b.source_sql()
             );
             let mut kql = b.kql;
-            kql.push("| project time = TimeGenerated, source = tostring(parse_json(SourceSystem).displayName), target = tostring(parse_json(TargetSystem).displayName), action = ProvisioningAction, object_type = tostring(parse_json(SourceIdentity).identityType), status = ResultType, name = tostring(parse_json(SourceIdentity).displayName), source_id = tostring(parse_json(SourceIdentity).id), target_id = tostring(parse_json(TargetIdentity).id), id = Id".into());
+            kql.push(format!("| project time = TimeGenerated, source = tostring(parse_json(SourceSystem).displayName), target = tostring(parse_json(TargetSystem).displayName), action = ProvisioningAction, object_type = tostring(parse_json(SourceIdentity).identityType), status = ResultType, name = tostring(parse_json(SourceIdentity).displayName), source_id = tostring(parse_json(SourceIdentity).id), target_id = tostring(parse_json(TargetIdentity).id), id = {id}"));
             kql.push("| order by time desc, id asc".into());
             let mut params = b.params;
             page(&mut sql, &mut params, &mut kql, c);
