@@ -187,6 +187,7 @@ async fn timer_and_http_envelopes_are_answered_in_the_host_format() {
             "groups-created",
             "users-removed",
             "users-created",
+            "logs",
             "provisioning"
         ]
     );

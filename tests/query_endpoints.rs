@@ -180,6 +180,16 @@ async fn every_question_answers_over_http_and_bad_input_gets_a_400() {
         ("/api/signins/app-users?app=Teams&cursor=12.ff", "cursor: "),
         ("/api/signins/users?tenant=fabrikam.example", "tenant: "),
         ("/api/signins/users?format=xml", "format: "),
+        ("/api/logs/Signins", "category: unknown category"),
+        (
+            "/api/logs/AuditLogs?app=Teams",
+            "app: is not a filter of AuditLogs",
+        ),
+        ("/api/signins/users?backend=kusto", "backend: "),
+        (
+            "/api/signins/users?backend=log-analytics",
+            "backend: log-analytics is not configured",
+        ),
     ] {
         let (status, _, body) = get(path.into(), None).await;
         assert_eq!(status, 400, "{path}: {body}");
@@ -209,9 +219,18 @@ async fn every_question_answers_over_http_and_bad_input_gets_a_400() {
     let doc = json(&b);
     for (_, path) in &examples {
         let route = path.split('?').next().unwrap();
-        assert!(
-            doc["paths"][route]["get"].is_object(),
-            "{route} is not documented"
-        );
+        let documented = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .any(|(template, p)| {
+                p["get"].is_object()
+                    && shared::registry::match_route(
+                        template.trim_start_matches("/api/"),
+                        route.trim_start_matches("/api/"),
+                    )
+                    .is_some()
+            });
+        assert!(documented, "{route} is not documented");
     }
 }

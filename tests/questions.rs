@@ -699,3 +699,67 @@ async fn both_backends_give_the_same_answer() {
         .to_string();
     assert!(e.contains("404") && e.contains("WORKSPACE_ID"), "{e}");
 }
+
+#[test]
+fn a_category_is_listed_with_its_filters_and_every_column() {
+    let signins = raw(Category::SignInLogs);
+    let user = s(&signins[0]["userPrincipalName"]);
+    let q = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let question = Question::parse(
+        "logs",
+        &q(&[("category", "signinlogs"), ("user", &user), ("result", "0")]),
+    )
+    .unwrap();
+    let a = ask(&question, 1000);
+    let expected: BTreeSet<String> = signins
+        .iter()
+        .filter(|r| s(&r["userPrincipalName"]) == user && r["status"]["errorCode"] == 0)
+        .map(|r| s(&r["id"]))
+        .collect();
+    let id_col = a.columns.iter().position(|c| c == "Id").unwrap();
+    let got: BTreeSet<String> = a.rows.iter().map(|r| s(&r[id_col])).collect();
+    assert_eq!(got, expected);
+    assert_eq!(
+        a.columns.len(),
+        shared::model::tables::columns(Category::SignInLogs).len()
+    );
+    // Dynamic columns are objects, booleans booleans.
+    let device = a.columns.iter().position(|c| c == "DeviceDetail").unwrap();
+    assert!(a.rows[0][device].is_object(), "{}", a.rows[0][device]);
+    let interactive = a.columns.iter().position(|c| c == "IsInteractive").unwrap();
+    assert!(a.rows.iter().all(|r| r[interactive] == true));
+    // Audit records by operation.
+    let audits = ask(
+        &Question::parse(
+            "logs",
+            &q(&[
+                ("category", "AuditLogs"),
+                ("operation", "Reset user password"),
+            ]),
+        )
+        .unwrap(),
+        1000,
+    );
+    assert_eq!(
+        audits.rows.len(),
+        raw(Category::AuditLogs)
+            .iter()
+            .filter(|r| s(&r["activityDisplayName"]) == "Reset user password")
+            .count()
+    );
+    // A filter the category does not have is named, with the ones it has.
+    let e =
+        Question::parse("logs", &q(&[("category", "AuditLogs"), ("app", "Teams")])).unwrap_err();
+    assert_eq!(e.parameter, "app");
+    assert!(
+        e.message.contains("not a filter of AuditLogs") && e.message.contains("operation"),
+        "{e}"
+    );
+    let e = Question::parse("logs", &q(&[("category", "Signins")])).unwrap_err();
+    assert!(e.message.contains("unknown category"), "{e}");
+}

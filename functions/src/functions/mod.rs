@@ -120,6 +120,10 @@ pub static REGISTRY: &[Function] = &[
         spec: &questions::QUESTIONS[9].spec,
         handler: Handler::Http(questions::run),
     },
+    Function {
+        spec: &questions::QUESTIONS[10].spec,
+        handler: Handler::Http(questions::run),
+    },
 ];
 
 /// Looks a function up by its name (case-insensitive, as Azure treats function names).

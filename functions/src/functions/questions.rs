@@ -24,7 +24,7 @@ pub struct QuestionDoc {
     pub default_days: i64,
 }
 
-pub static QUESTIONS: [QuestionDoc; 10] = [
+pub static QUESTIONS: [QuestionDoc; 11] = [
     QuestionDoc {
         spec: FunctionSpec {
             name: "admin-access",
@@ -190,6 +190,42 @@ pub static QUESTIONS: [QuestionDoc; 10] = [
     },
     QuestionDoc {
         spec: FunctionSpec {
+            name: "logs",
+            description: "A category's records, newest first, with all the Entra table's columns, filtered by user, app, IP, result, operation, correlation id or record id.",
+            trigger: Trigger::Http {
+                route: "logs/{category}",
+                methods: &[Method::Get],
+                auth: AuthLevel::Function,
+            },
+        },
+        params: &[
+            (
+                "user",
+                false,
+                "User principal name (any case).",
+                "adele.vance@contoso.com",
+            ),
+            ("app", false, "App display name.", "Microsoft Teams"),
+            ("ip", false, "IP address.", "203.0.113.7"),
+            (
+                "result",
+                false,
+                "Result type (sign-in error code, or success/failure).",
+                "50126",
+            ),
+            ("operation", false, "Operation name.", "Add member to group"),
+            (
+                "correlation_id",
+                false,
+                "Correlation id.",
+                "b7b5a0b4-0000-4000-8000-000000000000",
+            ),
+            ("id", false, "Record id.", "Directory_0A1B2C"),
+        ],
+        default_days: 1,
+    },
+    QuestionDoc {
+        spec: FunctionSpec {
             name: "provisioning",
             description: "Provisioning events filtered by source, target, action, object type and status.",
             trigger: Trigger::Http {
@@ -267,7 +303,11 @@ async fn tenant(app: &App, asked: Option<&str>) -> Result<String, HttpResponse> 
 }
 
 /// Answers question `name`.
-pub async fn answer(app: &App, name: &'static str, req: HttpRequest) -> HttpResult {
+pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> HttpResult {
+    // A route parameter ({category}) is read like a query parameter.
+    for (k, v) in &req.params {
+        req.query.insert(k.clone(), v.clone());
+    }
     let Some(d) = doc(name) else {
         return Ok(HttpResponse::error(
             404,
@@ -409,6 +449,9 @@ pub fn openapi() -> Value {
                 json!({ "name": n, "in": "query", "required": required, "schema": { "type": "string" }, "description": description, "example": example })
             })
             .collect();
+        if route.contains("{category}") {
+            parameters.insert(0, json!({ "name": "category", "in": "path", "required": true, "schema": { "type": "string", "enum": shared::model::Category::ALL.iter().map(|c| c.name()).collect::<Vec<_>>() }, "description": "The log category, as diagnostic settings name it." }));
+        }
         parameters.extend(common_params.as_array().cloned().unwrap_or_default());
         paths.insert(
             format!("/api/{route}"),

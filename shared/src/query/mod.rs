@@ -90,6 +90,25 @@ pub fn finish(q: &Question, plan: &Plan, c: &Common, mut rows: Vec<Vec<Value>>) 
             ];
             rows = out;
         }
+        Question::List { category, .. } => {
+            // Dynamic columns come back as objects, as Log Analytics gives them.
+            let kinds = crate::model::tables::columns(*category);
+            for r in &mut rows {
+                for (v, (_, kind)) in r.iter_mut().zip(kinds) {
+                    match (kind, &*v) {
+                        (crate::model::tables::ColumnType::Dynamic, Value::String(t)) => {
+                            if let Ok(parsed) = serde_json::from_str::<Value>(t) {
+                                *v = parsed;
+                            }
+                        }
+                        (crate::model::tables::ColumnType::Bool, Value::Number(n)) => {
+                            *v = json!(n.as_i64() == Some(1));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
         _ => {}
     }
     Answer {

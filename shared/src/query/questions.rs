@@ -22,6 +22,17 @@ pub const ROLE_ACTIVITIES: [(&str, &str); 4] = [
     ("Add member to group", "group"),
 ];
 
+/// The listing's filters: parameter, and the columns it means (the first the table has).
+pub const LIST_FILTERS: [(&str, &[&str]); 7] = [
+    ("user", &["UserPrincipalName"]),
+    ("app", &["AppDisplayName"]),
+    ("ip", &["IPAddress", "IpAddress"]),
+    ("result", &["ResultType"]),
+    ("operation", &["OperationName"]),
+    ("correlation_id", &["CorrelationId"]),
+    ("id", &["Id"]),
+];
+
 /// Self-service and admin password resets (audit activity names).
 pub const SELF_SERVICE_RESET: &str = "Reset password (self-service)";
 pub const ADMIN_RESET: &str = "Reset user password";
@@ -45,6 +56,12 @@ pub enum Question {
     WeeklyUsers,
     /// 6. Sign-in status: success, failure, interrupted, with top error codes.
     SignInStatus,
+    /// A category's records, newest first, filtered by column values.
+    List {
+        category: Category,
+        /// (column, value): equality, without case for names.
+        filters: Vec<(&'static str, String)>,
+    },
     /// 7–9 and the general case: provisioning events by target, source, action, object, status.
     Provisioning {
         source: Option<String>,
@@ -64,6 +81,16 @@ pub fn own_parameters(name: &str) -> &'static [&'static str] {
         "provisioning" => &["source", "target", "action", "object_type", "status"],
         "users-removed" | "groups-created" => &["target"],
         "users-created" => &["source", "target"],
+        "logs" => &[
+            "category",
+            "user",
+            "app",
+            "ip",
+            "result",
+            "operation",
+            "correlation_id",
+            "id",
+        ],
         _ => &[],
     }
 }
@@ -110,6 +137,34 @@ impl Question {
                 "create",
                 "User",
             ),
+            "logs" => {
+                let name = required(q, "category", "SignInLogs")?;
+                let category = name.parse::<Category>().map_err(|e| ParamError {
+                    parameter: "category".into(),
+                    message: e,
+                })?;
+                let has = |c: &str| columns(category).iter().any(|(n, _)| *n == c);
+                let mut filters = Vec::new();
+                for (param, candidates) in LIST_FILTERS {
+                    let Some(v) = text(q, param)? else { continue };
+                    let Some(col) = candidates.iter().copied().find(|c| has(c)) else {
+                        let usable: Vec<&str> = LIST_FILTERS
+                            .iter()
+                            .filter(|(_, cs)| cs.iter().any(|c| has(c)))
+                            .map(|(p, _)| *p)
+                            .collect();
+                        return Err(ParamError {
+                            parameter: (*param).into(),
+                            message: format!(
+                                "is not a filter of {category}; expected one of {}",
+                                usable.join(", ")
+                            ),
+                        });
+                    };
+                    filters.push((col, v));
+                }
+                Question::List { category, filters }
+            }
             "provisioning" => Question::Provisioning {
                 source: text(q, "source")?,
                 target: text(q, "target")?,
@@ -130,6 +185,7 @@ impl Question {
         match self {
             Question::AdminAccess { .. } | Question::PasswordResets => Category::AuditLogs,
             Question::Provisioning { .. } => Category::ProvisioningLogs,
+            Question::List { category, .. } => *category,
             _ => Category::SignInLogs,
         }
     }
@@ -446,6 +502,41 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
                 params: b.params,
                 kql: kql.join("\n"),
                 paged: false,
+            }
+        }
+        Question::List { category, filters } => {
+            for (col, v) in filters {
+                let kql_col = if *col == "Id" { id } else { col };
+                b.filter(
+                    &format!("lower(\"{col}\") = lower(?)"),
+                    &[v],
+                    format!("{kql_col} =~ {}", lit(v)),
+                );
+            }
+            let cols: Vec<&'static str> = columns(*category).iter().map(|(n, _)| *n).collect();
+            let mut sql = format!(
+                "SELECT {} {} ORDER BY \"TimeGenerated\" DESC, \"Id\"",
+                cols.iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                b.source_sql()
+            );
+            let mut kql = b.kql;
+            if c.kql_tables == KqlTables::Custom {
+                // The custom tables rename the reserved columns back for the answer.
+                kql.push(format!("| extend Id = {id}, TenantId = column_ifexists(\"EntraTenantId\", \"\"), Type = {}", lit(category.table())));
+            }
+            kql.push(format!("| project {}", cols.join(", ")));
+            kql.push("| order by TimeGenerated desc, Id asc".into());
+            let mut params = b.params;
+            page(&mut sql, &mut params, &mut kql, c);
+            Plan {
+                columns: cols,
+                sql,
+                params,
+                kql: kql.join("\n"),
+                paged: true,
             }
         }
         Question::Provisioning {
