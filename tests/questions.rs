@@ -461,6 +461,14 @@ fn the_kql_of_each_question_is_the_reviewed_text() {
     };
     let cases = [
         ("admin-access", q(&[("user", "adele@contoso.com")])),
+        (
+            "logs",
+            q(&[
+                ("category", "SignInLogs"),
+                ("user", "adele@contoso.com"),
+                ("result", "50126"),
+            ]),
+        ),
         ("app-users", q(&[("app", "Microsoft Teams")])),
         ("password-resets", q(&[])),
         ("sign-in-pattern", q(&[("user", "adele@contoso.com")])),
@@ -477,9 +485,17 @@ fn the_kql_of_each_question_is_the_reviewed_text() {
         ),
     ];
     let bless = std::env::var("ENTRA_MONITOR_BLESS").is_ok();
-    // The custom tables of entra-monitor's own Log Analytics destination, for two questions.
+    // The custom tables of entra-monitor's own Log Analytics destination.
     let custom = [
         ("admin-access", q(&[]), ".custom"),
+        (
+            "logs",
+            q(&[
+                ("category", "AuditLogs"),
+                ("operation", "Add member to group"),
+            ]),
+            ".custom",
+        ),
         (
             "users-created",
             q(&[("source", "Workday"), ("target", "Active Directory")]),
@@ -668,6 +684,18 @@ async fn both_backends_give_the_same_answer() {
             },
             0,
         ),
+        (
+            Question::SignInPattern {
+                user: "x' or 1=1 --".into(),
+            },
+            0,
+        ),
+        (
+            Question::SignInPattern {
+                user: "\"| take 1".into(),
+            },
+            0,
+        ),
     ];
     for (q, offset) in cases {
         let c = Common {
@@ -762,4 +790,72 @@ fn a_category_is_listed_with_its_filters_and_every_column() {
     );
     let e = Question::parse("logs", &q(&[("category", "Signins")])).unwrap_err();
     assert!(e.message.contains("unknown category"), "{e}");
+}
+
+/// Every golden KQL file is valid Kusto for the tables it reads: the official parser and binder
+/// (`@kusto/language-service-next`, installed by `bash tests/run`) find no error, with the Entra
+/// tables' and the custom tables' columns and types as the schema. A misspelt column or operator
+/// fails here, before an admin pastes the query into Log Analytics.
+#[test]
+fn the_golden_kql_parses_and_binds_against_the_table_schemas() {
+    use shared::destinations::log_analytics::schema;
+    use shared::model::tables::{ColumnType, columns};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let parser = root.join(".tools/node_modules/@kusto/language-service-next");
+    assert!(
+        parser.exists(),
+        "the Kusto parser is not installed at {}; run `bash tests/run`, which installs it from npm",
+        parser.display()
+    );
+    let kind = |t: ColumnType| match t {
+        ColumnType::String => "string",
+        ColumnType::DateTime => "datetime",
+        ColumnType::Bool => "bool",
+        ColumnType::Long => "long",
+        ColumnType::Dynamic => "dynamic",
+    };
+    let mut tables = serde_json::Map::new();
+    for c in Category::ALL {
+        let entra: serde_json::Map<String, Value> = columns(c)
+            .iter()
+            .map(|(n, t)| (n.to_string(), Value::from(kind(*t))))
+            .collect();
+        tables.insert(c.table().to_string(), Value::Object(entra));
+        let custom: serde_json::Map<String, Value> = schema::custom_columns(c)
+            .iter()
+            .map(|(n, t)| (n.to_string(), Value::from(kind(*t))))
+            .collect();
+        tables.insert(schema::table_name(c), Value::Object(custom));
+    }
+    let dir = std::env::temp_dir().join(format!("entra-kql-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let schema_file = dir.join("schema.json");
+    std::fs::write(&schema_file, Value::Object(tables).to_string()).unwrap();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("tests/fixtures/kql"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 11);
+    // A query with a misspelt column must fail, or the check checks nothing.
+    let broken = dir.join("broken.kql");
+    std::fs::write(&broken, "SigninLogs | where UserPrincipleName == \"x\"").unwrap();
+    let run = |files: &[std::path::PathBuf]| {
+        std::process::Command::new("node")
+            .arg(root.join("tests/kql/check.js"))
+            .arg(&schema_file)
+            .args(files)
+            .output()
+            .expect("node runs (Node.js 20 is needed by tests/run)")
+    };
+    let out = run(&[broken]);
+    assert!(!out.status.success(), "a misspelt column passed the check");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("UserPrincipleName"));
+    let out = run(&files);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -342,9 +342,9 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
             );
             let mut kql = b.kql;
             kql.push(format!(
-                "| project time = TimeGenerated, user = tostring(TargetResources[0].userPrincipalName), granted = tostring(TargetResources[1].displayName), through = case({how_kql}, \"\"), initiated_by = coalesce(tostring(InitiatedBy.user.userPrincipalName), tostring(InitiatedBy.app.displayName)), operation = OperationName, correlation_id = CorrelationId, record_id = {id}"
+                "| project ['time'] = TimeGenerated, user = tostring(TargetResources[0].userPrincipalName), granted = tostring(TargetResources[1].displayName), through = case({how_kql}, \"\"), initiated_by = coalesce(tostring(InitiatedBy.user.userPrincipalName), tostring(InitiatedBy.app.displayName)), operation = OperationName, correlation_id = CorrelationId, record_id = {id}"
             ));
-            kql.push("| order by time desc, record_id asc | project-away record_id".into());
+            kql.push("| order by ['time'] desc, record_id asc | project-away record_id".into());
             let mut params = b.params;
             page(&mut sql, &mut params, &mut kql, c);
             Plan {
@@ -579,8 +579,8 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
                 b.source_sql()
             );
             let mut kql = b.kql;
-            kql.push(format!("| project time = TimeGenerated, source = tostring(parse_json(SourceSystem).displayName), target = tostring(parse_json(TargetSystem).displayName), action = ProvisioningAction, object_type = tostring(parse_json(SourceIdentity).identityType), status = ResultType, name = tostring(parse_json(SourceIdentity).displayName), source_id = tostring(parse_json(SourceIdentity).id), target_id = tostring(parse_json(TargetIdentity).id), id = {id}"));
-            kql.push("| order by time desc, id asc".into());
+            kql.push(format!("| project ['time'] = TimeGenerated, source = tostring(parse_json(SourceSystem).displayName), target = tostring(parse_json(TargetSystem).displayName), action = ProvisioningAction, object_type = tostring(parse_json(SourceIdentity).identityType), status = ResultType, name = tostring(parse_json(SourceIdentity).displayName), source_id = tostring(parse_json(SourceIdentity).id), target_id = tostring(parse_json(TargetIdentity).id), id = {id}"));
+            kql.push("| order by ['time'] desc, id asc".into());
             let mut params = b.params;
             page(&mut sql, &mut params, &mut kql, c);
             Plan {
