@@ -125,7 +125,8 @@ fn q1_who_gave_users_admin_access() {
         .iter()
         .filter(|r| {
             let activity = s(&r["activityDisplayName"]);
-            activity.ends_with("to role")
+            (activity.starts_with("Add member to role")
+                || activity == "Add eligible member to role")
                 || (activity == "Add member to group"
                     && at(r, "/targetResources/1/displayName")
                         .to_lowercase()
@@ -154,11 +155,11 @@ fn q1_who_gave_users_admin_access() {
         .map(|r| (s(&r[1]), s(&r[2]), s(&r[4]), s(&r[6])))
         .collect();
     assert_eq!(got, expected);
-    assert!(
-        a.rows
-            .iter()
-            .all(|r| ["direct", "group"].contains(&s(&r[3]).as_str()))
-    );
+    // Normal role grants go through PIM; the injected one is direct.
+    let through: BTreeSet<String> = a.rows.iter().map(|r| s(&r[3])).collect();
+    for t in ["PIM (activated)", "group", "direct"] {
+        assert!(through.contains(t), "{t} missing from {through:?}");
+    }
     // Newest first.
     assert!(a.rows.windows(2).all(|w| s(&w[0][0]) >= s(&w[1][0])));
     // One user's grants only, matched without case.

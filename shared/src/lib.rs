@@ -18,6 +18,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod destinations;
+pub mod detect;
 pub mod model;
 pub mod pipeline;
 pub mod query;

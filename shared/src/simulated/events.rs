@@ -411,13 +411,14 @@ fn directory_audit(rng: &mut Rng, dir: &Directory, t: DateTime<Utc>) -> Value {
             json!([]),
         )
     } else {
+        // Privileged roles are reached through PIM: the user activates an eligible assignment.
         let role = &ROLES[rng.usize(..ROLES.len())];
         (
             "RoleManagement",
-            "Add member to role",
+            "Add member to role completed (PIM activation)",
             "Assign",
-            "Core Directory",
-            by_user(admin, ip(rng, admin.home)),
+            "PIM",
+            by_user(user, ip(rng, user.home)),
             json!([target_user, { "id": role.id, "displayName": role.display_name, "type": "Role", "userPrincipalName": null, "groupType": null,
                 "modifiedProperties": [{ "displayName": "Role.DisplayName", "oldValue": null, "newValue": format!("\"{}\"", role.display_name) }] }]),
             json!([]),

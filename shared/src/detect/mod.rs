@@ -1,0 +1,456 @@
+//! Our own risk detections, computed from sign-ins and audits (the Identity Protection issue):
+//! each a [`Detection`] with a name, a risk level and evidence a person can check — the record
+//! ids, the counts and the threshold crossed — one per incident, keyed so a re-read does not
+//! repeat it.
+//!
+//! Detections that depend on what is usual for a user (unfamiliar source, disabled-account
+//! attempts, brute force) read a learned [`History`]: the ASNs, countries and devices the user's
+//! sign-ins came from. History is learned after detection, and never from records a detection
+//! flagged, so an attacker does not teach the model.
+
+pub mod signals;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use signals::{AuditEvent, SignIn};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Thresholds, with the reasoning behind each default.
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    /// Password spray: distinct users one source fails against within the window. Ten users
+    /// from one address in half an hour is far above what shared egress (an office NAT) shows
+    /// for wrong passwords, and below what a spray needs to be worth it.
+    pub spray_min_users: usize,
+    /// ... with at most this many attempts per user (a spray tries few passwords per account).
+    pub spray_max_attempts_per_user: usize,
+    pub spray_window: Duration,
+    /// Brute force: failed passwords against one user from one unfamiliar source in the window.
+    /// Six in ten minutes is beyond a user retyping (smart lockout's default is ten).
+    pub brute_min_failures: usize,
+    pub brute_window: Duration,
+    /// Impossible travel: the speed between two successful sign-ins from distinct places above
+    /// which no airliner gets there (900 km/h), for places at least this far apart.
+    pub travel_max_kmh: f64,
+    pub travel_min_km: f64,
+    /// Egress addresses of the organisation's VPNs and proxies (prefixes): sign-ins through them
+    /// say nothing about where the user is.
+    pub vpn_egress: Vec<String>,
+    /// MFA fatigue: MFA denials or timeouts for one user in the window, then a success.
+    pub mfa_min_denials: usize,
+    pub mfa_window: Duration,
+    /// Consent to these permissions (prefix match) is high-privilege.
+    pub high_privilege_scopes: Vec<String>,
+    /// Directory roles whose direct assignment (outside PIM) is a detection.
+    pub privileged_roles: Vec<String>,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            spray_min_users: 10,
+            spray_max_attempts_per_user: 3,
+            spray_window: Duration::minutes(30),
+            brute_min_failures: 6,
+            brute_window: Duration::minutes(10),
+            travel_max_kmh: 900.0,
+            travel_min_km: 500.0,
+            vpn_egress: Vec::new(),
+            mfa_min_denials: 3,
+            mfa_window: Duration::minutes(20),
+            high_privilege_scopes: [
+                "Mail.",
+                "Files.ReadWrite.All",
+                "Files.Read.All",
+                "Directory.",
+                "Sites.",
+                "RoleManagement.",
+                "Application.ReadWrite",
+            ]
+            .map(String::from)
+            .to_vec(),
+            privileged_roles: [
+                "Global Administrator",
+                "Privileged Role Administrator",
+                "Security Administrator",
+                "User Administrator",
+                "Application Administrator",
+                "Exchange Administrator",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+/// One detection: one incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detection {
+    /// e.g. `passwordSpray`, `impossibleTravel`.
+    pub name: &'static str,
+    /// Always `entra-monitor` (Microsoft's own detections keep theirs).
+    pub source: &'static str,
+    /// `low`, `medium` or `high`.
+    pub risk_level: &'static str,
+    /// The user at risk (for a spray, the one whose password then worked, if any).
+    pub user: String,
+    pub ip: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// The records that make up the incident.
+    pub record_ids: Vec<String>,
+    /// What was counted and which threshold it crossed.
+    pub evidence: String,
+    /// Identifies the incident, so a re-read does not report it twice.
+    pub key: String,
+}
+
+/// What is usual for each user — the networks (ASN), countries and devices of their sign-ins —
+/// and for the organisation: the networks anyone signed in from successfully.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct History {
+    pub users: BTreeMap<String, UserHistory>,
+    pub tenant_asns: BTreeSet<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct UserHistory {
+    pub asns: BTreeSet<i64>,
+    pub countries: BTreeSet<String>,
+    pub devices: BTreeSet<String>,
+    pub sign_ins: u64,
+}
+
+impl History {
+    fn of(&self, user: &str) -> Option<&UserHistory> {
+        self.users.get(&user.to_ascii_lowercase())
+    }
+
+    /// Whether the user has signed in from this network before.
+    pub fn familiar(&self, s: &SignIn) -> bool {
+        self.of(&s.user)
+            .is_some_and(|h| s.asn.is_some_and(|a| h.asns.contains(&a)))
+    }
+
+    /// Whether anyone in the organisation signed in successfully from this network.
+    pub fn organisation_network(&self, s: &SignIn) -> bool {
+        s.asn.is_some_and(|a| self.tenant_asns.contains(&a))
+    }
+
+    /// Learns from sign-ins, except those a detection flagged and failed passwords (which an
+    /// attacker produces at will).
+    pub fn learn(&mut self, sign_ins: &[SignIn], flagged: &BTreeSet<String>) {
+        for s in sign_ins {
+            if flagged.contains(&s.id) || signals::is_credential_failure(&s.result) {
+                continue;
+            }
+            if let (Some(a), "0") = (s.asn, s.result.as_str()) {
+                self.tenant_asns.insert(a);
+            }
+            let h = self.users.entry(s.user.to_ascii_lowercase()).or_default();
+            if let Some(a) = s.asn {
+                h.asns.insert(a);
+            }
+            if let Some(c) = &s.country {
+                h.countries.insert(c.clone());
+            }
+            h.devices.insert(s.device.clone());
+            h.sign_ins += 1;
+        }
+    }
+}
+
+fn detection(
+    name: &'static str,
+    risk_level: &'static str,
+    user: &str,
+    ip: Option<&str>,
+    records: &[&SignIn],
+    evidence: String,
+) -> Detection {
+    let first = records.iter().map(|r| r.time).min().unwrap_or_default();
+    let last = records.iter().map(|r| r.time).max().unwrap_or_default();
+    Detection {
+        name,
+        source: "entra-monitor",
+        risk_level,
+        user: user.to_string(),
+        ip: ip.map(String::from),
+        first_seen: first,
+        last_seen: last,
+        record_ids: records.iter().map(|r| r.id.clone()).collect(),
+        evidence,
+        key: format!(
+            "{name}:{}:{}:{}",
+            user.to_ascii_lowercase(),
+            ip.unwrap_or(""),
+            first.timestamp() / 3600
+        ),
+    }
+}
+
+/// Groups time-ordered items into bursts: a new burst starts when an item is more than
+/// `window` after the burst's first.
+fn bursts<'a, T>(
+    items: &[&'a T],
+    time: impl Fn(&T) -> DateTime<Utc>,
+    window: Duration,
+) -> Vec<Vec<&'a T>> {
+    let mut out: Vec<Vec<&T>> = Vec::new();
+    for it in items {
+        match out.last_mut() {
+            Some(b) if time(it) - time(b[0]) <= window => b.push(it),
+            _ => out.push(vec![it]),
+        }
+    }
+    out
+}
+
+/// Runs every detection over a batch of sign-ins and audit events (any order).
+pub fn detect(
+    sign_ins: &[SignIn],
+    audits: &[AuditEvent],
+    history: &History,
+    t: &Thresholds,
+) -> Vec<Detection> {
+    let mut ordered: Vec<&SignIn> = sign_ins.iter().collect();
+    ordered.sort_by_key(|s| (s.time, s.id.clone()));
+    let mut out = Vec::new();
+    out.extend(password_spray(&ordered, t));
+    out.extend(brute_force(&ordered, history, t));
+    out.extend(impossible_travel(&ordered, t));
+    out.extend(mfa_fatigue(&ordered, t));
+    out.extend(disabled_account(&ordered, history));
+    for a in audits {
+        out.extend(signals::audit_detection(a, t));
+    }
+    out.sort_by(|a, b| (a.first_seen, a.name).cmp(&(b.first_seen, b.name)));
+    out.dedup_by(|a, b| a.key == b.key);
+    out
+}
+
+fn by<'a, K: Ord>(
+    items: &[&'a SignIn],
+    key: impl Fn(&SignIn) -> Option<K>,
+) -> BTreeMap<K, Vec<&'a SignIn>> {
+    let mut m: BTreeMap<K, Vec<&SignIn>> = BTreeMap::new();
+    for s in items {
+        if let Some(k) = key(s) {
+            m.entry(k).or_default().push(s);
+        }
+    }
+    m
+}
+
+fn password_spray(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
+    let mut out = Vec::new();
+    for (ip, all) in by(ordered, |s| Some(s.ip.clone())) {
+        let failures: Vec<&SignIn> = all
+            .iter()
+            .copied()
+            .filter(|s| s.result == "50126")
+            .collect();
+        for burst in bursts(&failures, |s| s.time, t.spray_window) {
+            let mut per_user: BTreeMap<String, usize> = BTreeMap::new();
+            for s in &burst {
+                *per_user.entry(s.user.to_ascii_lowercase()).or_default() += 1;
+            }
+            let few_each = per_user
+                .values()
+                .all(|n| *n <= t.spray_max_attempts_per_user);
+            if per_user.len() < t.spray_min_users || !few_each {
+                continue;
+            }
+            // The user whose password then worked from the same source.
+            let end = burst.last().map(|s| s.time).unwrap_or_default();
+            let success = all.iter().find(|s| {
+                s.result == "0" && s.time >= burst[0].time && s.time <= end + t.spray_window
+            });
+            let mut records = burst.clone();
+            let user = match success {
+                Some(s) => {
+                    records.push(s);
+                    s.user.clone()
+                }
+                None => "(no success)".into(),
+            };
+            out.push(detection(
+                "passwordSpray",
+                if success.is_some() { "high" } else { "medium" },
+                &user,
+                Some(&ip),
+                &records,
+                format!(
+                    "{} failed passwords against {} users from {ip} within {} min (threshold {} users, at most {} attempts each){}",
+                    burst.len(),
+                    per_user.len(),
+                    t.spray_window.num_minutes(),
+                    t.spray_min_users,
+                    t.spray_max_attempts_per_user,
+                    if success.is_some() { "; then a successful sign-in" } else { "" }
+                ),
+            ));
+        }
+    }
+    out
+}
+
+fn brute_force(ordered: &[&SignIn], history: &History, t: &Thresholds) -> Vec<Detection> {
+    let mut out = Vec::new();
+    let failures: Vec<&SignIn> = ordered
+        .iter()
+        .copied()
+        .filter(|s| s.result == "50126" && !history.familiar(s))
+        .collect();
+    for ((user, ip), list) in by(&failures, |s| {
+        Some((s.user.to_ascii_lowercase(), s.ip.clone()))
+    }) {
+        for burst in bursts(&list, |s| s.time, t.brute_window) {
+            if burst.len() >= t.brute_min_failures {
+                out.push(detection(
+                    "bruteForce",
+                    "medium",
+                    &user,
+                    Some(&ip),
+                    &burst,
+                    format!(
+                        "{} failed passwords for {user} from {ip}, a network the user never signed in from, within {} min (threshold {})",
+                        burst.len(),
+                        t.brute_window.num_minutes(),
+                        t.brute_min_failures
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn impossible_travel(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
+    let mut out = Vec::new();
+    let ok: Vec<&SignIn> = ordered
+        .iter()
+        .copied()
+        .filter(|s| {
+            s.result == "0"
+                && s.geo.is_some()
+                && !t.vpn_egress.iter().any(|p| s.ip.starts_with(p.as_str()))
+        })
+        .collect();
+    for (user, list) in by(&ok, |s| Some(s.user.to_ascii_lowercase())) {
+        for pair in list.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let (Some(ga), Some(gb)) = (a.geo, b.geo) else {
+                continue;
+            };
+            let km = signals::distance_km(ga, gb);
+            let hours = ((b.time - a.time).num_seconds() as f64 / 3600.0).max(1.0 / 60.0);
+            let kmh = km / hours;
+            if km >= t.travel_min_km && kmh > t.travel_max_kmh {
+                out.push(detection(
+                    "impossibleTravel",
+                    "medium",
+                    &user,
+                    Some(&b.ip),
+                    &[a, b],
+                    format!(
+                        "{km:.0} km between {} and {} in {:.0} min: {kmh:.0} km/h (threshold {} km/h)",
+                        a.place(),
+                        b.place(),
+                        hours * 60.0,
+                        t.travel_max_kmh
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn mfa_fatigue(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
+    let mut out = Vec::new();
+    for (user, list) in by(ordered, |s| Some(s.user.to_ascii_lowercase())) {
+        let denials: Vec<&SignIn> = list
+            .iter()
+            .copied()
+            .filter(|s| s.result == "500121")
+            .collect();
+        for burst in bursts(&denials, |s| s.time, t.mfa_window) {
+            if burst.len() < t.mfa_min_denials {
+                continue;
+            }
+            let last = burst.last().map(|s| s.time).unwrap_or_default();
+            // The approval: from where the prompts came, if any came from there.
+            let after =
+                |s: &&&SignIn| s.result == "0" && s.time > last && s.time - last <= t.mfa_window;
+            let from_same = |s: &&&SignIn| burst.iter().any(|d| d.ip == s.ip);
+            let Some(success) = list
+                .iter()
+                .filter(after)
+                .find(from_same)
+                .or_else(|| list.iter().find(after))
+            else {
+                continue;
+            };
+            let mut records = burst.clone();
+            records.push(success);
+            out.push(detection(
+                "mfaFatigue",
+                "high",
+                &user,
+                Some(&success.ip),
+                &records,
+                format!(
+                    "{} MFA prompts denied or timed out within {} min, then approved (threshold {} denials)",
+                    burst.len(),
+                    t.mfa_window.num_minutes(),
+                    t.mfa_min_denials
+                ),
+            ));
+        }
+    }
+    out
+}
+
+fn disabled_account(ordered: &[&SignIn], history: &History) -> Vec<Detection> {
+    let attempts: Vec<&SignIn> = ordered
+        .iter()
+        .copied()
+        .filter(|s| s.result == "50057" && !history.familiar(s) && !history.organisation_network(s))
+        .collect();
+    by(&attempts, |s| Some((s.user.to_ascii_lowercase(), s.ip.clone())))
+        .into_iter()
+        .map(|((user, ip), list)| {
+            detection(
+                "disabledAccountSignIn",
+                "medium",
+                &user,
+                Some(&ip),
+                &list,
+                format!(
+                    "{} sign-in attempts on the disabled account {user} from {ip}, a network neither the account nor anyone in the organisation signed in from",
+                    list.len()
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Keeps detections to one per incident across batches that overlap (each batch re-reads a
+/// look-back window): a detection whose key was reported, or whose records overlap an earlier
+/// detection of the same name, is the same incident.
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+pub struct Incidents {
+    keys: BTreeSet<String>,
+    records: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Incidents {
+    /// Whether `d` is a new incident (and remembers it).
+    pub fn is_new(&mut self, d: &Detection) -> bool {
+        let seen = self.records.entry(d.name.to_string()).or_default();
+        let overlaps = d.record_ids.iter().any(|id| seen.contains(id));
+        seen.extend(d.record_ids.iter().cloned());
+        self.keys.insert(d.key.clone()) && !overlaps
+    }
+}

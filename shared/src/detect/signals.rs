@@ -1,0 +1,296 @@
+//! What the detections read from rows of the Entra tables (`SigninLogs`, `AuditLogs`), and the
+//! audit detections (consent, credentials, roles), which need no history.
+
+use super::{Detection, Thresholds};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+/// The parts of a sign-in the detections use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignIn {
+    pub id: String,
+    pub time: DateTime<Utc>,
+    pub user: String,
+    pub ip: String,
+    pub asn: Option<i64>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    /// (latitude, longitude)
+    pub geo: Option<(f64, f64)>,
+    /// `ResultType`: "0" for success, else the error code.
+    pub result: String,
+    /// Operating system and browser.
+    pub device: String,
+}
+
+fn text(row: &Map<String, Value>, col: &str) -> Option<String> {
+    match row.get(col) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A dynamic column as an object (the embedded store may hold it as JSON text).
+fn object(row: &Map<String, Value>, col: &str) -> Value {
+    match row.get(col) {
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
+        Some(v) => v.clone(),
+        None => Value::Null,
+    }
+}
+
+impl SignIn {
+    /// From a `SigninLogs` row; None when it has no time or user.
+    pub fn from_row(row: &Map<String, Value>) -> Option<SignIn> {
+        let time = DateTime::parse_from_rfc3339(&text(row, "TimeGenerated")?)
+            .ok()?
+            .with_timezone(&Utc);
+        let location = object(row, "LocationDetails");
+        let device = object(row, "DeviceDetail");
+        let geo = match (
+            location
+                .pointer("/geoCoordinates/latitude")
+                .and_then(Value::as_f64),
+            location
+                .pointer("/geoCoordinates/longitude")
+                .and_then(Value::as_f64),
+        ) {
+            (Some(la), Some(lo)) => Some((la, lo)),
+            _ => None,
+        };
+        Some(SignIn {
+            id: text(row, "Id")?,
+            time,
+            user: text(row, "UserPrincipalName")?,
+            ip: text(row, "IPAddress").unwrap_or_default(),
+            asn: text(row, "AutonomousSystemNumber").and_then(|a| a.parse().ok()),
+            country: text(row, "Location"),
+            city: location["city"].as_str().map(String::from),
+            geo,
+            result: text(row, "ResultType").unwrap_or_else(|| "0".into()),
+            device: format!(
+                "{} / {}",
+                device["operatingSystem"].as_str().unwrap_or(""),
+                device["browser"].as_str().unwrap_or("")
+            ),
+        })
+    }
+
+    pub fn place(&self) -> String {
+        match (&self.city, &self.country) {
+            (Some(c), Some(k)) => format!("{c} ({k})"),
+            (None, Some(k)) => k.clone(),
+            _ => self.ip.clone(),
+        }
+    }
+}
+
+/// Failures that an attacker produces at will (wrong password, MFA denied, lockout): never
+/// learned as usual.
+pub fn is_credential_failure(result: &str) -> bool {
+    matches!(result, "50126" | "500121" | "50053" | "50055")
+}
+
+/// Great-circle distance in km.
+pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, lo1, la2, lo2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * 6371.0 * h.sqrt().asin()
+}
+
+/// The parts of a directory audit event the detections use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub id: String,
+    pub time: DateTime<Utc>,
+    pub operation: String,
+    /// Who did it: a user principal name or an app name.
+    pub actor: String,
+    pub actor_ip: Option<String>,
+    pub targets: Value,
+}
+
+impl AuditEvent {
+    /// From an `AuditLogs` row.
+    pub fn from_row(row: &Map<String, Value>) -> Option<AuditEvent> {
+        let initiated = object(row, "InitiatedBy");
+        Some(AuditEvent {
+            id: text(row, "Id")?,
+            time: DateTime::parse_from_rfc3339(&text(row, "TimeGenerated")?)
+                .ok()?
+                .with_timezone(&Utc),
+            operation: text(row, "OperationName").unwrap_or_default(),
+            actor: initiated
+                .pointer("/user/userPrincipalName")
+                .or_else(|| initiated.pointer("/app/displayName"))
+                .and_then(Value::as_str)
+                .unwrap_or("(unknown)")
+                .to_string(),
+            actor_ip: initiated
+                .pointer("/user/ipAddress")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+            targets: object(row, "TargetResources"),
+        })
+    }
+
+    fn targets(&self) -> &[Value] {
+        self.targets.as_array().map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// A modified property's new value (quotes trimmed) on any target.
+    fn modified(&self, name: &str) -> Option<String> {
+        self.targets().iter().find_map(|t| {
+            t["modifiedProperties"].as_array()?.iter().find_map(|p| {
+                (p["displayName"].as_str() == Some(name)).then(|| {
+                    p["newValue"]
+                        .as_str()
+                        .unwrap_or("")
+                        .trim_matches('"')
+                        .to_string()
+                })
+            })
+        })
+    }
+
+    fn target_of(&self, kind: &str) -> Option<&Value> {
+        self.targets()
+            .iter()
+            .find(|t| t["type"].as_str() == Some(kind))
+    }
+}
+
+fn audit(
+    e: &AuditEvent,
+    name: &'static str,
+    risk_level: &'static str,
+    user: &str,
+    evidence: String,
+) -> Detection {
+    Detection {
+        name,
+        source: "entra-monitor",
+        risk_level,
+        user: user.to_string(),
+        ip: e.actor_ip.clone(),
+        first_seen: e.time,
+        last_seen: e.time,
+        record_ids: vec![e.id.clone()],
+        evidence,
+        key: format!("{name}:{}", e.id),
+    }
+}
+
+/// The detection an audit event is, if any.
+pub fn audit_detection(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
+    let op = e.operation.as_str();
+    if op == "Consent to application" {
+        let permissions = e.modified("ConsentAction.Permissions").unwrap_or_default();
+        let scopes: Vec<&str> = permissions
+            .split("Scope:")
+            .skip(1)
+            .flat_map(|s| s.split([']', ',']).next().unwrap_or("").split_whitespace())
+            .collect();
+        let risky: Vec<&str> = scopes
+            .iter()
+            .copied()
+            .filter(|s| {
+                t.high_privilege_scopes
+                    .iter()
+                    .any(|p| s.starts_with(p.as_str()))
+            })
+            .collect();
+        if risky.is_empty() {
+            return None;
+        }
+        let admin = e
+            .modified("ConsentContext.IsAdminConsent")
+            .unwrap_or_default();
+        let app = e
+            .target_of("ServicePrincipal")
+            .and_then(|t| t["displayName"].as_str())
+            .unwrap_or("(unnamed app)");
+        return Some(audit(
+            e,
+            "highPrivilegeConsent",
+            "high",
+            &e.actor,
+            format!(
+                "{} consented{} to {app} with high-privilege permissions: {}",
+                e.actor,
+                if admin.eq_ignore_ascii_case("true") {
+                    " for the organisation"
+                } else {
+                    ""
+                },
+                risky.join(", ")
+            ),
+        ));
+    }
+    if op.starts_with("Update application") && op.contains("Certificates and secrets")
+        || op == "Add service principal credentials"
+    {
+        let app = e
+            .target_of("Application")
+            .or_else(|| e.target_of("ServicePrincipal"))
+            .and_then(|t| t["displayName"].as_str())
+            .unwrap_or("(unnamed app)");
+        let key = e.modified("KeyDescription").unwrap_or_default();
+        return Some(audit(
+            e,
+            "appCredentialAdded",
+            "medium",
+            &e.actor,
+            format!("{} added a credential to {app}: {key}", e.actor),
+        ));
+    }
+    if op == "Add member to role" {
+        let role = e
+            .target_of("Role")
+            .and_then(|t| t["displayName"].as_str())
+            .map(String::from)
+            .or_else(|| e.modified("Role.DisplayName"))?;
+        if !t
+            .privileged_roles
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(&role))
+        {
+            return None;
+        }
+        let user = e
+            .target_of("User")
+            .and_then(|t| t["userPrincipalName"].as_str())
+            .unwrap_or("(unknown)");
+        return Some(audit(
+            e,
+            "privilegedRoleOutsidePim",
+            "high",
+            user,
+            format!(
+                "{} assigned {role} to {user} directly, not through PIM",
+                e.actor
+            ),
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances_are_great_circle() {
+        // London to New York: about 5,570 km.
+        let d = distance_km((51.5074, -0.1278), (40.7128, -74.0060));
+        assert!((5500.0..5650.0).contains(&d), "{d}");
+    }
+}
