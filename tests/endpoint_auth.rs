@@ -121,9 +121,13 @@ tenants = ["fabrikam"]
     assert_eq!(status, 401, "{body}");
     assert!(challenge, "a 401 carries WWW-Authenticate");
     let now = chrono::Utc::now().timestamp();
-    let mut bad_signature = token(&authority, json!({}));
-    let last = bad_signature.pop().unwrap();
-    bad_signature.push(if last == 'A' { 'B' } else { 'A' });
+    // Change one character inside the signature (every bit of it counts there).
+    let bad_signature = {
+        let t = token(&authority, json!({}));
+        let at = t.len() - 20;
+        let c = if &t[at..at + 1] == "A" { "B" } else { "A" };
+        format!("{}{c}{}", &t[..at], &t[at + 1..])
+    };
     for (t, why) in [
         (
             token(

@@ -38,6 +38,9 @@ async fn a_client_secret_gets_a_token_and_a_wrong_one_is_named() {
             ("ENTRA_MONITOR_TENANT_ID", "contoso.onmicrosoft.com"),
             ("ENTRA_MONITOR_CLIENT_ID", CLIENT_ID),
             ("ENTRA_MONITOR_CLIENT_SECRET", secret),
+            // A whole day, so the window holds audit events whatever the time of day (the
+            // simulated tenant is quiet at night).
+            ("ENTRA_MONITOR_BACKFILL_HOURS", "24"),
             ("ENTRA_MONITOR_AUTHORITY_HOST", identity.base.as_str()),
             ("ENTRA_MONITOR_GRAPH_HOST", graph.as_str()),
         ]

@@ -53,7 +53,7 @@ async fn serve_runs_timers_on_schedule_and_stops_cleanly_on_sigterm() {
     assert_eq!(health["host"], "local");
     assert_eq!(health["source"], "simulated tenant");
     let functions = health["functions"].as_array().unwrap();
-    assert_eq!(functions.len(), 19);
+    assert_eq!(functions.len(), 21);
     let signins = functions
         .iter()
         .find(|f| f["name"] == "collect-signins")
@@ -251,6 +251,8 @@ fn routes_reach_a_storage_folder_once_and_health_reports_each_destination() {
     let env = [
         ("ENTRA_MONITOR_ROUTES_AUDITLOGS", "storage,embedded"),
         ("ENTRA_MONITOR_STORAGE_FOLDER", archive_text.as_str()),
+        // A whole day: audit events whatever the time of day.
+        ("ENTRA_MONITOR_BACKFILL_HOURS", "24"),
     ];
     let lines = || -> Vec<String> {
         let mut out = Vec::new();

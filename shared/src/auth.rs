@@ -233,7 +233,7 @@ impl Authenticator {
                 K::ImmatureSignature => "the bearer token is not valid yet",
                 K::InvalidAudience => "the bearer token is for another audience",
                 K::InvalidIssuer => "the bearer token has an unexpected issuer",
-                K::InvalidSignature => "the bearer token's signature is not valid",
+                K::InvalidSignature | K::Base64(_) => "the bearer token's signature is not valid",
                 K::MissingRequiredClaim(_) => "the bearer token lacks exp, aud or iss",
                 _ => "the bearer token is not valid",
             })

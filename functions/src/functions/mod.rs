@@ -8,10 +8,12 @@ pub mod collect_audit;
 pub mod collect_provisioning;
 pub mod collect_risk;
 pub mod collect_signins;
+pub mod detect_risks;
 pub mod health;
 pub mod questions;
 pub mod replay_spool;
 pub mod retention;
+pub mod risk_detections;
 
 use crate::app::App;
 use crate::invocation::{
@@ -73,8 +75,16 @@ pub static REGISTRY: &[Function] = &[
         handler: Handler::Timer(retention::run),
     },
     Function {
+        spec: &detect_risks::SPEC,
+        handler: Handler::Timer(detect_risks::run),
+    },
+    Function {
         spec: &health::SPEC,
         handler: Handler::Http(health::run),
+    },
+    Function {
+        spec: &risk_detections::SPEC,
+        handler: Handler::Http(risk_detections::run),
     },
     Function {
         spec: &questions::OPENAPI,
@@ -202,7 +212,8 @@ mod tests {
                 "collect-provisioning",
                 "collect-risk",
                 "replay-spool",
-                "retention"
+                "retention",
+                "detect-risks"
             ]
         );
     }

@@ -265,7 +265,7 @@ fn bad_request(e: &ParamError) -> HttpResponse {
 
 /// The tenant a request asks about: the `tenant` parameter (a configured tenant's id or name),
 /// or the only tenant.
-async fn tenant(app: &App, asked: Option<&str>) -> Result<String, HttpResponse> {
+pub async fn tenant(app: &App, asked: Option<&str>) -> Result<String, HttpResponse> {
     let sources = app
         .sources()
         .await
@@ -299,6 +299,19 @@ async fn tenant(app: &App, asked: Option<&str>) -> Result<String, HttpResponse> 
                     format!("tenant: \"{t}\" is not a configured tenant's id or name"),
                 )
             }),
+    }
+}
+
+/// The answer to a caller who may not read `tenant` (403), or to no caller (401).
+pub fn forbidden(req: &HttpRequest, tenant: &str) -> Option<HttpResponse> {
+    match &req.caller {
+        Some(c) if c.may_read(tenant) => None,
+        Some(c) => Some(HttpResponse::error(
+            403,
+            "Forbidden",
+            format!("{} may not read tenant {tenant}", c.name),
+        )),
+        None => Some(HttpResponse::error(401, "Unauthenticated", "no caller")),
     }
 }
 
@@ -340,16 +353,8 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
         Ok(t) => t,
         Err(r) => return Ok(r),
     };
-    match &req.caller {
-        Some(c) if c.may_read(&tenant) => {}
-        Some(c) => {
-            return Ok(HttpResponse::error(
-                403,
-                "Forbidden",
-                format!("{} may not read tenant {tenant}", c.name),
-            ));
-        }
-        None => return Ok(HttpResponse::error(401, "Unauthenticated", "no caller")),
+    if let Some(r) = forbidden(&req, &tenant) {
+        return Ok(r);
     }
     let mut common = common;
     common.kql_tables = app.config().query.tables;
@@ -468,6 +473,23 @@ pub fn openapi() -> Value {
             } }),
         );
     }
+    let mut risk_params = vec![
+        json!({ "name": "user", "in": "query", "schema": { "type": "string" }, "description": "Only this user's detections." }),
+        json!({ "name": "source", "in": "query", "schema": { "type": "string", "enum": ["entra-monitor", "Microsoft"] }, "description": "Only ours, or only Microsoft's." }),
+    ];
+    risk_params.extend(common_params.as_array().cloned().unwrap_or_default());
+    paths.insert(
+        "/api/risk/detections".into(),
+        json!({ "get": {
+            "operationId": "risk-detections",
+            "summary": "Risk detections, ours (with evidence: record ids, counts, the threshold crossed) and Microsoft's, newest first.",
+            "parameters": risk_params,
+            "responses": {
+                "200": { "description": "Columns source, name, risk_level, user, ip, first_seen, last_seen, evidence, record_ids.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Answer" } }, "text/csv": { "schema": { "type": "string" } } } },
+                "400": { "description": "A parameter is wrong.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            }
+        } }),
+    );
     paths.insert(
         "/api/health".into(),
         json!({ "get": { "operationId": "health", "summary": "Version, functions, last runs, collection and destination health.", "responses": { "200": { "description": "Healthy." }, "503": { "description": "The state store cannot be read." } } } }),

@@ -438,19 +438,32 @@ fn disabled_account(ordered: &[&SignIn], history: &History) -> Vec<Detection> {
 
 /// Keeps detections to one per incident across batches that overlap (each batch re-reads a
 /// look-back window): a detection whose key was reported, or whose records overlap an earlier
-/// detection of the same name, is the same incident.
+/// detection of the same name, is the same incident. What it remembers is pruned to a window.
 #[derive(Debug, Default, Serialize, serde::Deserialize)]
 pub struct Incidents {
-    keys: BTreeSet<String>,
-    records: BTreeMap<String, BTreeSet<String>>,
+    /// Per detection name, record id → when the incident was last seen.
+    records: BTreeMap<String, BTreeMap<String, DateTime<Utc>>>,
+    keys: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl Incidents {
     /// Whether `d` is a new incident (and remembers it).
     pub fn is_new(&mut self, d: &Detection) -> bool {
         let seen = self.records.entry(d.name.to_string()).or_default();
-        let overlaps = d.record_ids.iter().any(|id| seen.contains(id));
-        seen.extend(d.record_ids.iter().cloned());
-        self.keys.insert(d.key.clone()) && !overlaps
+        let overlaps = d.record_ids.iter().any(|id| seen.contains_key(id));
+        for id in &d.record_ids {
+            seen.insert(id.clone(), d.last_seen);
+        }
+        self.keys.insert(d.key.clone(), d.last_seen).is_none() && !overlaps
+    }
+
+    /// Forgets incidents last seen before `before` (beyond any look-back).
+    pub fn prune(&mut self, before: DateTime<Utc>) {
+        for ids in self.records.values_mut() {
+            ids.retain(|_, t| *t >= before);
+        }
+        self.keys.retain(|_, t| *t >= before);
     }
 }
+
+pub mod run;

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::model::{Category, Destination};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -64,6 +64,27 @@ CREATE TABLE IF NOT EXISTS outbox (
     created TEXT NOT NULL,
     records INTEGER NOT NULL,
     items TEXT NOT NULL
+);
+-- Our risk detections, one row per incident.
+CREATE TABLE IF NOT EXISTS risk_detections (
+    tenant TEXT NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    risk_level TEXT NOT NULL,
+    user TEXT NOT NULL,
+    ip TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    record_ids TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    detected_at TEXT NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
+CREATE INDEX IF NOT EXISTS risk_detections_by_time ON risk_detections (tenant, first_seen);
+-- Small named documents (learned history, detection progress), as JSON.
+CREATE TABLE IF NOT EXISTS documents (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS destination_health (
     destination TEXT PRIMARY KEY,
@@ -502,6 +523,143 @@ impl SqliteState {
         )?;
         out.insert("seen".into(), n as i64);
         Ok(out)
+    }
+
+    /// A stored document (JSON), if any.
+    pub fn document<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, StateError> {
+        let text: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT value FROM documents WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        text.map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| StateError::Corrupt(format!("document {name}: {e}")))
+        })
+        .transpose()
+    }
+
+    /// Stores detections (a key already stored is kept) and the documents that go with them,
+    /// in one transaction. Returns how many detections were new.
+    pub fn store_detections(
+        &self,
+        tenant: &str,
+        detections: &[crate::detect::Detection],
+        documents: &[(&str, String)],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut new = 0;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO risk_detections (tenant, key, name, risk_level, user, ip, first_seen, last_seen, record_ids, evidence, detected_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            for d in detections {
+                new += insert.execute(params![
+                    tenant,
+                    d.key,
+                    d.name,
+                    d.risk_level,
+                    d.user,
+                    d.ip,
+                    t(d.first_seen),
+                    t(d.last_seen),
+                    serde_json::to_string(&d.record_ids).unwrap_or_default(),
+                    d.evidence,
+                    t(now),
+                ])?;
+            }
+        }
+        for (name, value) in documents {
+            tx.execute(
+                "INSERT INTO documents (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            )?;
+        }
+        tx.commit()?;
+        Ok(new)
+    }
+
+    /// Our detections of a tenant that began in `[from, to]`: source, name, risk level, user,
+    /// ip, first and last seen, evidence, record ids (JSON text).
+    pub fn risk_detections(
+        &self,
+        tenant: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
+        let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.query_rows(
+            "SELECT 'entra-monitor', name, risk_level, user, ip, first_seen, last_seen, evidence, record_ids FROM risk_detections WHERE tenant = ?1 AND first_seen >= ?2 AND first_seen <= ?3",
+            &[
+                rusqlite::types::Value::Text(tenant.into()),
+                rusqlite::types::Value::Text(t(from)),
+                rusqlite::types::Value::Text(t(to)),
+            ],
+        )
+    }
+
+    /// A category's embedded rows of a tenant in `[from, to]`, as column → value maps.
+    pub fn embedded_rows(
+        &self,
+        tenant: &str,
+        category: Category,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, StateError> {
+        let cols: Vec<&str> = crate::model::tables::columns(category)
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        let sql = format!(
+            "SELECT {} FROM \"{}\" WHERE \"{}\" = ?1 AND \"TimeGenerated\" >= ?2 AND \"TimeGenerated\" <= ?3 ORDER BY \"TimeGenerated\"",
+            cols.iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
+            category.table(),
+            embedded::tenant_column(category)
+        );
+        let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let rows = self.query_rows(
+            &sql,
+            &[
+                rusqlite::types::Value::Text(tenant.into()),
+                rusqlite::types::Value::Text(t(from)),
+                rusqlite::types::Value::Text(t(to)),
+            ],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| cols.iter().map(|c| c.to_string()).zip(r).collect())
+            .collect())
+    }
+
+    /// The earliest event time stored for a tenant's category.
+    pub fn earliest(
+        &self,
+        tenant: &str,
+        category: Category,
+    ) -> Result<Option<DateTime<Utc>>, StateError> {
+        let t: Option<String> = self.conn().query_row(
+            &format!(
+                "SELECT MIN(\"TimeGenerated\") FROM \"{}\" WHERE \"{}\" = ?1",
+                category.table(),
+                embedded::tenant_column(category)
+            ),
+            params![tenant],
+            |r| r.get(0),
+        )?;
+        Ok(t.and_then(|t| parse_time(&t).ok()))
     }
 
     /// How many rows a category's embedded table holds for a tenant.

@@ -1,0 +1,140 @@
+//! `risk-detections` (GET `/api/risk/detections`): our detections and Microsoft's (the
+//! collected `AADUserRiskEvents`), newest first, with the evidence of ours. Authenticated and
+//! limited to the caller's tenants like the question endpoints.
+
+use crate::app::App;
+use crate::functions::HttpResult;
+use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
+use serde_json::{Value, json};
+use shared::model::Category;
+use shared::query::params::{self, Format};
+use shared::query::{Answer, to_csv, to_json};
+use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
+use std::sync::Arc;
+
+pub static SPEC: FunctionSpec = FunctionSpec {
+    name: "risk-detections",
+    description: "Risk detections, ours (with evidence) and Microsoft's, newest first.",
+    trigger: Trigger::Http {
+        route: "risk/detections",
+        methods: &[Method::Get],
+        auth: AuthLevel::Function,
+    },
+};
+
+const OWN: &[&str] = &["user", "source"];
+
+pub fn run(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
+    Box::pin(async move { answer(&app, req).await })
+}
+
+async fn answer(app: &App, req: HttpRequest) -> HttpResult {
+    let bad = |e: params::ParamError| HttpResponse::error(400, "BadParameter", e.to_string());
+    let retention = chrono::Duration::days(app.config().destinations.retention_days as i64);
+    let accept_csv = req
+        .headers
+        .get("accept")
+        .is_some_and(|a| a.contains("text/csv"));
+    let c = match params::common(
+        &req.query,
+        OWN,
+        app.now(),
+        chrono::Duration::days(7),
+        retention,
+        accept_csv,
+    ) {
+        Ok(c) => c,
+        Err(e) => return Ok(bad(e)),
+    };
+    let user = match params::text(&req.query, "user") {
+        Ok(u) => u.map(|u| u.to_ascii_lowercase()),
+        Err(e) => return Ok(bad(e)),
+    };
+    let source = match params::text(&req.query, "source") {
+        Ok(None) => None,
+        Ok(Some(s)) if s == "entra-monitor" || s == "Microsoft" => Some(s),
+        Ok(Some(s)) => {
+            return Ok(bad(params::ParamError {
+                parameter: "source".into(),
+                message: format!("\"{s}\" is not a source; expected entra-monitor or Microsoft"),
+            }));
+        }
+        Err(e) => return Ok(bad(e)),
+    };
+    let tenant = match crate::functions::questions::tenant(app, c.tenant.as_deref()).await {
+        Ok(t) => t,
+        Err(r) => return Ok(r),
+    };
+    if let Some(r) = crate::functions::questions::forbidden(&req, &tenant) {
+        return Ok(r);
+    }
+    let store = app.state()?;
+    let mut rows: Vec<Vec<Value>> = Vec::new();
+    if source.as_deref() != Some("Microsoft") {
+        let ours = store.risk_detections(&tenant, c.from, c.to)?;
+        rows.extend(ours.into_iter().map(|mut r| {
+            r[8] = serde_json::from_str(r[8].as_str().unwrap_or("[]")).unwrap_or(Value::Null);
+            r
+        }));
+    }
+    if source.as_deref() != Some("entra-monitor") {
+        for m in store.embedded_rows(&tenant, Category::UserRiskEvents, c.from, c.to)? {
+            let get = |k: &str| m.get(k).cloned().unwrap_or(Value::Null);
+            rows.push(vec![
+                json!("Microsoft"),
+                get("RiskEventType"),
+                get("RiskLevel"),
+                get("UserPrincipalName"),
+                get("IpAddress"),
+                get("TimeGenerated"),
+                get("TimeGenerated"),
+                get("RiskDetail"),
+                json!([get("Id")]),
+            ]);
+        }
+    }
+    if let Some(u) = &user {
+        rows.retain(|r| r[3].as_str().is_some_and(|x| x.eq_ignore_ascii_case(u)));
+    }
+    rows.sort_by(|a, b| {
+        b[5].as_str()
+            .cmp(&a[5].as_str())
+            .then(a[1].as_str().cmp(&b[1].as_str()))
+    });
+    let more = rows.len() > c.offset + c.limit;
+    let page: Vec<Vec<Value>> = rows.into_iter().skip(c.offset).take(c.limit).collect();
+    let a = Answer {
+        columns: [
+            "source",
+            "name",
+            "risk_level",
+            "user",
+            "ip",
+            "first_seen",
+            "last_seen",
+            "evidence",
+            "record_ids",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: page,
+        summary: None,
+        next_offset: more.then_some(c.offset + c.limit),
+    };
+    let next = a
+        .next_offset
+        .map(|o| params::cursor(o, params::fingerprint(&req.query)));
+    Ok(match c.format {
+        Format::Csv => {
+            let mut r = HttpResponse::json(200, &Value::Null);
+            r.headers
+                .insert("content-type".into(), "text/csv; charset=utf-8".into());
+            r.body = to_csv(&a).into();
+            r
+        }
+        Format::Json => HttpResponse::json(
+            200,
+            &to_json("risk-detections", &tenant, &c, &a, next, None),
+        ),
+    })
+}
