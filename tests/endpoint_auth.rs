@@ -184,6 +184,23 @@ tenants = ["fabrikam"]
     assert_eq!(status, 401);
     assert!(!body.to_string().contains("guessed-key"));
 
+    // The risk lifecycle is authorised per tenant too: Fabrikam's key cannot act on Contoso.
+    let act = client
+        .post(format!("{base}/api/risk/users/dismiss"))
+        .header("x-api-key", FABRIKAM_KEY)
+        .json(&json!({ "tenant": "contoso", "user": "someone@contoso.com", "reason": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(act.status().as_u16(), 403);
+    let act = client
+        .post(format!("{base}/api/risk/users/dismiss"))
+        .json(&json!({ "tenant": "contoso", "user": "someone@contoso.com", "reason": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(act.status().as_u16(), 401);
+
     // Health: nothing about tenants without a credential; only Fabrikam with its key.
     let (status, anonymous, _) = call("/api/health", None).await;
     assert_eq!(status, 200);

@@ -7,6 +7,7 @@
 
 mod auth;
 mod destinations;
+mod detections;
 mod query;
 
 pub use auth::{ApiKey, AuthSettings};
@@ -120,6 +121,8 @@ pub struct Config {
     pub auth: AuthSettings,
     /// Where the question endpoints read.
     pub query: QuerySettings,
+    /// Risk detection thresholds.
+    pub detections: crate::detect::Thresholds,
     /// How long a shutdown waits for running functions to reach a safe point.
     pub shutdown_grace: Duration,
     /// How much history the first collection run reads.
@@ -235,6 +238,8 @@ struct FileConfig {
     api_keys: Vec<auth::FileApiKey>,
     #[serde(default)]
     query: query::FileQuery,
+    #[serde(default)]
+    detections: detections::FileDetections,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -346,6 +351,7 @@ impl Config {
                 && !destinations::ENV.contains(&key.as_str())
                 && !auth::ENV.contains(&key.as_str())
                 && !query::ENV.contains(&key.as_str())
+                && !detections::ENV.contains(&key.as_str())
                 && !schedule_vars.contains_key(key)
                 && !route_vars.contains_key(key)
                 && !overlap_var
@@ -723,6 +729,7 @@ impl Config {
         );
         let auth = auth::load(env, file.auth, file.api_keys, &mut problem);
         let query = query::load(env, file.query, &mut problem);
+        let detections = detections::load(env, file.detections, &mut problem);
 
         if problems.is_empty() {
             Ok(Config {
@@ -737,6 +744,7 @@ impl Config {
                 destinations,
                 auth,
                 query,
+                detections,
                 shutdown_grace,
                 backfill,
                 settle,
@@ -1093,6 +1101,33 @@ mod tests {
             PathBuf::from("/tmp/entra-monitor")
         );
         assert_eq!(Config::defaults(Host::Azure).log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn detection_thresholds_are_read_and_checked() {
+        let c = Config::load(
+            &env(&[
+                ("ENTRA_MONITOR_VPN_EGRESS", "203.0.113., 198.51.100.7"),
+                ("ENTRA_MONITOR_DETECT_SPRAY_MIN_USERS", "20"),
+            ]),
+            Host::Local,
+            FUNCTIONS,
+        )
+        .unwrap();
+        assert_eq!(c.detections.vpn_egress, vec!["203.0.113.", "198.51.100.7"]);
+        assert_eq!(c.detections.spray_min_users, 20);
+        assert_eq!(c.detections.brute_min_failures, 6);
+        let e = Config::load(
+            &env(&[("ENTRA_MONITOR_DETECT_TRAVEL_MAX_KMH", "fast")]),
+            Host::Local,
+            FUNCTIONS,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("ENTRA_MONITOR_DETECT_TRAVEL_MAX_KMH: \"fast\" is out of range"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -5,7 +5,6 @@
 use crate::app::App;
 use crate::functions::TimerResult;
 use crate::invocation::{BoxFuture, Invocation, TimerInfo};
-use shared::detect::Thresholds;
 use shared::detect::run::run_detections;
 use shared::registry::{FunctionSpec, Trigger};
 use std::sync::Arc;
@@ -27,9 +26,10 @@ pub fn run(app: Arc<App>, inv: Invocation, _timer: TimerInfo) -> BoxFuture<Timer
         for t in sources {
             let tenant = t.reports.tenant.clone();
             let store = store.clone();
+            let thresholds = app.config().detections.clone();
             // SQLite work off the async threads.
             let report = tokio::task::spawn_blocking(move || {
-                run_detections(&store, &tenant, now, &Thresholds::default())
+                run_detections(&store, &tenant, now, &thresholds)
             })
             .await
             .map_err(|e| crate::invocation::FunctionError::Failed(e.to_string()))??;

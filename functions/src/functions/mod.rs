@@ -14,6 +14,7 @@ pub mod questions;
 pub mod replay_spool;
 pub mod retention;
 pub mod risk_detections;
+pub mod risky_users;
 
 use crate::app::App;
 use crate::invocation::{
@@ -85,6 +86,14 @@ pub static REGISTRY: &[Function] = &[
     Function {
         spec: &risk_detections::SPEC,
         handler: Handler::Http(risk_detections::run),
+    },
+    Function {
+        spec: &risky_users::LIST,
+        handler: Handler::Http(risky_users::list),
+    },
+    Function {
+        spec: &risky_users::ACT,
+        handler: Handler::Http(risky_users::act),
     },
     Function {
         spec: &questions::OPENAPI,

@@ -491,6 +491,29 @@ pub fn openapi() -> Value {
         } }),
     );
     paths.insert(
+        "/api/risk/users".into(),
+        json!({ "get": {
+            "operationId": "risky-users",
+            "summary": "Risky users: level (none, low, medium, high), state (atRisk, confirmedCompromised, dismissed, remediated) and history.",
+            "parameters": [
+                { "name": "tenant", "in": "query", "schema": { "type": "string" } },
+                { "name": "state", "in": "query", "schema": { "type": "string", "enum": ["atRisk", "confirmedCompromised", "dismissed", "remediated"] } },
+                { "name": "user", "in": "query", "schema": { "type": "string" } }
+            ],
+            "responses": { "200": { "description": "{tenant, users: [{user, level, state, updated, history}]}" }, "400": { "description": "A parameter is wrong." } }
+        } }),
+    );
+    paths.insert(
+        "/api/risk/users/{action}".into(),
+        json!({ "post": {
+            "operationId": "risky-user-action",
+            "summary": "Dismiss a user's risk or confirm them compromised; who, when and why are recorded.",
+            "parameters": [{ "name": "action", "in": "path", "required": true, "schema": { "type": "string", "enum": ["dismiss", "confirm-compromised"] } }],
+            "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["user", "reason"], "properties": { "user": { "type": "string" }, "reason": { "type": "string", "maxLength": 1000 }, "tenant": { "type": "string" } } } } } },
+            "responses": { "200": { "description": "The user's risk after the action." }, "400": { "description": "The body is wrong." }, "403": { "description": "The caller may not act on this tenant." }, "404": { "description": "The user has no risk, or no such action." } }
+        } }),
+    );
+    paths.insert(
         "/api/health".into(),
         json!({ "get": { "operationId": "health", "summary": "Version, functions, last runs, collection and destination health.", "responses": { "200": { "description": "Healthy." }, "503": { "description": "The state store cannot be read." } } } }),
     );

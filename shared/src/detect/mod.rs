@@ -466,4 +466,5 @@ impl Incidents {
     }
 }
 
+pub mod risky;
 pub mod run;

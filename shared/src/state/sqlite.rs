@@ -81,6 +81,16 @@ CREATE TABLE IF NOT EXISTS risk_detections (
     PRIMARY KEY (tenant, key)
 );
 CREATE INDEX IF NOT EXISTS risk_detections_by_time ON risk_detections (tenant, first_seen);
+-- Who dismissed a user's risk or confirmed them compromised, when, why (the audit trail).
+CREATE TABLE IF NOT EXISTS risk_actions (
+    tenant TEXT NOT NULL,
+    user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS risk_actions_by_user ON risk_actions (tenant, user, at);
 -- Small named documents (learned history, detection progress), as JSON.
 CREATE TABLE IF NOT EXISTS documents (
     name TEXT PRIMARY KEY,
@@ -604,6 +614,47 @@ impl SqliteState {
                 rusqlite::types::Value::Text(tenant.into()),
                 rusqlite::types::Value::Text(t(from)),
                 rusqlite::types::Value::Text(t(to)),
+            ],
+        )
+    }
+
+    /// Records a risk action (dismiss, confirm compromised) in the audit trail.
+    pub fn record_risk_action(
+        &self,
+        tenant: &str,
+        user: &str,
+        action: &str,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        self.conn().execute(
+            "INSERT INTO risk_actions (tenant, user, action, actor, reason, at) VALUES (?1, lower(?2), ?3, ?4, ?5, ?6)",
+            params![tenant, user, action, actor, reason, at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)],
+        )?;
+        Ok(())
+    }
+
+    /// A tenant's risk actions, oldest first: user, action, actor, reason, at.
+    pub fn risk_actions(&self, tenant: &str) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
+        self.query_rows(
+            "SELECT user, action, actor, reason, at FROM risk_actions WHERE tenant = ?1 ORDER BY at, rowid",
+            &[rusqlite::types::Value::Text(tenant.into())],
+        )
+    }
+
+    /// Password resets (self-service or by an admin) of a tenant's users: user, time.
+    pub fn password_resets(
+        &self,
+        tenant: &str,
+        from: DateTime<Utc>,
+    ) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
+        self.query_rows(
+            "SELECT lower(json_extract(\"TargetResources\", '$[0].userPrincipalName')), \"TimeGenerated\" FROM \"AuditLogs\"
+             WHERE \"AADTenantId\" = ?1 AND \"TimeGenerated\" >= ?2 AND \"OperationName\" IN ('Reset password (self-service)', 'Reset user password', 'Change password (self-service)')",
+            &[
+                rusqlite::types::Value::Text(tenant.into()),
+                rusqlite::types::Value::Text(from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             ],
         )
     }

@@ -1,0 +1,188 @@
+//! Risky users: `GET /api/risk/users` lists each user's level, state and history (our
+//! detections, Microsoft's, password resets, people's actions); `POST
+//! /api/risk/users/dismiss` and `/api/risk/users/confirm-compromised` with
+//! `{"user": "...", "reason": "..."}` record who did it, when and why (the audit trail) and
+//! change the state. Authenticated and limited to the caller's tenants.
+
+use crate::app::App;
+use crate::functions::HttpResult;
+use crate::functions::questions::{forbidden, tenant};
+use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
+use serde_json::{Value, json};
+use shared::detect::risky::risky_users;
+use shared::model::Category;
+use shared::query::params;
+use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
+use std::sync::Arc;
+
+pub static LIST: FunctionSpec = FunctionSpec {
+    name: "risky-users",
+    description: "Risky users: level, state and history.",
+    trigger: Trigger::Http {
+        route: "risk/users",
+        methods: &[Method::Get],
+        auth: AuthLevel::Function,
+    },
+};
+
+pub static ACT: FunctionSpec = FunctionSpec {
+    name: "risky-user-action",
+    description: "Dismiss a user's risk or confirm them compromised (recorded: who, when, why).",
+    trigger: Trigger::Http {
+        route: "risk/users/{action}",
+        methods: &[Method::Post],
+        auth: AuthLevel::Function,
+    },
+};
+
+fn bad(parameter: &str, message: impl Into<String>) -> HttpResponse {
+    HttpResponse::error(
+        400,
+        "BadParameter",
+        format!("{parameter}: {}", message.into()),
+    )
+}
+
+/// The tenant's risky users as of now.
+async fn users(
+    app: &App,
+    tenant: &str,
+) -> Result<Vec<shared::detect::risky::RiskyUser>, crate::invocation::FunctionError> {
+    let store = app.state()?;
+    let retention = chrono::Duration::days(app.config().destinations.retention_days as i64);
+    let (from, to) = (app.now() - retention, app.now());
+    let mut detections = store.risk_detections(tenant, from, to)?;
+    for m in store.embedded_rows(tenant, Category::UserRiskEvents, from, to)? {
+        let get = |k: &str| m.get(k).cloned().unwrap_or(Value::Null);
+        detections.push(vec![
+            json!("Microsoft"),
+            get("RiskEventType"),
+            get("RiskLevel"),
+            get("UserPrincipalName"),
+            get("IpAddress"),
+            get("TimeGenerated"),
+            get("TimeGenerated"),
+            get("RiskDetail"),
+            json!([get("Id")]),
+        ]);
+    }
+    let resets = store.password_resets(tenant, from)?;
+    let actions = store.risk_actions(tenant)?;
+    Ok(risky_users(&detections, &resets, &actions))
+}
+
+pub fn list(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
+    Box::pin(async move {
+        for k in req.query.keys() {
+            if !["tenant", "state", "user"].contains(&k.as_str()) {
+                return Ok(bad(
+                    k,
+                    "unknown parameter; expected one of tenant, state, user",
+                ));
+            }
+        }
+        let asked = match params::text(&req.query, "tenant") {
+            Ok(t) => t,
+            Err(e) => return Ok(bad(&e.parameter, e.message)),
+        };
+        let tenant = match tenant(&app, asked.as_deref()).await {
+            Ok(t) => t,
+            Err(r) => return Ok(r),
+        };
+        if let Some(r) = forbidden(&req, &tenant) {
+            return Ok(r);
+        }
+        let state = req.query.get("state").cloned();
+        if let Some(s) = &state
+            && !["atRisk", "confirmedCompromised", "dismissed", "remediated"].contains(&s.as_str())
+        {
+            return Ok(bad(
+                "state",
+                format!(
+                    "\"{s}\" is not a state; expected atRisk, confirmedCompromised, dismissed or remediated"
+                ),
+            ));
+        }
+        let user = req.query.get("user").map(|u| u.to_ascii_lowercase());
+        let list: Vec<_> = users(&app, &tenant)
+            .await?
+            .into_iter()
+            .filter(|u| state.as_deref().is_none_or(|s| u.state == s))
+            .filter(|u| user.as_deref().is_none_or(|x| u.user == x))
+            .collect();
+        Ok(HttpResponse::json(
+            200,
+            &json!({ "tenant": tenant, "users": list }),
+        ))
+    })
+}
+
+pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
+    Box::pin(async move {
+        let action = match req.params.get("action").map(String::as_str) {
+            Some("dismiss") => "dismiss",
+            Some("confirm-compromised") => "confirmCompromised",
+            other => {
+                return Ok(HttpResponse::error(
+                    404,
+                    "NoSuchAction",
+                    format!(
+                        "no action \"{}\"; expected dismiss or confirm-compromised",
+                        other.unwrap_or("")
+                    ),
+                ));
+            }
+        };
+        let body: Value = match serde_json::from_slice(&req.body) {
+            Ok(v) => v,
+            Err(_) => {
+                return Ok(bad(
+                    "body",
+                    "is not JSON; expected {\"user\": \"...\", \"reason\": \"...\"}",
+                ));
+            }
+        };
+        let (Some(user), Some(reason)) = (body["user"].as_str(), body["reason"].as_str()) else {
+            return Ok(bad(
+                "body",
+                "needs user and reason, e.g. {\"user\": \"adele@contoso.com\", \"reason\": \"known pen test\"}",
+            ));
+        };
+        if reason.trim().is_empty() || reason.len() > 1000 {
+            return Ok(bad("reason", "must say why, in at most 1000 characters"));
+        }
+        let tenant = match tenant(&app, body["tenant"].as_str()).await {
+            Ok(t) => t,
+            Err(r) => return Ok(r),
+        };
+        if let Some(r) = forbidden(&req, &tenant) {
+            return Ok(r);
+        }
+        if !users(&app, &tenant)
+            .await?
+            .iter()
+            .any(|u| u.user.eq_ignore_ascii_case(user))
+        {
+            return Ok(HttpResponse::error(
+                404,
+                "NotRisky",
+                format!("{user} has no risk to act on in tenant {tenant}"),
+            ));
+        }
+        let actor = req
+            .caller
+            .as_ref()
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let now = app.now();
+        app.state()?
+            .record_risk_action(&tenant, user, action, &actor, reason.trim(), now)?;
+        tracing::info!(tenant, user, action, actor, "risk action recorded");
+        inv.log(format!("{actor} recorded {action} for {user}"));
+        let after = users(&app, &tenant)
+            .await?
+            .into_iter()
+            .find(|u| u.user.eq_ignore_ascii_case(user));
+        Ok(HttpResponse::json(200, &json!(after)))
+    })
+}
