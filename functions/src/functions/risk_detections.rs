@@ -5,8 +5,7 @@
 use crate::app::App;
 use crate::functions::HttpResult;
 use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
-use serde_json::{Value, json};
-use shared::model::Category;
+use serde_json::Value;
 use shared::query::params::{self, Format};
 use shared::query::{Answer, to_csv, to_json};
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
@@ -78,20 +77,7 @@ async fn answer(app: &App, req: HttpRequest) -> HttpResult {
         }));
     }
     if source.as_deref() != Some("entra-monitor") {
-        for m in store.embedded_rows(&tenant, Category::UserRiskEvents, c.from, c.to)? {
-            let get = |k: &str| m.get(k).cloned().unwrap_or(Value::Null);
-            rows.push(vec![
-                json!("Microsoft"),
-                get("RiskEventType"),
-                get("RiskLevel"),
-                get("UserPrincipalName"),
-                get("IpAddress"),
-                get("TimeGenerated"),
-                get("TimeGenerated"),
-                get("RiskDetail"),
-                json!([get("Id")]),
-            ]);
-        }
+        rows.extend(store.microsoft_detections(&tenant, c.from, c.to)?);
     }
     if let Some(u) = &user {
         rows.retain(|r| r[3].as_str().is_some_and(|x| x.eq_ignore_ascii_case(u)));

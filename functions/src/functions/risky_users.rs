@@ -10,7 +10,6 @@ use crate::functions::questions::{forbidden, tenant};
 use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
 use serde_json::{Value, json};
 use shared::detect::risky::risky_users;
-use shared::model::Category;
 use shared::query::params;
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use std::sync::Arc;
@@ -52,20 +51,7 @@ async fn users(
     let retention = chrono::Duration::days(app.config().destinations.retention_days as i64);
     let (from, to) = (app.now() - retention, app.now());
     let mut detections = store.risk_detections(tenant, from, to)?;
-    for m in store.embedded_rows(tenant, Category::UserRiskEvents, from, to)? {
-        let get = |k: &str| m.get(k).cloned().unwrap_or(Value::Null);
-        detections.push(vec![
-            json!("Microsoft"),
-            get("RiskEventType"),
-            get("RiskLevel"),
-            get("UserPrincipalName"),
-            get("IpAddress"),
-            get("TimeGenerated"),
-            get("TimeGenerated"),
-            get("RiskDetail"),
-            json!([get("Id")]),
-        ]);
-    }
+    detections.extend(store.microsoft_detections(tenant, from, to)?);
     let resets = store.password_resets(tenant, from)?;
     let actions = store.risk_actions(tenant)?;
     Ok(risky_users(&detections, &resets, &actions))

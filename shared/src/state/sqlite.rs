@@ -659,6 +659,35 @@ impl SqliteState {
         )
     }
 
+    /// Microsoft's risk detections (the collected `AADUserRiskEvents`) in the columns of
+    /// [`SqliteState::risk_detections`], source `Microsoft`.
+    pub fn microsoft_detections(
+        &self,
+        tenant: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
+        use serde_json::{Value, json};
+        Ok(self
+            .embedded_rows(tenant, Category::UserRiskEvents, from, to)?
+            .into_iter()
+            .map(|m| {
+                let get = |k: &str| m.get(k).cloned().unwrap_or(Value::Null);
+                vec![
+                    json!("Microsoft"),
+                    get("RiskEventType"),
+                    get("RiskLevel"),
+                    get("UserPrincipalName"),
+                    get("IpAddress"),
+                    get("TimeGenerated"),
+                    get("TimeGenerated"),
+                    get("RiskDetail"),
+                    json!([get("Id")]),
+                ]
+            })
+            .collect())
+    }
+
     /// A category's embedded rows of a tenant in `[from, to]`, as column → value maps.
     pub fn embedded_rows(
         &self,
