@@ -1128,6 +1128,34 @@ mod tests {
             e.contains("ENTRA_MONITOR_DETECT_TRAVEL_MAX_KMH: \"fast\" is out of range"),
             "{e}"
         );
+        let list = std::env::temp_dir().join(format!("entra-tor-{}.txt", std::process::id()));
+        std::fs::write(
+            &list,
+            "# Tor exit nodes\n185.220.101.\n\n45.153.160.7 # one host\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            &env(&[("ENTRA_MONITOR_ANONYMOUS_IP_FILE", list.to_str().unwrap())]),
+            Host::Local,
+            FUNCTIONS,
+        )
+        .unwrap();
+        assert_eq!(
+            c.detections.anonymous_ips,
+            vec!["185.220.101.", "45.153.160.7"]
+        );
+        std::fs::remove_file(&list).ok();
+        let e = Config::load(
+            &env(&[("ENTRA_MONITOR_ANONYMOUS_IP_FILE", "/nonexistent/tor.txt")]),
+            Host::Local,
+            FUNCTIONS,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("ENTRA_MONITOR_ANONYMOUS_IP_FILE: cannot read /nonexistent/tor.txt"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub(super) struct FileDetections {
     travel_max_kmh: Option<u64>,
     mfa_min_denials: Option<u64>,
     vpn_egress: Option<Vec<String>>,
+    anonymous_ip_file: Option<std::path::PathBuf>,
     privileged_roles: Option<Vec<String>>,
     high_privilege_scopes: Option<Vec<String>>,
 }
@@ -23,6 +24,7 @@ pub(super) const ENV: &[&str] = &[
     "ENTRA_MONITOR_DETECT_TRAVEL_MAX_KMH",
     "ENTRA_MONITOR_DETECT_MFA_MIN_DENIALS",
     "ENTRA_MONITOR_VPN_EGRESS",
+    "ENTRA_MONITOR_ANONYMOUS_IP_FILE",
 ];
 
 pub(super) fn load(
@@ -87,6 +89,37 @@ pub(super) fn load(
             .collect(),
         None => file.vpn_egress.unwrap_or_default(),
     };
+    // One address or prefix per line (e.g. Tor exit nodes); `#` starts a comment.
+    let list = env
+        .get("ENTRA_MONITOR_ANONYMOUS_IP_FILE")
+        .map(|p| {
+            (
+                "ENTRA_MONITOR_ANONYMOUS_IP_FILE".to_string(),
+                std::path::PathBuf::from(p),
+            )
+        })
+        .or(file
+            .anonymous_ip_file
+            .map(|p| ("detections.anonymous_ip_file".to_string(), p)));
+    if let Some((setting, path)) = list {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                t.anonymous_ips = text
+                    .lines()
+                    .map(|l| l.split('#').next().unwrap_or("").trim())
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect();
+            }
+            Err(e) => problem(
+                &setting,
+                format!(
+                    "cannot read {} ({e}); expected a file with one address or prefix per line",
+                    path.display()
+                ),
+            ),
+        }
+    }
     if let Some(r) = file.privileged_roles {
         t.privileged_roles = r;
     }

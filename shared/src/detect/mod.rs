@@ -43,6 +43,11 @@ pub struct Thresholds {
     pub high_privilege_scopes: Vec<String>,
     /// Directory roles whose direct assignment (outside PIM) is a detection.
     pub privileged_roles: Vec<String>,
+    /// Anonymising addresses (prefixes), e.g. Tor exit nodes, from a list the organisation keeps.
+    pub anonymous_ips: Vec<String>,
+    /// Unfamiliar sign-in properties need this much history for the user first: before, every
+    /// property is new.
+    pub unfamiliar_min_history: u64,
 }
 
 impl Default for Thresholds {
@@ -79,6 +84,8 @@ impl Default for Thresholds {
             ]
             .map(String::from)
             .to_vec(),
+            anonymous_ips: Vec::new(),
+            unfamiliar_min_history: 10,
         }
     }
 }
@@ -221,6 +228,9 @@ pub fn detect(
     out.extend(impossible_travel(&ordered, t));
     out.extend(mfa_fatigue(&ordered, t));
     out.extend(disabled_account(&ordered, history));
+    out.extend(unfamiliar_properties(&ordered, history, t));
+    out.extend(anonymous_ip(&ordered, t));
+    out.extend(legacy_authentication(&ordered));
     for a in audits {
         out.extend(signals::audit_detection(a, t));
     }
@@ -434,6 +444,92 @@ fn disabled_account(ordered: &[&SignIn], history: &History) -> Vec<Detection> {
             )
         })
         .collect()
+}
+
+/// A successful sign-in from a network and a country the user, with enough history, never
+/// used (a new device alone is not enough: people change phones).
+fn unfamiliar_properties(ordered: &[&SignIn], history: &History, t: &Thresholds) -> Vec<Detection> {
+    ordered
+        .iter()
+        .filter(|s| s.result == "0")
+        .filter_map(|s| {
+            let h = history.of(&s.user)?;
+            if h.sign_ins < t.unfamiliar_min_history {
+                return None;
+            }
+            let new_asn = s.asn.is_some_and(|a| !h.asns.contains(&a));
+            let new_country = s.country.as_ref().is_some_and(|c| !h.countries.contains(c));
+            if !(new_asn && new_country) {
+                return None;
+            }
+            let mut new = vec!["network", "country"];
+            if !h.devices.contains(&s.device) {
+                new.push("device");
+            }
+            Some(detection(
+                "unfamiliarSignInProperties",
+                if new.len() == 3 { "medium" } else { "low" },
+                &s.user,
+                Some(&s.ip),
+                &[s],
+                format!(
+                    "successful sign-in from {} with a new {} (the user's history: {} sign-ins)",
+                    s.place(),
+                    new.join(", "),
+                    h.sign_ins
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// A successful sign-in from an address on the anonymising list.
+fn anonymous_ip(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
+    ordered
+        .iter()
+        .filter(|s| s.result == "0" && t.anonymous_ips.iter().any(|p| s.ip.starts_with(p.as_str())))
+        .map(|s| {
+            detection(
+                "anonymousIpAddress",
+                "medium",
+                &s.user,
+                Some(&s.ip),
+                &[s],
+                format!(
+                    "successful sign-in from {}, on the anonymising-address list",
+                    s.ip
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Successful sign-ins over legacy authentication protocols, one detection per user and
+/// protocol in a batch.
+fn legacy_authentication(ordered: &[&SignIn]) -> Vec<Detection> {
+    let legacy: Vec<&SignIn> = ordered
+        .iter()
+        .copied()
+        .filter(|s| s.result == "0" && signals::LEGACY_CLIENT_APPS.contains(&s.client_app.as_str()))
+        .collect();
+    by(&legacy, |s| {
+        Some((s.user.to_ascii_lowercase(), s.client_app.clone()))
+    })
+    .into_iter()
+    .map(|((user, app), list)| {
+        detection(
+            "legacyAuthentication",
+            "low",
+            &user,
+            list.last().map(|s| s.ip.as_str()),
+            &list,
+            format!(
+                "{} successful sign-ins over {app}, a legacy protocol that bypasses MFA",
+                list.len()
+            ),
+        )
+    })
+    .collect()
 }
 
 /// Keeps detections to one per incident across batches that overlap (each batch re-reads a

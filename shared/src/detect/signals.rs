@@ -21,6 +21,8 @@ pub struct SignIn {
     pub result: String,
     /// Operating system and browser.
     pub device: String,
+    /// `ClientAppUsed`: `Browser`, `Mobile Apps and Desktop clients`, or a legacy protocol.
+    pub client_app: String,
 }
 
 fn text(row: &Map<String, Value>, col: &str) -> Option<String> {
@@ -74,6 +76,7 @@ impl SignIn {
                 device["operatingSystem"].as_str().unwrap_or(""),
                 device["browser"].as_str().unwrap_or("")
             ),
+            client_app: text(row, "ClientAppUsed").unwrap_or_default(),
         })
     }
 
@@ -91,6 +94,20 @@ impl SignIn {
 pub fn is_credential_failure(result: &str) -> bool {
     matches!(result, "50126" | "500121" | "50053" | "50055")
 }
+
+/// Client apps that use legacy authentication (no MFA, no Conditional Access device checks),
+/// as the sign-in logs name them.
+pub const LEGACY_CLIENT_APPS: [&str; 9] = [
+    "Exchange ActiveSync",
+    "IMAP4",
+    "POP3",
+    "SMTP",
+    "Authenticated SMTP",
+    "MAPI Over HTTP",
+    "Exchange Web Services",
+    "Exchange Online PowerShell",
+    "Other clients",
+];
 
 /// Great-circle distance in km.
 pub fn distance_km(a: (f64, f64), b: (f64, f64)) -> f64 {
