@@ -596,3 +596,133 @@ fn anonymising_addresses_and_legacy_protocols_are_reported_on_success() {
         .is_empty()
     );
 }
+
+fn detection_of(name: &'static str, level: &'static str, key: &str) -> Detection {
+    Detection {
+        name,
+        source: "entra-monitor",
+        risk_level: level,
+        user: "gil@contoso.com".into(),
+        ip: Some("45.153.160.7".into()),
+        first_seen: Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap(),
+        last_seen: Utc.with_ymd_and_hms(2026, 11, 20, 9, 5, 0).unwrap(),
+        record_ids: vec![format!("{key}-r")],
+        evidence: "8 failed passwords".into(),
+        key: key.into(),
+    }
+}
+
+/// Alerts go to a local webhook receiver: once per detection, at most the hourly limit, from
+/// the minimum level up, in the Slack and Teams shapes; a failed delivery is tried again later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_sent_once_within_the_rate_limit_and_retried_after_a_failure() {
+    use shared::config::Secret;
+    use shared::detect::alerts::{AlertFormat, AlertReport, AlertSettings, Alerter};
+    use std::sync::{Arc, Mutex};
+    use warp::Filter;
+    let received: Arc<Mutex<Vec<Value>>> = Default::default();
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (r, f) = (received.clone(), failing.clone());
+    let hook = warp::post()
+        .and(warp::path!("hooks" / String))
+        .and(warp::body::json())
+        .map(move |_secret: String, body: Value| {
+            if f.load(std::sync::atomic::Ordering::SeqCst) {
+                return warp::reply::with_status(
+                    "busy",
+                    warp::http::StatusCode::SERVICE_UNAVAILABLE,
+                );
+            }
+            r.lock().unwrap().push(body);
+            warp::reply::with_status("ok", warp::http::StatusCode::OK)
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/hooks/T000-secret-path",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(warp::serve(hook).incoming(listener).run());
+    let dir = std::env::temp_dir().join(format!("entra-alerts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = shared::state::SqliteState::open(&dir).unwrap();
+    let alerter = |format| {
+        Alerter::new(AlertSettings {
+            url: Secret::new(url.clone()),
+            format,
+            min_level: "medium".into(),
+            max_per_hour: 2,
+        })
+    };
+    let now = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+    let batch = [
+        detection_of("bruteForce", "medium", "k1"),
+        detection_of("mfaFatigue", "high", "k2"),
+        detection_of("passwordSpray", "high", "k3"),
+        detection_of("legacyAuthentication", "low", "k4"),
+    ];
+    let slack = alerter(AlertFormat::Slack);
+    let first = slack.send(&store, "t1", &batch, now).await.unwrap();
+    assert_eq!(
+        first,
+        AlertReport {
+            sent: 2,
+            below_level: 1,
+            suppressed: 1,
+            ..Default::default()
+        }
+    );
+    {
+        let got = received.lock().unwrap();
+        assert!(
+            got[0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("bruteForce (medium risk) — gil@contoso.com"),
+            "{}",
+            got[0]
+        );
+        assert_eq!(got[0]["blocks"][0]["type"], "header");
+    }
+    // The same detections again: nothing is sent twice, the limit still holds.
+    let again = slack.send(&store, "t1", &batch, now).await.unwrap();
+    assert_eq!(
+        (again.sent, again.already_sent, again.suppressed),
+        (0, 2, 1)
+    );
+    // An hour later the suppressed one goes out — in the Teams shape.
+    let teams = alerter(AlertFormat::Teams);
+    let later = teams
+        .send(&store, "t1", &batch, now + Duration::minutes(61))
+        .await
+        .unwrap();
+    assert_eq!(later.sent, 1);
+    let card = received.lock().unwrap().last().unwrap().clone();
+    assert_eq!(
+        card["attachments"][0]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(
+        card["attachments"][0]["content"]["body"][0]["text"],
+        "passwordSpray (high risk) — gil@contoso.com"
+    );
+    // A webhook that fails: counted, and tried again next time.
+    failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    let generic = alerter(AlertFormat::Generic);
+    let late = [detection_of("impossibleTravel", "medium", "k5")];
+    let failed = generic
+        .send(&store, "t1", &late, now + Duration::hours(3))
+        .await
+        .unwrap();
+    assert_eq!(failed.failed, 1);
+    failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let retried = generic
+        .send(&store, "t1", &late, now + Duration::hours(3))
+        .await
+        .unwrap();
+    assert_eq!(retried.sent, 1);
+    assert_eq!(
+        received.lock().unwrap().last().unwrap()["detection"]["key"],
+        "k5"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

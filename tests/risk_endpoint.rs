@@ -13,6 +13,25 @@ use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detections_after_collection_list_the_days_attacks() {
+    // A Slack-style webhook receiver for the alerts.
+    let alerts: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let a = alerts.clone();
+    let hook = {
+        use warp::Filter;
+        warp::post()
+            .and(warp::path!("services" / String))
+            .and(warp::body::json())
+            .map(move |_: String, body: Value| {
+                a.lock().unwrap().push(body);
+                "ok"
+            })
+    };
+    let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!(
+        "http://{}/services/T00-B00-secret",
+        hook_listener.local_addr().unwrap()
+    );
+    tokio::spawn(warp::serve(hook).incoming(hook_listener).run());
     let dir = TempDir::new("risk");
     let listen = format!("127.0.0.1:{}", free_port());
     let process = Process::start(
@@ -24,6 +43,8 @@ async fn detections_after_collection_list_the_days_attacks() {
             ("ENTRA_MONITOR_BACKFILL_HOURS", "72"),
             ("ENTRA_MONITOR_CATEGORIES", "SignInLogs,AuditLogs"),
             ("ENTRA_MONITOR_SCHEDULE_DETECT_RISKS", "*/2 * * * * *"),
+            ("ENTRA_MONITOR_ALERT_WEBHOOK", &hook_url),
+            ("ENTRA_MONITOR_ALERT_FORMAT", "slack"),
         ],
     );
     let base = format!("http://{listen}");
@@ -143,6 +164,21 @@ async fn detections_after_collection_list_the_days_attacks() {
         );
         assert!(!r["evidence"].as_str().unwrap().is_empty());
     }
+    // Each medium- or high-risk detection was alerted once, in Slack's shape, the URL's
+    // secret never in the log.
+    let expected_alerts = rows
+        .iter()
+        .filter(|r| r["risk_level"] != "low")
+        .count()
+        .min(30);
+    let got = alerts.lock().unwrap().clone();
+    assert_eq!(got.len(), expected_alerts, "{got:#?}");
+    assert!(
+        got.iter()
+            .all(|b| b["text"].as_str().is_some_and(|t| t.contains(" risk) — ")))
+    );
+    assert!(!process.logs().contains("T00-B00-secret"));
+
     // Authorisation and bad input like every endpoint.
     let bad = get("/api/risk/detections?source=everyone").await;
     assert!(

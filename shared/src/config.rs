@@ -123,6 +123,8 @@ pub struct Config {
     pub query: QuerySettings,
     /// Risk detection thresholds.
     pub detections: crate::detect::Thresholds,
+    /// Where new detections are alerted, if anywhere.
+    pub alerts: Option<crate::detect::alerts::AlertSettings>,
     /// How long a shutdown waits for running functions to reach a safe point.
     pub shutdown_grace: Duration,
     /// How much history the first collection run reads.
@@ -729,6 +731,7 @@ impl Config {
         );
         let auth = auth::load(env, file.auth, file.api_keys, &mut problem);
         let query = query::load(env, file.query, &mut problem);
+        let alerts = detections::load_alerts(env, &file.detections, &mut problem);
         let detections = detections::load(env, file.detections, &mut problem);
 
         if problems.is_empty() {
@@ -745,6 +748,7 @@ impl Config {
                 auth,
                 query,
                 detections,
+                alerts,
                 shutdown_grace,
                 backfill,
                 settle,
@@ -1156,6 +1160,47 @@ mod tests {
             e.contains("ENTRA_MONITOR_ANONYMOUS_IP_FILE: cannot read /nonexistent/tor.txt"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_alert_webhook_is_read_and_its_secret_never_repeated() {
+        let c = Config::load(
+            &env(&[
+                (
+                    "ENTRA_MONITOR_ALERT_WEBHOOK",
+                    "https://hooks.slack.com/services/T0/B0/s3cret",
+                ),
+                ("ENTRA_MONITOR_ALERT_FORMAT", "slack"),
+                ("ENTRA_MONITOR_ALERT_MAX_PER_HOUR", "5"),
+            ]),
+            Host::Local,
+            FUNCTIONS,
+        )
+        .unwrap();
+        let a = c.alerts.unwrap();
+        assert_eq!(
+            (a.format, a.max_per_hour, a.min_level.as_str()),
+            (crate::detect::alerts::AlertFormat::Slack, 5, "medium")
+        );
+        assert!(!format!("{a:?}").contains("s3cret"));
+        let e = Config::load(
+            &env(&[
+                (
+                    "ENTRA_MONITOR_ALERT_WEBHOOK",
+                    "hooks.slack.com/services/T0/B0/s3cret",
+                ),
+                ("ENTRA_MONITOR_ALERT_FORMAT", "email"),
+            ]),
+            Host::Local,
+            FUNCTIONS,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("ENTRA_MONITOR_ALERT_WEBHOOK: is not an http(s) URL"),
+            "{e}"
+        );
+        assert!(!e.contains("s3cret"), "{e}");
     }
 
     #[test]

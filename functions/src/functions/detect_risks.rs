@@ -33,6 +33,25 @@ pub fn run(app: Arc<App>, inv: Invocation, _timer: TimerInfo) -> BoxFuture<Timer
             })
             .await
             .map_err(|e| crate::invocation::FunctionError::Failed(e.to_string()))??;
+            let mut alerted = String::new();
+            if let Some(settings) = &app.config().alerts
+                && !report.new_detections.is_empty()
+            {
+                let alerter = shared::detect::alerts::Alerter::new(settings.clone());
+                let state_for_alerts = app.state()?;
+                let a = alerter
+                    .send(
+                        &state_for_alerts,
+                        &t.reports.tenant,
+                        &report.new_detections,
+                        app.now(),
+                    )
+                    .await?;
+                alerted = format!(
+                    "; alerts: {} sent, {} suppressed by the hourly limit, {} failed",
+                    a.sent, a.suppressed, a.failed
+                );
+            }
             if report.waiting {
                 let line = format!(
                     "tenant {}: waiting for collection to catch up before the first detection run",
@@ -53,7 +72,7 @@ pub fn run(app: Arc<App>, inv: Invocation, _timer: TimerInfo) -> BoxFuture<Timer
                 } else {
                     String::new()
                 }
-            );
+            ) + &alerted;
             inv.log(&line);
             lines.push(line);
         }

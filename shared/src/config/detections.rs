@@ -2,6 +2,7 @@
 //! and the reasoning behind them are in [`crate::detect::Thresholds`].
 
 use crate::detect::Thresholds;
+use crate::detect::alerts::{AlertFormat, AlertSettings};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -14,6 +15,11 @@ pub(super) struct FileDetections {
     mfa_min_denials: Option<u64>,
     vpn_egress: Option<Vec<String>>,
     anonymous_ip_file: Option<std::path::PathBuf>,
+    /// The environment variable holding the webhook URL (it carries a secret).
+    alert_webhook_env: Option<String>,
+    alert_format: Option<String>,
+    alert_min_level: Option<String>,
+    alert_max_per_hour: Option<u64>,
     privileged_roles: Option<Vec<String>>,
     high_privilege_scopes: Option<Vec<String>>,
 }
@@ -25,7 +31,86 @@ pub(super) const ENV: &[&str] = &[
     "ENTRA_MONITOR_DETECT_MFA_MIN_DENIALS",
     "ENTRA_MONITOR_VPN_EGRESS",
     "ENTRA_MONITOR_ANONYMOUS_IP_FILE",
+    "ENTRA_MONITOR_ALERT_WEBHOOK",
+    "ENTRA_MONITOR_ALERT_FORMAT",
+    "ENTRA_MONITOR_ALERT_MIN_LEVEL",
+    "ENTRA_MONITOR_ALERT_MAX_PER_HOUR",
 ];
+
+/// The alert webhook, when one is configured.
+pub(super) fn load_alerts(
+    env: &BTreeMap<String, String>,
+    file: &FileDetections,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<AlertSettings> {
+    let url = match env.get("ENTRA_MONITOR_ALERT_WEBHOOK") {
+        Some(u) => u.clone(),
+        None => {
+            let var = file.alert_webhook_env.as_ref()?;
+            match env.get(var) {
+                Some(u) => u.clone(),
+                None => {
+                    problem(
+                        "detections.alert_webhook_env",
+                        format!("names the environment variable {var}, which is not set"),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        // The URL carries a secret: say what is wrong without repeating it.
+        problem(
+            "ENTRA_MONITOR_ALERT_WEBHOOK",
+            "is not an http(s) URL".into(),
+        );
+        return None;
+    }
+    let text = |var: &str, from_file: &Option<String>| env.get(var).cloned().or(from_file.clone());
+    let format = match text("ENTRA_MONITOR_ALERT_FORMAT", &file.alert_format).as_deref() {
+        None | Some("generic") => AlertFormat::Generic,
+        Some("teams") => AlertFormat::Teams,
+        Some("slack") => AlertFormat::Slack,
+        Some(f) => {
+            problem(
+                "ENTRA_MONITOR_ALERT_FORMAT",
+                format!("\"{f}\" is not a format; expected generic, teams or slack"),
+            );
+            AlertFormat::Generic
+        }
+    };
+    let min_level = match text("ENTRA_MONITOR_ALERT_MIN_LEVEL", &file.alert_min_level) {
+        None => "medium".to_string(),
+        Some(l) if ["low", "medium", "high"].contains(&l.as_str()) => l,
+        Some(l) => {
+            problem(
+                "ENTRA_MONITOR_ALERT_MIN_LEVEL",
+                format!("\"{l}\" is not a level; expected low, medium or high"),
+            );
+            "medium".into()
+        }
+    };
+    let max_per_hour = match env.get("ENTRA_MONITOR_ALERT_MAX_PER_HOUR") {
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=10_000).contains(&n) => n,
+            _ => {
+                problem(
+                    "ENTRA_MONITOR_ALERT_MAX_PER_HOUR",
+                    format!("\"{v}\" is out of range; expected 1 to 10000"),
+                );
+                30
+            }
+        },
+        None => file.alert_max_per_hour.map(|n| n as usize).unwrap_or(30),
+    };
+    Some(AlertSettings {
+        url: super::Secret::new(url),
+        format,
+        min_level,
+        max_per_hour,
+    })
+}
 
 pub(super) fn load(
     env: &BTreeMap<String, String>,

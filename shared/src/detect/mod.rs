@@ -562,5 +562,6 @@ impl Incidents {
     }
 }
 
+pub mod alerts;
 pub mod risky;
 pub mod run;

@@ -22,6 +22,9 @@ pub struct DetectReport {
     pub audits: usize,
     pub detections: usize,
     pub new: usize,
+    /// The detections stored for the first time (for alerts).
+    #[serde(skip)]
+    pub new_detections: Vec<super::Detection>,
     /// Days only learned from (a first run).
     pub learning_days: i64,
     /// A first run waiting for collection to catch up.
@@ -113,7 +116,7 @@ pub fn run_detections(
     incidents.prune(now - LOOK_BACK * 4);
     report.detections = found.len();
     let json = |v: &dyn erased::Json| v.json();
-    report.new = store.store_detections(
+    let new_keys = store.store_detections(
         tenant,
         &found,
         &[
@@ -123,6 +126,11 @@ pub fn run_detections(
         ],
         wall,
     )?;
+    report.new = new_keys.len();
+    report.new_detections = found
+        .into_iter()
+        .filter(|d| new_keys.contains(&d.key))
+        .collect();
     Ok(report)
 }
 

@@ -8,7 +8,7 @@
 pub mod embedded;
 mod sqlite;
 
-pub use sqlite::SqliteState;
+pub use sqlite::{AlertClaim, SqliteState};
 
 use crate::model::{Category, Destination};
 

@@ -92,6 +92,13 @@ CREATE TABLE IF NOT EXISTS risk_actions (
 );
 CREATE INDEX IF NOT EXISTS risk_actions_by_user ON risk_actions (tenant, user, at);
 -- Small named documents (learned history, detection progress), as JSON.
+-- Alerts sent to the webhook (dedupe and rate limit).
+CREATE TABLE IF NOT EXISTS alerts_sent (
+    tenant TEXT NOT NULL,
+    key TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
 CREATE TABLE IF NOT EXISTS documents (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -178,6 +185,14 @@ impl SqliteState {
         // A panic while holding the lock cannot leave SQLite half-written; keep going.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// What [`SqliteState::claim_alert`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertClaim {
+    Send,
+    AlreadySent,
+    RateLimited,
 }
 
 impl StateStore for SqliteState {
@@ -556,17 +571,17 @@ impl SqliteState {
     }
 
     /// Stores detections (a key already stored is kept) and the documents that go with them,
-    /// in one transaction. Returns how many detections were new.
+    /// in one transaction. Returns the keys that were new.
     pub fn store_detections(
         &self,
         tenant: &str,
         detections: &[crate::detect::Detection],
         documents: &[(&str, String)],
         now: DateTime<Utc>,
-    ) -> Result<usize, StateError> {
+    ) -> Result<Vec<String>, StateError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let mut new = 0;
+        let mut new = Vec::new();
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO risk_detections (tenant, key, name, risk_level, user, ip, first_seen, last_seen, record_ids, evidence, detected_at)
@@ -574,7 +589,7 @@ impl SqliteState {
             )?;
             let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             for d in detections {
-                new += insert.execute(params![
+                let added = insert.execute(params![
                     tenant,
                     d.key,
                     d.name,
@@ -587,6 +602,9 @@ impl SqliteState {
                     d.evidence,
                     t(now),
                 ])?;
+                if added == 1 {
+                    new.push(d.key.clone());
+                }
             }
         }
         for (name, value) in documents {
@@ -616,6 +634,52 @@ impl SqliteState {
                 rusqlite::types::Value::Text(t(to)),
             ],
         )
+    }
+
+    /// Whether an alert for this detection was sent; otherwise, when fewer than `max` alerts
+    /// went out since `since`, records it as sent and answers Ok(true) to send it now.
+    pub fn claim_alert(
+        &self,
+        tenant: &str,
+        key: &str,
+        since: DateTime<Utc>,
+        max: usize,
+        now: DateTime<Utc>,
+    ) -> Result<AlertClaim, StateError> {
+        let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let sent: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM alerts_sent WHERE tenant = ?1 AND key = ?2",
+            params![tenant, key],
+            |r| r.get(0),
+        )?;
+        if sent > 0 {
+            return Ok(AlertClaim::AlreadySent);
+        }
+        let recent: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM alerts_sent WHERE at >= ?1",
+            params![t(since)],
+            |r| r.get(0),
+        )?;
+        if recent as usize >= max {
+            return Ok(AlertClaim::RateLimited);
+        }
+        tx.execute(
+            "INSERT INTO alerts_sent (tenant, key, at) VALUES (?1, ?2, ?3)",
+            params![tenant, key, t(now)],
+        )?;
+        tx.commit()?;
+        Ok(AlertClaim::Send)
+    }
+
+    /// Forgets a claimed alert whose sending failed, so a later run tries again.
+    pub fn release_alert(&self, tenant: &str, key: &str) -> Result<(), StateError> {
+        self.conn().execute(
+            "DELETE FROM alerts_sent WHERE tenant = ?1 AND key = ?2",
+            params![tenant, key],
+        )?;
+        Ok(())
     }
 
     /// Records a risk action (dismiss, confirm compromised) in the audit trail.
