@@ -24,11 +24,12 @@ pub static SPEC: FunctionSpec = FunctionSpec {
 
 pub fn run(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
     Box::pin(async move {
-        let destinations = destinations(&app).await;
-        let mut resp = answer(&app, &inv, destinations);
-        let Ok(mut body) = serde_json::from_slice::<Value>(&resp.body) else {
-            return Ok(resp);
+        // Destination figures (a spool listing) only for a caller who may see them.
+        let destinations = match req.caller {
+            Some(_) => destinations(&app).await,
+            None => Value::Null,
         };
+        let (status, mut body) = answer(&app, &inv, destinations);
         match &req.caller {
             // An unauthenticated caller learns that the service is up and what it runs,
             // nothing about tenants: no collection, destinations or run details.
@@ -55,8 +56,7 @@ pub fn run(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
             }
             Some(_) => {}
         }
-        resp.body = body.to_string().into();
-        Ok(resp)
+        Ok(HttpResponse::json(status, &body))
     })
 }
 
@@ -123,7 +123,8 @@ async fn destinations(app: &App) -> Value {
     json!({ "routes": out, "spool_error": spool_error })
 }
 
-fn answer(app: &App, inv: &Invocation, destinations: Value) -> HttpResponse {
+/// The whole health answer and its status (200, or 503 when the state store cannot be read).
+fn answer(app: &App, inv: &Invocation, destinations: Value) -> (u16, Value) {
     let now = app.now();
     let read = app
         .state()
@@ -204,5 +205,5 @@ fn answer(app: &App, inv: &Invocation, destinations: Value) -> HttpResponse {
         "collection": collection,
         "destinations": destinations,
     });
-    HttpResponse::json(if ok { 200 } else { 503 }, &body)
+    (if ok { 200 } else { 503 }, body)
 }

@@ -404,7 +404,26 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
     let next_cursor = a
         .next_offset
         .map(|o| params::cursor(o, params::fingerprint(&req.query)));
-    Ok(match common.format {
+    Ok(respond(
+        name,
+        &tenant,
+        &common,
+        &a,
+        next_cursor,
+        common.explain.then_some(p.kql.as_str()),
+    ))
+}
+
+/// An answer in the format asked for: JSON, or CSV with the next cursor in `x-next-cursor`.
+pub fn respond(
+    name: &str,
+    tenant: &str,
+    common: &params::Common,
+    a: &shared::query::Answer,
+    next_cursor: Option<String>,
+    kql: Option<&str>,
+) -> HttpResponse {
+    match common.format {
         Format::Csv => {
             let mut r = HttpResponse::json(200, &Value::Null);
             r.headers
@@ -412,21 +431,13 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
             if let Some(c) = &next_cursor {
                 r.headers.insert("x-next-cursor".into(), c.clone());
             }
-            r.body = to_csv(&a).into();
+            r.body = to_csv(a).into();
             r
         }
-        Format::Json => HttpResponse::json(
-            200,
-            &to_json(
-                name,
-                &tenant,
-                &common,
-                &a,
-                next_cursor,
-                common.explain.then_some(p.kql.as_str()),
-            ),
-        ),
-    })
+        Format::Json => {
+            HttpResponse::json(200, &to_json(name, tenant, common, a, next_cursor, kql))
+        }
+    }
 }
 
 /// The OpenAPI 3.0 document of the HTTP functions.

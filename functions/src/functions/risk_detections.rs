@@ -6,8 +6,8 @@ use crate::app::App;
 use crate::functions::HttpResult;
 use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
 use serde_json::Value;
-use shared::query::params::{self, Format};
-use shared::query::{Answer, to_csv, to_json};
+use shared::query::Answer;
+use shared::query::params;
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use std::sync::Arc;
 
@@ -110,17 +110,12 @@ async fn answer(app: &App, req: HttpRequest) -> HttpResult {
     let next = a
         .next_offset
         .map(|o| params::cursor(o, params::fingerprint(&req.query)));
-    Ok(match c.format {
-        Format::Csv => {
-            let mut r = HttpResponse::json(200, &Value::Null);
-            r.headers
-                .insert("content-type".into(), "text/csv; charset=utf-8".into());
-            r.body = to_csv(&a).into();
-            r
-        }
-        Format::Json => HttpResponse::json(
-            200,
-            &to_json("risk-detections", &tenant, &c, &a, next, None),
-        ),
-    })
+    Ok(crate::functions::questions::respond(
+        "risk-detections",
+        &tenant,
+        &c,
+        &a,
+        next,
+        None,
+    ))
 }
