@@ -38,6 +38,7 @@ fn kind_of(name: &str) -> Option<AttackKind> {
         "highPrivilegeConsent" => AttackKind::ConsentGrant,
         "appCredentialAdded" => AttackKind::AppCredentialAdded,
         "privilegedRoleOutsidePim" => AttackKind::RoleOutsidePim,
+        "privilegedGroupMemberOutsidePim" => AttackKind::GroupOutsidePim,
         _ => return None,
     })
 }
@@ -47,7 +48,17 @@ fn every_injected_attack_is_found_and_normal_traffic_raises_nothing() {
     let tenant = SimulatedTenant::new(5, 200);
     let start = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap();
     let (days, learning) = (10, 3);
-    let thresholds = Thresholds::default();
+    // The organisation names its privileged groups (the audit log does not say which are).
+    let thresholds = Thresholds {
+        privileged_groups: tenant
+            .directory
+            .groups
+            .iter()
+            .filter(|g| g.privileged)
+            .map(|g| g.display_name.clone())
+            .collect(),
+        ..Thresholds::default()
+    };
     let mut history = History::default();
     let mut incidents = Incidents::default();
     let mut found: Vec<Detection> = Vec::new();
@@ -155,7 +166,7 @@ fn every_injected_attack_is_found_and_normal_traffic_raises_nothing() {
         history.tenant_asns.contains(&208_294)
     );
     assert!(
-        attacks.len() >= 7 * (days - learning) as usize,
+        attacks.len() >= AttackKind::ALL.len() * (days - learning) as usize - 2,
         "{} attacks",
         attacks.len()
     );
@@ -429,6 +440,7 @@ fn audit(id: &str, operation: &str, targets: Value) -> AuditEvent {
         time: Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap(),
         operation: operation.into(),
         actor: "admin@contoso.com".into(),
+        actor_app_id: None,
         actor_ip: Some("198.51.100.9".into()),
         targets,
     }
@@ -501,6 +513,87 @@ fn audit_detections_tell_risky_changes_from_routine_ones() {
             &[role("Add member to role", "Global Reader")],
             &History::default(),
             &t
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn direct_additions_to_privileged_groups_are_detected_and_pim_activations_are_not() {
+    let t = Thresholds {
+        privileged_groups: vec![
+            "Tier0 Admins".into(),
+            "5e1c0000-0000-0000-0000-00000000a11d".into(),
+        ],
+        ..Thresholds::default()
+    };
+    let add = |op: &str, group: &str, id: &str| {
+        audit(
+            "g",
+            op,
+            json!([{ "type": "User", "userPrincipalName": "mallory@contoso.com" }, { "type": "Group", "id": id, "displayName": group }]),
+        )
+    };
+    let by_name = detect(
+        &[],
+        &[add("Add member to group", "tier0 admins", "x")],
+        &History::default(),
+        &t,
+    );
+    assert_eq!(by_name.len(), 1);
+    assert_eq!(
+        (by_name[0].name, by_name[0].user.as_str()),
+        ("privilegedGroupMemberOutsidePim", "mallory@contoso.com")
+    );
+    assert!(
+        by_name[0].evidence.contains("tier0 admins"),
+        "{}",
+        by_name[0].evidence
+    );
+    // Named by object id; an owner added is a detection too.
+    let owner = detect(
+        &[],
+        &[add(
+            "Add owner to group",
+            "Renamed",
+            "5e1c0000-0000-0000-0000-00000000a11d",
+        )],
+        &History::default(),
+        &t,
+    );
+    assert!(
+        owner[0].evidence.contains("an owner of"),
+        "{}",
+        owner[0].evidence
+    );
+    // PIM for Groups activations, ordinary groups, and the membership PIM's own service
+    // principal writes after an activation are not.
+    for quiet in [
+        add(
+            "Add member to group completed (PIM activation)",
+            "Tier0 Admins",
+            "x",
+        ),
+        add("Add member to group", "Sales", "y"),
+        AuditEvent {
+            actor: "MS-PIM".into(),
+            actor_app_id: Some("01fc33a7-78ba-4d2f-a4b7-768e336e890e".into()),
+            actor_ip: None,
+            ..add("Add member to group", "Tier0 Admins", "x")
+        },
+    ] {
+        assert!(
+            detect(&[], std::slice::from_ref(&quiet), &History::default(), &t).is_empty(),
+            "{quiet:?}"
+        );
+    }
+    // With no privileged group named, nothing is.
+    assert!(
+        detect(
+            &[],
+            &[add("Add member to group", "Tier0 Admins", "x")],
+            &History::default(),
+            &Thresholds::default()
         )
         .is_empty()
     );
@@ -725,4 +818,155 @@ async fn alerts_are_sent_once_within_the_rate_limit_and_retried_after_a_failure(
         "k5"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+// ---- Published sample events with a known label (tests/fixtures/labelled/README.md) ----
+
+fn fixture(path: &str) -> Value {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+    serde_json::from_str(&std::fs::read_to_string(dir.join(path)).unwrap()).unwrap()
+}
+
+/// A diagnostic-settings record's Graph event as a row of the category's table.
+fn exported(path: &str, category: Category) -> serde_json::Map<String, Value> {
+    normalise(category, "t1", &fixture(path)["properties"])
+        .unwrap()
+        .columns
+}
+
+#[test]
+fn published_samples_are_classified_as_labelled() {
+    let t = Thresholds::default();
+    let none = History::default();
+    // Entra rotating a managed identity's certificate is not an app credential added.
+    let rotation = AuditEvent::from_row(&exported(
+        "labelled/msi-certificate-rotation.json",
+        Category::AuditLogs,
+    ))
+    .unwrap();
+    assert_eq!(rotation.operation, "Add service principal credentials");
+    assert!(detect(&[], std::slice::from_ref(&rotation), &none, &t).is_empty());
+    // ... while the same change made by a person is.
+    let by_person = AuditEvent {
+        actor: "eve@contoso.com".into(),
+        ..rotation
+    };
+    let found = detect(&[], &[by_person], &none, &t);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "appCredentialAdded");
+    assert!(
+        found[0].evidence.contains("billing-test-wus"),
+        "{}",
+        found[0].evidence
+    );
+
+    // A successful browser sign-in to the portal raises nothing.
+    let portal = SignIn::from_row(&exported(
+        "labelled/portal-sign-in.json",
+        Category::SignInLogs,
+    ))
+    .unwrap();
+    assert_eq!(
+        (portal.result.as_str(), portal.client_app.as_str()),
+        ("0", "Browser")
+    );
+    assert!(detect(&[portal], &[], &none, &t).is_empty());
+
+    // A burst of "Keep me signed in" interrupts (error 50140) is not brute force; the same burst
+    // of wrong passwords (50126) is.
+    let kmsi = SignIn::from_row(&exported(
+        "labelled/keep-me-signed-in-interrupt.json",
+        Category::SignInLogs,
+    ))
+    .unwrap();
+    assert_eq!(kmsi.result, "50140");
+    let burst = |code: &str| -> Vec<SignIn> {
+        (0..10)
+            .map(|i| SignIn {
+                id: format!("kmsi-{i}"),
+                time: kmsi.time + Duration::seconds(20 * i),
+                result: code.into(),
+                ..kmsi.clone()
+            })
+            .collect()
+    };
+    assert!(detect(&burst("50140"), &[], &none, &t).is_empty());
+    let wrong = detect(&burst("50126"), &[], &none, &t);
+    assert_eq!(wrong.len(), 1, "{wrong:?}");
+    assert_eq!(
+        (wrong[0].name, wrong[0].user.as_str()),
+        ("bruteForce", "test@elastic.co")
+    );
+
+    // Graph's published "Add member to group": a detection exactly when the group is named
+    // privileged.
+    let published = fixture("graph/directoryaudits-list.json")["value"][0].clone();
+    let add = AuditEvent::from_row(
+        &normalise(Category::AuditLogs, "t1", &published)
+            .unwrap()
+            .columns,
+    )
+    .unwrap();
+    assert!(detect(&[], std::slice::from_ref(&add), &none, &t).is_empty());
+    let named = Thresholds {
+        privileged_groups: vec!["Example.com".into()],
+        ..Thresholds::default()
+    };
+    let found = detect(&[], &[add], &none, &named);
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].name, found[0].user.as_str()),
+        ("privilegedGroupMemberOutsidePim", "bob@contoso.com")
+    );
+
+    // Microsoft's published detection, already remediated, enters the model with source
+    // Microsoft and leaves the user remediated, not at risk.
+    let dir = std::env::temp_dir().join(format!("entra-labelled-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = shared::state::SqliteState::open(&dir).unwrap();
+    let rows: Vec<shared::state::StoredRow> = fixture("graph/riskdetections-list.json")["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let row = normalise(Category::UserRiskEvents, "t1", r).unwrap();
+            shared::state::StoredRow {
+                id: row.id,
+                time: row.time,
+                columns: row.columns,
+                raw: r.clone(),
+            }
+        })
+        .collect();
+    let at = Utc.with_ymd_and_hms(2018, 9, 6, 0, 0, 0).unwrap();
+    store
+        .store_page(
+            "t1",
+            Category::UserRiskEvents,
+            &rows,
+            &shared::state::PageRouting::embedded_only(),
+            None,
+            at - Duration::days(1),
+            at,
+        )
+        .unwrap();
+    let microsoft = store
+        .microsoft_detections("t1", at - Duration::days(2), at)
+        .unwrap();
+    assert_eq!(microsoft.len(), 1);
+    assert_eq!(
+        (&microsoft[0][0], &microsoft[0][1], &microsoft[0][2]),
+        (
+            &json!("Microsoft"),
+            &json!("unfamiliarFeatures"),
+            &json!("medium")
+        )
+    );
+    let users = shared::detect::risky::current(&store, "t1", at, Duration::days(30)).unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(
+        (users[0].user.as_str(), users[0].state, users[0].level),
+        ("olack@adatum.com", "remediated", "none")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

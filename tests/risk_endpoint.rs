@@ -45,6 +45,10 @@ async fn detections_after_collection_list_the_days_attacks() {
             ("ENTRA_MONITOR_SCHEDULE_DETECT_RISKS", "*/2 * * * * *"),
             ("ENTRA_MONITOR_ALERT_WEBHOOK", &hook_url),
             ("ENTRA_MONITOR_ALERT_FORMAT", "slack"),
+            (
+                "ENTRA_MONITOR_DETECT_PRIVILEGED_GROUPS",
+                "Helpdesk Admins, Privileged Access Admins",
+            ),
         ],
     );
     let base = format!("http://{listen}");
@@ -131,6 +135,7 @@ async fn detections_after_collection_list_the_days_attacks() {
         AttackKind::ConsentGrant => "highPrivilegeConsent",
         AttackKind::AppCredentialAdded => "appCredentialAdded",
         AttackKind::RoleOutsidePim => "privilegedRoleOutsidePim",
+        AttackKind::GroupOutsidePim => "privilegedGroupMemberOutsidePim",
     };
     for a in &attacks {
         let ids: Vec<&str> = a.record_ids.iter().map(String::as_str).collect();

@@ -100,6 +100,7 @@ async fn answer(app: &App, req: HttpRequest) -> HttpResult {
             "last_seen",
             "evidence",
             "record_ids",
+            "state",
         ]
         .map(String::from)
         .to_vec(),

@@ -9,7 +9,6 @@ use crate::functions::HttpResult;
 use crate::functions::questions::{forbidden, tenant};
 use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
 use serde_json::{Value, json};
-use shared::detect::risky::risky_users;
 use shared::query::params;
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use std::sync::Arc;
@@ -47,14 +46,14 @@ async fn users(
     app: &App,
     tenant: &str,
 ) -> Result<Vec<shared::detect::risky::RiskyUser>, crate::invocation::FunctionError> {
-    let store = app.state()?;
     let retention = chrono::Duration::days(app.config().destinations.retention_days as i64);
-    let (from, to) = (app.now() - retention, app.now());
-    let mut detections = store.risk_detections(tenant, from, to)?;
-    detections.extend(store.microsoft_detections(tenant, from, to)?);
-    let resets = store.password_resets(tenant, from)?;
-    let actions = store.risk_actions(tenant)?;
-    Ok(risky_users(&detections, &resets, &actions))
+    let store = app.state()?;
+    Ok(shared::detect::risky::current(
+        &store,
+        tenant,
+        app.now(),
+        retention,
+    )?)
 }
 
 pub fn list(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {

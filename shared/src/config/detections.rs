@@ -21,6 +21,7 @@ pub(super) struct FileDetections {
     alert_min_level: Option<String>,
     alert_max_per_hour: Option<u64>,
     privileged_roles: Option<Vec<String>>,
+    privileged_groups: Option<Vec<String>>,
     high_privilege_scopes: Option<Vec<String>>,
 }
 
@@ -30,6 +31,7 @@ pub(super) const ENV: &[&str] = &[
     "ENTRA_MONITOR_DETECT_TRAVEL_MAX_KMH",
     "ENTRA_MONITOR_DETECT_MFA_MIN_DENIALS",
     "ENTRA_MONITOR_VPN_EGRESS",
+    "ENTRA_MONITOR_DETECT_PRIVILEGED_GROUPS",
     "ENTRA_MONITOR_ANONYMOUS_IP_FILE",
     "ENTRA_MONITOR_ALERT_WEBHOOK",
     "ENTRA_MONITOR_ALERT_FORMAT",
@@ -165,15 +167,20 @@ pub(super) fn load(
         2..=1000,
         t.mfa_min_denials as u64,
     ) as usize;
-    t.vpn_egress = match env.get("ENTRA_MONITOR_VPN_EGRESS") {
+    let list = |var: &str, from_file: Option<Vec<String>>| match env.get(var) {
         Some(list) => list
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect(),
-        None => file.vpn_egress.unwrap_or_default(),
+        None => from_file.unwrap_or_default(),
     };
+    t.vpn_egress = list("ENTRA_MONITOR_VPN_EGRESS", file.vpn_egress);
+    t.privileged_groups = list(
+        "ENTRA_MONITOR_DETECT_PRIVILEGED_GROUPS",
+        file.privileged_groups,
+    );
     // One address or prefix per line (e.g. Tor exit nodes); `#` starts a comment.
     let list = env
         .get("ENTRA_MONITOR_ANONYMOUS_IP_FILE")

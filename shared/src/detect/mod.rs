@@ -10,6 +10,9 @@
 
 pub mod signals;
 
+/// The source our detections carry (Microsoft's keep theirs).
+pub const SOURCE: &str = "entra-monitor";
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use signals::{AuditEvent, SignIn};
@@ -43,6 +46,10 @@ pub struct Thresholds {
     pub high_privilege_scopes: Vec<String>,
     /// Directory roles whose direct assignment (outside PIM) is a detection.
     pub privileged_roles: Vec<String>,
+    /// Groups (names or object ids) whose membership grants privilege — role-assignable groups,
+    /// groups managed by PIM for Groups: a member or owner added directly is a detection. The
+    /// audit log does not say whether a group is role-assignable, so they are named here.
+    pub privileged_groups: Vec<String>,
     /// Anonymising addresses (prefixes), e.g. Tor exit nodes, from a list the organisation keeps.
     pub anonymous_ips: Vec<String>,
     /// Unfamiliar sign-in properties need this much history for the user first: before, every
@@ -84,6 +91,7 @@ impl Default for Thresholds {
             ]
             .map(String::from)
             .to_vec(),
+            privileged_groups: Vec::new(),
             anonymous_ips: Vec::new(),
             unfamiliar_min_history: 10,
         }

@@ -50,7 +50,7 @@ pub fn risky_users(
         events.entry(user.to_ascii_lowercase()).or_default().push((
             t,
             0,
-            json!({ "event": "detection", "source": d[0], "name": d[1], "risk_level": d[2], "at": d[5], "evidence": d[7] }),
+            json!({ "event": "detection", "source": d[0], "name": d[1], "risk_level": d[2], "at": d[5], "evidence": d[7], "state": d.get(9) }),
         ));
     }
     let users: Vec<String> = events.keys().cloned().collect();
@@ -87,6 +87,20 @@ pub fn risky_users(
                         .into_iter()
                         .find(|x| *x == l)
                         .unwrap_or("low");
+                    // A detection Microsoft already closed (the user reset their password, an
+                    // admin dismissed it) does not put the user at risk: it says how it ended.
+                    let closed = match e["state"].as_str() {
+                        Some("remediated") => Some("remediated"),
+                        Some("dismissed" | "confirmedSafe") => Some("dismissed"),
+                        _ => None,
+                    };
+                    if let Some(closed) = closed {
+                        if state != "atRisk" {
+                            (state, level) = (closed, "none");
+                        }
+                        updated = *t;
+                        continue;
+                    }
                     // At risk already: the highest level stands; otherwise this one.
                     if state != "atRisk" || rank(l) > rank(level) {
                         level = l;
@@ -121,6 +135,22 @@ pub fn risky_users(
     out
 }
 
+/// A tenant's risky users as of `now`, from what the store holds within the retention: our
+/// detections and Microsoft's, password resets, and people's actions.
+pub fn current(
+    store: &crate::state::SqliteState,
+    tenant: &str,
+    now: DateTime<Utc>,
+    retention: chrono::Duration,
+) -> Result<Vec<RiskyUser>, crate::state::StateError> {
+    let from = now - retention;
+    let mut detections = store.risk_detections(tenant, from, now)?;
+    detections.extend(store.microsoft_detections(tenant, from, now)?);
+    let resets = store.password_resets(tenant, from)?;
+    let actions = store.risk_actions(tenant)?;
+    Ok(risky_users(&detections, &resets, &actions))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +166,7 @@ mod tests {
             json!(at),
             json!("8 failures"),
             json!([]),
+            json!("atRisk"),
         ]
     }
 

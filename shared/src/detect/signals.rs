@@ -130,6 +130,8 @@ pub struct AuditEvent {
     pub operation: String,
     /// Who did it: a user principal name or an app name.
     pub actor: String,
+    /// When an app did it: its app id (may be absent in the log).
+    pub actor_app_id: Option<String>,
     pub actor_ip: Option<String>,
     pub targets: Value,
 }
@@ -150,6 +152,11 @@ impl AuditEvent {
                 .and_then(Value::as_str)
                 .unwrap_or("(unknown)")
                 .to_string(),
+            actor_app_id: initiated
+                .pointer("/app/appId")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
             actor_ip: initiated
                 .pointer("/user/ipAddress")
                 .and_then(Value::as_str)
@@ -178,12 +185,48 @@ impl AuditEvent {
         })
     }
 
+    /// The first target of a type (`Group`, `User`, …; Graph has spelled the key `Type` too).
     fn target_of(&self, kind: &str) -> Option<&Value> {
-        self.targets()
-            .iter()
-            .find(|t| t["type"].as_str() == Some(kind))
+        self.targets().iter().find(|t| {
+            t.get("type")
+                .or_else(|| t.get("Type"))
+                .and_then(Value::as_str)
+                .is_some_and(|k| k.eq_ignore_ascii_case(kind))
+        })
+    }
+
+    /// The user or service principal a change was made to.
+    fn subject(&self) -> String {
+        self.target_of("User")
+            .and_then(|t| t["userPrincipalName"].as_str())
+            .or_else(|| {
+                self.target_of("ServicePrincipal")
+                    .and_then(|t| t["displayName"].as_str())
+            })
+            .unwrap_or("(unknown)")
+            .to_string()
+    }
+
+    /// Made by Microsoft's PIM service (app `MS-PIM`) activating an eligible assignment: the
+    /// directory logs the resulting membership as that app's change.
+    fn by_pim(&self) -> bool {
+        self.actor_app_id.as_deref() == Some(PIM_APP_ID)
+            || self.actor.eq_ignore_ascii_case("MS-PIM")
+    }
+
+    /// Entra rotating a managed identity's certificate: initiated by `Managed Service Identity`
+    /// on a service principal whose names include `https://identity.azure.net/` (routine, every
+    /// few weeks for each managed identity).
+    fn managed_identity_rotation(&self) -> bool {
+        self.actor.eq_ignore_ascii_case("Managed Service Identity")
+            && self
+                .modified("TargetId.ServicePrincipalNames")
+                .is_some_and(|n| n.contains("https://identity.azure.net/"))
     }
 }
+
+/// The app id of Microsoft's `MS-PIM` service principal, the same in every tenant.
+const PIM_APP_ID: &str = "01fc33a7-78ba-4d2f-a4b7-768e336e890e";
 
 fn audit(
     e: &AuditEvent,
@@ -252,8 +295,9 @@ pub fn audit_detection(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
             ),
         ));
     }
-    if op.starts_with("Update application") && op.contains("Certificates and secrets")
-        || op == "Add service principal credentials"
+    if (op.starts_with("Update application") && op.contains("Certificates and secrets")
+        || op == "Add service principal credentials")
+        && !e.managed_identity_rotation()
     {
         let app = e
             .target_of("Application")
@@ -269,7 +313,7 @@ pub fn audit_detection(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
             format!("{} added a credential to {app}: {key}", e.actor),
         ));
     }
-    if op == "Add member to role" {
+    if op == "Add member to role" && !e.by_pim() {
         let role = e
             .target_of("Role")
             .and_then(|t| t["displayName"].as_str())
@@ -282,17 +326,46 @@ pub fn audit_detection(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
         {
             return None;
         }
-        let user = e
-            .target_of("User")
-            .and_then(|t| t["userPrincipalName"].as_str())
-            .unwrap_or("(unknown)");
+        let user = e.subject();
         return Some(audit(
             e,
             "privilegedRoleOutsidePim",
             "high",
-            user,
+            &user,
             format!(
                 "{} assigned {role} to {user} directly, not through PIM",
+                e.actor
+            ),
+        ));
+    }
+    if (op == "Add member to group" || op == "Add owner to group") && !e.by_pim() {
+        let group = e.target_of("Group")?;
+        let id = group["id"].as_str().unwrap_or("");
+        let name = group["displayName"]
+            .as_str()
+            .map(String::from)
+            .or_else(|| e.modified("Group.DisplayName"))
+            .unwrap_or_default();
+        if !t
+            .privileged_groups
+            .iter()
+            .any(|g| g.eq_ignore_ascii_case(&name) || g.eq_ignore_ascii_case(id))
+        {
+            return None;
+        }
+        let user = e.subject();
+        let what = if op == "Add owner to group" {
+            "an owner of"
+        } else {
+            "a member of"
+        };
+        return Some(audit(
+            e,
+            "privilegedGroupMemberOutsidePim",
+            "high",
+            &user,
+            format!(
+                "{} made {user} {what} the privileged group {name} directly, not through PIM",
                 e.actor
             ),
         ));

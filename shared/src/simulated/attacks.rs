@@ -29,10 +29,12 @@ pub enum AttackKind {
     AppCredentialAdded,
     /// Global Administrator assigned directly, not through PIM.
     RoleOutsidePim,
+    /// A user added directly to a privileged group (one PIM for Groups manages).
+    GroupOutsidePim,
 }
 
 impl AttackKind {
-    pub const ALL: [AttackKind; 8] = [
+    pub const ALL: [AttackKind; 9] = [
         AttackKind::PasswordSpray,
         AttackKind::BruteForce,
         AttackKind::ImpossibleTravel,
@@ -41,13 +43,15 @@ impl AttackKind {
         AttackKind::ConsentGrant,
         AttackKind::AppCredentialAdded,
         AttackKind::RoleOutsidePim,
+        AttackKind::GroupOutsidePim,
     ];
 
     fn category(self) -> Category {
         match self {
             AttackKind::ConsentGrant
             | AttackKind::AppCredentialAdded
-            | AttackKind::RoleOutsidePim => Category::AuditLogs,
+            | AttackKind::RoleOutsidePim
+            | AttackKind::GroupOutsidePim => Category::AuditLogs,
             _ => Category::SignInLogs,
         }
     }
@@ -266,7 +270,10 @@ fn records(
                 None,
             );
         }
-        AttackKind::ConsentGrant | AttackKind::AppCredentialAdded | AttackKind::RoleOutsidePim => {
+        AttackKind::ConsentGrant
+        | AttackKind::AppCredentialAdded
+        | AttackKind::RoleOutsidePim
+        | AttackKind::GroupOutsidePim => {
             let t = minute_start + Duration::milliseconds(rng.i64(0..60_000));
             let actor = &dir.users[plan.victims[0]];
             let id = format!("Directory_{}", guid_from(rng.u128(..)).to_uppercase());
@@ -290,6 +297,24 @@ fn records(
                     json!([{ "id": app_id, "displayName": "crm-connector", "type": "Application", "userPrincipalName": null, "groupType": null,
                     "modifiedProperties": [{ "displayName": "KeyDescription", "oldValue": "[]", "newValue": "[\"[KeyIdentifier=5b1c,KeyType=Password,KeyUsage=Verify,DisplayName=backup]\"]" }] }]),
                 ),
+                AttackKind::GroupOutsidePim => {
+                    let group = dir
+                        .groups
+                        .iter()
+                        .rfind(|g| g.privileged)
+                        .unwrap_or(&dir.groups[0]);
+                    let target = &dir.users[(plan.victims[0] + 1) % dir.users.len()];
+                    (
+                        "GroupManagement",
+                        "Add member to group",
+                        "Assign",
+                        json!([
+                            { "id": target.id, "displayName": null, "type": "User", "userPrincipalName": target.user_principal_name, "groupType": null, "modifiedProperties": [] },
+                            { "id": group.id, "displayName": group.display_name, "type": "Group", "userPrincipalName": null, "groupType": null,
+                              "modifiedProperties": [{ "displayName": "Group.DisplayName", "oldValue": null, "newValue": format!("\"{}\"", group.display_name) }] }
+                        ]),
+                    )
+                }
                 _ => {
                     let role = &ROLES[0];
                     let target = &dir.users[(plan.victims[0] + 1) % dir.users.len()];

@@ -385,20 +385,34 @@ fn directory_audit(rng: &mut Rng, dir: &Directory, t: DateTime<Utc>) -> Value {
         let group = &dir.groups[rng.usize(..dir.groups.len())];
         let group_target = json!({ "id": group.id, "displayName": group.display_name, "type": "Group", "userPrincipalName": null, "groupType": "unifiedGroups",
             "modifiedProperties": [{ "displayName": "Group.DisplayName", "oldValue": null, "newValue": format!("\"{}\"", group.display_name) }] });
-        let (activity, operation) = if rng.f64() < 0.8 {
-            ("Add member to group", "Assign")
+        let add = rng.f64() < 0.8;
+        if group.privileged && add {
+            // Privileged groups are reached through PIM for Groups: the user activates an
+            // eligible membership.
+            (
+                "GroupManagement",
+                "Add member to group completed (PIM activation)",
+                "Assign",
+                "PIM",
+                by_user(user, ip(rng, user.home)),
+                json!([target_user, group_target]),
+                json!([]),
+            )
         } else {
-            ("Remove member from group", "Unassign")
-        };
-        (
-            "GroupManagement",
-            activity,
-            operation,
-            "Core Directory",
-            by_user(admin, ip(rng, admin.home)),
-            json!([target_user, group_target]),
-            json!([]),
-        )
+            (
+                "GroupManagement",
+                if add {
+                    "Add member to group"
+                } else {
+                    "Remove member from group"
+                },
+                if add { "Assign" } else { "Unassign" },
+                "Core Directory",
+                by_user(admin, ip(rng, admin.home)),
+                json!([target_user, group_target]),
+                json!([]),
+            )
+        }
     } else if roll < 0.97 {
         (
             "UserManagement",

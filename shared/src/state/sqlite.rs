@@ -618,7 +618,7 @@ impl SqliteState {
     }
 
     /// Our detections of a tenant that began in `[from, to]`: source, name, risk level, user,
-    /// ip, first and last seen, evidence, record ids (JSON text).
+    /// ip, first and last seen, evidence, record ids (JSON text), risk state.
     pub fn risk_detections(
         &self,
         tenant: &str,
@@ -627,7 +627,7 @@ impl SqliteState {
     ) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
         let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         self.query_rows(
-            "SELECT 'entra-monitor', name, risk_level, user, ip, first_seen, last_seen, evidence, record_ids FROM risk_detections WHERE tenant = ?1 AND first_seen >= ?2 AND first_seen <= ?3",
+            "SELECT 'entra-monitor', name, risk_level, user, ip, first_seen, last_seen, evidence, record_ids, 'atRisk' FROM risk_detections WHERE tenant = ?1 AND first_seen >= ?2 AND first_seen <= ?3",
             &[
                 rusqlite::types::Value::Text(tenant.into()),
                 rusqlite::types::Value::Text(t(from)),
@@ -723,8 +723,8 @@ impl SqliteState {
         )
     }
 
-    /// Microsoft's risk detections (the collected `AADUserRiskEvents`) in the columns of
-    /// [`SqliteState::risk_detections`], source `Microsoft`.
+    /// Microsoft's risk detections (the collected `AADUserRiskEvents`, not the rows of ours
+    /// routed there) in the columns of [`SqliteState::risk_detections`], source `Microsoft`.
     pub fn microsoft_detections(
         &self,
         tenant: &str,
@@ -735,6 +735,7 @@ impl SqliteState {
         Ok(self
             .embedded_rows(tenant, Category::UserRiskEvents, from, to)?
             .into_iter()
+            .filter(|m| m.get("Source").and_then(|s| s.as_str()) != Some(crate::detect::SOURCE))
             .map(|m| {
                 let get = |k: &str| m.get(k).cloned().unwrap_or(Value::Null);
                 vec![
@@ -747,6 +748,7 @@ impl SqliteState {
                     get("TimeGenerated"),
                     get("RiskDetail"),
                     json!([get("Id")]),
+                    get("RiskState"),
                 ]
             })
             .collect())
