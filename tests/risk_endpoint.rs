@@ -33,6 +33,8 @@ async fn detections_after_collection_list_the_days_attacks() {
     );
     tokio::spawn(warp::serve(hook).incoming(hook_listener).run());
     let dir = TempDir::new("risk");
+    let archive = dir.path().join("archive");
+    let archive_text = archive.display().to_string();
     let listen = format!("127.0.0.1:{}", free_port());
     let process = Process::start(
         dir.path(),
@@ -49,6 +51,10 @@ async fn detections_after_collection_list_the_days_attacks() {
                 "ENTRA_MONITOR_DETECT_PRIVILEGED_GROUPS",
                 "Helpdesk Admins, Privileged Access Admins",
             ),
+            // Our detections and risky users routed like Microsoft's.
+            ("ENTRA_MONITOR_STORAGE_FOLDER", &archive_text),
+            ("ENTRA_MONITOR_ROUTES_USERRISKEVENTS", "embedded,storage"),
+            ("ENTRA_MONITOR_ROUTES_RISKYUSERS", "embedded,storage"),
         ],
     );
     let base = format!("http://{listen}");
@@ -183,6 +189,92 @@ async fn detections_after_collection_list_the_days_attacks() {
             .all(|b| b["text"].as_str().is_some_and(|t| t.contains(" risk) — ")))
     );
     assert!(!process.logs().contains("T00-B00-secret"));
+
+    // Our detections were routed as AADUserRiskEvents records: each once, in the Storage
+    // archive (diagnostic-settings layout) and in the embedded table, marked as ours.
+    let archived = |category: &str| -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut stack = vec![archive.join(format!("insights-logs-{category}"))];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    let text = std::fs::read_to_string(e.path()).unwrap();
+                    out.extend(
+                        text.lines()
+                            .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+                    );
+                }
+            }
+        }
+        out
+    };
+    let events = archived("userriskevents");
+    let mut routed: Vec<(String, String)> = events
+        .iter()
+        .map(|e| {
+            assert_eq!(e["properties"]["source"], "entra-monitor", "{e}");
+            (
+                e["properties"]["riskEventType"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                e["properties"]["userPrincipalName"]
+                    .as_str()
+                    .unwrap()
+                    .to_lowercase(),
+            )
+        })
+        .collect();
+    let mut listed: Vec<(String, String)> = detections
+        .iter()
+        .map(|(n, u, _)| (n.clone(), u.clone()))
+        .collect();
+    routed.sort();
+    listed.sort();
+    // The listing covers three days; every detection stored was routed once.
+    assert_eq!(routed, listed);
+    let table = get("/api/logs/UserRiskEvents?last=3d&limit=1000").await;
+    let ours = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["Source"] == "entra-monitor" && r["SourceSystem"] == "entra-monitor")
+        .count();
+    assert_eq!(ours, listed.len(), "{table}");
+    // Microsoft's listing does not include ours.
+    let microsoft = get("/api/risk/detections?last=3d&source=Microsoft").await;
+    assert_eq!(
+        microsoft["rows"].as_array().unwrap().len(),
+        0,
+        "{microsoft}"
+    );
+
+    // A risky user dismissed: the AADRiskyUsers record routed again with the new state.
+    let at_risk = get("/api/risk/users?state=atRisk").await;
+    let user = at_risk["users"][0]["user"].as_str().unwrap().to_string();
+    let response = client
+        .post(format!("{base}/api/risk/users/dismiss"))
+        .json(&serde_json::json!({ "user": user, "reason": "known pen test" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut states: Vec<(String, String)> = archived("riskyusers")
+        .iter()
+        .filter(|r| r["properties"]["userPrincipalName"] == user.as_str())
+        .map(|r| {
+            let p = &r["properties"];
+            (
+                p["riskLastUpdatedDateTime"].as_str().unwrap().to_string(),
+                p["riskState"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    states.sort();
+    let states: Vec<&str> = states.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(states, ["atRisk", "dismissed"], "{user}");
 
     // Authorisation and bad input like every endpoint.
     let bad = get("/api/risk/detections?source=everyone").await;

@@ -4,8 +4,12 @@
 
 use crate::app::App;
 use crate::functions::TimerResult;
+use crate::invocation::FunctionError;
 use crate::invocation::{BoxFuture, Invocation, TimerInfo};
+use shared::destinations::router::RouteError;
+use shared::detect::publish::{Published, publish};
 use shared::detect::run::run_detections;
+use shared::detect::{Detection, risky};
 use shared::registry::{FunctionSpec, Trigger};
 use std::sync::Arc;
 
@@ -33,6 +37,7 @@ pub fn run(app: Arc<App>, inv: Invocation, _timer: TimerInfo) -> BoxFuture<Timer
             })
             .await
             .map_err(|e| crate::invocation::FunctionError::Failed(e.to_string()))??;
+            let published = publish_risk(&app, &t.reports.tenant, &report.new_detections).await?;
             let mut alerted = String::new();
             if let Some(settings) = &app.config().alerts
                 && !report.new_detections.is_empty()
@@ -72,10 +77,36 @@ pub fn run(app: Arc<App>, inv: Invocation, _timer: TimerInfo) -> BoxFuture<Timer
                 } else {
                     String::new()
                 }
+            ) + &format!(
+                "; {} detections and {} risky users routed",
+                published.detections, published.risky_users
             ) + &alerted;
             inv.log(&line);
             lines.push(line);
         }
         Ok(lines.join("; "))
     })
+}
+
+/// Routes a tenant's new detections, and its risky users whose state changed, as rows of
+/// `AADUserRiskEvents` / `AADRiskyUsers`, like the collected categories; then delivers them.
+pub async fn publish_risk(
+    app: &App,
+    tenant: &str,
+    detections: &[Detection],
+) -> Result<Published, FunctionError> {
+    let store = app.state()?;
+    let router = app.router().await?;
+    let retention = chrono::Duration::days(app.config().destinations.retention_days as i64);
+    let now = app.now();
+    let users = risky::current(&store, tenant, now, retention)?;
+    let published = publish(&store, router, tenant, detections, &users, now)?;
+    if published.batches > 0 {
+        match router.deliver(&store, now).await {
+            Ok(_) => {}
+            Err(RouteError::State(e)) => return Err(e.into()),
+            Err(e) => tracing::error!(tenant, "risk rows: {e}"),
+        }
+    }
+    Ok(published)
 }

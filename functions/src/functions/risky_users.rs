@@ -163,6 +163,7 @@ pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
         app.state()?
             .record_risk_action(&tenant, user, action, &actor, reason.trim(), now)?;
         tracing::info!(tenant, user, action, actor, "risk action recorded");
+        crate::functions::detect_risks::publish_risk(&app, &tenant, &[]).await?;
         inv.log(format!("{actor} recorded {action} for {user}"));
         let after = users(&app, &tenant)
             .await?

@@ -8,6 +8,7 @@
 //! sign-ins came from. History is learned after detection, and never from records a detection
 //! flagged, so an attacker does not teach the model.
 
+pub mod publish;
 pub mod signals;
 
 /// The source our detections carry (Microsoft's keep theirs).

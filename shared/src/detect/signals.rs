@@ -249,6 +249,14 @@ fn audit(
     }
 }
 
+/// The detections made from audit events (about a user's account, not a sign-in).
+pub const AUDIT_DETECTIONS: [&str; 4] = [
+    "highPrivilegeConsent",
+    "appCredentialAdded",
+    "privilegedRoleOutsidePim",
+    "privilegedGroupMemberOutsidePim",
+];
+
 /// The detection an audit event is, if any.
 pub fn audit_detection(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
     let op = e.operation.as_str();

@@ -339,65 +339,7 @@ impl SqliteState {
     ) -> Result<PageWrite, StateError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let mut write = PageWrite::default();
-        let mut changed: Vec<&StoredRow> = Vec::new();
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO seen (tenant, category, id, time, digest, first_seen, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            )?;
-            let mut update = tx.prepare_cached(
-                "UPDATE seen SET time = ?4, digest = ?5, updated = ?6 WHERE tenant = ?1 AND category = ?2 AND id = ?3 AND digest != ?5",
-            )?;
-            let now = now.to_rfc3339();
-            for r in rows {
-                let digest = r.digest();
-                let args = params![
-                    tenant,
-                    category.name(),
-                    r.id,
-                    r.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    digest,
-                    now
-                ];
-                if insert.execute(args)? == 1 {
-                    write.new += 1;
-                    changed.push(r);
-                } else if update.execute(args)? == 1 {
-                    write.updated += 1;
-                    changed.push(r);
-                }
-            }
-        }
-        if routing.embedded && !changed.is_empty() {
-            let mut upsert = tx.prepare_cached(&embedded::upsert_sql(category))?;
-            for r in &changed {
-                upsert.execute(rusqlite::params_from_iter(embedded::values(
-                    category, &r.columns,
-                )))?;
-            }
-        }
-        if !changed.is_empty() {
-            let mut add = tx.prepare_cached(
-                "INSERT INTO outbox (batch_id, destination, tenant, category, created, records, items) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for batch in (routing.outbox)(&changed) {
-                let batch_id = format!(
-                    "{}-{:016x}",
-                    now.format("%Y%m%dT%H%M%S%3fZ"),
-                    fastrand::u64(..)
-                );
-                add.execute(params![
-                    batch_id,
-                    batch.destination.name(),
-                    tenant,
-                    category.name(),
-                    now.to_rfc3339(),
-                    batch.records as i64,
-                    batch.items,
-                ])?;
-                write.batches += 1;
-            }
-        }
+        let write = write_rows(&tx, tenant, category, category.name(), rows, routing, now)?;
         // Where collection began is known from the first page on, even if that run never ends.
         tx.execute(
             "INSERT INTO checkpoints (tenant, category, since) VALUES (?1, ?2, ?3)
@@ -407,6 +349,25 @@ impl SqliteState {
         if let Some(progress) = progress {
             advance_watermark(&tx, tenant, category, progress)?;
         }
+        tx.commit()?;
+        Ok(write)
+    }
+
+    /// Stores rows entra-monitor produced itself in a category's table shape (our risk
+    /// detections and risky users): routed like collected rows, each new or changed one once,
+    /// but kept apart from what was collected (their own ledger; no checkpoint).
+    pub fn store_derived(
+        &self,
+        tenant: &str,
+        category: Category,
+        rows: &[StoredRow],
+        routing: &PageRouting<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<PageWrite, StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let ledger = format!("{}:{}", crate::detect::SOURCE, category.name());
+        let write = write_rows(&tx, tenant, category, &ledger, rows, routing, now)?;
         tx.commit()?;
         Ok(write)
     }
@@ -933,6 +894,79 @@ impl SqliteState {
         let rows = stmt.query_map(params![tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Records rows in the ledger `ledger` (by id and digest) and, for the new or changed ones,
+/// writes the category's embedded table and the outbox batches `routing` builds.
+fn write_rows(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &str,
+    category: Category,
+    ledger: &str,
+    rows: &[StoredRow],
+    routing: &PageRouting<'_>,
+    now: DateTime<Utc>,
+) -> Result<PageWrite, StateError> {
+    let mut write = PageWrite::default();
+    let mut changed: Vec<&StoredRow> = Vec::new();
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO seen (tenant, category, id, time, digest, first_seen, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        )?;
+        let mut update = tx.prepare_cached(
+            "UPDATE seen SET time = ?4, digest = ?5, updated = ?6 WHERE tenant = ?1 AND category = ?2 AND id = ?3 AND digest != ?5",
+        )?;
+        let now = now.to_rfc3339();
+        for r in rows {
+            let digest = r.digest();
+            let args = params![
+                tenant,
+                ledger,
+                r.id,
+                r.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                digest,
+                now
+            ];
+            if insert.execute(args)? == 1 {
+                write.new += 1;
+                changed.push(r);
+            } else if update.execute(args)? == 1 {
+                write.updated += 1;
+                changed.push(r);
+            }
+        }
+    }
+    if routing.embedded && !changed.is_empty() {
+        let mut upsert = tx.prepare_cached(&embedded::upsert_sql(category))?;
+        for r in &changed {
+            upsert.execute(rusqlite::params_from_iter(embedded::values(
+                category, &r.columns,
+            )))?;
+        }
+    }
+    if !changed.is_empty() {
+        let mut add = tx.prepare_cached(
+            "INSERT INTO outbox (batch_id, destination, tenant, category, created, records, items) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for batch in (routing.outbox)(&changed) {
+            let batch_id = format!(
+                "{}-{:016x}",
+                now.format("%Y%m%dT%H%M%S%3fZ"),
+                fastrand::u64(..)
+            );
+            add.execute(params![
+                batch_id,
+                batch.destination.name(),
+                tenant,
+                category.name(),
+                now.to_rfc3339(),
+                batch.records as i64,
+                batch.items,
+            ])?;
+            write.batches += 1;
+        }
+    }
+    Ok(write)
 }
 
 fn advance_watermark(
