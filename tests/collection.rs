@@ -379,3 +379,77 @@ async fn two_tenants_share_the_app_budget_and_neither_starves() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn risky_user_actions_are_posted_and_graph_then_lists_the_new_state() {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 17, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(t0));
+    let tenant = SimulatedTenant::new(4, 40);
+    let user = tenant.directory.users[3].clone();
+    let (_server, base) = start(tenant, clock.clone(), Faults::default()).await;
+    let client = fast_client(5_000);
+    let mut counters = Default::default();
+    let actions = format!("{base}/v1.0/identityProtection/riskyUsers");
+    client
+        .post(
+            &format!("{actions}/dismiss"),
+            &serde_json::json!({ "userIds": [user.id] }),
+            &mut counters,
+        )
+        .await
+        .unwrap();
+    // Bodies Graph would refuse, and an action that does not exist.
+    for (path, body) in [
+        ("dismiss", serde_json::json!({ "userIds": [] })),
+        ("dismiss", serde_json::json!({ "ids": [user.id] })),
+        ("forgive", serde_json::json!({ "userIds": [user.id] })),
+    ] {
+        let e = client
+            .post(&format!("{actions}/{path}"), &body, &mut counters)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                shared::source::graph::GraphError::Rejected {
+                    status: 400 | 404,
+                    ..
+                }
+            ),
+            "{path} {body}: {e}"
+        );
+    }
+    clock.advance(Duration::minutes(1));
+    client
+        .post(
+            &format!("{actions}/confirmCompromised"),
+            &serde_json::json!({ "userIds": [user.id] }),
+            &mut counters,
+        )
+        .await
+        .unwrap();
+    let page = client
+        .page(
+            &format!("{actions}?$filter=riskLastUpdatedDateTime+ge+2026-11-25T16:59:00Z"),
+            &mut counters,
+        )
+        .await
+        .unwrap();
+    let states: Vec<(&str, &str)> = page
+        .value
+        .iter()
+        .filter(|r| r["id"] == user.id.as_str())
+        .map(|r| {
+            assert_eq!(r["userPrincipalName"], user.user_principal_name.as_str());
+            (
+                r["riskState"].as_str().unwrap(),
+                r["riskLevel"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Newest first, as Graph lists.
+    assert_eq!(
+        states,
+        [("confirmedCompromised", "high"), ("dismissed", "none")]
+    );
+}

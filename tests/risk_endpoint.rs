@@ -43,7 +43,14 @@ async fn detections_after_collection_list_the_days_attacks() {
             ("ENTRA_MONITOR_LISTEN", &listen),
             ("ENTRA_MONITOR_SIMULATED_USERS", "120"),
             ("ENTRA_MONITOR_BACKFILL_HOURS", "72"),
-            ("ENTRA_MONITOR_CATEGORIES", "SignInLogs,AuditLogs"),
+            (
+                "ENTRA_MONITOR_CATEGORIES",
+                "SignInLogs,AuditLogs,RiskyUsers",
+            ),
+            // Dismissals written back to (simulated) Graph, and read back from it at once.
+            ("ENTRA_MONITOR_RISK_WRITE_BACK", "true"),
+            ("ENTRA_MONITOR_SETTLE_MINUTES", "0"),
+            ("ENTRA_MONITOR_SCHEDULE_COLLECT_RISK", "*/2 * * * * *"),
             ("ENTRA_MONITOR_SCHEDULE_DETECT_RISKS", "*/2 * * * * *"),
             ("ENTRA_MONITOR_ALERT_WEBHOOK", &hook_url),
             ("ENTRA_MONITOR_ALERT_FORMAT", "slack"),
@@ -251,7 +258,9 @@ async fn detections_after_collection_list_the_days_attacks() {
         "{microsoft}"
     );
 
-    // A risky user dismissed: the AADRiskyUsers record routed again with the new state.
+    // A risky user dismissed: written back to Graph (which then lists the user dismissed, and
+    // collection brings Microsoft's record back), and our AADRiskyUsers record routed again
+    // with the new state.
     let at_risk = get("/api/risk/users?state=atRisk").await;
     let user = at_risk["users"][0]["user"].as_str().unwrap().to_string();
     let response = client
@@ -261,9 +270,35 @@ async fn detections_after_collection_list_the_days_attacks() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    let acted: Value = response.json().await.unwrap();
+    assert_eq!(acted["state"], "dismissed");
+    assert_eq!(acted["graph"]["written_back"], true, "{acted}");
+    // Graph now lists the user dismissed; collection brings Microsoft's record back.
+    let start = Instant::now();
+    loop {
+        let table = get(&format!("/api/logs/RiskyUsers?last=1d&user={user}")).await;
+        let rows = table["rows"].as_array().unwrap();
+        if rows
+            .iter()
+            .any(|r| r["SourceSystem"] == "Azure AD" && r["RiskState"] == "dismissed")
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "Graph's dismissed record never collected: {table}\n{}",
+            process.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let mut states: Vec<(String, String)> = archived("riskyusers")
         .iter()
-        .filter(|r| r["properties"]["userPrincipalName"] == user.as_str())
+        .filter(|r| {
+            r["properties"]["userPrincipalName"] == user.as_str()
+                && r["properties"]["id"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("entra-monitor-"))
+        })
         .map(|r| {
             let p = &r["properties"];
             (

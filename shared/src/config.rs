@@ -125,6 +125,9 @@ pub struct Config {
     pub detections: crate::detect::Thresholds,
     /// Where new detections are alerted, if anywhere.
     pub alerts: Option<crate::detect::alerts::AlertSettings>,
+    /// Dismissals and confirmations made here are also sent to Graph's `riskyUsers/dismiss` /
+    /// `confirmCompromised` (needs IdentityRiskyUser.ReadWrite.All).
+    pub risk_write_back: bool,
     /// How long a shutdown waits for running functions to reach a safe point.
     pub shutdown_grace: Duration,
     /// How much history the first collection run reads.
@@ -732,6 +735,9 @@ impl Config {
         let auth = auth::load(env, file.auth, file.api_keys, &mut problem);
         let query = query::load(env, file.query, &mut problem);
         let alerts = detections::load_alerts(env, &file.detections, &mut problem);
+        let risk_write_back = flag(env, "ENTRA_MONITOR_RISK_WRITE_BACK", &mut problem)
+            .or(file.detections.risk_write_back)
+            .unwrap_or(false);
         let detections = detections::load(env, file.detections, &mut problem);
 
         if problems.is_empty() {
@@ -749,6 +755,7 @@ impl Config {
                 query,
                 detections,
                 alerts,
+                risk_write_back,
                 shutdown_grace,
                 backfill,
                 settle,
@@ -773,6 +780,23 @@ impl Config {
     /// Whether the built-in simulated tenant is the source (no tenant configured).
     pub fn uses_simulated_tenant(&self) -> bool {
         self.tenants.is_empty()
+    }
+}
+
+/// A true/false setting from the environment (`true`/`false`/`1`/`0`), None when unset.
+pub(crate) fn flag(
+    env: &BTreeMap<String, String>,
+    var: &str,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<bool> {
+    match env.get(var).map(|v| v.trim().to_ascii_lowercase()) {
+        None => None,
+        Some(v) if v == "true" || v == "1" => Some(true),
+        Some(v) if v == "false" || v == "0" => Some(false),
+        Some(v) => {
+            problem(var, format!("\"{v}\" is not true or false"));
+            None
+        }
     }
 }
 
@@ -945,21 +969,7 @@ fn tenant_from_env(
         .get("ENTRA_MONITOR_TENANT_NAME")
         .cloned()
         .unwrap_or_else(|| id_text.trim().to_string());
-    let managed_identity = match env
-        .get("ENTRA_MONITOR_MANAGED_IDENTITY")
-        .map(|v| v.trim().to_ascii_lowercase())
-    {
-        None => false,
-        Some(v) if v == "true" || v == "1" => true,
-        Some(v) if v == "false" || v == "0" => false,
-        Some(v) => {
-            problem(
-                "ENTRA_MONITOR_MANAGED_IDENTITY",
-                format!("\"{v}\" is not true or false"),
-            );
-            false
-        }
-    };
+    let managed_identity = flag(env, "ENTRA_MONITOR_MANAGED_IDENTITY", problem).unwrap_or(false);
     let credential = credential(
         &format!("tenant {name} (ENTRA_MONITOR_TENANT_ID)"),
         env.get("ENTRA_MONITOR_CLIENT_ID")

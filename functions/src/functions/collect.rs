@@ -24,6 +24,8 @@ pub async fn run(
     let router = app.router().await?;
     let settings = CollectSettings {
         backfill: app.config().backfill,
+        settle: app.config().settle,
+        overlaps: app.config().overlaps.clone(),
         ..Default::default()
     };
     let started = Instant::now();

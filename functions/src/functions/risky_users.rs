@@ -11,6 +11,7 @@ use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
 use serde_json::{Value, json};
 use shared::query::params;
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
+use shared::source::graph::GraphError;
 use std::sync::Arc;
 
 pub static LIST: FunctionSpec = FunctionSpec {
@@ -164,11 +165,70 @@ pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
             .record_risk_action(&tenant, user, action, &actor, reason.trim(), now)?;
         tracing::info!(tenant, user, action, actor, "risk action recorded");
         crate::functions::detect_risks::publish_risk(&app, &tenant, &[]).await?;
+        let graph = if app.config().risk_write_back {
+            let result = write_back(&app, &tenant, user, action).await;
+            match &result {
+                Ok(()) => inv.log(format!("{action} for {user} written back to Graph")),
+                Err(e) => inv.log(format!(
+                    "{action} for {user} not written back to Graph: {e}"
+                )),
+            }
+            match result {
+                Ok(()) => json!({ "written_back": true }),
+                Err(e) => json!({ "written_back": false, "error": e }),
+            }
+        } else {
+            json!({ "written_back": false, "error": "write-back is off (ENTRA_MONITOR_RISK_WRITE_BACK)" })
+        };
         inv.log(format!("{actor} recorded {action} for {user}"));
         let after = users(&app, &tenant)
             .await?
             .into_iter()
             .find(|u| u.user.eq_ignore_ascii_case(user));
-        Ok(HttpResponse::json(200, &json!(after)))
+        let mut answer = json!(after);
+        answer["graph"] = graph;
+        Ok(HttpResponse::json(200, &answer))
     })
+}
+
+/// Sends the action to Graph (`identityProtection/riskyUsers/dismiss` or
+/// `confirmCompromised`) for the user's object id, as the tenant's Identity Protection client.
+async fn write_back(app: &App, tenant: &str, user: &str, action: &str) -> Result<(), String> {
+    let id = app
+        .state()
+        .map_err(|e| e.to_string())?
+        .user_object_id(tenant, user)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!("no object id known for {user} (none of its sign-ins or risky-user records collected)")
+        })?;
+    let sources = app.sources().await.map_err(|e| e.to_string())?;
+    let source = sources
+        .iter()
+        .find(|t| t.reports.tenant == tenant)
+        .map(|t| &t.identity_protection)
+        .ok_or_else(|| format!("tenant {tenant} has no Graph source"))?;
+    let url = format!(
+        "{}/v1.0/identityProtection/riskyUsers/{action}",
+        source.graph_base
+    );
+    source
+        .client
+        .post(
+            &url,
+            &json!({ "userIds": [id] }),
+            &mut Default::default(),
+        )
+        .await
+        .map_err(|e| match e {
+            GraphError::Refused {
+                status, code, message, ..
+            }
+            | GraphError::Rejected {
+                status, code, message,
+            } if status == 401 || status == 403 => format!(
+                "Graph refused with {status} ({code}): {message}; the app needs IdentityRiskyUser.ReadWrite.All with admin consent"
+            ),
+            e => e.to_string(),
+        })
 }

@@ -22,6 +22,7 @@ pub(super) struct FileDetections {
     alert_max_per_hour: Option<u64>,
     privileged_roles: Option<Vec<String>>,
     privileged_groups: Option<Vec<String>>,
+    pub(super) risk_write_back: Option<bool>,
     high_privilege_scopes: Option<Vec<String>>,
 }
 
@@ -32,6 +33,7 @@ pub(super) const ENV: &[&str] = &[
     "ENTRA_MONITOR_DETECT_MFA_MIN_DENIALS",
     "ENTRA_MONITOR_VPN_EGRESS",
     "ENTRA_MONITOR_DETECT_PRIVILEGED_GROUPS",
+    "ENTRA_MONITOR_RISK_WRITE_BACK",
     "ENTRA_MONITOR_ANONYMOUS_IP_FILE",
     "ENTRA_MONITOR_ALERT_WEBHOOK",
     "ENTRA_MONITOR_ALERT_FORMAT",

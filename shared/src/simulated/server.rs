@@ -8,6 +8,10 @@
 //! first by default, as Graph) and pages through `@odata.nextLink` with an opaque `$skiptoken`
 //! that pins the visibility moment of the first page, so a paged read is consistent.
 //!
+//! It also takes the risky-user actions `POST identityProtection/riskyUsers/dismiss` and
+//! `.../confirmCompromised` (`{"userIds": [...]}`, 204): each is remembered and the user's
+//! riskyUser, with its new state, is listed from then on.
+//!
 //! Faults are injected on request, per [`Faults`], from a seeded generator: 429 with and without
 //! `Retry-After`, 503, slow answers, truncated bodies, and the last record of a page repeated on
 //! the next one.
@@ -71,6 +75,7 @@ pub struct SimServer {
     base_url: Mutex<String>,
     cache: Mutex<HashMap<CacheKey, Arc<Vec<SimRecord>>>>,
     arrivals: Mutex<Vec<std::time::Instant>>,
+    risk_actions: Mutex<Vec<SimRecord>>,
 }
 
 /// The largest page Graph serves for sign-ins, used for every endpoint here.
@@ -87,6 +92,7 @@ impl SimServer {
             base_url: Mutex::new(String::new()),
             cache: Mutex::default(),
             arrivals: Mutex::default(),
+            risk_actions: Mutex::default(),
         })
     }
 
@@ -121,44 +127,131 @@ impl SimServer {
     ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone + use<>
     {
         let server = self.clone();
+        let actions = self.clone();
+        let auth = warp::header::optional::<String>("authorization");
         warp::get()
             .and(warp::path::full())
             .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-            .and(warp::header::optional::<String>("authorization"))
+            .and(auth)
             .then(
                 move |path: warp::path::FullPath, query: String, auth: Option<String>| {
                     let server = server.clone();
                     async move {
-                        let presented = auth.as_deref().and_then(|a| a.strip_prefix("Bearer "));
-                        if let Some(expected) = server
-                            .faults
-                            .required_token
-                            .as_deref()
-                            .filter(|e| presented != Some(*e))
-                        {
-                            tracing::debug!(
-                                expected_len = expected.len(),
-                                "request without the required token"
-                            );
-                            server.count(|s| s.requests += 1);
-                            return graph_error(
-                                StatusCode::UNAUTHORIZED,
-                                "InvalidAuthenticationToken",
-                                "Access token is empty or invalid.",
-                            );
+                        if let Some(refusal) = server.refuse_token(auth.as_deref()) {
+                            return refusal;
                         }
                         server.answer(path.as_str(), &query).await
                     }
                 },
             )
+            .or(warp::post()
+                .and(warp::path::full())
+                .and(auth)
+                .and(warp::body::bytes())
+                .map(
+                    move |path: warp::path::FullPath, auth: Option<String>, body: warp::hyper::body::Bytes| {
+                        if let Some(refusal) = actions.refuse_token(auth.as_deref()) {
+                            return refusal;
+                        }
+                        actions.risk_action(path.as_str(), &body)
+                    },
+                ))
+            .unify()
             .or(warp::any().map(|| {
                 graph_error(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "Request_BadRequest",
-                    "Only GET is served by the simulated tenant.",
+                    "The simulated tenant serves GET on the log endpoints and POST on the risky-user actions only.",
                 )
             }))
             .unify()
+    }
+
+    /// 401 when a token is required and this one is not it.
+    fn refuse_token(&self, auth: Option<&str>) -> Option<warp::reply::Response> {
+        let presented = auth.and_then(|a| a.strip_prefix("Bearer "));
+        let expected = self
+            .faults
+            .required_token
+            .as_deref()
+            .filter(|e| presented != Some(*e))?;
+        tracing::debug!(
+            expected_len = expected.len(),
+            "request without the required token"
+        );
+        self.count(|s| s.requests += 1);
+        Some(graph_error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "Access token is empty or invalid.",
+        ))
+    }
+
+    /// The risky-user actions received so far, as the riskyUser records they produced.
+    pub fn risk_actions(&self) -> Vec<SimRecord> {
+        self.risk_actions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `POST …/identityProtection/riskyUsers/{dismiss|confirmCompromised}`.
+    fn risk_action(&self, path: &str, body: &[u8]) -> warp::reply::Response {
+        self.count(|s| s.requests += 1);
+        let action = match path.trim_matches('/').split_once('/') {
+            Some(("v1.0" | "beta", "identityProtection/riskyUsers/dismiss")) => "dismissed",
+            Some(("v1.0" | "beta", "identityProtection/riskyUsers/confirmCompromised")) => {
+                "confirmedCompromised"
+            }
+            _ => {
+                return graph_error(
+                    StatusCode::NOT_FOUND,
+                    "ResourceNotFound",
+                    &format!("Resource not found for the segment '{path}'."),
+                );
+            }
+        };
+        let ids: Option<Vec<String>> = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| serde_json::from_value(v["userIds"].clone()).ok())
+            .filter(|ids: &Vec<String>| !ids.is_empty());
+        let Some(ids) = ids else {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "The request body must be {\"userIds\": [\"<id>\", ...]}.",
+            );
+        };
+        let now = self.clock.now();
+        let mut recorded = self.risk_actions.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            let upn = self
+                .tenant
+                .directory
+                .users
+                .iter()
+                .find(|u| u.id == id)
+                .map(|u| u.user_principal_name.clone());
+            let (level, detail) = if action == "dismissed" {
+                ("none", "adminDismissedAllRiskForUser")
+            } else {
+                ("high", "adminConfirmedUserCompromised")
+            };
+            recorded.push(SimRecord {
+                category: Category::RiskyUsers,
+                id: id.clone(),
+                time: now,
+                visible_at: now,
+                json: json!({
+                    "id": id, "isDeleted": false, "isProcessing": false, "riskDetail": detail,
+                    "riskLastUpdatedDateTime": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "riskLevel": level, "riskState": action, "userDisplayName": null, "userPrincipalName": upn,
+                }),
+            });
+        }
+        let mut r = warp::reply::Response::new(Default::default());
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        r
     }
 
     fn count(&self, f: impl FnOnce(&mut ServerStats)) {
@@ -237,7 +330,18 @@ impl SimServer {
         let to = query.to.unwrap_or(as_of).min(as_of);
         let from = query.from.unwrap_or(as_of - Duration::days(1));
         let records = self.records(query.category, from, to, as_of);
-        let mut ordered: Vec<&SimRecord> = records.iter().collect();
+        let acted: Vec<SimRecord> = if query.category == Category::RiskyUsers {
+            self.risk_actions()
+                .into_iter()
+                .filter(|r| r.time >= from && r.time <= to && r.visible_at <= as_of)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut ordered: Vec<&SimRecord> = records.iter().chain(&acted).collect();
+        if !acted.is_empty() {
+            ordered.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
+        }
         if !query.ascending {
             ordered.reverse();
         }

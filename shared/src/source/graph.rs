@@ -117,6 +117,32 @@ impl GraphClient {
 
     /// Fetches one page, retrying what is transient.
     pub async fn page(&self, url: &str, counters: &mut Counters) -> Result<Page, GraphError> {
+        self.call(reqwest::Method::GET, url, None, counters, parse_page)
+            .await
+    }
+
+    /// Posts an action (e.g. `riskyUsers/dismiss`), retrying what is transient; any 2xx is
+    /// success.
+    pub async fn post(
+        &self,
+        url: &str,
+        body: &Value,
+        counters: &mut Counters,
+    ) -> Result<(), GraphError> {
+        self.call(reqwest::Method::POST, url, Some(body), counters, |_| Ok(()))
+            .await
+    }
+
+    /// One request with its retries; `read` turns a 2xx body into the answer (an unreadable
+    /// one is retried like a truncated page).
+    async fn call<T>(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&Value>,
+        counters: &mut Counters,
+        read: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, GraphError> {
         let mut last = String::new();
         let mut token_renewed = false;
         for attempt in 1..=self.retry.max_attempts {
@@ -125,9 +151,12 @@ impl GraphClient {
             counters.requests += 1;
             let mut req = self
                 .http
-                .get(url)
+                .request(method.clone(), url)
                 .header("Prefer", "include-unknown-enum-members")
                 .header("Accept", "application/json");
+            if let Some(body) = body {
+                req = req.json(body);
+            }
             if let Some(tokens) = &self.tokens {
                 req = req.bearer_auth(tokens.token().await?.expose());
             }
@@ -150,14 +179,14 @@ impl GraphClient {
                         .map(Duration::from_secs);
                     let body = resp.text().await;
                     match (status, body) {
-                        (200, Ok(text)) => match parse_page(&text) {
-                            Ok(page) => return Ok(page),
+                        (200..=299, Ok(text)) => match read(&text) {
+                            Ok(answer) => return Ok(answer),
                             Err(e) => {
                                 last = format!("an unreadable page ({e})");
                                 self.backoff(attempt)
                             }
                         },
-                        (200, Err(e)) => {
+                        (200..=299, Err(e)) => {
                             last = format!("the body was cut off ({})", without_url(&e));
                             self.backoff(attempt)
                         }

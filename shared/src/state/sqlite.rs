@@ -684,6 +684,37 @@ impl SqliteState {
         )
     }
 
+    /// A user's object id, from what was collected: Microsoft's risky-user record, else the
+    /// newest sign-in.
+    pub fn user_object_id(&self, tenant: &str, upn: &str) -> Result<Option<String>, StateError> {
+        use rusqlite::types::Value::Text;
+        let (tenant, upn) = (Text(tenant.into()), Text(upn.to_ascii_lowercase()));
+        let risky = format!(
+            "SELECT \"Id\" FROM \"AADRiskyUsers\" WHERE \"{}\" = ?1 AND lower(\"UserPrincipalName\") = ?2 AND coalesce(\"SourceSystem\", '') != ?3 LIMIT 1",
+            embedded::tenant_column(Category::RiskyUsers)
+        );
+        let signed_in = format!(
+            "SELECT \"UserId\" FROM \"SigninLogs\" WHERE \"{}\" = ?1 AND lower(\"UserPrincipalName\") = ?2 AND \"UserId\" != '' ORDER BY \"TimeGenerated\" DESC LIMIT 1",
+            embedded::tenant_column(Category::SignInLogs)
+        );
+        for rows in [
+            self.query_rows(
+                &risky,
+                &[
+                    tenant.clone(),
+                    upn.clone(),
+                    Text(crate::detect::SOURCE.into()),
+                ],
+            )?,
+            self.query_rows(&signed_in, &[tenant, upn])?,
+        ] {
+            if let Some(id) = rows.first().and_then(|r| r[0].as_str()) {
+                return Ok(Some(id.to_string()));
+            }
+        }
+        Ok(None)
+    }
+
     /// Microsoft's risk detections (the collected `AADUserRiskEvents`, not the rows of ours
     /// routed there) in the columns of [`SqliteState::risk_detections`], source `Microsoft`.
     pub fn microsoft_detections(
