@@ -179,6 +179,7 @@ async fn timer_and_http_envelopes_are_answered_in_the_host_format() {
             "detect-risks",
             "health",
             "risk-detections",
+            "risky-sign-ins",
             "risky-users",
             "risky-user-action",
             "openapi",

@@ -197,6 +197,41 @@ async fn detections_after_collection_list_the_days_attacks() {
     );
     assert!(!process.logs().contains("T00-B00-secret"));
 
+    // Risky sign-ins: exactly the sign-ins our detections name, each with its detections; and
+    // those Identity Protection rated (the attackers' successes from anonymising networks).
+    let sign_in_detections: Vec<&Value> = rows
+        .iter()
+        .filter(|r| {
+            !shared::detect::signals::AUDIT_DETECTIONS.contains(&r["name"].as_str().unwrap())
+        })
+        .collect();
+    let mut named: Vec<String> = sign_in_detections
+        .iter()
+        .flat_map(|r| r["record_ids"].as_array().unwrap().iter())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    named.sort();
+    named.dedup();
+    let signins = get("/api/risk/signins?last=3d&limit=1000&source=entra-monitor").await;
+    let mut listed_ids: Vec<String> = signins["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert!(!r["detections"].as_array().unwrap().is_empty(), "{r}");
+            r["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    listed_ids.sort();
+    assert_eq!(listed_ids, named);
+    let microsoft = get("/api/risk/signins?last=3d&limit=1000&source=Microsoft").await;
+    let rated = microsoft["rows"].as_array().unwrap();
+    assert!(!rated.is_empty(), "{microsoft}");
+    for r in rated {
+        assert_eq!(r["microsoft_risk_level"], "medium", "{r}");
+        assert_eq!(r["result"], "0", "{r}");
+    }
+
     // Our detections were routed as AADUserRiskEvents records: each once, in the Storage
     // archive (diagnostic-settings layout) and in the embedded table, marked as ours.
     let archived = |category: &str| -> Vec<Value> {

@@ -88,6 +88,10 @@ pub static REGISTRY: &[Function] = &[
         handler: Handler::Http(risk_detections::run),
     },
     Function {
+        spec: &risk_detections::SIGN_INS,
+        handler: Handler::Http(risk_detections::sign_ins),
+    },
+    Function {
         spec: &risky_users::LIST,
         handler: Handler::Http(risky_users::list),
     },

@@ -1,6 +1,8 @@
 //! `risk-detections` (GET `/api/risk/detections`): our detections and Microsoft's (the
-//! collected `AADUserRiskEvents`), newest first, with the evidence of ours. Authenticated and
-//! limited to the caller's tenants like the question endpoints.
+//! collected `AADUserRiskEvents`), newest first, with the evidence of ours; `risky-sign-ins`
+//! (GET `/api/risk/signins`): the sign-ins our detections name and those Microsoft rated at
+//! risk, with both ratings. Authenticated and limited to the caller's tenants like the question
+//! endpoints.
 
 use crate::app::App;
 use crate::functions::HttpResult;
@@ -21,13 +23,33 @@ pub static SPEC: FunctionSpec = FunctionSpec {
     },
 };
 
+pub static SIGN_INS: FunctionSpec = FunctionSpec {
+    name: "risky-sign-ins",
+    description: "Risky sign-ins: those our detections name and those Microsoft rated at risk, newest first.",
+    trigger: Trigger::Http {
+        route: "risk/signins",
+        methods: &[Method::Get],
+        auth: AuthLevel::Function,
+    },
+};
+
 const OWN: &[&str] = &["user", "source"];
 
-pub fn run(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
-    Box::pin(async move { answer(&app, req).await })
+#[derive(Clone, Copy, PartialEq)]
+enum Listing {
+    Detections,
+    SignIns,
 }
 
-async fn answer(app: &App, req: HttpRequest) -> HttpResult {
+pub fn run(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
+    Box::pin(async move { answer(&app, req, Listing::Detections).await })
+}
+
+pub fn sign_ins(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
+    Box::pin(async move { answer(&app, req, Listing::SignIns).await })
+}
+
+async fn answer(app: &App, req: HttpRequest, listing: Listing) -> HttpResult {
     let bad = |e: params::ParamError| HttpResponse::error(400, "BadParameter", e.to_string());
     let retention = chrono::Duration::days(app.config().destinations.retention_days as i64);
     let accept_csv = req
@@ -68,42 +90,46 @@ async fn answer(app: &App, req: HttpRequest) -> HttpResult {
         return Ok(r);
     }
     let store = app.state()?;
-    let mut rows: Vec<Vec<Value>> = Vec::new();
-    if source.as_deref() != Some("Microsoft") {
-        let ours = store.risk_detections(&tenant, c.from, c.to)?;
-        rows.extend(ours.into_iter().map(|mut r| {
-            r[8] = serde_json::from_str(r[8].as_str().unwrap_or("[]")).unwrap_or(Value::Null);
-            r
-        }));
-    }
-    if source.as_deref() != Some("entra-monitor") {
-        rows.extend(store.microsoft_detections(&tenant, c.from, c.to)?);
-    }
+    let (columns, mut rows, name, user_at): (&[&str], Vec<Vec<Value>>, _, usize) = match listing {
+        Listing::Detections => {
+            let mut rows: Vec<Vec<Value>> = Vec::new();
+            if source.as_deref() != Some("Microsoft") {
+                let ours = store.risk_detections(&tenant, c.from, c.to)?;
+                rows.extend(ours.into_iter().map(|mut r| {
+                    r[8] =
+                        serde_json::from_str(r[8].as_str().unwrap_or("[]")).unwrap_or(Value::Null);
+                    r
+                }));
+            }
+            if source.as_deref() != Some("entra-monitor") {
+                rows.extend(store.microsoft_detections(&tenant, c.from, c.to)?);
+            }
+            rows.sort_by(|a, b| {
+                b[5].as_str()
+                    .cmp(&a[5].as_str())
+                    .then(a[1].as_str().cmp(&b[1].as_str()))
+            });
+            (&DETECTION_COLUMNS[..], rows, "risk-detections", 3)
+        }
+        Listing::SignIns => {
+            let mut rows = store.risky_sign_ins(&tenant, c.from, c.to)?;
+            if let Some(s) = &source {
+                rows.retain(|r| r[10].as_array().is_some_and(|x| x.iter().any(|v| v == s)));
+            }
+            (&SIGN_IN_COLUMNS[..], rows, "risky-sign-ins", 2)
+        }
+    };
     if let Some(u) = &user {
-        rows.retain(|r| r[3].as_str().is_some_and(|x| x.eq_ignore_ascii_case(u)));
+        rows.retain(|r| {
+            r[user_at]
+                .as_str()
+                .is_some_and(|x| x.eq_ignore_ascii_case(u))
+        });
     }
-    rows.sort_by(|a, b| {
-        b[5].as_str()
-            .cmp(&a[5].as_str())
-            .then(a[1].as_str().cmp(&b[1].as_str()))
-    });
     let more = rows.len() > c.offset + c.limit;
     let page: Vec<Vec<Value>> = rows.into_iter().skip(c.offset).take(c.limit).collect();
     let a = Answer {
-        columns: [
-            "source",
-            "name",
-            "risk_level",
-            "user",
-            "ip",
-            "first_seen",
-            "last_seen",
-            "evidence",
-            "record_ids",
-            "state",
-        ]
-        .map(String::from)
-        .to_vec(),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
         rows: page,
         summary: None,
         next_offset: more.then_some(c.offset + c.limit),
@@ -112,11 +138,34 @@ async fn answer(app: &App, req: HttpRequest) -> HttpResult {
         .next_offset
         .map(|o| params::cursor(o, params::fingerprint(&req.query)));
     Ok(crate::functions::questions::respond(
-        "risk-detections",
-        &tenant,
-        &c,
-        &a,
-        next,
-        None,
+        name, &tenant, &c, &a, next, None,
     ))
 }
+
+const DETECTION_COLUMNS: [&str; 10] = [
+    "source",
+    "name",
+    "risk_level",
+    "user",
+    "ip",
+    "first_seen",
+    "last_seen",
+    "evidence",
+    "record_ids",
+    "state",
+];
+
+const SIGN_IN_COLUMNS: [&str; 12] = [
+    "id",
+    "time",
+    "user",
+    "ip",
+    "location",
+    "app",
+    "result",
+    "risk_level",
+    "microsoft_risk_level",
+    "risk_state",
+    "sources",
+    "detections",
+];

@@ -188,6 +188,12 @@ fn records(
             json["autonomousSystemNumber"] = json!(208_294);
             json["location"] = json!({ "city": "Frankfurt am Main", "state": "Hessen", "countryOrRegion": "DE", "geoCoordinates": { "latitude": 50.11, "longitude": 8.68 } });
             json["userAgent"] = json!("python-requests/2.31");
+            if code == 0 {
+                // Identity Protection (P2) rates a success from an anonymising network.
+                json["riskLevelDuringSignIn"] = json!("medium");
+                json["riskState"] = json!("atRisk");
+                json["riskEventTypes_v2"] = json!(["anonymizedIPAddress"]);
+            }
         }
         if let Some(p) = place {
             let place = &PLACES[p];

@@ -684,6 +684,79 @@ impl SqliteState {
         )
     }
 
+    /// Risky sign-ins of a tenant in `[from, to]`, newest first: the interactive sign-ins our
+    /// detections name, and those Microsoft rated at risk (`RiskLevelDuringSignIn` low, medium
+    /// or high). Each: id, time, user, ip, location, app, result, risk level (the higher of ours
+    /// and Microsoft's), Microsoft's level, risk state, sources, our detections (name and level).
+    pub fn risky_sign_ins(
+        &self,
+        tenant: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
+        use rusqlite::types::Value::Text;
+        use serde_json::{Value, json};
+        let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let sql = format!(
+            "SELECT s.\"Id\", s.\"TimeGenerated\", s.\"UserPrincipalName\", s.\"IPAddress\", s.\"Location\", s.\"AppDisplayName\", s.\"ResultType\", s.\"RiskLevelDuringSignIn\", s.\"RiskState\", d.name, d.risk_level
+             FROM \"SigninLogs\" s
+             LEFT JOIN (SELECT r.name, r.risk_level, j.value AS id FROM risk_detections r, json_each(r.record_ids) j WHERE r.tenant = ?1) d ON d.id = s.\"Id\"
+             WHERE s.\"{}\" = ?1 AND s.\"TimeGenerated\" >= ?2 AND s.\"TimeGenerated\" <= ?3
+               AND (d.id IS NOT NULL OR s.\"RiskLevelDuringSignIn\" IN ('low', 'medium', 'high'))
+             ORDER BY s.\"TimeGenerated\" DESC, s.\"Id\"",
+            embedded::tenant_column(Category::SignInLogs)
+        );
+        let rank = |l: &str| {
+            ["none", "low", "medium", "high"]
+                .iter()
+                .position(|x| *x == l)
+                .unwrap_or(0)
+        };
+        let mut out: Vec<Vec<Value>> = Vec::new();
+        let mut last_id = Value::Null;
+        for r in self.query_rows(&sql, &[Text(tenant.into()), Text(t(from)), Text(t(to))])? {
+            if r[0] != last_id {
+                last_id = r[0].clone();
+                let microsoft = r[7].as_str().filter(|l| rank(l) > 0);
+                out.push(vec![
+                    r[0].clone(),
+                    r[1].clone(),
+                    r[2].clone(),
+                    r[3].clone(),
+                    r[4].clone(),
+                    r[5].clone(),
+                    r[6].clone(),
+                    json!(microsoft.unwrap_or("none")),
+                    json!(microsoft),
+                    r[8].clone(),
+                    json!(if microsoft.is_some() {
+                        vec!["Microsoft"]
+                    } else {
+                        vec![]
+                    }),
+                    json!([]),
+                ]);
+            }
+            let (Some(row), Some(name), Some(level)) =
+                (out.last_mut(), r[9].as_str(), r[10].as_str())
+            else {
+                continue;
+            };
+            if rank(level) > rank(row[7].as_str().unwrap_or("none")) {
+                row[7] = json!(level);
+            }
+            if let Some(sources) = row[10].as_array_mut()
+                && !sources.contains(&json!(crate::detect::SOURCE))
+            {
+                sources.insert(0, json!(crate::detect::SOURCE));
+            }
+            if let Some(found) = row[11].as_array_mut() {
+                found.push(json!({ "name": name, "risk_level": level }));
+            }
+        }
+        Ok(out)
+    }
+
     /// A user's object id, from what was collected: Microsoft's risky-user record, else the
     /// newest sign-in.
     pub fn user_object_id(&self, tenant: &str, upn: &str) -> Result<Option<String>, StateError> {
