@@ -489,29 +489,32 @@ pub fn openapi() -> Value {
         json!({ "name": "source", "in": "query", "schema": { "type": "string", "enum": ["entra-monitor", "Microsoft"] }, "description": "Only ours, or only Microsoft's." }),
     ];
     risk_params.extend(common_params.as_array().cloned().unwrap_or_default());
-    paths.insert(
-        "/api/risk/detections".into(),
+    let risk_listing = |operation: &str, summary: &str, columns: &str| {
         json!({ "get": {
-            "operationId": "risk-detections",
-            "summary": "Risk detections, ours (with evidence: record ids, counts, the threshold crossed) and Microsoft's, newest first.",
-            "parameters": risk_params.clone(),
+            "operationId": operation,
+            "summary": summary,
+            "parameters": risk_params,
             "responses": {
-                "200": { "description": "Columns source, name, risk_level, user, ip, first_seen, last_seen, evidence, record_ids, state.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Answer" } }, "text/csv": { "schema": { "type": "string" } } } },
+                "200": { "description": format!("Columns {columns}."), "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Answer" } }, "text/csv": { "schema": { "type": "string" } } } },
                 "400": { "description": "A parameter is wrong.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
             }
-        } }),
+        } })
+    };
+    paths.insert(
+        "/api/risk/detections".into(),
+        risk_listing(
+            "risk-detections",
+            "Risk detections, ours (with evidence: record ids, counts, the threshold crossed) and Microsoft's, newest first.",
+            "source, name, risk_level, user, ip, first_seen, last_seen, evidence, record_ids, state",
+        ),
     );
     paths.insert(
         "/api/risk/signins".into(),
-        json!({ "get": {
-            "operationId": "risky-sign-ins",
-            "summary": "Risky sign-ins: the interactive sign-ins our detections name and those Microsoft rated at risk (RiskLevelDuringSignIn), newest first.",
-            "parameters": risk_params,
-            "responses": {
-                "200": { "description": "Columns id, time, user, ip, location, app, result, risk_level (the higher of ours and Microsoft's), microsoft_risk_level, risk_state, sources, detections.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Answer" } }, "text/csv": { "schema": { "type": "string" } } } },
-                "400": { "description": "A parameter is wrong.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
-            }
-        } }),
+        risk_listing(
+            "risky-sign-ins",
+            "Risky sign-ins: the interactive sign-ins our detections name and those Microsoft rated at risk (RiskLevelDuringSignIn), newest first.",
+            "id, time, user, ip, location, app, result, risk_level (the higher of ours and Microsoft's), microsoft_risk_level, risk_state, sources, detections",
+        ),
     );
     paths.insert(
         "/api/risk/users".into(),
