@@ -346,6 +346,16 @@ async fn detections_after_collection_list_the_days_attacks() {
     let states: Vec<&str> = states.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(states, ["atRisk", "dismissed"], "{user}");
 
+    // Detections also ran right after a collection of sign-ins, not only on their timer.
+    assert!(
+        process
+            .logs()
+            .lines()
+            .any(|l| l.contains("function=\"collect-signins\"") && l.contains("audit events read")),
+        "{}",
+        process.logs()
+    );
+
     // Authorisation and bad input like every endpoint.
     let bad = get("/api/risk/detections?source=everyone").await;
     assert!(

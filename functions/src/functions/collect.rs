@@ -80,6 +80,26 @@ pub async fn run(
             }
         }
     }
+    // Detections follow each collection of what they read.
+    if categories
+        .iter()
+        .any(|c| matches!(c, Category::SignInLogs | Category::AuditLogs))
+    {
+        for tenant in sources.iter().filter(|t| {
+            t.categories.contains(&Category::SignInLogs)
+                || t.categories.contains(&Category::AuditLogs)
+        }) {
+            if !keep_going() {
+                break;
+            }
+            if let Err(e) = crate::functions::detect_risks::detect_tenant(app, inv, tenant).await {
+                inv.log(format!(
+                    "tenant {}: detections after collection failed: {e}",
+                    tenant.name
+                ));
+            }
+        }
+    }
     if failures.is_empty() {
         Ok(format!(
             "{records} records read, {new} new, from {} tenant(s)",

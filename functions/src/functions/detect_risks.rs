@@ -2,7 +2,7 @@
 //! the last run (with a look-back for late records), stores new detections (one per incident)
 //! and the learned history.
 
-use crate::app::App;
+use crate::app::{App, TenantSource};
 use crate::functions::TimerResult;
 use crate::invocation::FunctionError;
 use crate::invocation::{BoxFuture, Invocation, TimerInfo};
@@ -23,69 +23,71 @@ pub static SPEC: FunctionSpec = FunctionSpec {
 
 pub fn run(app: Arc<App>, inv: Invocation, _timer: TimerInfo) -> BoxFuture<TimerResult> {
     Box::pin(async move {
-        let store = app.state()?;
-        let sources = app.sources().await?;
-        let now = app.now();
         let mut lines = Vec::new();
-        for t in sources {
-            let tenant = t.reports.tenant.clone();
-            let store = store.clone();
-            let thresholds = app.config().detections.clone();
-            // SQLite work off the async threads.
-            let report = tokio::task::spawn_blocking(move || {
-                run_detections(&store, &tenant, now, &thresholds)
-            })
-            .await
-            .map_err(|e| crate::invocation::FunctionError::Failed(e.to_string()))??;
-            let published = publish_risk(&app, &t.reports.tenant, &report.new_detections).await?;
-            let mut alerted = String::new();
-            if let Some(settings) = &app.config().alerts
-                && !report.new_detections.is_empty()
-            {
-                let alerter = shared::detect::alerts::Alerter::new(settings.clone());
-                let state_for_alerts = app.state()?;
-                let a = alerter
-                    .send(
-                        &state_for_alerts,
-                        &t.reports.tenant,
-                        &report.new_detections,
-                        app.now(),
-                    )
-                    .await?;
-                alerted = format!(
-                    "; alerts: {} sent, {} suppressed by the hourly limit, {} failed",
-                    a.sent, a.suppressed, a.failed
-                );
-            }
-            if report.waiting {
-                let line = format!(
-                    "tenant {}: waiting for collection to catch up before the first detection run",
-                    t.name
-                );
-                inv.log(&line);
-                lines.push(line);
-                continue;
-            }
-            let line = format!(
-                "tenant {}: {} sign-ins and {} audit events read, {} new detections{}",
-                t.name,
-                report.sign_ins,
-                report.audits,
-                report.new,
-                if report.learning_days > 0 {
-                    format!(" ({} days only learned from)", report.learning_days)
-                } else {
-                    String::new()
-                }
-            ) + &format!(
-                "; {} detections and {} risky users routed",
-                published.detections, published.risky_users
-            ) + &alerted;
-            inv.log(&line);
-            lines.push(line);
+        for t in app.sources().await? {
+            lines.push(detect_tenant(&app, &inv, t).await?);
         }
         Ok(lines.join("; "))
     })
+}
+
+/// One detection run for a tenant (after the `detect-risks` timer, and after each collection
+/// of sign-ins or audits): new detections stored, routed and alerted; returns what it did.
+pub async fn detect_tenant(
+    app: &App,
+    inv: &Invocation,
+    t: &TenantSource,
+) -> Result<String, FunctionError> {
+    // One run at a time in this process: two would learn the same sign-ins twice.
+    static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = RUNNING.lock().await;
+    let store = app.state()?;
+    let now = app.now();
+    let tenant = t.reports.tenant.clone();
+    let thresholds = app.config().detections.clone();
+    // SQLite work off the async threads.
+    let report =
+        tokio::task::spawn_blocking(move || run_detections(&store, &tenant, now, &thresholds))
+            .await
+            .map_err(|e| FunctionError::Failed(e.to_string()))??;
+    let published = publish_risk(app, &t.reports.tenant, &report.new_detections).await?;
+    let mut alerted = String::new();
+    if let Some(settings) = &app.config().alerts
+        && !report.new_detections.is_empty()
+    {
+        let alerter = shared::detect::alerts::Alerter::new(settings.clone());
+        let store = app.state()?;
+        let a = alerter
+            .send(&store, &t.reports.tenant, &report.new_detections, app.now())
+            .await?;
+        alerted = format!(
+            "; alerts: {} sent, {} suppressed by the hourly limit, {} failed",
+            a.sent, a.suppressed, a.failed
+        );
+    }
+    let line = if report.waiting {
+        format!(
+            "tenant {}: waiting for collection to catch up before the first detection run",
+            t.name
+        )
+    } else {
+        format!(
+            "tenant {}: {} sign-ins and {} audit events read, {} new detections{}; {} detections and {} risky users routed{alerted}",
+            t.name,
+            report.sign_ins,
+            report.audits,
+            report.new,
+            if report.learning_days > 0 {
+                format!(" ({} days only learned from)", report.learning_days)
+            } else {
+                String::new()
+            },
+            published.detections,
+            published.risky_users
+        )
+    };
+    inv.log(&line);
+    Ok(line)
 }
 
 /// Routes a tenant's new detections, and its risky users whose state changed, as rows of
