@@ -970,3 +970,30 @@ fn published_samples_are_classified_as_labelled() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_leavers_phone_still_trying_from_home_is_not_a_disabled_account_attack() {
+    let user = "leaver@contoso.com";
+    let home = ("198.51.100.40", 64500, LONDON, "GB");
+    let learned: Vec<SignIn> = (0..10)
+        .map(|i| sign_in(&format!("h{i}"), -5000 + i, user, home, "0"))
+        .collect();
+    let history = history_of(&learned);
+    let t = Thresholds::default();
+    // The account was disabled; the phone's mail app keeps trying from home.
+    let phone: Vec<SignIn> = (0..6)
+        .map(|i| sign_in(&format!("d{i}"), i * 10, user, home, "50057"))
+        .collect();
+    assert!(detect(&phone, &[], &history, &t).is_empty());
+    // The same attempts from a hosting network nobody in the organisation uses are.
+    let attacker = ("203.0.113.77", 208_294, (50.11, 8.68), "DE");
+    let foreign: Vec<SignIn> = (0..3)
+        .map(|i| sign_in(&format!("x{i}"), i, user, attacker, "50057"))
+        .collect();
+    let found = detect(&foreign, &[], &history, &t);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].name, found[0].ip.as_deref()),
+        ("disabledAccountSignIn", Some("203.0.113.77"))
+    );
+}
