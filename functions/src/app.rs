@@ -314,11 +314,13 @@ impl App {
                 }
                 let tenant = SimulatedTenant::new(self.config.simulated_seed, self.config.simulated_users);
                 let tenant_id = tenant.directory.tenant_id.clone();
-                let server = SimServer::new(tenant, self.clock.clone(), Faults::default());
-                let base = server
-                    .start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-                    .await
-                    .map_err(|e| FunctionError::Failed(format!("cannot start the simulated tenant: {e}")))?;
+                let base = match &self.config.simulated_graph_url {
+                    Some(url) => url.clone(),
+                    None => SimServer::new(tenant, self.clock.clone(), Faults::default())
+                        .start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+                        .await
+                        .map_err(|e| FunctionError::Failed(format!("cannot start the simulated tenant: {e}")))?,
+                };
                 tracing::info!(tenant = %tenant_id, users = self.config.simulated_users, "simulated tenant serving Graph at {base}");
                 let app_budget = Arc::new(Budget::reports_per_app());
                 let source = |budget: Budget| Source {

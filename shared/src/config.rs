@@ -150,6 +150,8 @@ pub struct Config {
     /// Reports-API requests per 10 s the simulated tenant's collectors allow themselves
     /// (Graph's own limit, 5, by default; tests raise it).
     pub simulated_budget: usize,
+    /// Read a simulated tenant already serving at this address instead of starting one.
+    pub simulated_graph_url: Option<String>,
 }
 
 /// One problem with the configuration.
@@ -282,6 +284,7 @@ const KNOWN_ENV: &[&str] = &[
     "ENTRA_MONITOR_RUN_BUDGET_SECONDS",
     "ENTRA_MONITOR_SIMULATED_SEED",
     "ENTRA_MONITOR_SIMULATED_USERS",
+    "ENTRA_MONITOR_SIMULATED_GRAPH_URL",
     "ENTRA_MONITOR_SIMULATED_BUDGET",
     "ENTRA_MONITOR_AUTHORITY_HOST",
     "ENTRA_MONITOR_GRAPH_HOST",
@@ -732,6 +735,23 @@ impl Config {
             &tenants,
             &mut problem,
         );
+        // A simulated tenant already serving elsewhere (`entra-monitor simulate`, or a
+        // benchmark's page server), instead of starting one in this process.
+        let simulated_graph_url = match env.get("ENTRA_MONITOR_SIMULATED_GRAPH_URL") {
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                Some(u.trim_end_matches('/').to_string())
+            }
+            Some(u) => {
+                problem(
+                    "ENTRA_MONITOR_SIMULATED_GRAPH_URL",
+                    format!(
+                        "\"{u}\" is not an http(s) address; expected e.g. http://127.0.0.1:7072"
+                    ),
+                );
+                None
+            }
+            None => None,
+        };
         let auth = auth::load(env, file.auth, file.api_keys, &mut problem);
         let query = query::load(env, file.query, &mut problem);
         let alerts = detections::load_alerts(env, &file.detections, &mut problem);
@@ -764,6 +784,7 @@ impl Config {
                 simulated_seed,
                 simulated_users,
                 simulated_budget,
+                simulated_graph_url,
                 authority_host,
                 graph_host,
             })

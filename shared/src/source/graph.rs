@@ -263,7 +263,8 @@ fn without_url(e: &reqwest::Error) -> String {
     text
 }
 
-fn parse_page(text: &str) -> Result<Page, String> {
+/// A Graph list page: `value` and `@odata.nextLink`.
+pub fn parse_page(text: &str) -> Result<Page, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let value = match v.get("value") {
         Some(Value::Array(items)) => items.clone(),

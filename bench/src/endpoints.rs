@@ -1,0 +1,331 @@
+//! Section 3, endpoint latency: an embedded store of generated sign-ins (30 days) with audit and
+//! provisioning rows in proportion, written through the store's own page write; the real binary
+//! (`serve`) answers each question endpoint repeatedly over HTTP. The same rows — the columns the
+//! questions read — are written as NDJSON, loaded into DuckDB (the Python package) and asked the
+//! same questions in DuckDB's SQL (`bench/duckdb_questions.py`); both answers' row counts are
+//! compared.
+
+use crate::data::Generator;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde_json::{Map, Value, json};
+use shared::model::Category;
+use shared::model::rows::normalise;
+use shared::simulated::SimulatedTenant;
+use shared::state::{PageRouting, SqliteState, StoredRow};
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration as StdDuration, Instant};
+
+/// The tenant the store is written for (configured in `serve`, so no simulated tenant runs).
+const TENANT: &str = "5e1c7b0a-0000-4000-8000-00000000be9c";
+
+/// Columns the questions read, per table: what DuckDB gets.
+fn exported(category: Category) -> &'static [&'static str] {
+    match category {
+        Category::SignInLogs => &[
+            "Id",
+            "TimeGenerated",
+            "UserPrincipalName",
+            "AppDisplayName",
+            "AppId",
+            "ResultType",
+            "ResultDescription",
+            "Location",
+            "LocationDetails",
+            "DeviceDetail",
+            "IPAddress",
+        ],
+        Category::AuditLogs => &[
+            "Id",
+            "TimeGenerated",
+            "OperationName",
+            "TargetResources",
+            "InitiatedBy",
+            "CorrelationId",
+        ],
+        _ => &[
+            "Id",
+            "TimeGenerated",
+            "SourceSystem",
+            "TargetSystem",
+            "ProvisioningAction",
+            "SourceIdentity",
+            "TargetIdentity",
+            "ResultType",
+        ],
+    }
+}
+
+pub struct Built {
+    pub sign_ins: u64,
+    pub audits: u64,
+    pub provisioning: u64,
+    pub seconds: f64,
+    pub store_mb: f64,
+    pub user: String,
+    pub app: String,
+}
+
+/// Writes the store and the NDJSON files under `dir`.
+pub fn build(dir: &Path, sign_ins: u64, tenant: &SimulatedTenant) -> Built {
+    let _ = std::fs::remove_dir_all(dir);
+    let store = SqliteState::open(dir).expect("the store opens");
+    let end = Utc::now() - Duration::hours(1);
+    let start = end - Duration::days(30);
+    let started = Instant::now();
+    let mut built = Built {
+        sign_ins,
+        audits: sign_ins / 20,
+        provisioning: sign_ins / 20,
+        seconds: 0.0,
+        store_mb: 0.0,
+        user: String::new(),
+        app: String::new(),
+    };
+    for (category, total, file) in [
+        (Category::SignInLogs, built.sign_ins, "SigninLogs.ndjson"),
+        (Category::AuditLogs, built.audits, "AuditLogs.ndjson"),
+        (
+            Category::ProvisioningLogs,
+            built.provisioning,
+            "AADProvisioningLogs.ndjson",
+        ),
+    ] {
+        let generator = Generator::new(tenant, category, total, start, end);
+        if category == Category::SignInLogs {
+            let first = generator.record(0);
+            built.user = first["userPrincipalName"].as_str().unwrap_or("").into();
+            built.app = first["appDisplayName"].as_str().unwrap_or("").into();
+        }
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(dir.join(file)).expect("the NDJSON file is created"),
+        );
+        let mut from = 0;
+        while from < total {
+            let to = (from + 1000).min(total);
+            let rows: Vec<StoredRow> = (from..to)
+                .filter_map(|i| {
+                    let record = generator.record(i);
+                    let row = normalise(category, TENANT, &record).ok()?;
+                    Some(StoredRow {
+                        id: row.id,
+                        time: row.time,
+                        columns: row.columns,
+                        raw: record,
+                    })
+                })
+                .collect();
+            for r in &rows {
+                let line: Map<String, Value> = exported(category)
+                    .iter()
+                    .map(|c| {
+                        let v = match r.columns.get(*c) {
+                            Some(v @ (Value::Object(_) | Value::Array(_))) => {
+                                Value::String(v.to_string())
+                            }
+                            Some(v) => v.clone(),
+                            None => Value::Null,
+                        };
+                        (c.to_string(), v)
+                    })
+                    .collect();
+                let _ = serde_json::to_writer(&mut out, &line);
+                let _ = out.write_all(b"\n");
+            }
+            // No checkpoint moves: `serve` must not think collection is under way.
+            store
+                .store_page(
+                    TENANT,
+                    category,
+                    &rows,
+                    &PageRouting::embedded_only(),
+                    None,
+                    start,
+                    Utc::now(),
+                )
+                .expect("the page is stored");
+            from = to;
+        }
+        let _ = out.flush();
+    }
+    built.seconds = started.elapsed().as_secs_f64();
+    built.store_mb = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("state"))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len() as f64 / 1e6)
+        .sum();
+    built
+}
+
+pub struct Latency {
+    pub question: String,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub rows: usize,
+    pub duck_p50_ms: f64,
+    pub duck_p95_ms: f64,
+    pub duck_rows: usize,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Every question, as (name, path and query).
+fn questions(built: &Built, range: &str) -> Vec<(String, String)> {
+    let enc = |s: &str| {
+        let mut u = reqwest::Url::parse("http://x/").expect("a URL");
+        u.query_pairs_mut().append_pair("v", s);
+        u.query()
+            .unwrap_or("v=")
+            .trim_start_matches("v=")
+            .to_string()
+    };
+    let (user, app) = (enc(&built.user), enc(&built.app));
+    [
+        ("admin-access", format!("audit/admin-access?{range}&limit=100")),
+        ("app-users", format!("signins/app-users?app={app}&{range}&limit=100")),
+        ("password-resets", format!("audit/password-resets?{range}")),
+        ("sign-in-pattern", format!("signins/pattern?user={user}&{range}")),
+        ("weekly-users", format!("signins/users?{range}")),
+        ("sign-in-status", format!("signins/status?{range}")),
+        (
+            "groups-created",
+            format!("provisioning/groups-created?target=ServiceNow&{range}&limit=100"),
+        ),
+        (
+            "users-removed",
+            format!("provisioning/users-removed?target=Adobe%20Identity%20Management&{range}&limit=100"),
+        ),
+        (
+            "users-created",
+            format!("provisioning/users-created?source=Workday&target=Active%20Directory&{range}&limit=100"),
+        ),
+        ("logs", format!("logs/SignInLogs?user={user}&{range}&limit=100")),
+    ]
+    .into_iter()
+    .map(|(n, p)| (n.to_string(), p))
+    .collect()
+}
+
+pub async fn measure(
+    dir: &Path,
+    binary: &Path,
+    python: &Path,
+    built: &Built,
+    reps: usize,
+) -> (Vec<Latency>, f64) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        l.local_addr().expect("an address").port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(binary)
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ENTRA_MONITOR_DATA_DIR", dir)
+        .env("ENTRA_MONITOR_LISTEN", &listen)
+        .env("ENTRA_MONITOR_TENANT_ID", TENANT)
+        .env(
+            "ENTRA_MONITOR_CLIENT_ID",
+            "00000000-0000-4000-8000-00000000c11e",
+        )
+        .env("ENTRA_MONITOR_CLIENT_SECRET", "not-used-by-the-benchmark")
+        // Collection at start fails at once (nothing listens there): the store stays as built.
+        .env("ENTRA_MONITOR_AUTHORITY_HOST", "http://127.0.0.1:9")
+        .env("ENTRA_MONITOR_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve starts");
+    let client = reqwest::Client::new();
+    let base = format!("http://{listen}/api");
+    let up = Instant::now();
+    while client.get(format!("{base}/health")).send().await.is_err() {
+        assert!(
+            up.elapsed() < StdDuration::from_secs(30),
+            "serve did not start"
+        );
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    // Let the start-up runs (which fail for want of a token) finish.
+    tokio::time::sleep(StdDuration::from_secs(2)).await;
+    let to = Utc::now();
+    let from = to - Duration::days(7);
+    let iso = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let range = format!("from={}&to={}", iso(from), iso(to));
+    let mut ours = Vec::new();
+    for (name, path) in questions(built, &range) {
+        let mut times = Vec::new();
+        let mut rows = 0;
+        for _ in 0..reps {
+            let t = Instant::now();
+            let response = client
+                .get(format!("{base}/{path}"))
+                .send()
+                .await
+                .expect("an answer");
+            let status = response.status();
+            let body: Value = response.json().await.expect("JSON");
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert!(status.is_success(), "{name}: {status} {body}");
+            rows = body["rows"].as_array().map(Vec::len).unwrap_or(0);
+        }
+        times.sort_by(f64::total_cmp);
+        ours.push((name, times, rows));
+    }
+    let _ = child.kill().await;
+
+    // DuckDB on the same rows.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("duckdb_questions.py");
+    let output = std::process::Command::new(python)
+        .arg(&script)
+        .arg(dir)
+        .arg(iso(from))
+        .arg(iso(to))
+        .arg(reps.to_string())
+        .arg(json!({ "user": built.user, "app": built.app }).to_string())
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "DuckDB: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let duck: Value = serde_json::from_slice(&output.stdout).expect("DuckDB's JSON");
+    let latencies = ours
+        .into_iter()
+        .map(|(name, times, rows)| {
+            let d = &duck["questions"][&name];
+            Latency {
+                p50_ms: percentile(&times, 0.5),
+                p95_ms: percentile(&times, 0.95),
+                rows,
+                duck_p50_ms: d["p50_ms"].as_f64().unwrap_or(f64::NAN),
+                duck_p95_ms: d["p95_ms"].as_f64().unwrap_or(f64::NAN),
+                duck_rows: d["rows"].as_u64().unwrap_or(0) as usize,
+                question: name,
+            }
+        })
+        .collect();
+    (latencies, duck["load_s"].as_f64().unwrap_or(f64::NAN))
+}
+
+/// The DuckDB package's version.
+pub fn duckdb_version(python: &Path) -> String {
+    std::process::Command::new(python)
+        .args(["-c", "import duckdb; print(duckdb.__version__)"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
