@@ -31,7 +31,7 @@ fn lines(category: Category, from: chrono::DateTime<Utc>, hours: i64) -> Vec<Exp
             ExportLine {
                 id: row.id.clone(),
                 time: row.time,
-                record: export_record(category, "t-1", &row, &r.json),
+                record: export_record(category, "t-1", row.time, &row.columns, &r.json),
             }
         })
         .collect()

@@ -100,52 +100,66 @@ pub fn build(dir: &Path, sign_ins: u64, tenant: &SimulatedTenant) -> Built {
         let mut out = std::io::BufWriter::new(
             std::fs::File::create(dir.join(file)).expect("the NDJSON file is created"),
         );
-        let mut from = 0;
-        while from < total {
-            let to = (from + 1000).min(total);
-            let rows: Vec<StoredRow> = (from..to)
-                .filter_map(|i| {
-                    let record = generator.record(i);
-                    let row = normalise(category, TENANT, &record).ok()?;
-                    Some(StoredRow {
-                        id: row.id,
-                        time: row.time,
-                        columns: row.columns,
-                        raw: record,
-                    })
-                })
-                .collect();
-            for r in &rows {
-                let line: Map<String, Value> = exported(category)
-                    .iter()
-                    .map(|c| {
-                        let v = match r.columns.get(*c) {
-                            Some(v @ (Value::Object(_) | Value::Array(_))) => {
-                                Value::String(v.to_string())
-                            }
-                            Some(v) => v.clone(),
-                            None => Value::Null,
-                        };
-                        (c.to_string(), v)
+        // Two threads: this one generates, normalises and writes the NDJSON; the other writes
+        // the store (SQLite has one writer), a few pages behind.
+        let (pages, receive) = std::sync::mpsc::sync_channel::<Vec<StoredRow>>(4);
+        std::thread::scope(|scope| {
+            let store = &store;
+            scope.spawn(move || {
+                for rows in receive {
+                    // No checkpoint moves: `serve` must not think collection is under way.
+                    store
+                        .store_page(
+                            TENANT,
+                            category,
+                            &rows,
+                            &PageRouting::embedded_only(),
+                            None,
+                            start,
+                            Utc::now(),
+                        )
+                        .expect("the page is stored");
+                }
+            });
+            let mut from = 0;
+            while from < total {
+                let to = (from + 1000).min(total);
+                let rows: Vec<StoredRow> = (from..to)
+                    .filter_map(|i| {
+                        let record = generator.record(i);
+                        let row = normalise(category, TENANT, &record).ok()?;
+                        Some(StoredRow {
+                            id: row.id,
+                            time: row.time,
+                            columns: row.columns,
+                            raw: record,
+                        })
                     })
                     .collect();
-                let _ = serde_json::to_writer(&mut out, &line);
-                let _ = out.write_all(b"\n");
+                for r in &rows {
+                    let line: Map<String, Value> = exported(category)
+                        .iter()
+                        .map(|c| {
+                            let v = match r.columns.get(*c) {
+                                Some(v @ (Value::Object(_) | Value::Array(_))) => {
+                                    Value::String(v.to_string())
+                                }
+                                Some(v) => v.clone(),
+                                None => Value::Null,
+                            };
+                            (c.to_string(), v)
+                        })
+                        .collect();
+                    let _ = serde_json::to_writer(&mut out, &line);
+                    let _ = out.write_all(b"\n");
+                }
+                if pages.send(rows).is_err() {
+                    break;
+                }
+                from = to;
             }
-            // No checkpoint moves: `serve` must not think collection is under way.
-            store
-                .store_page(
-                    TENANT,
-                    category,
-                    &rows,
-                    &PageRouting::embedded_only(),
-                    None,
-                    start,
-                    Utc::now(),
-                )
-                .expect("the page is stored");
-            from = to;
-        }
+            drop(pages);
+        });
         let _ = out.flush();
     }
     built.seconds = started.elapsed().as_secs_f64();

@@ -9,6 +9,11 @@ mod memory;
 mod pipeline;
 
 use clap::Parser;
+
+/// mimalloc: the collectors allocate and free many small JSON values; glibc's allocator spent
+/// half the pipeline's time in malloc/free (measured with `bench/run`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use shared::simulated::SimulatedTenant;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -46,6 +51,9 @@ struct Args {
     /// Cold starts (section 4).
     #[arg(long, default_value_t = 20)]
     cold_runs: usize,
+    /// Only these sections (1 pipeline, 2 memory, 3 endpoints, 4 cold start), e.g. `1,4`.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 3, 4])]
+    sections: Vec<u8>,
 }
 
 fn machine() -> String {
@@ -95,127 +103,134 @@ async fn main() {
     let _ = writeln!(t, "Measured {when} on: {}\n", machine());
     let log = |s: &str| eprintln!("bench: {s}");
 
-    log(&format!("1/4 pipeline: {} sign-ins", a.pipeline_records));
-    let p = pipeline::run(&work, a.pipeline_records, &tenant);
-    let (pr, pmb) = p.rate(p.parse);
-    let (qr, qmb) = p.rate(p.pipeline);
-    let ratio = qr / pr;
-    let _ = writeln!(
-        t,
-        "### 1. Collect pipeline throughput ({} sign-ins, {:.0} MB of Graph pages)\n",
-        p.records,
-        p.bytes as f64 / 1e6
-    );
-    let _ = writeln!(t, "| | records/s | MB/s |\n|---|---:|---:|");
-    let _ = writeln!(
-        t,
-        "| parse only (`serde_json::Value`) | {pr:.0} | {pmb:.1} |"
-    );
-    let _ = writeln!(
-        t,
-        "| pipeline (parse, normalise, dedupe, embedded write, Storage encoding) | {qr:.0} | {qmb:.1} |"
-    );
-    let _ = writeln!(
-        t,
-        "| ratio pipeline / parse | {ratio:.2} | target ≥ 0.5: {} |\n",
-        met(ratio >= 0.5)
-    );
-
-    log(&format!(
-        "2/4 memory: {} sign-ins over HTTP",
-        a.memory_records
-    ));
-    let marks: Vec<u64> = [100_000, 500_000, 1_000_000]
-        .into_iter()
-        .filter(|m| *m <= a.memory_records)
-        .chain(std::iter::once(a.memory_records))
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let m = memory::run(&work, &binary, a.memory_records, &tenant, &marks).await;
-    let _ = writeln!(
-        t,
-        "### 2. Memory: peak RSS of `run collect-signins` backfilling {} sign-ins over HTTP ({} stored, {:.0} s)\n",
-        a.memory_records, m.stored, m.seconds
-    );
-    let _ = writeln!(t, "| records served | peak RSS (MB) |\n|---:|---:|");
-    for (n, mb) in &m.marks {
-        let _ = writeln!(t, "| {n} | {mb:.1} |");
-    }
-    let first = m.marks.first().map(|x| x.1).unwrap_or(0.0);
-    let flat = m.peak_mb <= first * 1.25 + 5.0;
-    let _ = writeln!(
-        t,
-        "| peak | {:.1} (target: flat and < 100: {}) |\n",
-        m.peak_mb,
-        met(flat && m.peak_mb < 100.0)
-    );
-
-    log(&format!(
-        "3/4 endpoints: building a store of {} sign-ins",
-        a.store_sign_ins
-    ));
-    let dir = work.join("endpoints");
-    let built = endpoints::build(&dir, a.store_sign_ins, &tenant);
-    log(&format!(
-        "3/4 endpoints: built in {:.0} s; asking each question {} times",
-        built.seconds, a.reps
-    ));
-    let (latencies, duck_load) = endpoints::measure(&dir, &binary, &a.python, &built, a.reps).await;
-    let _ = writeln!(
-        t,
-        "### 3. Endpoint latency ({} sign-ins over 30 days, {} audit, {} provisioning rows; store {:.0} MB written in {:.0} s; questions over the last 7 days; {} calls each; DuckDB {} in memory, loaded in {:.0} s)\n",
-        built.sign_ins,
-        built.audits,
-        built.provisioning,
-        built.store_mb,
-        built.seconds,
-        a.reps,
-        endpoints::duckdb_version(&a.python),
-        duck_load
-    );
-    let _ = writeln!(
-        t,
-        "| question | p50 ms | p95 ms | DuckDB p50 | DuckDB p95 | p95 ratio | rows (ours / DuckDB) | p95 ≤ DuckDB |\n|---|---:|---:|---:|---:|---:|---:|---|"
-    );
-    for l in &latencies {
+    let run = |n: u8| a.sections.contains(&n);
+    if run(1) {
+        log(&format!("1/4 pipeline: {} sign-ins", a.pipeline_records));
+        let p = pipeline::run(&work, a.pipeline_records, &tenant);
+        let (pr, pmb) = p.rate(p.parse);
+        let (qr, qmb) = p.rate(p.pipeline);
+        let ratio = qr / pr;
         let _ = writeln!(
             t,
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} / {} | {} |",
-            l.question,
-            l.p50_ms,
-            l.p95_ms,
-            l.duck_p50_ms,
-            l.duck_p95_ms,
-            l.p95_ms / l.duck_p95_ms,
-            l.rows,
-            l.duck_rows,
-            met(l.p95_ms <= l.duck_p95_ms)
+            "### 1. Collect pipeline throughput ({} sign-ins, {:.0} MB of Graph pages)\n",
+            p.records,
+            p.bytes as f64 / 1e6
+        );
+        let _ = writeln!(t, "| | records/s | MB/s |\n|---|---:|---:|");
+        let _ = writeln!(
+            t,
+            "| parse only (`serde_json::Value`) | {pr:.0} | {pmb:.1} |"
+        );
+        let _ = writeln!(
+            t,
+            "| pipeline (parse, normalise, dedupe, embedded write, Storage encoding) | {qr:.0} | {qmb:.1} |"
+        );
+        let _ = writeln!(
+            t,
+            "| ratio pipeline / parse | {ratio:.2} | target ≥ 0.5: {} |\n",
+            met(ratio >= 0.5)
         );
     }
-    let _ = writeln!(t);
-    let _ = std::fs::remove_dir_all(&dir);
-
-    log(&format!("4/4 cold start: {} runs", a.cold_runs));
-    let c = cold::run(&work, &binary, a.cold_runs).await;
-    let _ = writeln!(
-        t,
-        "### 4. Cold start: exec of `serve` to the first answered `/api/health` ({} runs)\n",
-        c.runs
-    );
-    let _ = writeln!(
-        t,
-        "| median ms | min | max | target < 50 ms | release binary |\n|---:|---:|---:|---|---:|"
-    );
-    let _ = writeln!(
-        t,
-        "| {:.1} | {:.1} | {:.1} | {} | {:.1} MB |",
-        c.median_ms,
-        c.min_ms,
-        c.max_ms,
-        met(c.median_ms < 50.0),
-        c.binary_mb
-    );
+    if run(2) {
+        log(&format!(
+            "2/4 memory: {} sign-ins over HTTP",
+            a.memory_records
+        ));
+        let marks: Vec<u64> = [100_000, 500_000, 1_000_000]
+            .into_iter()
+            .filter(|m| *m <= a.memory_records)
+            .chain(std::iter::once(a.memory_records))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let m = memory::run(&work, &binary, a.memory_records, &tenant, &marks).await;
+        let _ = writeln!(
+            t,
+            "### 2. Memory: peak RSS of `run collect-signins` backfilling {} sign-ins over HTTP ({} stored, {:.0} s)\n",
+            a.memory_records, m.stored, m.seconds
+        );
+        let _ = writeln!(t, "| records served | peak RSS (MB) |\n|---:|---:|");
+        for (n, mb) in &m.marks {
+            let _ = writeln!(t, "| {n} | {mb:.1} |");
+        }
+        let first = m.marks.first().map(|x| x.1).unwrap_or(0.0);
+        let flat = m.peak_mb <= first * 1.25 + 5.0;
+        let _ = writeln!(
+            t,
+            "| peak | {:.1} (target: flat and < 100: {}) |\n",
+            m.peak_mb,
+            met(flat && m.peak_mb < 100.0)
+        );
+    }
+    if run(3) {
+        log(&format!(
+            "3/4 endpoints: building a store of {} sign-ins",
+            a.store_sign_ins
+        ));
+        let dir = work.join("endpoints");
+        let built = endpoints::build(&dir, a.store_sign_ins, &tenant);
+        log(&format!(
+            "3/4 endpoints: built in {:.0} s; asking each question {} times",
+            built.seconds, a.reps
+        ));
+        let (latencies, duck_load) =
+            endpoints::measure(&dir, &binary, &a.python, &built, a.reps).await;
+        let _ = writeln!(
+            t,
+            "### 3. Endpoint latency ({} sign-ins over 30 days, {} audit, {} provisioning rows; store {:.0} MB written in {:.0} s; questions over the last 7 days; {} calls each; DuckDB {} in memory, loaded in {:.0} s)\n",
+            built.sign_ins,
+            built.audits,
+            built.provisioning,
+            built.store_mb,
+            built.seconds,
+            a.reps,
+            endpoints::duckdb_version(&a.python),
+            duck_load
+        );
+        let _ = writeln!(
+            t,
+            "| question | p50 ms | p95 ms | DuckDB p50 | DuckDB p95 | p95 ratio | rows (ours / DuckDB) | p95 ≤ DuckDB |\n|---|---:|---:|---:|---:|---:|---:|---|"
+        );
+        for l in &latencies {
+            let _ = writeln!(
+                t,
+                "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} / {} | {} |",
+                l.question,
+                l.p50_ms,
+                l.p95_ms,
+                l.duck_p50_ms,
+                l.duck_p95_ms,
+                l.p95_ms / l.duck_p95_ms,
+                l.rows,
+                l.duck_rows,
+                met(l.p95_ms <= l.duck_p95_ms)
+            );
+        }
+        let _ = writeln!(t);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if run(4) {
+        log(&format!("4/4 cold start: {} runs", a.cold_runs));
+        let c = cold::run(&work, &binary, a.cold_runs).await;
+        let _ = writeln!(
+            t,
+            "### 4. Cold start: exec of `serve` to the first answered `/api/health` ({} runs)\n",
+            c.runs
+        );
+        let _ = writeln!(
+            t,
+            "| median ms | min | max | target < 50 ms | release binary |\n|---:|---:|---:|---|---:|"
+        );
+        let _ = writeln!(
+            t,
+            "| {:.1} | {:.1} | {:.1} | {} | {:.1} MB |",
+            c.median_ms,
+            c.min_ms,
+            c.max_ms,
+            met(c.median_ms < 50.0),
+            c.binary_mb
+        );
+    }
     println!("{t}");
     if let Some(parent) = a.out.parent() {
         let _ = std::fs::create_dir_all(parent);

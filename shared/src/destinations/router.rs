@@ -15,7 +15,6 @@ use super::storage::StorageSink;
 use super::storage::sink::ExportLine;
 use super::{Batch, BatchItem, RetryPolicy, Sent};
 use crate::model::export::export_record;
-use crate::model::rows::Row;
 use crate::model::{Category, Destination};
 use crate::state::{DestinationDelta, OutboxBatch, SqliteState, StateError, StoredRow};
 use chrono::{DateTime, Utc};
@@ -133,15 +132,7 @@ impl Router {
         for destination in self.routes(category) {
             let body = |r: &StoredRow| match destination {
                 Destination::LogAnalytics => schema::custom_row(category, &r.columns),
-                _ => {
-                    let row = Row {
-                        id: r.id.clone(),
-                        time: r.time,
-                        columns: r.columns.clone(),
-                        unknown_fields: Vec::new(),
-                    };
-                    export_record(category, tenant, &row, &r.raw)
-                }
+                _ => export_record(category, tenant, r.time, &r.columns, &r.raw),
             };
             if *destination == Destination::Embedded {
                 continue;

@@ -3,12 +3,17 @@
 //! camelCase. Tools that read Entra archives and SIEM connectors read this shape.
 
 use super::Category;
-use super::rows::Row;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
 
-/// The export record for a normalised row and its raw Graph record.
-pub fn export_record(category: Category, tenant_id: &str, row: &Row, raw: &Value) -> Value {
-    let c = &row.columns;
+/// The export record for a normalised row (its time and columns) and its raw Graph record.
+pub fn export_record(
+    category: Category,
+    tenant_id: &str,
+    time: DateTime<Utc>,
+    c: &Map<String, Value>,
+    raw: &Value,
+) -> Value {
     let text = |name: &str| c.get(name).cloned().unwrap_or(Value::Null);
     let (operation, caller_ip, identity) = match category {
         Category::AuditLogs => (
@@ -43,7 +48,7 @@ pub fn export_record(category: Category, tenant_id: &str, row: &Row, raw: &Value
         _ => Value::Null,
     };
     json!({
-        "time": row.time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        "time": time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         "resourceId": format!("/tenants/{tenant_id}/providers/Microsoft.aadiam"),
         "operationName": operation,
         "operationVersion": "1.0",
@@ -76,7 +81,7 @@ mod tests {
             "location": { "city": "Redmond", "countryOrRegion": "US" }
         });
         let row = normalise(Category::SignInLogs, "t-1", &raw).unwrap();
-        let r = export_record(Category::SignInLogs, "t-1", &row, &raw);
+        let r = export_record(Category::SignInLogs, "t-1", row.time, &row.columns, &raw);
         assert_eq!(r["time"], "2020-03-13T19:15:41.619583300Z");
         assert_eq!(r["resourceId"], "/tenants/t-1/providers/Microsoft.aadiam");
         assert_eq!(r["category"], "SignInLogs");
@@ -99,7 +104,7 @@ mod tests {
             "initiatedBy": { "user": { "userPrincipalName": "admin@contoso.example", "ipAddress": "81.2.69.10" } }, "result": "success"
         });
         let row = normalise(Category::AuditLogs, "t-1", &raw).unwrap();
-        let r = export_record(Category::AuditLogs, "t-1", &row, &raw);
+        let r = export_record(Category::AuditLogs, "t-1", row.time, &row.columns, &raw);
         assert_eq!(r["operationName"], "Add member to role");
         assert_eq!(r["callerIpAddress"], "81.2.69.10");
         assert_eq!(r["identity"], "admin@contoso.example");

@@ -207,8 +207,8 @@ pub async fn collect_category(
                 }
             };
             let mut rows = Vec::with_capacity(page.value.len());
-            for record in &page.value {
-                match normalise(category, tenant, record) {
+            for record in page.value {
+                match normalise(category, tenant, &record) {
                     Ok(row) => {
                         if !row.unknown_fields.is_empty() {
                             report.drift += 1;
@@ -221,7 +221,7 @@ pub async fn collect_category(
                             id: row.id,
                             time: row.time,
                             columns: row.columns,
-                            raw: record.clone(),
+                            raw: record,
                         });
                     }
                     Err(e) => {

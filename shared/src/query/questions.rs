@@ -215,6 +215,9 @@ fn kql_tenant(category: Category) -> &'static str {
 
 struct Builder {
     category: Category,
+    /// An index to read through (SQLite would rather scan the covering time index for one
+    /// user's rows than seek that user's).
+    index: Option<String>,
     sql_where: Vec<String>,
     params: Vec<Sql>,
     kql: Vec<String>,
@@ -227,6 +230,7 @@ impl Builder {
         };
         Builder {
             category,
+            index: None,
             sql_where: vec![
                 format!("\"{}\" = ?", tenant_column(category)),
                 "\"TimeGenerated\" >= ?".into(),
@@ -264,10 +268,21 @@ impl Builder {
 
     fn source_sql(&self) -> String {
         format!(
-            "FROM \"{}\" WHERE {}",
+            "FROM \"{}\"{} WHERE {}",
             self.category.table(),
+            self.index
+                .as_ref()
+                .map(|i| format!(" INDEXED BY \"{i}\""))
+                .unwrap_or_default(),
             self.sql_where.join(" AND ")
         )
+    }
+
+    /// Reads through the index of a column filtered without case (see `embedded::schema`).
+    fn through_nocase_index(&mut self, col: &str) {
+        if self.index.is_none() && ["UserPrincipalName", "IPAddress", "IpAddress"].contains(&col) {
+            self.index = Some(format!("{}_by_{col}_nocase", self.category.table()));
+        }
     }
 }
 
@@ -416,8 +431,9 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
             }
         }
         Question::SignInPattern { user } => {
+            b.through_nocase_index("UserPrincipalName");
             b.filter(
-                "lower(\"UserPrincipalName\") = lower(?)",
+                "\"UserPrincipalName\" = ? COLLATE NOCASE",
                 &[user],
                 format!("UserPrincipalName =~ {}", lit(user)),
             );
@@ -506,9 +522,10 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
         }
         Question::List { category, filters } => {
             for (col, v) in filters {
+                b.through_nocase_index(col);
                 let kql_col = if *col == "Id" { id } else { col };
                 b.filter(
-                    &format!("lower(\"{col}\") = lower(?)"),
+                    &format!("\"{col}\" = ? COLLATE NOCASE"),
                     &[v],
                     format!("{kql_col} =~ {}", lit(v)),
                 );

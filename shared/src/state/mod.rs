@@ -99,8 +99,26 @@ impl StoredRow {
     /// What recognises a record read again unchanged: a hash of the record as Graph sent it.
     pub fn digest(&self) -> String {
         use sha2::Digest;
-        let hash = sha2::Sha256::digest(self.raw.to_string().as_bytes());
-        hash.iter().take(16).map(|b| format!("{b:02x}")).collect()
+        // The record's JSON text, streamed into the hash (no copy of the text).
+        struct Hashing(sha2::Sha256);
+        impl std::io::Write for Hashing {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut h = Hashing(sha2::Sha256::new());
+        let _ = serde_json::to_writer(&mut h, &self.raw);
+        let hash = h.0.finalize();
+        let mut out = String::with_capacity(32);
+        for b in hash.iter().take(16) {
+            use std::fmt::Write;
+            let _ = write!(out, "{b:02x}");
+        }
+        out
     }
 }
 

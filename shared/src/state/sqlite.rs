@@ -160,7 +160,16 @@ impl SqliteState {
             .map_err(open_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
+        // In WAL mode NORMAL syncs at checkpoints, not at every commit: a power cut may undo
+        // the last pages, but each with its checkpoint (one transaction), so they are read
+        // again — nothing is lost. An application crash loses nothing either way.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "cache_size", -32768)
+            .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
+        conn.execute_batch(&embedded::dropped_indexes())
+            .map_err(open_err)?;
         conn.execute_batch(&embedded::schema()).map_err(open_err)?;
         // Version 1 replaced the early `records` table (rows as JSON) by `seen` and the
         // per-category tables.
