@@ -165,8 +165,6 @@ impl SqliteState {
         // again — nothing is lost. An application crash loses nothing either way.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
-        conn.pragma_update(None, "cache_size", -32768)
-            .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
         conn.execute_batch(&embedded::dropped_indexes())
             .map_err(open_err)?;
