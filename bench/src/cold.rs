@@ -21,10 +21,7 @@ pub async fn run(work: &Path, binary: &Path, runs: usize) -> Cold {
     for i in 0..runs {
         let dir = work.join(format!("cold-{i}"));
         let _ = std::fs::remove_dir_all(&dir);
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-            l.local_addr().expect("an address").port()
-        };
+        let port = crate::free_port();
         let url = format!("http://127.0.0.1:{port}/api/health");
         let started = Instant::now();
         let mut child = tokio::process::Command::new(binary)

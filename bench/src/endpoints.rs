@@ -236,10 +236,7 @@ pub async fn measure(
     built: &Built,
     reps: usize,
 ) -> (Vec<Latency>, f64) {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-        l.local_addr().expect("an address").port()
-    };
+    let port = crate::free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = tokio::process::Command::new(binary)
         .arg("serve")

@@ -56,6 +56,14 @@ struct Args {
     sections: Vec<u8>,
 }
 
+/// A loopback port nobody listens on (for a `serve` the benchmark starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a loopback port")
+}
+
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
