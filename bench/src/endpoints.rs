@@ -9,7 +9,6 @@ use crate::data::Generator;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use shared::model::Category;
-use shared::model::rows::normalise;
 use shared::simulated::SimulatedTenant;
 use shared::state::{PageRouting, SqliteState, StoredRow};
 use std::io::Write;
@@ -66,6 +65,26 @@ pub struct Built {
     pub app: String,
 }
 
+/// One NDJSON line of `columns`: nested values as JSON text, as DuckDB reads them.
+fn write_line(out: &mut impl Write, columns: &[&str], row: &Map<String, Value>) {
+    let _ = out.write_all(b"{");
+    for (k, c) in columns.iter().enumerate() {
+        if k > 0 {
+            let _ = out.write_all(b",");
+        }
+        let _ = serde_json::to_writer(&mut *out, c);
+        let _ = out.write_all(b":");
+        let _ = match row.get(*c) {
+            Some(v @ (Value::Object(_) | Value::Array(_))) => {
+                serde_json::to_writer(&mut *out, &v.to_string())
+            }
+            Some(v) => serde_json::to_writer(&mut *out, v),
+            None => serde_json::to_writer(&mut *out, &Value::Null),
+        };
+    }
+    let _ = out.write_all(b"}\n");
+}
+
 /// Writes the store and the NDJSON files under `dir`.
 pub fn build(dir: &Path, sign_ins: u64, tenant: &SimulatedTenant) -> Built {
     let _ = std::fs::remove_dir_all(dir);
@@ -92,6 +111,7 @@ pub fn build(dir: &Path, sign_ins: u64, tenant: &SimulatedTenant) -> Built {
         ),
     ] {
         let generator = Generator::new(tenant, category, total, start, end);
+        let copies = generator.rows(TENANT);
         if category == Category::SignInLogs {
             let first = generator.record(0);
             built.user = first["userPrincipalName"].as_str().unwrap_or("").into();
@@ -100,8 +120,8 @@ pub fn build(dir: &Path, sign_ins: u64, tenant: &SimulatedTenant) -> Built {
         let mut out = std::io::BufWriter::new(
             std::fs::File::create(dir.join(file)).expect("the NDJSON file is created"),
         );
-        // Two threads: this one generates, normalises and writes the NDJSON; the other writes
-        // the store (SQLite has one writer), a few pages behind.
+        // Two threads: this one makes the rows and writes the NDJSON; the other writes the
+        // store (SQLite has one writer) ten pages per transaction, as a backfill would.
         let (pages, receive) = std::sync::mpsc::sync_channel::<Vec<StoredRow>>(4);
         std::thread::scope(|scope| {
             let store = &store;
@@ -123,35 +143,10 @@ pub fn build(dir: &Path, sign_ins: u64, tenant: &SimulatedTenant) -> Built {
             });
             let mut from = 0;
             while from < total {
-                let to = (from + 1000).min(total);
-                let rows: Vec<StoredRow> = (from..to)
-                    .filter_map(|i| {
-                        let record = generator.record(i);
-                        let row = normalise(category, TENANT, &record).ok()?;
-                        Some(StoredRow {
-                            id: row.id,
-                            time: row.time,
-                            columns: row.columns,
-                            raw: record,
-                        })
-                    })
-                    .collect();
+                let to = (from + 10_000).min(total);
+                let rows: Vec<StoredRow> = (from..to).filter_map(|i| copies.row(i)).collect();
                 for r in &rows {
-                    let line: Map<String, Value> = exported(category)
-                        .iter()
-                        .map(|c| {
-                            let v = match r.columns.get(*c) {
-                                Some(v @ (Value::Object(_) | Value::Array(_))) => {
-                                    Value::String(v.to_string())
-                                }
-                                Some(v) => v.clone(),
-                                None => Value::Null,
-                            };
-                            (c.to_string(), v)
-                        })
-                        .collect();
-                    let _ = serde_json::to_writer(&mut out, &line);
-                    let _ = out.write_all(b"\n");
+                    write_line(&mut out, exported(category), &r.columns);
                 }
                 if pages.send(rows).is_err() {
                     break;
