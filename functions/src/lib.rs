@@ -2,10 +2,12 @@
 //!
 //! - [`functions`]: one file per function, and the registry every host derives from;
 //! - [`hosts`]: the Azure custom handler, the Lambda entry and the local runner;
+//! - [`import`]: the `import` command (log files into the embedded store);
 //! - [`app`]: what the hosts drive; [`invocation`]: what functions receive and return.
 
 pub mod app;
 pub mod functions;
 pub mod hosts;
+pub mod import;
 pub mod invocation;
 pub mod routing;

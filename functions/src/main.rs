@@ -49,6 +49,28 @@ enum Command {
     Azure,
     /// Serve AWS Lambda invocations from the Runtime API.
     Lambda,
+    /// Import log files into the embedded store for offline investigation, then run the risk
+    /// detections over them: Microsoft Graph exports (signIns, directoryAudits, provisioning,
+    /// riskDetections, riskyUsers), diagnostic-settings records (Storage's one per line, Event
+    /// Hubs' {"records":[...]}) and Log Analytics exports (JSON or CSV), recognised per record.
+    /// Exits 0 when every record was imported, 1 when some were rejected, 2 on usage errors.
+    Import {
+        /// Files, folders (every file under them), .gz files, or - for standard input.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+        /// The tenant (GUID or domain) of records that do not carry one, like Graph exports.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Read every record as this format instead of recognising it: graph,
+        /// diagnostic-settings or log-analytics.
+        #[arg(long)]
+        format: Option<String>,
+        /// Every record is of this category (SignInLogs, NonInteractiveUserSignInLogs,
+        /// ServicePrincipalSignInLogs, ManagedIdentitySignInLogs, AuditLogs, ProvisioningLogs,
+        /// RiskyUsers, UserRiskEvents), for records that do not say.
+        #[arg(long)]
+        category: Option<String>,
+    },
     /// Serve the simulated tenant's Microsoft Graph API on its own (for other tools, or to
     /// point a deployment at), until Ctrl-C.
     Simulate {
@@ -185,6 +207,23 @@ fn main() -> ExitCode {
             Command::CheckConfig => {
                 println!("configuration is valid");
                 ExitCode::SUCCESS
+            }
+            Command::Import {
+                paths,
+                tenant,
+                format,
+                category,
+            } => {
+                entra_monitor::import::run(
+                    &app,
+                    entra_monitor::import::Args {
+                        paths,
+                        tenant,
+                        format,
+                        category,
+                    },
+                )
+                .await
             }
             Command::Azure => azure(app).await,
             Command::Lambda => lambda(app).await,

@@ -9,6 +9,8 @@
 //! - [`state`]: durable state behind a small interface (SQLite locally);
 //! - [`clock`]: injected time, so tests are deterministic;
 //! - [`telemetry`]: logging, readable locally and JSON in the cloud.
+//! - [`import`]: logs from files (Graph exports, diagnostic-settings archives, Log Analytics
+//!   exports) into the embedded store;
 //! - [`simulated`]: the simulated tenant, a Graph-compatible source for tests and first runs.
 
 // The Graph-shaped json! literals of the simulated tenant nest deeply.
@@ -19,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod destinations;
 pub mod detect;
+pub mod import;
 pub mod model;
 pub mod pipeline;
 pub mod query;

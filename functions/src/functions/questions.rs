@@ -270,17 +270,27 @@ pub async fn tenant(app: &App, asked: Option<&str>) -> Result<String, HttpRespon
         .sources()
         .await
         .map_err(|e| HttpResponse::error(503, "SourceUnavailable", e.to_string()))?;
-    let known: Vec<(String, String)> = sources
+    let mut known: Vec<(String, String)> = sources
         .iter()
         .map(|s| (s.reports.tenant.clone(), s.name.clone()))
         .collect();
+    // Tenants whose logs were imported from files answer too, by their id.
+    let imported = app
+        .state()
+        .and_then(|s| s.imported_tenants())
+        .map_err(|e| HttpResponse::error(503, "StateUnavailable", e.to_string()))?;
+    for t in imported {
+        if !known.iter().any(|(id, _)| id.eq_ignore_ascii_case(&t)) {
+            known.push((t.clone(), t));
+        }
+    }
     match asked {
         None if known.len() == 1 => Ok(known[0].0.clone()),
         None => Err(HttpResponse::error(
             400,
             "BadParameter",
             format!(
-                "tenant: required when several tenants are configured; expected one of {}",
+                "tenant: required when there are several tenants (configured or imported); expected one of {}",
                 known
                     .iter()
                     .map(|k| k.1.as_str())
@@ -296,7 +306,9 @@ pub async fn tenant(app: &App, asked: Option<&str>) -> Result<String, HttpRespon
                 HttpResponse::error(
                     400,
                     "BadParameter",
-                    format!("tenant: \"{t}\" is not a configured tenant's id or name"),
+                    format!(
+                        "tenant: \"{t}\" is not a configured tenant's id or name, nor a tenant whose logs were imported"
+                    ),
                 )
             }),
     }

@@ -74,6 +74,73 @@ pub fn run_detections(
             }
         }
     };
+    let found = scan(
+        store,
+        tenant,
+        (start, now),
+        report_from,
+        (&mut history, &mut incidents),
+        thresholds,
+        &mut report,
+    )?;
+    incidents.prune(now - LOOK_BACK * 4);
+    let progress = (doc("progress"), erased::Json::json(&now));
+    store_found(
+        store,
+        tenant,
+        found,
+        (&history, &incidents),
+        Some(progress),
+        wall,
+        report,
+    )
+}
+
+/// Stores the detections found with the learned history, the incident memory and (for the
+/// timer's runs) the progress, in one transaction; fills in what was new.
+fn store_found(
+    store: &SqliteState,
+    tenant: &str,
+    found: Vec<super::Detection>,
+    (history, incidents): (&History, &Incidents),
+    progress: Option<(String, String)>,
+    wall: DateTime<Utc>,
+    mut report: DetectReport,
+) -> Result<DetectReport, StateError> {
+    let doc = |what: &str| format!("detect:{tenant}:{what}");
+    report.detections = found.len();
+    let json = |v: &dyn erased::Json| v.json();
+    let mut documents = vec![
+        (doc("history"), json(history)),
+        (doc("incidents"), json(incidents)),
+    ];
+    documents.extend(progress);
+    let documents: Vec<(&str, String)> = documents
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.clone()))
+        .collect();
+    let new_keys = store.store_detections(tenant, &found, &documents, wall)?;
+    report.new = new_keys.len();
+    report.new_detections = found
+        .into_iter()
+        .filter(|d| new_keys.contains(&d.key))
+        .collect();
+    Ok(report)
+}
+
+/// Runs the detections over `[from, to)` in daily steps (each reading a look-back before it),
+/// learning the history as it goes; steps ending by `report_from` are only learned from.
+/// Returns the detections of incidents not seen before.
+#[allow(clippy::too_many_arguments)]
+fn scan(
+    store: &SqliteState,
+    tenant: &str,
+    (start, now): (DateTime<Utc>, DateTime<Utc>),
+    report_from: DateTime<Utc>,
+    (history, incidents): (&mut History, &mut Incidents),
+    thresholds: &Thresholds,
+    report: &mut DetectReport,
+) -> Result<Vec<super::Detection>, StateError> {
     let mut found = Vec::new();
     let mut step_from = start;
     while step_from < now {
@@ -89,7 +156,7 @@ pub fn run_detections(
             .iter()
             .filter_map(AuditEvent::from_row)
             .collect();
-        let detections = detect(&sign_ins, &audits, &history, thresholds);
+        let detections = detect(&sign_ins, &audits, history, thresholds);
         let flagged: BTreeSet<String> = detections
             .iter()
             .flat_map(|d| d.record_ids.iter().cloned())
@@ -113,25 +180,42 @@ pub fn run_detections(
         }
         step_from = step_to;
     }
-    incidents.prune(now - LOOK_BACK * 4);
-    report.detections = found.len();
-    let json = |v: &dyn erased::Json| v.json();
-    let new_keys = store.store_detections(
+    Ok(found)
+}
+
+/// Runs the detections over records imported from files (`entra-monitor import`), `[from,
+/// to]`, whatever collection's progress: with the tenant's learned history and incident
+/// memory (so an incident already reported is not reported again), reporting every day.
+pub fn detect_imported(
+    store: &SqliteState,
+    tenant: &str,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    wall: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> Result<DetectReport, StateError> {
+    let doc = |what: &str| format!("detect:{tenant}:{what}");
+    let mut history: History = store.document(&doc("history"))?.unwrap_or_default();
+    let mut incidents: Incidents = store.document(&doc("incidents"))?.unwrap_or_default();
+    let mut report = DetectReport::default();
+    let end = to + Duration::milliseconds(1);
+    let found = scan(
+        store,
         tenant,
-        &found,
-        &[
-            (&doc("history"), json(&history)),
-            (&doc("incidents"), json(&incidents)),
-            (&doc("progress"), json(&now)),
-        ],
-        wall,
+        (from, end),
+        from,
+        (&mut history, &mut incidents),
+        thresholds,
+        &mut report,
     )?;
-    report.new = new_keys.len();
-    report.new_detections = found
-        .into_iter()
-        .filter(|d| new_keys.contains(&d.key))
-        .collect();
-    Ok(report)
+    store_found(
+        store,
+        tenant,
+        found,
+        (&history, &incidents),
+        None,
+        wall,
+        report,
+    )
 }
 
 /// Serialising the three documents through one function.

@@ -49,6 +49,33 @@ pub fn time_property(category: Category) -> &'static str {
     }
 }
 
+/// An event time: RFC 3339, or the near-misses exports contain — an hour of one digit
+/// (`2022-09-09T9:59:27.958Z`, seen in diagnostic-settings records), no zone (taken as UTC),
+/// a space for the `T`, or the US form the Azure portal and diagnostic settings' `time` use
+/// (`8/22/2022 6:11:52 PM`, UTC).
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    use chrono::NaiveDateTime;
+    let s = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    let naive = s.strip_suffix('Z').unwrap_or(s);
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%m/%d/%Y %I:%M:%S%.f %p",
+        "%m/%d/%Y, %I:%M:%S%.f %p",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(naive, f).ok())
+    .map(|t| t.and_utc())
+}
+
 /// A JSON object read case-insensitively.
 struct Record<'a>(&'a Map<String, Value>);
 
@@ -107,6 +134,77 @@ pub fn normalise(category: Category, tenant_id: &str, record: &Value) -> Result<
     Ok(row)
 }
 
+/// A row of a Log Analytics export of the category's table (query results as JSON objects, or
+/// CSV cells as strings), shaped into the table's columns as collected rows are. Column names
+/// match without case; nested columns may come as objects or as their JSON text (CSV exports);
+/// empty cells are null. The row is stored under `tenant_id`, whatever tenant column it has.
+pub fn from_table_row(
+    category: Category,
+    tenant_id: &str,
+    row: &Map<String, Value>,
+) -> Result<Row, RowError> {
+    let r = Record(row);
+    let id = match r.get("Id") {
+        Value::String(s) if !s.trim().is_empty() => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return Err(RowError::MissingId),
+    };
+    // The event time: TimeGenerated, else the record's own time column.
+    let own = time_property(category);
+    let own_column = format!("{}{}", own[..1].to_ascii_uppercase(), &own[1..]);
+    let time = ["TimeGenerated", own_column.as_str()]
+        .iter()
+        .find_map(|c| r.get(c).as_str().and_then(parse_time))
+        .ok_or_else(|| RowError::BadTime {
+            field: "TimeGenerated",
+            found: r
+                .get("TimeGenerated")
+                .to_string()
+                .chars()
+                .take(60)
+                .collect(),
+        })?;
+    let table = columns(category);
+    let mut mapped = Map::new();
+    let mut unknown = Vec::new();
+    for (name, value) in row {
+        let Some((column, kind)) = table.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) else {
+            unknown.push(name.clone());
+            continue;
+        };
+        let value = match (kind, value) {
+            (_, Value::String(s)) if s.is_empty() => Value::Null,
+            (ColumnType::Dynamic, Value::String(s)) if s.starts_with('{') || s.starts_with('[') => {
+                serde_json::from_str(s).unwrap_or_else(|_| value.clone())
+            }
+            _ => value.clone(),
+        };
+        mapped.insert((*column).to_string(), value);
+    }
+    for (column, value) in [
+        ("TenantId", json!(tenant_id)),
+        ("AADTenantId", json!(tenant_id)),
+        ("Id", json!(id)),
+        ("Type", json!(category.table())),
+        (
+            "TimeGenerated",
+            json!(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        ),
+    ] {
+        mapped.insert(column.to_string(), value);
+    }
+    mapped
+        .entry("Category")
+        .or_insert_with(|| json!(category.name()));
+    let (columns, _) = shape(category, mapped);
+    Ok(Row {
+        id,
+        time,
+        columns,
+        unknown_fields: unknown,
+    })
+}
+
 /// Puts the mapped values into exactly the table's columns, each of the
 /// column's type (absent values are null); returns the mapped names that are not columns.
 fn shape(category: Category, mut mapped: Map<String, Value>) -> (Map<String, Value>, Vec<String>) {
@@ -117,9 +215,11 @@ fn shape(category: Category, mut mapped: Map<String, Value>) -> (Map<String, Val
             (_, Value::Null) => Value::Null,
             (ColumnType::Dynamic, v) => v,
             (ColumnType::Bool, Value::Bool(b)) => Value::Bool(b),
-            (ColumnType::Bool, Value::String(s)) => {
-                s.parse::<bool>().map(Value::Bool).unwrap_or(Value::Null)
-            }
+            (ColumnType::Bool, Value::String(s)) => s
+                .to_ascii_lowercase()
+                .parse::<bool>()
+                .map(Value::Bool)
+                .unwrap_or(Value::Null),
             (ColumnType::Bool, _) => Value::Null,
             (ColumnType::Long, Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n),
             (ColumnType::Long, Value::Number(n)) => {
@@ -131,9 +231,15 @@ fn shape(category: Category, mut mapped: Map<String, Value>) -> (Map<String, Val
                 .map(|n| json!(n))
                 .unwrap_or(Value::Null),
             (ColumnType::Long, _) => Value::Null,
-            (ColumnType::DateTime, Value::String(s)) => DateTime::parse_from_rfc3339(&s)
-                .map(|_| Value::String(s))
-                .unwrap_or(Value::Null),
+            (ColumnType::DateTime, Value::String(s)) => {
+                if DateTime::parse_from_rfc3339(&s).is_ok() {
+                    Value::String(s)
+                } else {
+                    parse_time(&s)
+                        .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
+                        .unwrap_or(Value::Null)
+                }
+            }
             (ColumnType::DateTime, _) => Value::Null,
             (ColumnType::String, v) => scalar_text(&v),
         };
@@ -153,9 +259,7 @@ fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowEr
     };
     let field = time_property(category);
     let time = match r.get(field) {
-        Value::String(s) => DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .ok(),
+        Value::String(s) => parse_time(s),
         _ => None,
     }
     .ok_or_else(|| RowError::BadTime {
@@ -665,6 +769,32 @@ const RISKY_USER_PROPERTIES: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_times_are_read_in_the_forms_exports_use() {
+        let at =
+            |s: &str| parse_time(s).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        let expect = Some("2022-09-09T09:59:27.958Z".to_string());
+        assert_eq!(at("2022-09-09T09:59:27.958Z"), expect);
+        assert_eq!(at("2022-09-09T9:59:27.958Z"), expect);
+        assert_eq!(at("2022-09-09 09:59:27.958"), expect);
+        assert_eq!(at("2022-09-09T11:59:27.958+02:00"), expect);
+        assert_eq!(at("9/9/2022 9:59:27.958 AM"), expect);
+        assert_eq!(at("9/9/2022, 9:59:27.958 AM"), expect);
+        assert_eq!(
+            at("8/22/2022 6:11:52 PM"),
+            Some("2022-08-22T18:11:52.000Z".to_string())
+        );
+        assert_eq!(at("yesterday"), None);
+        // A record with such a time is read, its time columns in RFC 3339.
+        let raw = json!({"id": "r", "riskLastUpdatedDateTime": "2022-09-09T9:59:27.958Z"});
+        let row = normalise(Category::RiskyUsers, "t1", &raw).unwrap();
+        assert_eq!(row.columns["TimeGenerated"], "2022-09-09T09:59:27.958Z");
+        assert_eq!(
+            row.columns["RiskLastUpdatedDateTime"],
+            "2022-09-09T09:59:27.958Z"
+        );
+    }
 
     #[test]
     fn sign_ins_map_to_table_columns_with_the_table_types() {

@@ -122,6 +122,12 @@ CREATE TABLE IF NOT EXISTS rejected_records (
     reason TEXT NOT NULL,
     raw TEXT NOT NULL
 );
+-- Tenants whose records were imported from files (`entra-monitor import`), which the
+-- endpoints answer for like configured ones.
+CREATE TABLE IF NOT EXISTS imported_tenants (
+    tenant TEXT PRIMARY KEY,
+    last_import TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     tenant TEXT NOT NULL,
     category TEXT NOT NULL,
@@ -358,6 +364,37 @@ impl SqliteState {
         }
         tx.commit()?;
         Ok(write)
+    }
+
+    /// Stores rows imported from files: recognised like collected ones (the same ledger, so a
+    /// record imported twice, or imported after it was collected, is a duplicate), into the
+    /// embedded table only, without touching collection's checkpoints.
+    pub fn store_imported(
+        &self,
+        tenant: &str,
+        category: Category,
+        rows: &[StoredRow],
+        now: DateTime<Utc>,
+    ) -> Result<PageWrite, StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let routing = PageRouting::embedded_only();
+        let write = write_rows(&tx, tenant, category, category.name(), rows, &routing, now)?;
+        tx.execute(
+            "INSERT INTO imported_tenants (tenant, last_import) VALUES (?1, ?2)
+             ON CONFLICT (tenant) DO UPDATE SET last_import = excluded.last_import",
+            params![tenant, now.to_rfc3339()],
+        )?;
+        tx.commit()?;
+        Ok(write)
+    }
+
+    /// The tenants records were imported for.
+    pub fn imported_tenants(&self) -> Result<Vec<String>, StateError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT tenant FROM imported_tenants ORDER BY tenant")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Stores rows entra-monitor produced itself in a category's table shape (our risk

@@ -1,0 +1,433 @@
+//! Reading the records out of a file, whatever its shape: gzip or not; JSON with one record
+//! (or one page) per line, as Storage writes diagnostic settings; one JSON document (a Graph
+//! `{"value":[...]}` page, an Event Hubs `{"records":[...]}` message, an array of rows, a Log
+//! Analytics query response `{"tables":[...]}`), pretty-printed or not; or CSV with a header
+//! row. Each record comes with the line it starts on.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where records come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Stdin => "standard input".into(),
+        }
+    }
+}
+
+/// The command line's paths as inputs: `-` is standard input, a folder stands for every file
+/// under it (in name order). A path that does not exist is an error naming it.
+pub fn expand(paths: &[String]) -> Result<Vec<Input>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p == "-" {
+            out.push(Input::Stdin);
+            continue;
+        }
+        let path = Path::new(p);
+        if path.is_dir() {
+            let before = out.len();
+            walk(path, &mut out).map_err(|e| format!("cannot read the folder {p}: {e}"))?;
+            if out.len() == before {
+                return Err(format!("the folder {p} holds no files"));
+            }
+        } else if path.is_file() {
+            out.push(Input::File(path.to_path_buf()));
+        } else {
+            return Err(format!("{p}: no such file or folder"));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<Input>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path.is_file() {
+            out.push(Input::File(path));
+        }
+    }
+    Ok(())
+}
+
+/// Counts the bytes read from the source (compressed, for a `.gz`), for the progress bar.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Opens an input, decompressing gzip (recognised by its magic bytes, whatever the name).
+/// `bytes` counts what is read from the source.
+pub fn open(input: &Input, bytes: Arc<AtomicU64>) -> std::io::Result<Box<dyn BufRead + Send>> {
+    let raw: Box<dyn Read + Send> = match input {
+        Input::File(p) => Box::new(std::fs::File::open(p)?),
+        Input::Stdin => Box::new(std::io::stdin()),
+    };
+    let mut reader = BufReader::with_capacity(
+        256 * 1024,
+        Counting {
+            inner: raw,
+            count: bytes,
+        },
+    );
+    let gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gzip {
+        Box::new(BufReader::with_capacity(
+            256 * 1024,
+            flate2::bufread::MultiGzDecoder::new(reader),
+        ))
+    } else {
+        Box::new(reader)
+    })
+}
+
+/// How a file's records were laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Lines,
+    Document,
+    Csv,
+    Empty,
+}
+
+impl Layout {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Layout::Lines => "JSON, one record or page per line",
+            Layout::Document => "one JSON document",
+            Layout::Csv => "CSV",
+            Layout::Empty => "empty",
+        }
+    }
+}
+
+/// A record read (or a line that could not be read), with the line it starts on.
+pub type Item = (usize, Result<Value, String>);
+
+/// Reads every record of `reader`, handing each to `each`. An error is what makes the rest of
+/// the file unreadable (not JSON or CSV at all, a document broken before its records could be
+/// told apart); a broken line only loses that line.
+pub fn records(reader: &mut dyn BufRead, each: &mut dyn FnMut(Item)) -> Result<Layout, String> {
+    let first = {
+        let buf = reader.fill_buf().map_err(|e| e.to_string())?;
+        let buf = buf.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(buf);
+        buf.iter().copied().find(|b| !b.is_ascii_whitespace())
+    };
+    match first {
+        None => Ok(Layout::Empty),
+        Some(b'{' | b'[') => json(reader, each),
+        Some(b) if b.is_ascii_graphic() => csv_rows(reader, each),
+        Some(b) => Err(format!(
+            "not a format this imports: not JSON or CSV text, it starts with the byte 0x{b:02x} (Event Hubs Capture's Avro files are not read: export their bodies as JSON first)"
+        )),
+    }
+}
+
+fn json(reader: &mut dyn BufRead, each: &mut dyn FnMut(Item)) -> Result<Layout, String> {
+    let mut line = String::new();
+    let mut number = 0usize;
+    // Skip blank lines before the first record.
+    loop {
+        line.clear();
+        if read_line(reader, &mut line)? == 0 {
+            return Ok(Layout::Empty);
+        }
+        number += 1;
+        if !line.trim().is_empty() {
+            break;
+        }
+    }
+    let first_is_whole = serde_json::from_str::<&RawValue>(line.trim()).is_ok();
+    if !first_is_whole {
+        let mut doc = std::mem::take(&mut line);
+        reader
+            .read_to_string(&mut doc)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        return document(&doc, number - 1, each).map(|_| Layout::Document);
+    }
+    loop {
+        let text = line.trim();
+        if !text.is_empty() {
+            match serde_json::from_str::<Value>(text) {
+                Ok(v) => unwrap_envelope(v, number, each),
+                Err(e) => each((number, Err(format!("not valid JSON: {e}")))),
+            }
+        }
+        line.clear();
+        if read_line(reader, &mut line)? == 0 {
+            return Ok(Layout::Lines);
+        }
+        number += 1;
+    }
+}
+
+fn read_line(reader: &mut dyn BufRead, line: &mut String) -> Result<usize, String> {
+    reader.read_line(line).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => "not UTF-8 text".to_string(),
+        _ => format!("cannot read: {e}"),
+    })
+}
+
+/// A line holding a page (`value`), an Event Hubs message (`records`) or an array gives each
+/// of its records; anything else is one record.
+fn unwrap_envelope(v: Value, line: usize, each: &mut dyn FnMut(Item)) {
+    match v {
+        Value::Array(items) => items.into_iter().for_each(|r| each((line, Ok(r)))),
+        Value::Object(mut o) => {
+            for key in ["value", "records"] {
+                if o.get(key).is_some_and(Value::is_array) {
+                    if let Some(Value::Array(items)) = o.remove(key) {
+                        items.into_iter().for_each(|r| each((line, Ok(r))));
+                    }
+                    return;
+                }
+            }
+            each((line, Ok(Value::Object(o))));
+        }
+        other => each((line, Ok(other))),
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    value: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    records: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    tables: Option<Vec<Table<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Table<'a> {
+    columns: Vec<Column>,
+    #[serde(borrow)]
+    rows: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Column {
+    name: String,
+}
+
+/// One or more JSON documents (pretty-printed pages, say), each record with its line.
+fn document(doc: &str, lines_before: usize, each: &mut dyn FnMut(Item)) -> Result<(), String> {
+    let mut lines = Lines {
+        doc,
+        offset: 0,
+        line: lines_before + 1,
+    };
+    for top in serde_json::Deserializer::from_str(doc).into_iter::<&RawValue>() {
+        let top = top.map_err(|e| {
+            format!(
+                "not valid JSON at line {}, column {} ({e}); a document broken before its records can be told apart is not imported — one record per line keeps the others",
+                e.line() + lines_before,
+                e.column()
+            )
+        })?;
+        let text = top.get();
+        let envelope = text
+            .starts_with('{')
+            .then(|| serde_json::from_str::<Envelope>(text).ok())
+            .flatten();
+        let elements: Vec<&RawValue> = match envelope {
+            Some(Envelope {
+                tables: Some(tables),
+                ..
+            }) => {
+                for t in tables {
+                    for row in t.rows {
+                        let line = lines.at(row.get());
+                        let item = match serde_json::from_str::<Vec<Value>>(row.get()) {
+                            Ok(cells) => Ok(Value::Object(
+                                t.columns
+                                    .iter()
+                                    .map(|c| c.name.clone())
+                                    .zip(cells)
+                                    .collect::<Map<String, Value>>(),
+                            )),
+                            Err(_) => Err("a row of \"tables\" must be an array of cells".into()),
+                        };
+                        each((line, item));
+                    }
+                }
+                continue;
+            }
+            Some(Envelope { value: Some(v), .. }) => v,
+            Some(Envelope {
+                records: Some(r), ..
+            }) => r,
+            _ if text.starts_with('[') => {
+                serde_json::from_str::<Vec<&RawValue>>(text).map_err(|e| e.to_string())?
+            }
+            _ => vec![top],
+        };
+        for raw in elements {
+            let line = lines.at(raw.get());
+            let item = serde_json::from_str::<Value>(raw.get()).map_err(|e| e.to_string());
+            each((line, item));
+        }
+    }
+    Ok(())
+}
+
+/// Line numbers of slices of a document, counted forward as they come.
+struct Lines<'a> {
+    doc: &'a str,
+    offset: usize,
+    line: usize,
+}
+
+impl Lines<'_> {
+    fn at(&mut self, part: &str) -> usize {
+        let start = (part.as_ptr() as usize).saturating_sub(self.doc.as_ptr() as usize);
+        if start >= self.offset && start <= self.doc.len() {
+            self.line += self.doc.as_bytes()[self.offset..start]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            self.offset = start;
+        }
+        self.line
+    }
+}
+
+/// CSV with a header row (a Log Analytics export): each row an object of its cells, named by
+/// the header (without the ` [UTC]` the portal appends to time columns).
+fn csv_rows(reader: &mut dyn BufRead, each: &mut dyn FnMut(Item)) -> Result<Layout, String> {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let header: Vec<String> = csv
+        .headers()
+        .map_err(|e| format!("not CSV with a header row: {e}"))?
+        .iter()
+        .map(|h| {
+            let h = h.trim();
+            match h.find(" [") {
+                Some(i) if h.ends_with(']') => h[..i].to_string(),
+                _ => h.to_string(),
+            }
+        })
+        .collect();
+    if header.len() < 2 {
+        return Err(format!(
+            "not a format this imports: not JSON, and not CSV with a header row (the first line has {} column)",
+            header.len()
+        ));
+    }
+    let mut row = csv::StringRecord::new();
+    loop {
+        let line = csv.position().line() as usize;
+        match csv.read_record(&mut row) {
+            Ok(false) => return Ok(Layout::Csv),
+            Ok(true) => {
+                let line = row.position().map(|p| p.line() as usize).unwrap_or(line);
+                let item = if row.len() != header.len() {
+                    Err(format!(
+                        "{} cells where the header has {} columns",
+                        row.len(),
+                        header.len()
+                    ))
+                } else {
+                    Ok(Value::Object(
+                        header
+                            .iter()
+                            .cloned()
+                            .zip(row.iter().map(|c| Value::String(c.to_string())))
+                            .collect(),
+                    ))
+                };
+                each((line, item));
+            }
+            Err(e) => {
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    return Err(format!("cannot read: {e}"));
+                }
+                each((line + 1, Err(format!("not a readable CSV row: {e}"))));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> (Result<Layout, String>, Vec<Item>) {
+        let mut items = Vec::new();
+        let mut reader = std::io::Cursor::new(text.as_bytes().to_vec());
+        let layout = records(&mut reader, &mut |i| items.push(i));
+        (layout, items)
+    }
+
+    #[test]
+    fn lines_keep_going_past_a_broken_one_and_expand_pages() {
+        let (layout, items) =
+            read("{\"id\":\"a\"}\n{broken\n\n{\"value\":[{\"id\":\"b\"},{\"id\":\"c\"}]}\n");
+        assert_eq!(layout, Ok(Layout::Lines));
+        let lines: Vec<usize> = items.iter().map(|i| i.0).collect();
+        assert_eq!(lines, [1, 2, 4, 4]);
+        assert!(items[1].1.as_ref().unwrap_err().contains("not valid JSON"));
+        assert_eq!(items[3].1.as_ref().unwrap()["id"], "c");
+    }
+
+    #[test]
+    fn documents_give_each_record_its_line() {
+        let doc = "{\n  \"@odata.context\": \"x\",\n  \"value\": [\n    {\n      \"id\": \"a\"\n    },\n    {\n      \"id\": \"b\"\n    }\n  ]\n}\n";
+        let (layout, items) = read(doc);
+        assert_eq!(layout, Ok(Layout::Document));
+        assert_eq!(items.iter().map(|i| i.0).collect::<Vec<_>>(), [4, 7]);
+        let (_, items) = read("[\n {\"Id\": 1},\n {\"Id\": 2}\n]");
+        assert_eq!(items.iter().map(|i| i.0).collect::<Vec<_>>(), [2, 3]);
+        let tables = "{\"tables\":[{\"name\":\"PrimaryResult\",\"columns\":[{\"name\":\"Id\",\"type\":\"string\"},{\"name\":\"Type\",\"type\":\"string\"}],\n\"rows\":[[\"a\",\"AuditLogs\"],\n[\"b\",\"AuditLogs\"]]}]}";
+        let (_, items) = read(tables);
+        assert_eq!(items[1].0, 3);
+        assert_eq!(items[1].1.as_ref().unwrap()["Type"], "AuditLogs");
+        let (layout, _) = read("{\n \"value\": [\n {\"id\": }\n]}");
+        assert!(layout.unwrap_err().contains("line 3"));
+    }
+
+    #[test]
+    fn csv_rows_are_objects_named_by_the_header() {
+        let (layout, items) = read(
+            "TenantId,TimeGenerated [UTC],Status\nt,2026-11-27T10:00:00Z,\"{\"\"errorCode\"\":0}\"\nshort\n",
+        );
+        assert_eq!(layout, Ok(Layout::Csv));
+        let row = items[0].1.as_ref().unwrap();
+        assert_eq!(row["TimeGenerated"], "2026-11-27T10:00:00Z");
+        assert_eq!(row["Status"], "{\"errorCode\":0}");
+        assert_eq!(items[1].0, 3);
+        assert!(items[1].1.as_ref().unwrap_err().contains("1 cells"));
+    }
+
+    #[test]
+    fn binary_and_empty_files_are_named_as_such() {
+        assert!(read("\u{1}\u{2}").0.unwrap_err().contains("0x01"));
+        assert_eq!(read("  \n").0, Ok(Layout::Empty));
+    }
+}

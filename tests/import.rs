@@ -1,0 +1,432 @@
+//! `entra-monitor import` through the real binary: published samples of every format (Graph
+//! documentation examples, diagnostic-settings records as Storage and Event Hubs deliver them,
+//! a Log Analytics CSV export — sources in tests/fixtures/import/README.md) land in the
+//! embedded store with their key fields; importing them again changes nothing; a broken record
+//! is reported by line without losing the others; and an exported password spray (the
+//! simulated tenant's, with its ground truth) is listed by the risk endpoint after import.
+
+mod common;
+
+use common::{Process, TempDir, free_port, repo_root, run, wait_until_up};
+use serde_json::Value;
+use shared::model::Category;
+use shared::simulated::SimulatedTenant;
+use shared::simulated::attacks::AttackKind;
+use shared::state::SqliteState;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+const GRAPH_TENANT: &str = "11111111-2222-3333-4444-555555555555";
+/// The tenants the published samples carry.
+const ELASTIC_SIGNINS: &str = "4bbb79f7-5724-4c9e-95f3-de075f6ec090";
+const ELASTIC_RISK: &str = "5611623b-9128-461e-9d7f-a0d9c270ead2";
+const KMSI_SAMPLE: &str = "8a4de8b5-095c-47d0-a96f-a75130c61d53";
+const LA_EXPORT: &str = "4b2462a4-bbee-495a-a0e1-f23ae524cc9c";
+
+fn fixture(path: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(path)
+}
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The number of records in a Graph response fixture.
+fn graph_count(name: &str) -> i64 {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap();
+    v["value"].as_array().unwrap().len() as i64
+}
+
+fn row(
+    store: &SqliteState,
+    tenant: &str,
+    category: Category,
+    id: &str,
+) -> serde_json::Map<String, Value> {
+    let from = chrono::DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    store
+        .embedded_rows(tenant, category, from, chrono::Utc::now())
+        .unwrap()
+        .into_iter()
+        .find(|r| r["Id"] == id)
+        .unwrap_or_else(|| panic!("no {category} row {id} for {tenant}"))
+}
+
+fn counts(store: &SqliteState) -> Vec<(String, String, i64)> {
+    let mut out = Vec::new();
+    for t in [
+        GRAPH_TENANT,
+        ELASTIC_SIGNINS,
+        ELASTIC_RISK,
+        KMSI_SAMPLE,
+        LA_EXPORT,
+    ] {
+        for c in Category::ALL {
+            out.push((
+                t.to_string(),
+                c.to_string(),
+                store.embedded_count(t, c).unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn published_samples_of_every_format_are_imported_once() {
+    let dir = TempDir::new("import");
+    // The Storage/Event Hubs/Log Analytics samples in a folder, one of them gzipped as
+    // Storage archives often are.
+    let exports = dir.path().join("exports");
+    std::fs::create_dir_all(exports.join("nested")).unwrap();
+    for entry in std::fs::read_dir(fixture("import")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json" || e == "csv") {
+            std::fs::copy(
+                &path,
+                exports.join("nested").join(path.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+    }
+    let status = std::process::Command::new("gzip")
+        .arg(exports.join("nested/diag-non-interactive.json"))
+        .status()
+        .expect("gzip");
+    assert!(status.success());
+    let mut args: Vec<String> = vec!["import".into(), "--tenant".into(), GRAPH_TENANT.into()];
+    args.push(exports.display().to_string());
+    for f in [
+        "graph/signins-list.json",
+        "graph/directoryaudits-list.json",
+        "graph/provisioning-list.json",
+        "graph/riskdetections-list.json",
+        "graph/riskyuser-get.json",
+        "labelled/portal-sign-in.json",
+        "labelled/keep-me-signed-in-interrupt.json",
+        "labelled/msi-certificate-rotation.json",
+    ] {
+        args.push(fixture(f).display().to_string());
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(dir.path(), &argv, &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    for expected in [
+        "diag-non-interactive.json.gz: diagnostic-settings (JSON, one record or page per line)",
+        "la-signinlogs-export.csv: log-analytics (CSV)",
+        "signins-list.json: graph (one JSON document)",
+        "eventhubs-user-risk-events.json: diagnostic-settings",
+        "ManagedIdentitySignInLogs: 2 read, 2 new, 0 updated, 0 duplicates skipped",
+    ] {
+        assert!(said.contains(expected), "{expected:?} not in:\n{said}");
+    }
+    // The records went in with the time and retention warning for these old samples.
+    assert!(said.contains("ENTRA_MONITOR_RETENTION_DAYS"), "{said}");
+
+    let store = SqliteState::open(&dir.path().join("data")).unwrap();
+    let count = |t: &str, c: Category| store.embedded_count(t, c).unwrap();
+    // Graph documentation examples, under --tenant.
+    assert_eq!(
+        count(GRAPH_TENANT, Category::SignInLogs),
+        graph_count("graph/signins-list.json")
+    );
+    assert_eq!(
+        count(GRAPH_TENANT, Category::AuditLogs),
+        graph_count("graph/directoryaudits-list.json")
+    );
+    assert_eq!(
+        count(GRAPH_TENANT, Category::ProvisioningLogs),
+        graph_count("graph/provisioning-list.json")
+    );
+    assert_eq!(
+        count(GRAPH_TENANT, Category::UserRiskEvents),
+        graph_count("graph/riskdetections-list.json")
+    );
+    assert_eq!(
+        count(GRAPH_TENANT, Category::RiskyUsers),
+        graph_count("graph/riskyuser-get.json")
+    );
+    let sign_in = row(
+        &store,
+        GRAPH_TENANT,
+        Category::SignInLogs,
+        "66ea54eb-6301-4ee5-be62-ff5a759b0100",
+    );
+    assert_eq!(sign_in["UserPrincipalName"], "testaccount1@contoso.com");
+    assert_eq!(sign_in["TimeGenerated"], "2020-03-13T19:15:41.619Z");
+    // Diagnostic-settings records, under the tenant they carry.
+    assert_eq!(
+        count(ELASTIC_SIGNINS, Category::NonInteractiveUserSignInLogs),
+        2
+    );
+    assert_eq!(
+        count(ELASTIC_SIGNINS, Category::ServicePrincipalSignInLogs),
+        2
+    );
+    assert_eq!(
+        count(ELASTIC_SIGNINS, Category::ManagedIdentitySignInLogs),
+        2
+    );
+    assert_eq!(count(ELASTIC_SIGNINS, Category::SignInLogs), 1);
+    assert_eq!(count(ELASTIC_SIGNINS, Category::AuditLogs), 1);
+    assert_eq!(count(KMSI_SAMPLE, Category::SignInLogs), 1);
+    let sp = row(
+        &store,
+        ELASTIC_SIGNINS,
+        Category::ServicePrincipalSignInLogs,
+        "d5935dca-86f2-4ac9-a42c-3593b00af801",
+    );
+    assert_eq!(sp["ServicePrincipalName"], "Terraform-Datadog-CLI");
+    assert_eq!(sp["TimeGenerated"], "2022-02-08T06:22:28.351Z");
+    let ni = row(
+        &store,
+        ELASTIC_SIGNINS,
+        Category::NonInteractiveUserSignInLogs,
+        "290faffa-477b-4b28-ae92-579daae7b000",
+    );
+    assert_eq!(
+        ni["UserPrincipalName"],
+        "mpliftrelastic20210901@outlook.com"
+    );
+    assert_eq!(ni["IsInteractive"], 0, "bool columns read back as 0/1");
+    assert_eq!(count(ELASTIC_RISK, Category::ProvisioningLogs), 2);
+    let prov = row(
+        &store,
+        ELASTIC_RISK,
+        Category::ProvisioningLogs,
+        "d6cbb0bd-c3ec-6455-bd3e-4282141ce369",
+    );
+    assert_eq!(prov["ProvisioningAction"], "create");
+    assert_eq!(count(ELASTIC_RISK, Category::RiskyUsers), 2);
+    // Published with a one-digit hour; stored as RFC 3339.
+    let joel = row(
+        &store,
+        ELASTIC_RISK,
+        Category::RiskyUsers,
+        "e3b2b242-4ccb-4cf1-9b8b-004cf034a458",
+    );
+    assert_eq!(joel["RiskLastUpdatedDateTime"], "2022-09-09T09:59:27.958Z");
+    assert_eq!(joel["RiskLevel"], "high");
+    assert_eq!(count(ELASTIC_RISK, Category::UserRiskEvents), 2);
+    let spray = row(
+        &store,
+        ELASTIC_RISK,
+        Category::UserRiskEvents,
+        "d93ffb8db664e4e8bd08db6e183b6390dacf00553cc5768aac83012e2dc7c2c9",
+    );
+    assert_eq!(spray["RiskEventType"], "passwordSpray");
+    // The Log Analytics export, under its Entra tenant (AADTenantId, not the workspace).
+    assert_eq!(count(LA_EXPORT, Category::SignInLogs), 2);
+    let kmsi = row(
+        &store,
+        LA_EXPORT,
+        Category::SignInLogs,
+        "b069bb58-4f48-4f41-9380-e26c3d6cb600",
+    );
+    assert_eq!(kmsi["ResultType"], "50140");
+    assert_eq!(kmsi["TimeGenerated"], "2023-09-19T13:46:55.434Z");
+    assert_eq!(kmsi["IsInteractive"], 1, "TRUE in the CSV");
+    assert_eq!(kmsi["UserType"], "Member");
+    let status: Value = serde_json::from_str(kmsi["Status"].as_str().unwrap()).unwrap();
+    assert_eq!(status["errorCode"], 50140);
+
+    // Again: nothing new, nothing changed.
+    let before = counts(&store);
+    let out = run(dir.path(), &argv, &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(counts(&store), before);
+    for line in said.lines().filter(|l| l.contains(" read, ")) {
+        assert!(
+            line.contains(" 0 new, 0 updated"),
+            "re-import changed something: {line}"
+        );
+    }
+    assert!(said.contains("duplicates skipped"));
+}
+
+#[test]
+fn broken_records_are_reported_by_line_and_the_rest_imported() {
+    let dir = TempDir::new("import-broken");
+    let lines: Vec<String> = std::fs::read_to_string(fixture("import/diag-service-principal.json"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut no_id: Value = serde_json::from_str(&lines[1]).unwrap();
+    no_id["properties"].as_object_mut().unwrap().remove("id");
+    let file = dir.path().join("mixed.json");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{{\"time\": \"2022-02-08T06:22:28Z\", \"category\": \"ServicePrincipalSignInLogs\", \"proper\n{}\n{}\n",
+            lines[0], no_id, lines[1]
+        ),
+    )
+    .unwrap();
+    let readme = fixture("import/README.md");
+    let out = run(
+        dir.path(),
+        &["import", file.to_str().unwrap(), readme.to_str().unwrap()],
+        &[],
+    );
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("ServicePrincipalSignInLogs: 2 read, 2 new"),
+        "{said}"
+    );
+    assert!(said.contains("rejected: 2 record(s)"), "{said}");
+    assert!(said.contains("line 2: not valid JSON"), "{said}");
+    assert!(said.contains("line 3: the record has no \"id\""), "{said}");
+    assert!(
+        said.contains("README.md:") && said.contains("not imported: not a format this imports"),
+        "{said}"
+    );
+    let store = SqliteState::open(&dir.path().join("data")).unwrap();
+    assert_eq!(
+        store
+            .embedded_count(ELASTIC_SIGNINS, Category::ServicePrincipalSignInLogs)
+            .unwrap(),
+        2
+    );
+
+    // Usage errors: 2, with what to do.
+    let graph = fixture("graph/signins-list.json");
+    let out = run(dir.path(), &["import", graph.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--tenant"), "{}", text(&out));
+    let out = run(dir.path(), &["import", "no-such-file.json"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("no-such-file.json: no such file"),
+        "{}",
+        text(&out)
+    );
+    let out = run(
+        dir.path(),
+        &["import", "--format", "xml", graph.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("expected graph, diagnostic-settings or log-analytics"));
+
+    // Standard input.
+    let mut child = common::command(dir.path(), &["import", "-"], &[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(&std::fs::read(fixture("import/la-signinlogs-export.csv")).unwrap())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("standard input: log-analytics (CSV)"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        store
+            .embedded_count(LA_EXPORT, Category::SignInLogs)
+            .unwrap(),
+        2
+    );
+}
+
+/// A Graph export (one record per line) of the sign-ins around a password spray the simulated
+/// tenant injected, with the spray's records known.
+fn spray_export(path: &Path) -> shared::simulated::attacks::Attack {
+    let tenant = SimulatedTenant::new(1, 120);
+    let now = chrono::Utc::now();
+    let spray = tenant
+        .attacks(
+            now - chrono::Duration::days(4),
+            now - chrono::Duration::hours(2),
+        )
+        .into_iter()
+        .find(|a| a.kind == AttackKind::PasswordSpray)
+        .expect("the simulated tenant sprays at least once in four days");
+    let records = tenant.records(
+        Category::SignInLogs,
+        spray.start - chrono::Duration::hours(1),
+        spray.start + chrono::Duration::hours(1),
+        None,
+    );
+    let mut text = String::new();
+    for r in &records {
+        text.push_str(&serde_json::to_string(&r.json).unwrap());
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+    spray
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_password_spray_is_listed_by_the_risk_endpoint() {
+    let dir = TempDir::new("import-spray");
+    let file = dir.path().join("signins.json");
+    let spray = spray_export(&file);
+    let out = run(
+        dir.path(),
+        &["import", "--tenant", GRAPH_TENANT, file.to_str().unwrap()],
+        &[],
+    );
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("passwordSpray"), "{said}");
+
+    let listen = format!("127.0.0.1:{}", free_port());
+    let process = Process::start(
+        dir.path(),
+        &["serve"],
+        &[
+            ("ENTRA_MONITOR_LISTEN", &listen),
+            ("ENTRA_MONITOR_CATEGORIES", "AuditLogs"),
+        ],
+    );
+    let base = format!("http://{listen}");
+    wait_until_up(&format!("{base}/api/health"), &process).await;
+    let client = reqwest::Client::new();
+    let answer = common::get_json(
+        &client,
+        &format!("{base}/api/risk/detections?tenant={GRAPH_TENANT}&last=7d&source=entra-monitor"),
+    )
+    .await;
+    let rows = answer["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"));
+    let found = rows.iter().any(|r| {
+        r["name"] == "passwordSpray"
+            && r["record_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|id| spray.record_ids.iter().any(|s| s == id.as_str().unwrap()))
+    });
+    assert!(
+        found,
+        "the spray at {} is not listed: {answer:#}",
+        spray.start
+    );
+    // The imported tenant answers the other endpoints too.
+    let logs = common::get_json(
+        &client,
+        &format!("{base}/api/logs/SignInLogs?tenant={GRAPH_TENANT}&last=7d&limit=5"),
+    )
+    .await;
+    assert_eq!(logs["rows"].as_array().map(Vec::len), Some(5), "{logs}");
+}
