@@ -5,6 +5,7 @@
 mod cold;
 mod data;
 mod endpoints;
+mod import;
 mod memory;
 mod pipeline;
 
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(
     name = "entra-monitor-bench",
-    about = "Benchmarks: pipeline throughput, memory, endpoint latency against DuckDB, cold start"
+    about = "Benchmarks: pipeline throughput, memory, endpoint latency against DuckDB, cold start, import"
 )]
 struct Args {
     /// The entra-monitor binary to measure (a release build).
@@ -51,8 +52,12 @@ struct Args {
     /// Cold starts (section 4).
     #[arg(long, default_value_t = 20)]
     cold_runs: usize,
-    /// Only these sections (1 pipeline, 2 memory, 3 endpoints, 4 cold start), e.g. `1,4`.
-    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 3, 4])]
+    /// Records imported from a file (section 5).
+    #[arg(long, default_value_t = 1_000_000)]
+    import_records: u64,
+    /// Only these sections (1 pipeline, 2 memory, 3 endpoints, 4 cold start, 5 import), e.g.
+    /// `1,4`.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 3, 4, 5])]
     sections: Vec<u8>,
 }
 
@@ -113,7 +118,7 @@ async fn main() {
 
     let run = |n: u8| a.sections.contains(&n);
     if run(1) {
-        log(&format!("1/4 pipeline: {} sign-ins", a.pipeline_records));
+        log(&format!("1/5 pipeline: {} sign-ins", a.pipeline_records));
         let p = pipeline::run(&work, a.pipeline_records, &tenant);
         let (pr, pmb) = p.rate(p.parse);
         let (qr, qmb) = p.rate(p.pipeline);
@@ -141,7 +146,7 @@ async fn main() {
     }
     if run(2) {
         log(&format!(
-            "2/4 memory: {} sign-ins over HTTP",
+            "2/5 memory: {} sign-ins over HTTP",
             a.memory_records
         ));
         let marks: Vec<u64> = [100_000, 500_000, 1_000_000]
@@ -172,13 +177,13 @@ async fn main() {
     }
     if run(3) {
         log(&format!(
-            "3/4 endpoints: building a store of {} sign-ins",
+            "3/5 endpoints: building a store of {} sign-ins",
             a.store_sign_ins
         ));
         let dir = work.join("endpoints");
         let built = endpoints::build(&dir, a.store_sign_ins, &tenant);
         log(&format!(
-            "3/4 endpoints: built in {:.0} s; asking each question {} times",
+            "3/5 endpoints: built in {:.0} s; asking each question {} times",
             built.seconds, a.reps
         ));
         let (latencies, duck_load) =
@@ -218,7 +223,7 @@ async fn main() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     if run(4) {
-        log(&format!("4/4 cold start: {} runs", a.cold_runs));
+        log(&format!("4/5 cold start: {} runs", a.cold_runs));
         let c = cold::run(&work, &binary, a.cold_runs).await;
         let _ = writeln!(
             t,
@@ -237,6 +242,32 @@ async fn main() {
             c.max_ms,
             met(c.median_ms < 50.0),
             c.binary_mb
+        );
+    }
+    if run(5) {
+        log(&format!(
+            "5/5 import: {} sign-ins from a file",
+            a.import_records
+        ));
+        let i = import::run(&work, &binary, a.import_records, &tenant).await;
+        let _ = writeln!(
+            t,
+            "\n### 5. Import: `entra-monitor import` of {} sign-ins as diagnostic-settings records, one per line ({:.0} MB), into a fresh store, detections included\n",
+            i.records,
+            i.bytes as f64 / 1e6
+        );
+        let _ = writeln!(
+            t,
+            "| seconds | records/s | MB/s | peak RSS (MB) |\n|---:|---:|---:|---:|"
+        );
+        let _ = writeln!(
+            t,
+            "| {:.1} | {:.0} | {:.1} | {:.1} |\n\n_The command's own summary: {}_",
+            i.seconds,
+            i.records as f64 / i.seconds,
+            i.bytes as f64 / 1e6 / i.seconds,
+            i.peak_mb,
+            i.summary
         );
     }
     println!("{t}");

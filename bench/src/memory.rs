@@ -108,7 +108,7 @@ fn serde_urlencoded_pairs(params: &[(String, String)]) -> String {
 }
 
 /// The process's peak resident memory (`VmHWM`), in MB.
-fn peak_mb(pid: u32) -> Option<f64> {
+pub fn peak_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 #[test]
-fn the_benchmark_prints_all_four_sections_with_their_ratios() {
+fn the_benchmark_prints_all_five_sections_with_their_ratios() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let python = root.join(".tools/bench-venv/bin/python");
     assert!(
@@ -47,6 +47,8 @@ fn the_benchmark_prints_all_four_sections_with_their_ratios() {
             "2",
             "--cold-runs",
             "2",
+            "--import-records",
+            "3000",
         ])
         .output()
         .expect("the benchmark runs");
@@ -65,6 +67,8 @@ fn the_benchmark_prints_all_four_sections_with_their_ratios() {
             "| 3000 |",
             "### 3. Endpoint latency (6000 sign-ins",
             "### 4. Cold start",
+            "### 5. Import: `entra-monitor import` of 3000 sign-ins",
+            "_The command's own summary: 1 file(s), 3000 records",
             "Measured ",
         ] {
             assert!(text.contains(section), "{section} missing:\n{text}");
