@@ -146,16 +146,21 @@ fn scan(
     while step_from < now {
         let step_to = (step_from + Duration::days(1)).min(now);
         let read_from = step_from - LOOK_BACK;
-        let sign_ins: Vec<SignIn> = store
-            .embedded_rows(tenant, Category::SignInLogs, read_from, step_to)?
-            .iter()
-            .filter_map(SignIn::from_row)
-            .collect();
-        let audits: Vec<AuditEvent> = store
-            .embedded_rows(tenant, Category::AuditLogs, read_from, step_to)?
-            .iter()
-            .filter_map(AuditEvent::from_row)
-            .collect();
+        // Row by row: a day of a large tenant's sign-ins does not fit in memory as maps.
+        let mut sign_ins: Vec<SignIn> = Vec::new();
+        store.each_embedded_row(
+            tenant,
+            Category::SignInLogs,
+            (read_from, step_to),
+            &mut |r| sign_ins.extend(SignIn::from_row(&r)),
+        )?;
+        let mut audits: Vec<AuditEvent> = Vec::new();
+        store.each_embedded_row(
+            tenant,
+            Category::AuditLogs,
+            (read_from, step_to),
+            &mut |r| audits.extend(AuditEvent::from_row(&r)),
+        )?;
         let detections = detect(&sign_ins, &audits, history, thresholds);
         let flagged: BTreeSet<String> = detections
             .iter()

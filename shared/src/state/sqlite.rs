@@ -871,6 +871,21 @@ impl SqliteState {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, StateError> {
+        let mut out = Vec::new();
+        self.each_embedded_row(tenant, category, (from, to), &mut |r| out.push(r))?;
+        Ok(out)
+    }
+
+    /// Hands each of a tenant's rows of a category in `[from, to]` to `each`, in time order,
+    /// one at a time (a day of a large tenant's sign-ins does not fit in memory as maps).
+    pub fn each_embedded_row(
+        &self,
+        tenant: &str,
+        category: Category,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        each: &mut dyn FnMut(serde_json::Map<String, serde_json::Value>),
+    ) -> Result<(), StateError> {
+        use rusqlite::types::ValueRef;
         let cols: Vec<&str> = crate::model::tables::columns(category)
             .iter()
             .map(|(n, _)| *n)
@@ -885,18 +900,25 @@ impl SqliteState {
             embedded::tenant_column(category)
         );
         let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let rows = self.query_rows(
-            &sql,
-            &[
-                rusqlite::types::Value::Text(tenant.into()),
-                rusqlite::types::Value::Text(t(from)),
-                rusqlite::types::Value::Text(t(to)),
-            ],
-        )?;
-        Ok(rows
-            .into_iter()
-            .map(|r| cols.iter().map(|c| c.to_string()).zip(r).collect())
-            .collect())
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![tenant, t(from), t(to)])?;
+        while let Some(r) = rows.next()? {
+            let mut row = serde_json::Map::new();
+            for (i, c) in cols.iter().enumerate() {
+                let v = match r.get_ref(i)? {
+                    ValueRef::Null => serde_json::Value::Null,
+                    ValueRef::Integer(v) => serde_json::json!(v),
+                    ValueRef::Real(v) => serde_json::json!(v),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        serde_json::Value::String(String::from_utf8_lossy(t).into_owned())
+                    }
+                };
+                row.insert((*c).to_string(), v);
+            }
+            each(row);
+        }
+        Ok(())
     }
 
     /// The earliest event time stored for a tenant's category.
