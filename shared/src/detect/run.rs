@@ -131,7 +131,6 @@ fn store_found(
 /// Runs the detections over `[from, to)` in daily steps (each reading a look-back before it),
 /// learning the history as it goes; steps ending by `report_from` are only learned from.
 /// Returns the detections of incidents not seen before.
-#[allow(clippy::too_many_arguments)]
 fn scan(
     store: &SqliteState,
     tenant: &str,

@@ -76,6 +76,15 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     .map(|t| t.and_utc())
 }
 
+/// A record's id: a non-blank string, or a number as its text.
+fn record_id(v: &Value) -> Result<String, RowError> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(RowError::MissingId),
+    }
+}
+
 /// A JSON object read case-insensitively.
 struct Record<'a>(&'a Map<String, Value>);
 
@@ -144,11 +153,7 @@ pub fn from_table_row(
     row: &Map<String, Value>,
 ) -> Result<Row, RowError> {
     let r = Record(row);
-    let id = match r.get("Id") {
-        Value::String(s) if !s.trim().is_empty() => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return Err(RowError::MissingId),
-    };
+    let id = record_id(r.get("Id"))?;
     // The event time: TimeGenerated, else the record's own time column.
     let own = time_property(category);
     let own_column = format!("{}{}", own[..1].to_ascii_uppercase(), &own[1..]);
@@ -252,11 +257,7 @@ fn shape(category: Category, mut mapped: Map<String, Value>) -> (Map<String, Val
 fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowError> {
     let obj = record.as_object().ok_or(RowError::NotAnObject)?;
     let r = Record(obj);
-    let id = match r.get("id") {
-        Value::String(s) if !s.trim().is_empty() => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => return Err(RowError::MissingId),
-    };
+    let id = record_id(r.get("id"))?;
     let field = time_property(category);
     let time = match r.get(field) {
         Value::String(s) => parse_time(s),
