@@ -62,13 +62,29 @@ pub async fn run(app: &App, args: Args) -> ExitCode {
             let mut bar = Bar::new(total);
             let mut importer = Importer::new(&store, options, now);
             let mut reports = Vec::new();
+            let mut imported = Ok(());
             for input in &inputs {
                 let name = input.name();
-                let report = importer.import(input, &mut |p| bar.show(&name, p))?;
-                bar.file_done(report.bytes);
-                reports.push(report);
+                match importer.import(input, &mut |p| bar.show(&name, p)) {
+                    Ok(report) => {
+                        bar.file_done(report.bytes);
+                        reports.push(report);
+                    }
+                    Err(e) => {
+                        imported = Err(e);
+                        break;
+                    }
+                }
             }
             bar.clear();
+            // Tables that were empty got their rows first; their indexes are built now,
+            // also when the store failed half way (what was written is kept).
+            if bar.on && importer.indexes_pending() {
+                eprintln!("entra-monitor import: building the tables' indexes");
+            }
+            let built = importer.finish();
+            imported?;
+            built?;
             Ok::<_, shared::state::StateError>((reports, importer.spans))
         })
     };

@@ -138,6 +138,9 @@ pub struct Importer<'a> {
     pending_count: usize,
     pub spans: Spans,
     records_done: u64,
+    /// Categories met so far, and whether any table's indexes wait to be built.
+    met: std::collections::BTreeSet<Category>,
+    indexes_dropped: bool,
 }
 
 impl<'a> Importer<'a> {
@@ -150,7 +153,25 @@ impl<'a> Importer<'a> {
             pending_count: 0,
             spans: Spans::new(),
             records_done: 0,
+            met: Default::default(),
+            indexes_dropped: false,
         }
+    }
+
+    /// Whether [`Self::finish`] has indexes to build.
+    pub fn indexes_pending(&self) -> bool {
+        self.indexes_dropped
+    }
+
+    /// Builds the indexes of the tables that were empty when the import began (their rows
+    /// were written without them: see `SqliteState::begin_bulk_load`). Call once every file
+    /// is imported, before anything reads the tables; answers whether there were any.
+    pub fn finish(&mut self) -> Result<bool, StateError> {
+        if !std::mem::take(&mut self.indexes_dropped) {
+            return Ok(false);
+        }
+        self.store.build_indexes()?;
+        Ok(true)
     }
 
     /// Imports one input; `progress` is called as records are stored. Only the state store
@@ -264,6 +285,9 @@ impl<'a> Importer<'a> {
                 .filter(|r| ids.insert(r.id.clone()))
                 .collect();
             rows.reverse();
+            if self.met.insert(category) && self.store.begin_bulk_load(category)? {
+                self.indexes_dropped = true;
+            }
             let write = self
                 .store
                 .store_imported(&tenant, category, &rows, self.now)?;
@@ -328,6 +352,42 @@ mod tests {
         );
         assert_eq!(store.embedded_count(T, Category::SignInLogs).unwrap(), 2);
         assert!(first.clean());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn an_import_into_empty_tables_builds_their_indexes_when_it_finishes() {
+        let dir = std::env::temp_dir().join(format!("import-unit-{}", fastrand::u64(..)));
+        let store = SqliteState::open(&dir).unwrap();
+        let indexes = || {
+            store
+                .query_rows(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'SigninLogs' AND sql IS NOT NULL",
+                    &[],
+                )
+                .unwrap()[0][0]
+                .as_i64()
+                .unwrap()
+        };
+        let all = indexes();
+        assert!(all > 0);
+        let file = dir.join("a.json");
+        std::fs::write(&file, format!("{}\n", sign_in("1", "a@x.com"))).unwrap();
+        let mut importer = Importer::new(&store, Options::default(), Utc::now());
+        importer
+            .import(&Input::File(file.clone()), &mut |_| {})
+            .unwrap();
+        assert!(importer.indexes_pending());
+        assert_eq!(indexes(), 0, "rows first");
+        assert!(importer.finish().unwrap());
+        assert_eq!(indexes(), all);
+        // Into a table with rows, the indexes stay.
+        std::fs::write(&file, format!("{}\n", sign_in("2", "b@x.com"))).unwrap();
+        let mut importer = Importer::new(&store, Options::default(), Utc::now());
+        importer.import(&Input::File(file), &mut |_| {}).unwrap();
+        assert!(!importer.indexes_pending());
+        assert_eq!(indexes(), all);
+        assert!(!importer.finish().unwrap());
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::model::Category;
 use crate::model::tables::{ColumnType, columns};
-use rusqlite::types::Value as Sql;
+use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
 use serde_json::{Map, Value};
 
 /// The column holding the tenant in a category's table.
@@ -62,43 +62,60 @@ pub fn schema() -> String {
             "CREATE TABLE IF NOT EXISTS \"{table}\" ({}, PRIMARY KEY (\"{tenant}\", \"Id\"));\n",
             cols.join(", ")
         ));
-        // Interactive sign-ins, the largest table, carry in the time index what the
-        // week-long questions count (users, apps, results), so those read the index alone.
-        let covered = if category == Category::SignInLogs {
-            ", \"UserPrincipalName\", \"AppDisplayName\", \"AppId\", \"ResultType\", \"ResultDescription\""
-        } else {
-            ""
-        };
-        sql.push_str(&format!(
-            "CREATE INDEX IF NOT EXISTS \"{table}_by_time{}\" ON \"{table}\" (\"{tenant}\", \"TimeGenerated\"{covered});\n",
-            if covered.is_empty() { "" } else { "_covering" }
-        ));
-        let has = |c: &str| columns(category).iter().any(|(n, _)| *n == c);
-        // What the questions filter on: users and addresses without case (`= ? COLLATE
-        // NOCASE` uses these), apps and operations as they are.
-        for (col, collate) in [
-            ("UserPrincipalName", " COLLATE NOCASE"),
-            ("IPAddress", " COLLATE NOCASE"),
-            ("IpAddress", " COLLATE NOCASE"),
-            ("OperationName", ""),
-            ("AppId", ""),
-            ("AppDisplayName", ""),
-        ] {
-            if has(col) {
-                // Users and addresses lead with the tenant too, so the planner prefers them
-                // to the time index for one user's or address's records.
-                let (suffix, tenant_key) = if collate.is_empty() {
-                    ("", String::new())
-                } else {
-                    ("_nocase", format!(", \"{tenant}\""))
-                };
-                sql.push_str(&format!(
-                    "CREATE INDEX IF NOT EXISTS \"{table}_by_{col}{suffix}\" ON \"{table}\" (\"{col}\"{collate}{tenant_key}, \"TimeGenerated\");\n"
-                ));
-            }
+        for (_, create) in indexes(category) {
+            sql.push_str(&create);
+            sql.push_str(";\n");
         }
     }
     sql
+}
+
+/// The secondary indexes of a category's table, as (name, `CREATE INDEX IF NOT EXISTS`).
+pub fn indexes(category: Category) -> Vec<(String, String)> {
+    let table = category.table();
+    let tenant = tenant_column(category);
+    let mut out = Vec::new();
+    // Interactive sign-ins, the largest table, carry in the time index what the week-long
+    // questions count (users, apps, results), so those read the index alone.
+    let (covered, name) = if category == Category::SignInLogs {
+        (
+            ", \"UserPrincipalName\", \"AppDisplayName\", \"AppId\", \"ResultType\", \"ResultDescription\"",
+            format!("{table}_by_time_covering"),
+        )
+    } else {
+        ("", format!("{table}_by_time"))
+    };
+    out.push((
+        name.clone(),
+        format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" (\"{tenant}\", \"TimeGenerated\"{covered})"),
+    ));
+    let has = |c: &str| columns(category).iter().any(|(n, _)| *n == c);
+    // What the questions filter on: users and addresses without case (`= ? COLLATE NOCASE`
+    // uses these), apps and operations as they are.
+    for (col, collate) in [
+        ("UserPrincipalName", " COLLATE NOCASE"),
+        ("IPAddress", " COLLATE NOCASE"),
+        ("IpAddress", " COLLATE NOCASE"),
+        ("OperationName", ""),
+        ("AppId", ""),
+        ("AppDisplayName", ""),
+    ] {
+        if has(col) {
+            // Users and addresses lead with the tenant too, so the planner prefers them to
+            // the time index for one user's or address's records.
+            let (suffix, tenant_key) = if collate.is_empty() {
+                ("", String::new())
+            } else {
+                ("_nocase", format!(", \"{tenant}\""))
+            };
+            let name = format!("{table}_by_{col}{suffix}");
+            out.push((
+                name.clone(),
+                format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" (\"{col}\"{collate}{tenant_key}, \"TimeGenerated\")"),
+            ));
+        }
+    }
+    out
 }
 
 /// The upsert for a category's table: a record read again replaces its row.
@@ -116,18 +133,19 @@ pub fn upsert_sql(category: Category) -> String {
     )
 }
 
-/// A row's values in column order.
-pub fn values(category: Category, row: &Map<String, Value>) -> Vec<Sql> {
+/// A row's values in column order, borrowing the row's text (a large backfill writes millions
+/// of rows; copying every string first cost as much as a tenth of the store's write).
+pub fn values(category: Category, row: &Map<String, Value>) -> Vec<ToSqlOutput<'_>> {
     columns(category)
         .iter()
         .map(|(name, ty)| match (ty, row.get(*name)) {
-            (_, None | Some(Value::Null)) => Sql::Null,
-            (ColumnType::Bool, Some(Value::Bool(b))) => Sql::Integer(*b as i64),
+            (_, None | Some(Value::Null)) => ToSqlOutput::Owned(Sql::Null),
+            (ColumnType::Bool, Some(Value::Bool(b))) => ToSqlOutput::Owned(Sql::Integer(*b as i64)),
             (ColumnType::Long, Some(Value::Number(n))) => {
-                n.as_i64().map(Sql::Integer).unwrap_or(Sql::Null)
+                ToSqlOutput::Owned(n.as_i64().map(Sql::Integer).unwrap_or(Sql::Null))
             }
-            (_, Some(Value::String(s))) => Sql::Text(s.clone()),
-            (_, Some(v)) => Sql::Text(v.to_string()),
+            (_, Some(Value::String(s))) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            (_, Some(v)) => ToSqlOutput::Owned(Sql::Text(v.to_string())),
         })
         .collect()
 }
