@@ -3,7 +3,7 @@
 use crate::destinations::router::{RouteError, Router};
 use crate::model::Category;
 use crate::model::rows::{normalise, time_property};
-use crate::source::graph::{Counters, GraphClient, GraphError};
+use crate::source::graph::{Counters, GraphClient, GraphError, Page};
 use crate::state::{PageRouting, RunFigures, SqliteState, StateError, StoredRow};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
@@ -129,6 +129,36 @@ pub fn first_page_url(
     format!("{}/{version}/{path}?{query}", base.trim_end_matches('/'))
 }
 
+/// A page being fetched on its own task; dropped, the fetch is abandoned.
+struct Prefetch(tokio::task::JoinHandle<(Result<Page, GraphError>, Counters)>);
+
+impl Prefetch {
+    fn start(client: &GraphClient, url: String) -> Self {
+        let client = client.clone();
+        Self(tokio::spawn(async move {
+            let mut counters = Counters::default();
+            let page = client.page(&url, &mut counters).await;
+            (page, counters)
+        }))
+    }
+
+    async fn finish(mut self) -> (Result<Page, GraphError>, Counters) {
+        match (&mut self.0).await {
+            Ok(done) => done,
+            Err(e) => (
+                Err(GraphError::Interrupted(e.to_string())),
+                Counters::default(),
+            ),
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Collects one category for one tenant: reads the window page by page, storing each page
 /// with its checkpoint and its outbox batches, until the window is read or `keep_going` says
 /// stop; each page's batches are delivered (or spooled) before the next page is read.
@@ -177,21 +207,19 @@ pub async fn collect_category(
     };
     let mut counters = Counters::default();
     if from < to {
-        let mut url = Some(first_page_url(
-            &source.graph_base,
-            category,
-            from,
-            to,
-            settings.page_size,
-        ));
+        let first = first_page_url(&source.graph_base, category, from, to, settings.page_size);
         // The watermark follows the pages only while they come oldest first, as asked.
         let mut ascending = true;
         let mut newest_seen: Option<DateTime<Utc>> = None;
-        while let Some(page_url) = url.take() {
-            if !keep_going() {
-                break;
-            }
-            let page = match source.client.page(&page_url, &mut counters).await {
+        // The next page is fetched while this one is stored: the store's write blocks this
+        // worker thread, the fetch goes on on another, so Graph's latency and the write overlap.
+        let mut next = keep_going().then(|| Prefetch::start(&source.client, first));
+        while let Some(fetch) = next.take() {
+            let (fetched, fetch_counters) = fetch.finish().await;
+            counters.requests += fetch_counters.requests;
+            counters.throttled += fetch_counters.throttled;
+            counters.retried += fetch_counters.retried;
+            let page = match fetched {
                 Ok(p) => p,
                 Err(e) => {
                     if let GraphError::Refused { .. } = e {
@@ -206,6 +234,13 @@ pub async fn collect_category(
                     break;
                 }
             };
+            match &page.next_link {
+                Some(link) if keep_going() => {
+                    next = Some(Prefetch::start(&source.client, link.clone()));
+                }
+                Some(_) => {}
+                None => report.completed = true,
+            }
             let mut rows = Vec::with_capacity(page.value.len());
             for record in page.value {
                 match normalise(category, tenant, &record) {
@@ -250,10 +285,6 @@ pub async fn collect_category(
                     Err(RouteError::State(e)) => return Err(e),
                     Err(e) => tracing::error!(tenant, category = category.name(), "{e}"),
                 }
-            }
-            url = page.next_link;
-            if url.is_none() {
-                report.completed = true;
             }
         }
     } else {

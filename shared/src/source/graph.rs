@@ -36,6 +36,9 @@ pub enum GraphError {
     GaveUp { attempts: u32, last: String },
     #[error("no access token for Graph: {0}")]
     Token(#[from] TokenError),
+    /// The task fetching the page ended without an answer (the process is shutting down).
+    #[error("the page's fetch was interrupted: {0}")]
+    Interrupted(String),
 }
 
 /// What a refusal needs, by Graph error code.
