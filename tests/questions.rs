@@ -217,7 +217,7 @@ fn q2_which_users_sign_in_to_an_app() {
     );
     // Paging: two pages of 10 are the first 20 rows, the cursor says more follow.
     let c = common(10);
-    let q = Question::AppUsers { app };
+    let q = Question::AppUsers { app: app.clone() };
     let p = plan(&q, TENANT, &c);
     let first = finish(&q, &p, &c, run_embedded(&fixture().store, &p).unwrap());
     assert_eq!(first.rows.len(), 10);
@@ -226,6 +226,15 @@ fn q2_which_users_sign_in_to_an_app() {
     let p2 = plan(&q, TENANT, &c2);
     let second = finish(&q, &p2, &c2, run_embedded(&fixture().store, &p2).unwrap());
     assert_eq!([first.rows, second.rows].concat(), a.rows[..20].to_vec());
+    // Asked by the app's id, the same users.
+    let app_id = signins
+        .iter()
+        .find(|r| s(&r["appDisplayName"]) == app)
+        .map(|r| s(&r["appId"]))
+        .unwrap();
+    assert!(shared::model::is_guid(&app_id), "{app_id}");
+    let by_id = ask(&Question::AppUsers { app: app_id }, 1000);
+    assert_eq!(by_id.rows, a.rows);
 }
 
 #[test]

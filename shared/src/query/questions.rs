@@ -379,9 +379,17 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
             }
         }
         Question::AppUsers { app } => {
+            // An app id is a GUID and a display name never is: one column is read, through
+            // its index, which holds the users and times this counts (an OR of the two made
+            // SQLite look up every matching row in the table). The KQL keeps both.
+            let column = if crate::model::is_guid(app) {
+                "AppId"
+            } else {
+                "AppDisplayName"
+            };
             b.filter(
-                "(\"AppDisplayName\" = ? OR \"AppId\" = ?)",
-                &[app, app],
+                &format!("\"{column}\" = ?"),
+                &[app],
                 format!("AppDisplayName == {} or AppId == {}", lit(app), lit(app)),
             );
             let mut sql = format!(

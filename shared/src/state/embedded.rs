@@ -44,6 +44,14 @@ pub fn dropped_indexes() -> String {
                 category.table()
             ));
         }
+        // Replaced by `_by_{col}_covering` (apps: with the users and times the app questions
+        // count) and `_by_OperationName_tenant` (counted without reading the table).
+        for col in ["AppId", "AppDisplayName", "OperationName"] {
+            sql.push_str(&format!(
+                "DROP INDEX IF EXISTS \"{}_by_{col}\";\n",
+                category.table()
+            ));
+        }
     }
     sql
 }
@@ -101,17 +109,27 @@ pub fn indexes(category: Category) -> Vec<(String, String)> {
         ("AppDisplayName", ""),
     ] {
         if has(col) {
-            // Users and addresses lead with the tenant too, so the planner prefers them to
-            // the time index for one user's or address's records.
-            let (suffix, tenant_key) = if collate.is_empty() {
-                ("", String::new())
+            // Each leads with the column, then the tenant, so the planner prefers it to the
+            // time index for one user's, address's, app's or operation's records; apps also
+            // carry the user, so which users sign in to an app is read from the index alone.
+            let app = col.starts_with("App");
+            let suffix = if app {
+                "_covering"
+            } else if collate.is_empty() {
+                "_tenant"
             } else {
-                ("_nocase", format!(", \"{tenant}\""))
+                "_nocase"
+            };
+            let tenant_key = format!(", \"{tenant}\"");
+            let user = if app && has("UserPrincipalName") {
+                ", \"UserPrincipalName\""
+            } else {
+                ""
             };
             let name = format!("{table}_by_{col}{suffix}");
             out.push((
                 name.clone(),
-                format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" (\"{col}\"{collate}{tenant_key}, \"TimeGenerated\")"),
+                format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" (\"{col}\"{collate}{tenant_key}, \"TimeGenerated\"{user})"),
             ));
         }
     }
