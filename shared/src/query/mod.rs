@@ -199,6 +199,12 @@ pub fn run_embedded(
     store: &crate::state::SqliteState,
     plan: &Plan,
 ) -> Result<Vec<Vec<Value>>, crate::state::StateError> {
+    // A bulk load fills the hourly summaries when it ends; until then the rows are read.
+    if let Some((sql, params)) = &plan.rows_only
+        && !store.summaries_ready()?
+    {
+        return store.query_rows(sql, params);
+    }
     match store.query_rows(&plan.sql, &plan.params) {
         // An import into an empty table builds the table's indexes when it ends
         // (`SqliteState::begin_bulk_load`); until then the plan reads without the one it names.

@@ -8,6 +8,7 @@ use super::params::{Common, KqlTables, ParamError, required, text};
 use crate::model::Category;
 use crate::model::tables::columns;
 use crate::state::embedded::tenant_column;
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use rusqlite::types::Value as Sql;
 use std::collections::BTreeMap;
 
@@ -201,6 +202,9 @@ pub struct Plan {
     /// The plan pages itself (LIMIT/OFFSET in the text); otherwise the whole answer is one
     /// page (aggregates).
     pub paged: bool,
+    /// For a plan that reads the hourly summaries: the same question over the rows alone, for
+    /// while the summaries are being built (`SqliteState::summaries_ready`).
+    pub rows_only: Option<(String, Vec<Sql>)>,
 }
 
 /// The KQL tenant column: Log Analytics names the Entra tenant `AADTenantId` where the table
@@ -288,15 +292,98 @@ impl Builder {
 
 /// SQL and KQL paging of an ordered listing.
 fn page(sql: &mut String, params: &mut Vec<Sql>, kql: &mut Vec<String>, c: &Common) {
+    page_sql(sql, params, c);
+    page_kql(kql, c);
+}
+
+fn page_sql(sql: &mut String, params: &mut Vec<Sql>, c: &Common) {
     // One row more than the page tells whether another page follows.
     sql.push_str(" LIMIT ? OFFSET ?");
     params.push(Sql::Integer(c.limit as i64 + 1));
     params.push(Sql::Integer(c.offset as i64));
+}
+
+fn page_kql(kql: &mut Vec<String>, c: &Common) {
     kql.push(format!(
         "| serialize Row = row_number() | where Row > {} | take {} | project-away Row",
         c.offset,
         c.limit + 1
     ));
+}
+
+/// An inclusive range of times.
+type Range = (DateTime<Utc>, DateTime<Utc>);
+
+/// The parts of `[from, to]` (times to the millisecond): the whole hours inside it, as
+/// `[first, end)` hour keys (`YYYY-MM-DDTHH`) of the hourly summaries, and the rest at either
+/// end, as inclusive ranges of the rows.
+fn split_hours(from: DateTime<Utc>, to: DateTime<Utc>) -> (Option<(String, String)>, Vec<Range>) {
+    let hour = Duration::hours(1);
+    let floor = |t: DateTime<Utc>| t.duration_trunc(hour).unwrap_or(t);
+    let first = if floor(from) == from {
+        from
+    } else {
+        floor(from) + hour
+    };
+    let end = floor(to);
+    if first >= end {
+        return (None, vec![(from, to)]);
+    }
+    let key = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H").to_string();
+    let mut edges = Vec::new();
+    if from < first {
+        edges.push((from, first - Duration::milliseconds(1)));
+    }
+    edges.push((end, to));
+    (Some((key(first), key(end))), edges)
+}
+
+/// What a week-long question counts, read from an hourly summary (see
+/// `embedded::rollups`) for the whole hours of the range and from the rows for the rest: a
+/// `UNION ALL` of `summary_cols` over the summary's lines and `row_cols` over the rows (the
+/// same columns, a line's count where a row counts one), both filtered by `filter` (columns
+/// both have, with `?` for `values`).
+fn hourly_parts(
+    category: Category,
+    tenant: &str,
+    c: &Common,
+    (summary, summary_cols): (&str, &str),
+    row_cols: &str,
+    filter: Option<(&str, &[&str])>,
+    use_summary: bool,
+) -> (String, Vec<Sql>) {
+    let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let tenant_col = tenant_column(category);
+    let (filter_sql, values) = match filter {
+        Some((sql, values)) => (format!(" AND {sql}"), values),
+        None => (String::new(), &[][..]),
+    };
+    let (hours, edges) = if use_summary {
+        split_hours(c.from, c.to)
+    } else {
+        (None, vec![(c.from, c.to)])
+    };
+    let mut parts = Vec::new();
+    let mut params = Vec::new();
+    let bind = |params: &mut Vec<Sql>, bounds: [String; 2]| {
+        params.push(Sql::Text(tenant.into()));
+        params.extend(bounds.map(Sql::Text));
+        params.extend(values.iter().map(|v| Sql::Text((*v).into())));
+    };
+    if let Some((first, end)) = hours {
+        parts.push(format!(
+            "SELECT {summary_cols} FROM \"{summary}\" WHERE \"{tenant_col}\" = ? AND \"Hour\" >= ? AND \"Hour\" < ?{filter_sql}"
+        ));
+        bind(&mut params, [first, end]);
+    }
+    for (from, to) in edges {
+        parts.push(format!(
+            "SELECT {row_cols} FROM \"{}\" WHERE \"{tenant_col}\" = ? AND \"TimeGenerated\" >= ? AND \"TimeGenerated\" <= ?{filter_sql}",
+            category.table()
+        ));
+        bind(&mut params, [t(from), t(to)]);
+    }
+    (parts.join(" UNION ALL "), params)
 }
 
 pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
@@ -376,12 +463,12 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
                 params,
                 kql: kql.join("\n"),
                 paged: true,
+                rows_only: None,
             }
         }
         Question::AppUsers { app } => {
-            // An app id is a GUID and a display name never is: one column is read, through
-            // its index, which holds the users and times this counts (an OR of the two made
-            // SQLite look up every matching row in the table). The KQL keeps both.
+            // An app id is a GUID and a display name never is: one column is compared (an OR
+            // of the two kept SQLite from using an index). The KQL keeps both.
             let column = if crate::model::is_guid(app) {
                 "AppId"
             } else {
@@ -392,21 +479,38 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
                 &[app],
                 format!("AppDisplayName == {} or AppId == {}", lit(app), lit(app)),
             );
-            let mut sql = format!(
-                "SELECT \"UserPrincipalName\", COUNT(*), MAX(\"TimeGenerated\") {} GROUP BY \"UserPrincipalName\" ORDER BY COUNT(*) DESC, \"UserPrincipalName\"",
-                b.source_sql()
-            );
+            let filter = format!("\"{column}\" = ?");
+            let sql = |use_summary| {
+                let (parts, mut params) = hourly_parts(
+                    Category::SignInLogs,
+                    tenant,
+                    c,
+                    (
+                        &format!("{}_hourly_users", Category::SignInLogs.table()),
+                        "\"UserPrincipalName\" AS u, \"SignIns\" AS n, \"LastSignIn\" AS last",
+                    ),
+                    "\"UserPrincipalName\" AS u, 1 AS n, \"TimeGenerated\" AS last",
+                    Some((&filter, &[app.as_str()])),
+                    use_summary,
+                );
+                let mut sql = format!(
+                    "SELECT u, SUM(n), MAX(last) FROM ({parts}) GROUP BY u ORDER BY SUM(n) DESC, u"
+                );
+                page_sql(&mut sql, &mut params, c);
+                (sql, params)
+            };
             let mut kql = b.kql;
             kql.push("| summarize sign_ins = count(), last_sign_in = max(TimeGenerated) by user = UserPrincipalName".into());
             kql.push("| order by sign_ins desc, user asc".into());
-            let mut params = b.params;
-            page(&mut sql, &mut params, &mut kql, c);
+            page_kql(&mut kql, c);
+            let (summary_sql, params) = sql(true);
             Plan {
                 columns: vec!["user", "sign_ins", "last_sign_in"],
-                sql,
+                sql: summary_sql,
                 params,
                 kql: kql.join("\n"),
                 paged: true,
+                rows_only: Some(sql(false)),
             }
         }
         Question::PasswordResets => {
@@ -419,10 +523,30 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
                     lit(ADMIN_RESET)
                 ),
             );
-            let sql = format!(
-                "SELECT substr(\"TimeGenerated\", 1, 10), SUM(\"OperationName\" = '{SELF_SERVICE_RESET}'), SUM(\"OperationName\" = '{ADMIN_RESET}') {} GROUP BY 1 ORDER BY 1",
-                b.source_sql()
-            );
+            let sql = |use_summary| {
+                let (parts, params) = hourly_parts(
+                    Category::AuditLogs,
+                    tenant,
+                    c,
+                    (
+                        &format!("{}_hourly_operations", Category::AuditLogs.table()),
+                        "substr(\"Hour\", 1, 10) AS day, \"OperationName\" AS op, \"Events\" AS n",
+                    ),
+                    "substr(\"TimeGenerated\", 1, 10) AS day, \"OperationName\" AS op, 1 AS n",
+                    Some((
+                        "\"OperationName\" IN (?, ?)",
+                        &[SELF_SERVICE_RESET, ADMIN_RESET],
+                    )),
+                    use_summary,
+                );
+                (
+                    format!(
+                        "SELECT day, SUM(CASE WHEN op = '{SELF_SERVICE_RESET}' THEN n ELSE 0 END), SUM(CASE WHEN op = '{ADMIN_RESET}' THEN n ELSE 0 END) FROM ({parts}) GROUP BY 1 ORDER BY 1"
+                    ),
+                    params,
+                )
+            };
+            let (summary_sql, params) = sql(true);
             let mut kql = b.kql;
             kql.push(format!(
                 "| summarize self_service = countif(OperationName == {}), by_admin = countif(OperationName == {}) by day = format_datetime(startofday(TimeGenerated), \"yyyy-MM-dd\")",
@@ -432,10 +556,11 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
             kql.push("| order by day asc".into());
             Plan {
                 columns: vec!["day", "self_service", "by_admin"],
-                sql,
-                params: b.params,
+                sql: summary_sql,
+                params,
                 kql: kql.join("\n"),
                 paged: false,
+                rows_only: Some(sql(false)),
             }
         }
         Question::SignInPattern { user } => {
@@ -491,41 +616,77 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
                 params,
                 kql,
                 paged: false,
+                rows_only: None,
             }
         }
         Question::WeeklyUsers => {
-            let fw = b.source_sql();
-            let sql = format!(
-                "SELECT substr(\"TimeGenerated\", 1, 10), COUNT(DISTINCT lower(\"UserPrincipalName\")), COUNT(*) {fw} GROUP BY 1 UNION ALL SELECT 'all', COUNT(DISTINCT lower(\"UserPrincipalName\")), COUNT(*) {fw} ORDER BY 1"
-            );
-            let mut params = b.params.clone();
-            params.extend(b.params.iter().cloned());
+            let sql = |use_summary| {
+                let (parts, params) = hourly_parts(
+                    Category::SignInLogs,
+                    tenant,
+                    c,
+                    (
+                        &format!("{}_hourly_users", Category::SignInLogs.table()),
+                        "substr(\"Hour\", 1, 10) AS day, lower(\"UserPrincipalName\") AS user, \"SignIns\" AS n",
+                    ),
+                    "substr(\"TimeGenerated\", 1, 10) AS day, lower(\"UserPrincipalName\") AS user, 1 AS n",
+                    None,
+                    use_summary,
+                );
+                // The lines are read once: the days and the whole range count the same users.
+                (
+                    format!(
+                        "WITH u AS MATERIALIZED ({parts}) SELECT day, COUNT(DISTINCT user), SUM(n) FROM u GROUP BY 1 UNION ALL SELECT 'all', COUNT(DISTINCT user), COALESCE(SUM(n), 0) FROM u ORDER BY 1"
+                    ),
+                    params,
+                )
+            };
+            let (summary_sql, params) = sql(true);
             let kql = format!(
                 "let base = {};\nunion (base | summarize users = count_distinct(tolower(UserPrincipalName)), sign_ins = count() by day = format_datetime(startofday(TimeGenerated), \"yyyy-MM-dd\")), (base | summarize users = count_distinct(tolower(UserPrincipalName)), sign_ins = count() | extend day = \"all\")\n| project day, users, sign_ins\n| order by day asc",
                 b.kql.join("\n")
             );
             Plan {
                 columns: vec!["day", "users", "sign_ins"],
-                sql,
+                sql: summary_sql,
                 params,
                 kql,
                 paged: false,
+                rows_only: Some(sql(false)),
             }
         }
         Question::SignInStatus => {
-            let sql = format!(
-                "SELECT \"ResultType\", MAX(\"ResultDescription\"), COUNT(*) {} GROUP BY 1 ORDER BY 3 DESC, 1",
-                b.source_sql()
-            );
+            let sql = |use_summary| {
+                let (parts, params) = hourly_parts(
+                    Category::SignInLogs,
+                    tenant,
+                    c,
+                    (
+                        &format!("{}_hourly_results", Category::SignInLogs.table()),
+                        "\"ResultType\" AS code, \"ResultDescription\" AS description, \"SignIns\" AS n",
+                    ),
+                    "\"ResultType\" AS code, \"ResultDescription\" AS description, 1 AS n",
+                    None,
+                    use_summary,
+                );
+                (
+                    format!(
+                        "SELECT code, MAX(description), SUM(n) FROM ({parts}) GROUP BY 1 ORDER BY 3 DESC, 1"
+                    ),
+                    params,
+                )
+            };
+            let (summary_sql, params) = sql(true);
             let mut kql = b.kql;
             kql.push("| summarize description = take_any(ResultDescription), sign_ins = count() by code = ResultType".into());
             kql.push("| order by sign_ins desc, code asc".into());
             Plan {
                 columns: vec!["code", "description", "sign_ins"],
-                sql,
-                params: b.params,
+                sql: summary_sql,
+                params,
                 kql: kql.join("\n"),
                 paged: false,
+                rows_only: Some(sql(false)),
             }
         }
         Question::List { category, filters } => {
@@ -562,6 +723,7 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
                 params,
                 kql: kql.join("\n"),
                 paged: true,
+                rows_only: None,
             }
         }
         Question::Provisioning {
@@ -625,6 +787,7 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
                 params,
                 kql: kql.join("\n"),
                 paged: true,
+                rows_only: None,
             }
         }
     }

@@ -44,13 +44,20 @@ pub fn dropped_indexes() -> String {
                 category.table()
             ));
         }
-        // Replaced by `_by_{col}_covering` (apps: with the users and times the app questions
-        // count) and `_by_OperationName_tenant` (counted without reading the table).
-        for col in ["AppId", "AppDisplayName", "OperationName"] {
-            sql.push_str(&format!(
-                "DROP INDEX IF EXISTS \"{}_by_{col}\";\n",
-                category.table()
-            ));
+        // Replaced by `_by_OperationName_tenant` (counted without reading the table).
+        sql.push_str(&format!(
+            "DROP INDEX IF EXISTS \"{}_by_OperationName\";\n",
+            category.table()
+        ));
+        // Which users sign in to an app is read from the hourly summary (see [`rollups`]),
+        // the hours at the range's ends through the time index.
+        for col in ["AppId", "AppDisplayName"] {
+            for suffix in ["", "_covering"] {
+                sql.push_str(&format!(
+                    "DROP INDEX IF EXISTS \"{}_by_{col}{suffix}\";\n",
+                    category.table()
+                ));
+            }
         }
     }
     sql
@@ -99,41 +106,180 @@ pub fn indexes(category: Category) -> Vec<(String, String)> {
     ));
     let has = |c: &str| columns(category).iter().any(|(n, _)| *n == c);
     // What the questions filter on: users and addresses without case (`= ? COLLATE NOCASE`
-    // uses these), apps and operations as they are.
+    // uses these), operations as they are.
     for (col, collate) in [
         ("UserPrincipalName", " COLLATE NOCASE"),
         ("IPAddress", " COLLATE NOCASE"),
         ("IpAddress", " COLLATE NOCASE"),
         ("OperationName", ""),
-        ("AppId", ""),
-        ("AppDisplayName", ""),
     ] {
         if has(col) {
             // Each leads with the column, then the tenant, so the planner prefers it to the
-            // time index for one user's, address's, app's or operation's records; apps also
-            // carry the user, so which users sign in to an app is read from the index alone.
-            let app = col.starts_with("App");
-            let suffix = if app {
-                "_covering"
-            } else if collate.is_empty() {
+            // time index for one user's, address's or operation's records.
+            let suffix = if collate.is_empty() {
                 "_tenant"
             } else {
                 "_nocase"
             };
-            let tenant_key = format!(", \"{tenant}\"");
-            let user = if app && has("UserPrincipalName") {
-                ", \"UserPrincipalName\""
-            } else {
-                ""
-            };
             let name = format!("{table}_by_{col}{suffix}");
             out.push((
                 name.clone(),
-                format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" (\"{col}\"{collate}{tenant_key}, \"TimeGenerated\"{user})"),
+                format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" (\"{col}\"{collate}, \"{tenant}\", \"TimeGenerated\")"),
             ));
         }
     }
     out
+}
+
+/// A summary of a category's rows per hour, kept by triggers as rows are written, replaced
+/// or deleted: the week-long questions read a week of these instead of every row (see
+/// `query::questions`). Rows whose key columns are equal (NULL matching NULL) share a line.
+pub struct Rollup {
+    pub category: Category,
+    pub table: String,
+    /// Key columns besides the tenant and the hour (`substr(TimeGenerated, 1, 13)`).
+    pub keys: &'static [&'static str],
+    /// How many rows the line holds.
+    pub count: &'static str,
+    /// (column of the line, column of the rows): the greatest value among the line's rows.
+    /// `exact` keeps it exact when a row is deleted (the hour's rows are read again when the
+    /// deleted row held it); otherwise it stays as the greatest seen while the line lasts.
+    pub maxes: &'static [(&'static str, &'static str, bool)],
+}
+
+/// The hourly summaries: interactive sign-ins by user and app (who signs in, per day and to
+/// an app) and by result (status); audit events by activity (password resets).
+pub fn rollups() -> Vec<Rollup> {
+    vec![
+        Rollup {
+            category: Category::SignInLogs,
+            table: format!("{}_hourly_users", Category::SignInLogs.table()),
+            keys: &["UserPrincipalName", "AppId", "AppDisplayName"],
+            count: "SignIns",
+            maxes: &[("LastSignIn", "TimeGenerated", true)],
+        },
+        Rollup {
+            category: Category::SignInLogs,
+            table: format!("{}_hourly_results", Category::SignInLogs.table()),
+            keys: &["ResultType"],
+            count: "SignIns",
+            maxes: &[("ResultDescription", "ResultDescription", false)],
+        },
+        Rollup {
+            category: Category::AuditLogs,
+            table: format!("{}_hourly_operations", Category::AuditLogs.table()),
+            keys: &["OperationName"],
+            count: "Events",
+            maxes: &[],
+        },
+    ]
+}
+
+impl Rollup {
+    fn tenant(&self) -> &'static str {
+        tenant_column(self.category)
+    }
+
+    /// `CREATE TABLE` and its index (tenant, hour, keys): read by hour, updated by key.
+    pub fn create(&self) -> String {
+        let t = &self.table;
+        let keys: String = each(self.keys, |k| format!(", \"{k}\" TEXT"));
+        let maxes: String = each(self.maxes, |(m, _, _)| format!(", \"{m}\" TEXT"));
+        let key_cols: String = each(self.keys, |k| format!(", \"{k}\""));
+        format!(
+            "CREATE TABLE IF NOT EXISTS \"{t}\" (\"{tenant}\" TEXT, \"Hour\" TEXT{keys}, \"{count}\" INTEGER NOT NULL{maxes});\n\
+             CREATE INDEX IF NOT EXISTS \"{t}_by_hour\" ON \"{t}\" (\"{tenant}\", \"Hour\"{key_cols});\n",
+            tenant = self.tenant(),
+            count = self.count,
+        )
+    }
+
+    /// The names of the two triggers.
+    pub fn triggers(&self) -> [String; 2] {
+        [
+            format!("{}_on_insert", self.table),
+            format!("{}_on_delete", self.table),
+        ]
+    }
+
+    /// The line of a row (`NEW` or `OLD`), as a WHERE clause over the summary.
+    fn line_of(&self, row: &str) -> String {
+        let mut w = vec![
+            format!("\"{0}\" = {row}.\"{0}\"", self.tenant()),
+            format!("\"Hour\" = substr({row}.\"TimeGenerated\", 1, 13)"),
+        ];
+        w.extend(
+            self.keys
+                .iter()
+                .map(|k| format!("\"{k}\" IS {row}.\"{k}\"")),
+        );
+        w.join(" AND ")
+    }
+
+    /// `CREATE TRIGGER` for inserted rows (a replaced row is deleted first: recursive triggers
+    /// are on, see `SqliteState::open`) and deleted ones.
+    pub fn create_triggers(&self) -> String {
+        let [on_insert, on_delete] = self.triggers();
+        let (t, table, count) = (&self.table, self.category.table(), self.count);
+        let raise: String = self
+            .maxes
+            .iter()
+            .map(|(m, c, _)| {
+                format!(", \"{m}\" = CASE WHEN \"{m}\" IS NULL OR NEW.\"{c}\" > \"{m}\" THEN NEW.\"{c}\" ELSE \"{m}\" END")
+            })
+            .collect();
+        let cols: String = each(self.keys, |k| format!(", \"{k}\""));
+        let max_cols: String = each(self.maxes, |(m, _, _)| format!(", \"{m}\""));
+        let new_keys: String = each(self.keys, |k| format!(", NEW.\"{k}\""));
+        let new_maxes: String = each(self.maxes, |(_, c, _)| format!(", NEW.\"{c}\""));
+        // The hour's remaining rows of the line, for a greatest value the deleted row held.
+        let tenant = self.tenant();
+        let same: String = each(self.keys, |k| format!(" AND \"{k}\" IS OLD.\"{k}\""));
+        let lower: String = self
+            .maxes
+            .iter()
+            .filter(|(_, _, exact)| *exact)
+            .map(|(m, c, _)| {
+                format!(
+                    ", \"{m}\" = CASE WHEN \"{m}\" IS OLD.\"{c}\" THEN (SELECT MAX(\"{c}\") FROM \"{table}\" WHERE \"{tenant}\" = OLD.\"{tenant}\" AND \"TimeGenerated\" >= substr(OLD.\"TimeGenerated\", 1, 13) AND \"TimeGenerated\" < substr(OLD.\"TimeGenerated\", 1, 13) || ':60'{same}) ELSE \"{m}\" END"
+                )
+            })
+            .collect();
+        let (new_line, old_line) = (self.line_of("NEW"), self.line_of("OLD"));
+        format!(
+            "CREATE TRIGGER IF NOT EXISTS \"{on_insert}\" AFTER INSERT ON \"{table}\" BEGIN\n\
+             UPDATE \"{t}\" SET \"{count}\" = \"{count}\" + 1{raise} WHERE {new_line};\n\
+             INSERT INTO \"{t}\" (\"{tenant}\", \"Hour\"{cols}, \"{count}\"{max_cols}) SELECT NEW.\"{tenant}\", substr(NEW.\"TimeGenerated\", 1, 13){new_keys}, 1{new_maxes} WHERE changes() = 0;\n\
+             END;\n\
+             CREATE TRIGGER IF NOT EXISTS \"{on_delete}\" AFTER DELETE ON \"{table}\" BEGIN\n\
+             UPDATE \"{t}\" SET \"{count}\" = \"{count}\" - 1{lower} WHERE {old_line};\n\
+             DELETE FROM \"{t}\" WHERE {old_line} AND \"{count}\" <= 0;\n\
+             END;\n"
+        )
+    }
+
+    /// Fills the summary from the table's rows (after a bulk load, or for a store written
+    /// before the summary existed).
+    pub fn rebuild(&self) -> String {
+        let (t, table, count, tenant) = (
+            &self.table,
+            self.category.table(),
+            self.count,
+            self.tenant(),
+        );
+        let cols: String = each(self.keys, |k| format!(", \"{k}\""));
+        let max_cols: String = each(self.maxes, |(m, _, _)| format!(", \"{m}\""));
+        let max_of: String = each(self.maxes, |(_, c, _)| format!(", MAX(\"{c}\")"));
+        format!(
+            "DELETE FROM \"{t}\";\n\
+             INSERT INTO \"{t}\" (\"{tenant}\", \"Hour\"{cols}, \"{count}\"{max_cols}) SELECT \"{tenant}\", substr(\"TimeGenerated\", 1, 13){cols}, COUNT(*){max_of} FROM \"{table}\" GROUP BY 1, 2{cols};\n"
+        )
+    }
+}
+
+/// Each item's text, joined.
+fn each<T>(items: &[T], text: impl Fn(&T) -> String) -> String {
+    items.iter().map(text).collect()
 }
 
 /// The upsert for a category's table: a record read again replaces its row.

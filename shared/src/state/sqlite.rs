@@ -177,10 +177,16 @@ impl SqliteState {
         // the store's write took 15% less time).
         conn.pragma_update(None, "wal_autocheckpoint", 16384)
             .map_err(open_err)?;
+        // A row replaced by `INSERT OR REPLACE` fires the delete triggers only with recursive
+        // triggers on: the hourly summaries (see `embedded::rollups`) must see it leave.
+        conn.pragma_update(None, "recursive_triggers", "ON")
+            .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
         conn.execute_batch(&embedded::dropped_indexes())
             .map_err(open_err)?;
         conn.execute_batch(&embedded::schema()).map_err(open_err)?;
+        let mut conn = conn;
+        ensure_rollups(&mut conn).map_err(open_err)?;
         // Version 1 replaced the early `records` table (rows as JSON) by `seen` and the
         // per-category tables.
         let version: i64 = conn
@@ -411,14 +417,42 @@ impl SqliteState {
             for (name, _) in embedded::indexes(category) {
                 conn.execute_batch(&format!("DROP INDEX IF EXISTS \"{name}\""))?;
             }
+            // The hourly summaries are filled from the rows at the end, not row by row.
+            for rollup in embedded::rollups()
+                .iter()
+                .filter(|r| r.category == category)
+            {
+                for trigger in rollup.triggers() {
+                    conn.execute_batch(&format!("DROP TRIGGER IF EXISTS \"{trigger}\""))?;
+                }
+            }
         }
         Ok(empty)
     }
 
-    /// Builds the indexes a bulk load dropped (see [`Self::begin_bulk_load`]).
+    /// Builds the indexes and hourly summaries a bulk load dropped (see
+    /// [`Self::begin_bulk_load`]).
     pub fn build_indexes(&self) -> Result<(), StateError> {
-        self.conn().execute_batch(&embedded::schema())?;
+        let mut conn = self.conn();
+        conn.execute_batch(&embedded::schema())?;
+        ensure_rollups(&mut conn)?;
         Ok(())
+    }
+
+    /// Whether the hourly summaries are kept (their triggers exist): not while a bulk load
+    /// into an empty table runs (see [`Self::begin_bulk_load`]).
+    pub fn summaries_ready(&self) -> Result<bool, StateError> {
+        let rollups = embedded::rollups();
+        let names: Vec<String> = rollups.iter().flat_map(|r| r.triggers()).collect();
+        let present: i64 = self.conn().query_row(
+            &format!(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({})",
+                vec!["?"; names.len()].join(", ")
+            ),
+            rusqlite::params_from_iter(&names),
+            |r| r.get(0),
+        )?;
+        Ok(present as usize == names.len())
     }
 
     /// The tenants records were imported for.
@@ -1169,6 +1203,29 @@ fn write_rows(
         }
     }
     Ok(write)
+}
+
+/// Creates the hourly summaries whose triggers are missing (a new store, a store written
+/// before they existed, or a bulk load — finished or interrupted) and fills them from the rows,
+/// with the triggers, in one transaction.
+fn ensure_rollups(conn: &mut Connection) -> rusqlite::Result<()> {
+    for rollup in embedded::rollups() {
+        let names = rollup.triggers();
+        let present: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (?1, ?2)",
+            params![names[0], names[1]],
+            |r| r.get(0),
+        )?;
+        if present == 2 {
+            continue;
+        }
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(&rollup.create())?;
+        tx.execute_batch(&rollup.rebuild())?;
+        tx.execute_batch(&rollup.create_triggers())?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 fn advance_watermark(
