@@ -1,10 +1,10 @@
 //! The week-long questions (app users, weekly users, sign-in status, password resets) read the
-//! hourly summaries the store keeps with triggers, and the rows for the parts of an hour at the
-//! range's ends. Their answers must be what the records say — computed here from the records,
-//! not by the query code — for any range (whole hours, minutes into an hour, shorter than an
-//! hour), and stay so when records are read again changed, when retention deletes rows, when a
-//! bulk load builds the summaries at its end (and while it runs), and when a store written
-//! before the summaries existed is opened.
+//! hourly and daily summaries the store keeps with triggers, and the rows for the parts of an
+//! hour or day at the range's ends. Their answers must be what the records say — computed here
+//! from the records, not by the query code — for any range (whole hours or days, minutes into
+//! an hour, shorter than an hour, across midnight), and stay so when records are read again
+//! changed, when retention deletes rows, when a bulk load builds the summaries at its end (and
+//! while it runs), and when a store written before the summaries existed is opened.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
@@ -208,7 +208,8 @@ fn busiest_app(truth: &Truth) -> String {
     apps.into_iter().max_by_key(|(_, n)| *n).unwrap().0
 }
 
-/// Ranges that start and end on the hour, minutes into one, and inside a single hour.
+/// Ranges that start and end on the hour or the day, minutes into one, inside a single hour,
+/// across midnight.
 fn ranges() -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let odd = |d: i64, h: i64, m: i64, s: i64, milli: i64| {
         start()
@@ -225,6 +226,8 @@ fn ranges() -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
         (odd(2, 10, 5, 0, 0), odd(2, 10, 55, 0, 0)),
         (odd(2, 10, 30, 0, 0), odd(2, 11, 45, 0, 0)),
         (odd(4, 8, 59, 59, 999), odd(4, 18, 0, 0, 1)),
+        (odd(2, 20, 0, 0, 0), odd(3, 5, 30, 0, 0)),
+        (odd(1, 0, 0, 0, 0), odd(4, 0, 0, 0, 0)),
     ]
 }
 
@@ -300,7 +303,7 @@ fn collected_changed_and_expired_records_are_counted_as_the_records_say() {
     assert!(
         plan(&Question::WeeklyUsers, TENANT, &c)
             .sql
-            .contains("SigninLogs_hourly_users")
+            .contains("SigninLogs_daily_users")
     );
     assert!(store.summaries_ready().unwrap());
     answers_match(&store, &truth, &app, "collected");
@@ -373,11 +376,8 @@ fn collected_changed_and_expired_records_are_counted_as_the_records_say() {
     // A store written before the summaries existed: opening it builds them from its rows.
     {
         let conn = rusqlite::Connection::open(d.join("state.sqlite")).unwrap();
-        for t in [
-            "SigninLogs_hourly_users",
-            "SigninLogs_hourly_results",
-            "AuditLogs_hourly_operations",
-        ] {
+        for rollup in shared::state::embedded::rollups() {
+            let t = rollup.table;
             conn.execute_batch(&format!(
                 "DROP TRIGGER \"{t}_on_insert\"; DROP TRIGGER \"{t}_on_delete\"; DROP TABLE \"{t}\";"
             ))

@@ -7,7 +7,7 @@ use super::kql::{lit, time as kt};
 use super::params::{Common, KqlTables, ParamError, required, text};
 use crate::model::Category;
 use crate::model::tables::columns;
-use crate::state::embedded::tenant_column;
+use crate::state::embedded::{Period, tenant_column};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use rusqlite::types::Value as Sql;
 use std::collections::BTreeMap;
@@ -314,22 +314,29 @@ fn page_kql(kql: &mut Vec<String>, c: &Common) {
 /// An inclusive range of times.
 type Range = (DateTime<Utc>, DateTime<Utc>);
 
-/// The parts of `[from, to]` (times to the millisecond): the whole hours inside it, as
-/// `[first, end)` hour keys (`YYYY-MM-DDTHH`) of the hourly summaries, and the rest at either
-/// end, as inclusive ranges of the rows.
-fn split_hours(from: DateTime<Utc>, to: DateTime<Utc>) -> (Option<(String, String)>, Vec<Range>) {
-    let hour = Duration::hours(1);
-    let floor = |t: DateTime<Utc>| t.duration_trunc(hour).unwrap_or(t);
+/// The parts of `[from, to]` (times to the millisecond): the whole periods inside it, as
+/// `[first, end)` keys of a summary's lines (`YYYY-MM-DDTHH` or `YYYY-MM-DD`), and the rest at
+/// either end, as inclusive ranges of the rows.
+fn split(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    period: Period,
+) -> (Option<(String, String)>, Vec<Range>) {
+    let (length, format) = match period {
+        Period::Hour => (Duration::hours(1), "%Y-%m-%dT%H"),
+        Period::Day => (Duration::days(1), "%Y-%m-%d"),
+    };
+    let floor = |t: DateTime<Utc>| t.duration_trunc(length).unwrap_or(t);
     let first = if floor(from) == from {
         from
     } else {
-        floor(from) + hour
+        floor(from) + length
     };
     let end = floor(to);
     if first >= end {
         return (None, vec![(from, to)]);
     }
-    let key = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H").to_string();
+    let key = |t: DateTime<Utc>| t.format(format).to_string();
     let mut edges = Vec::new();
     if from < first {
         edges.push((from, first - Duration::milliseconds(1)));
@@ -338,52 +345,64 @@ fn split_hours(from: DateTime<Utc>, to: DateTime<Utc>) -> (Option<(String, Strin
     (Some((key(first), key(end))), edges)
 }
 
-/// What a week-long question counts, read from an hourly summary (see
-/// `embedded::rollups`) for the whole hours of the range and from the rows for the rest: a
-/// `UNION ALL` of `summary_cols` over the summary's lines and `row_cols` over the rows (the
-/// same columns, a line's count where a row counts one), both filtered by `filter` (columns
-/// both have, with `?` for `values`).
-fn hourly_parts(
+/// How a week-long question reads a summary (see `embedded::rollups`) for the whole periods
+/// of its range and the rows for the rest.
+struct Summarised<'a> {
     category: Category,
-    tenant: &str,
-    c: &Common,
-    (summary, summary_cols): (&str, &str),
-    row_cols: &str,
-    filter: Option<(&str, &[&str])>,
-    use_summary: bool,
-) -> (String, Vec<Sql>) {
-    let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let tenant_col = tenant_column(category);
-    let (filter_sql, values) = match filter {
-        Some((sql, values)) => (format!(" AND {sql}"), values),
-        None => (String::new(), &[][..]),
-    };
-    let (hours, edges) = if use_summary {
-        split_hours(c.from, c.to)
-    } else {
-        (None, vec![(c.from, c.to)])
-    };
-    let mut parts = Vec::new();
-    let mut params = Vec::new();
-    let bind = |params: &mut Vec<Sql>, bounds: [String; 2]| {
-        params.push(Sql::Text(tenant.into()));
-        params.extend(bounds.map(Sql::Text));
-        params.extend(values.iter().map(|v| Sql::Text((*v).into())));
-    };
-    if let Some((first, end)) = hours {
-        parts.push(format!(
-            "SELECT {summary_cols} FROM \"{summary}\" WHERE \"{tenant_col}\" = ? AND \"Hour\" >= ? AND \"Hour\" < ?{filter_sql}"
-        ));
-        bind(&mut params, [first, end]);
+    summary: &'a str,
+    period: Period,
+    /// Columns over the summary's lines, and the same columns over the rows (a line's count
+    /// where a row counts one).
+    summary_cols: &'a str,
+    row_cols: &'a str,
+    /// After each read of the rows (a GROUP BY makes them lines).
+    row_group: &'a str,
+    /// A condition on columns both have, with `?` for the values.
+    filter: Option<(&'a str, &'a [&'a str])>,
+}
+
+impl Summarised<'_> {
+    /// A `UNION ALL` of the summary's lines and the rows at the ends, with its parameters;
+    /// without `use_summary`, of the rows alone.
+    fn parts(&self, tenant: &str, c: &Common, use_summary: bool) -> (String, Vec<Sql>) {
+        let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let tenant_col = tenant_column(self.category);
+        let (filter_sql, values) = match self.filter {
+            Some((sql, values)) => (format!(" AND {sql}"), values),
+            None => (String::new(), &[][..]),
+        };
+        let (periods, edges) = if use_summary {
+            split(c.from, c.to, self.period)
+        } else {
+            (None, vec![(c.from, c.to)])
+        };
+        let mut parts = Vec::new();
+        let mut params = Vec::new();
+        let bind = |params: &mut Vec<Sql>, bounds: [String; 2]| {
+            params.push(Sql::Text(tenant.into()));
+            params.extend(bounds.map(Sql::Text));
+            params.extend(values.iter().map(|v| Sql::Text((*v).into())));
+        };
+        if let Some((first, end)) = periods {
+            parts.push(format!(
+                "SELECT {} FROM \"{}\" WHERE \"{tenant_col}\" = ? AND \"{p}\" >= ? AND \"{p}\" < ?{filter_sql}",
+                self.summary_cols,
+                self.summary,
+                p = self.period.column(),
+            ));
+            bind(&mut params, [first, end]);
+        }
+        for (from, to) in edges {
+            parts.push(format!(
+                "SELECT {} FROM \"{}\" WHERE \"{tenant_col}\" = ? AND \"TimeGenerated\" >= ? AND \"TimeGenerated\" <= ?{filter_sql}{}",
+                self.row_cols,
+                self.category.table(),
+                self.row_group,
+            ));
+            bind(&mut params, [t(from), t(to)]);
+        }
+        (parts.join(" UNION ALL "), params)
     }
-    for (from, to) in edges {
-        parts.push(format!(
-            "SELECT {row_cols} FROM \"{}\" WHERE \"{tenant_col}\" = ? AND \"TimeGenerated\" >= ? AND \"TimeGenerated\" <= ?{filter_sql}",
-            category.table()
-        ));
-        bind(&mut params, [t(from), t(to)]);
-    }
-    (parts.join(" UNION ALL "), params)
 }
 
 pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
@@ -481,18 +500,16 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
             );
             let filter = format!("\"{column}\" = ?");
             let sql = |use_summary| {
-                let (parts, mut params) = hourly_parts(
-                    Category::SignInLogs,
-                    tenant,
-                    c,
-                    (
-                        &format!("{}_hourly_users", Category::SignInLogs.table()),
-                        "\"UserPrincipalName\" AS u, \"SignIns\" AS n, \"LastSignIn\" AS last",
-                    ),
-                    "\"UserPrincipalName\" AS u, 1 AS n, \"TimeGenerated\" AS last",
-                    Some((&filter, &[app.as_str()])),
-                    use_summary,
-                );
+                let (parts, mut params) = Summarised {
+                    category: Category::SignInLogs,
+                    summary: &format!("{}_daily_app_users", Category::SignInLogs.table()),
+                    period: Period::Day,
+                    summary_cols: "\"UserPrincipalName\" AS u, \"SignIns\" AS n, \"LastSignIn\" AS last",
+                    row_cols: "\"UserPrincipalName\" AS u, COUNT(*) AS n, MAX(\"TimeGenerated\") AS last",
+                    row_group: " GROUP BY 1",
+                    filter: Some((&filter, &[app.as_str()])),
+                }
+                .parts(tenant, c, use_summary);
                 let mut sql = format!(
                     "SELECT u, SUM(n), MAX(last) FROM ({parts}) GROUP BY u ORDER BY SUM(n) DESC, u"
                 );
@@ -524,21 +541,19 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
                 ),
             );
             let sql = |use_summary| {
-                let (parts, params) = hourly_parts(
-                    Category::AuditLogs,
-                    tenant,
-                    c,
-                    (
-                        &format!("{}_hourly_operations", Category::AuditLogs.table()),
-                        "substr(\"Hour\", 1, 10) AS day, \"OperationName\" AS op, \"Events\" AS n",
-                    ),
-                    "substr(\"TimeGenerated\", 1, 10) AS day, \"OperationName\" AS op, 1 AS n",
-                    Some((
+                let (parts, params) = Summarised {
+                    category: Category::AuditLogs,
+                    summary: &format!("{}_hourly_operations", Category::AuditLogs.table()),
+                    period: Period::Hour,
+                    summary_cols: "substr(\"Hour\", 1, 10) AS day, \"OperationName\" AS op, \"Events\" AS n",
+                    row_cols: "substr(\"TimeGenerated\", 1, 10) AS day, \"OperationName\" AS op, COUNT(*) AS n",
+                    row_group: " GROUP BY 1, 2",
+                    filter: Some((
                         "\"OperationName\" IN (?, ?)",
                         &[SELF_SERVICE_RESET, ADMIN_RESET],
                     )),
-                    use_summary,
-                );
+                }
+                .parts(tenant, c, use_summary);
                 (
                     format!(
                         "SELECT day, SUM(CASE WHEN op = '{SELF_SERVICE_RESET}' THEN n ELSE 0 END), SUM(CASE WHEN op = '{ADMIN_RESET}' THEN n ELSE 0 END) FROM ({parts}) GROUP BY 1 ORDER BY 1"
@@ -621,19 +636,17 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
         }
         Question::WeeklyUsers => {
             let sql = |use_summary| {
-                let (parts, params) = hourly_parts(
-                    Category::SignInLogs,
-                    tenant,
-                    c,
-                    (
-                        &format!("{}_hourly_users", Category::SignInLogs.table()),
-                        "substr(\"Hour\", 1, 10) AS day, lower(\"UserPrincipalName\") AS user, \"SignIns\" AS n",
-                    ),
-                    "substr(\"TimeGenerated\", 1, 10) AS day, lower(\"UserPrincipalName\") AS user, 1 AS n",
-                    None,
-                    use_summary,
-                );
-                // The lines are read once: the days and the whole range count the same users.
+                let (parts, params) = Summarised {
+                    category: Category::SignInLogs,
+                    summary: &format!("{}_daily_users", Category::SignInLogs.table()),
+                    period: Period::Day,
+                    summary_cols: "\"Day\" AS day, \"User\" AS user, \"SignIns\" AS n",
+                    row_cols: "substr(\"TimeGenerated\", 1, 10) AS day, lower(\"UserPrincipalName\") AS user, COUNT(*) AS n",
+                    row_group: " GROUP BY 1, 2",
+                    filter: None,
+                }
+                .parts(tenant, c, use_summary);
+                // The lines (a day's users) are read once: the days and the whole range count them.
                 (
                     format!(
                         "WITH u AS MATERIALIZED ({parts}) SELECT day, COUNT(DISTINCT user), SUM(n) FROM u GROUP BY 1 UNION ALL SELECT 'all', COUNT(DISTINCT user), COALESCE(SUM(n), 0) FROM u ORDER BY 1"
@@ -657,18 +670,16 @@ pub fn plan(q: &Question, tenant: &str, c: &Common) -> Plan {
         }
         Question::SignInStatus => {
             let sql = |use_summary| {
-                let (parts, params) = hourly_parts(
-                    Category::SignInLogs,
-                    tenant,
-                    c,
-                    (
-                        &format!("{}_hourly_results", Category::SignInLogs.table()),
-                        "\"ResultType\" AS code, \"ResultDescription\" AS description, \"SignIns\" AS n",
-                    ),
-                    "\"ResultType\" AS code, \"ResultDescription\" AS description, 1 AS n",
-                    None,
-                    use_summary,
-                );
+                let (parts, params) = Summarised {
+                    category: Category::SignInLogs,
+                    summary: &format!("{}_hourly_results", Category::SignInLogs.table()),
+                    period: Period::Hour,
+                    summary_cols: "\"ResultType\" AS code, \"ResultDescription\" AS description, \"SignIns\" AS n",
+                    row_cols: "\"ResultType\" AS code, MAX(\"ResultDescription\") AS description, COUNT(*) AS n",
+                    row_group: " GROUP BY 1",
+                    filter: None,
+                }
+                .parts(tenant, c, use_summary);
                 (
                     format!(
                         "SELECT code, MAX(description), SUM(n) FROM ({parts}) GROUP BY 1 ORDER BY 3 DESC, 1"

@@ -27,7 +27,7 @@ fn sql_type(ty: ColumnType) -> &'static str {
     }
 }
 
-/// The indexes of earlier versions that no query uses any more (`lower(col) = lower(?)` could
+/// The indexes (and summaries) of earlier versions that no query uses any more (`lower(col) = lower(?)` could
 /// not use them), dropped on open.
 pub fn dropped_indexes() -> String {
     let mut sql = String::new();
@@ -59,6 +59,13 @@ pub fn dropped_indexes() -> String {
                 ));
             }
         }
+    }
+    // Summaries replaced by others (see [`rollups`]).
+    for table in DROPPED_ROLLUPS {
+        for trigger in trigger_names(table) {
+            sql.push_str(&format!("DROP TRIGGER IF EXISTS \"{trigger}\";\n"));
+        }
+        sql.push_str(&format!("DROP TABLE IF EXISTS \"{table}\";\n"));
     }
     sql
 }
@@ -131,48 +138,112 @@ pub fn indexes(category: Category) -> Vec<(String, String)> {
     out
 }
 
-/// A summary of a category's rows per hour, kept by triggers as rows are written, replaced
-/// or deleted: the week-long questions read a week of these instead of every row (see
-/// `query::questions`). Rows whose key columns are equal (NULL matching NULL) share a line.
+/// The period a summary's lines cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Hour,
+    Day,
+}
+
+impl Period {
+    /// The line's column: the period's start as the first characters of `TimeGenerated`
+    /// (`YYYY-MM-DDTHH` or `YYYY-MM-DD`).
+    pub fn column(self) -> &'static str {
+        match self {
+            Period::Hour => "Hour",
+            Period::Day => "Day",
+        }
+    }
+
+    pub fn chars(self) -> usize {
+        match self {
+            Period::Hour => 13,
+            Period::Day => 10,
+        }
+    }
+
+    /// The period of a row's time (`row` is `NEW.`, `OLD.` or empty).
+    fn of(self, row: &str) -> String {
+        format!("substr({row}\"TimeGenerated\", 1, {})", self.chars())
+    }
+}
+
+/// A summary of a category's rows per hour or day, kept by triggers as rows are written,
+/// replaced or deleted: the week-long questions read a week of these instead of every row
+/// (see `query::questions`). Rows whose keys are equal (NULL matching NULL) share a line.
 pub struct Rollup {
     pub category: Category,
     pub table: String,
-    /// Key columns besides the tenant and the hour (`substr(TimeGenerated, 1, 13)`).
-    pub keys: &'static [&'static str],
+    pub period: Period,
+    /// (column of the line, expression over a row, `{r}` standing before each column name).
+    pub keys: &'static [(&'static str, &'static str)],
     /// How many rows the line holds.
     pub count: &'static str,
     /// (column of the line, column of the rows): the greatest value among the line's rows.
-    /// `exact` keeps it exact when a row is deleted (the hour's rows are read again when the
-    /// deleted row held it); otherwise it stays as the greatest seen while the line lasts.
+    /// `exact` keeps it exact when a row is deleted (the period's rows of the line are read
+    /// again when the deleted row held it); otherwise it stays as the greatest seen while the
+    /// line lasts.
     pub maxes: &'static [(&'static str, &'static str, bool)],
+    /// Key columns the questions also look lines up by, each with its own index.
+    pub lookups: &'static [&'static str],
 }
 
-/// The hourly summaries: interactive sign-ins by user and app (who signs in, per day and to
-/// an app) and by result (status); audit events by activity (password resets).
+/// Earlier summaries, dropped on open.
+pub const DROPPED_ROLLUPS: [&str; 1] = ["SigninLogs_hourly_users"];
+
+/// The summaries: interactive sign-ins per day by user (distinct users), per day by user and
+/// app (an app's users), per hour by result (status); audit events per hour by activity
+/// (password resets). Users are kept per day: a tenant's users mostly sign in once or twice
+/// an hour, so per hour there would be about as many lines as sign-ins.
 pub fn rollups() -> Vec<Rollup> {
+    let signins = Category::SignInLogs.table();
     vec![
         Rollup {
             category: Category::SignInLogs,
-            table: format!("{}_hourly_users", Category::SignInLogs.table()),
-            keys: &["UserPrincipalName", "AppId", "AppDisplayName"],
+            table: format!("{signins}_daily_users"),
+            period: Period::Day,
+            keys: &[("User", "lower({r}\"UserPrincipalName\")")],
             count: "SignIns",
-            maxes: &[("LastSignIn", "TimeGenerated", true)],
+            maxes: &[],
+            lookups: &[],
         },
         Rollup {
             category: Category::SignInLogs,
-            table: format!("{}_hourly_results", Category::SignInLogs.table()),
-            keys: &["ResultType"],
+            table: format!("{signins}_daily_app_users"),
+            period: Period::Day,
+            keys: &[
+                ("UserPrincipalName", "{r}\"UserPrincipalName\""),
+                ("AppId", "{r}\"AppId\""),
+                ("AppDisplayName", "{r}\"AppDisplayName\""),
+            ],
+            count: "SignIns",
+            maxes: &[("LastSignIn", "TimeGenerated", true)],
+            lookups: &["AppId", "AppDisplayName"],
+        },
+        Rollup {
+            category: Category::SignInLogs,
+            table: format!("{signins}_hourly_results"),
+            period: Period::Hour,
+            keys: &[("ResultType", "{r}\"ResultType\"")],
             count: "SignIns",
             maxes: &[("ResultDescription", "ResultDescription", false)],
+            lookups: &[],
         },
         Rollup {
             category: Category::AuditLogs,
             table: format!("{}_hourly_operations", Category::AuditLogs.table()),
-            keys: &["OperationName"],
+            period: Period::Hour,
+            keys: &[("OperationName", "{r}\"OperationName\"")],
             count: "Events",
             maxes: &[],
+            lookups: &[],
         },
     ]
+}
+
+/// A key's expression over a row (`NEW.`, `OLD.` or empty).
+fn key(expr: &str, row: &str) -> String {
+    expr.replace("{r}", row)
 }
 
 impl Rollup {
@@ -180,76 +251,100 @@ impl Rollup {
         tenant_column(self.category)
     }
 
-    /// `CREATE TABLE` and its index (tenant, hour, keys): read by hour, updated by key.
+    /// `CREATE TABLE` and its indexes: (tenant, period, keys), read by period and updated by
+    /// key; (lookup, tenant, period) for each lookup column.
     pub fn create(&self) -> String {
-        let t = &self.table;
-        let keys: String = each(self.keys, |k| format!(", \"{k}\" TEXT"));
-        let maxes: String = each(self.maxes, |(m, _, _)| format!(", \"{m}\" TEXT"));
-        let key_cols: String = each(self.keys, |k| format!(", \"{k}\""));
+        let (t, tenant, period) = (&self.table, self.tenant(), self.period.column());
+        let keys = each(self.keys, |(k, _)| format!(", \"{k}\" TEXT"));
+        let maxes = each(self.maxes, |(m, _, _)| format!(", \"{m}\" TEXT"));
+        let key_cols = each(self.keys, |(k, _)| format!(", \"{k}\""));
+        let lookups = each(self.lookups, |l| {
+            format!(
+                "CREATE INDEX IF NOT EXISTS \"{t}_by_{l}\" ON \"{t}\" (\"{l}\", \"{tenant}\", \"{period}\");\n"
+            )
+        });
         format!(
-            "CREATE TABLE IF NOT EXISTS \"{t}\" (\"{tenant}\" TEXT, \"Hour\" TEXT{keys}, \"{count}\" INTEGER NOT NULL{maxes});\n\
-             CREATE INDEX IF NOT EXISTS \"{t}_by_hour\" ON \"{t}\" (\"{tenant}\", \"Hour\"{key_cols});\n",
-            tenant = self.tenant(),
+            "CREATE TABLE IF NOT EXISTS \"{t}\" (\"{tenant}\" TEXT, \"{period}\" TEXT{keys}, \"{count}\" INTEGER NOT NULL{maxes});\n\
+             CREATE INDEX IF NOT EXISTS \"{t}_by_{period}\" ON \"{t}\" (\"{tenant}\", \"{period}\"{key_cols});\n{lookups}",
             count = self.count,
         )
     }
 
     /// The names of the two triggers.
     pub fn triggers(&self) -> [String; 2] {
-        [
-            format!("{}_on_insert", self.table),
-            format!("{}_on_delete", self.table),
-        ]
+        trigger_names(&self.table)
     }
 
-    /// The line of a row (`NEW` or `OLD`), as a WHERE clause over the summary.
+    /// The line of a row (`NEW.` or `OLD.`), as a WHERE clause over the summary.
     fn line_of(&self, row: &str) -> String {
         let mut w = vec![
-            format!("\"{0}\" = {row}.\"{0}\"", self.tenant()),
-            format!("\"Hour\" = substr({row}.\"TimeGenerated\", 1, 13)"),
+            format!("\"{0}\" = {row}\"{0}\"", self.tenant()),
+            format!("\"{}\" = {}", self.period.column(), self.period.of(row)),
         ];
         w.extend(
             self.keys
                 .iter()
-                .map(|k| format!("\"{k}\" IS {row}.\"{k}\"")),
+                .map(|(k, expr)| format!("\"{k}\" IS {}", key(expr, row))),
         );
         w.join(" AND ")
+    }
+
+    /// The greatest `column` among the deleted row's line's remaining rows.
+    fn remaining_max(&self, column: &str) -> String {
+        let (table, tenant) = (self.category.table(), self.tenant());
+        let period = self.period.of("OLD.");
+        let same = each(self.keys, |(_, expr)| {
+            format!(" AND {} IS {}", key(expr, ""), key(expr, "OLD."))
+        });
+        let rows = format!(
+            "SELECT MAX(\"{column}\") FROM \"{table}\" WHERE \"{tenant}\" = OLD.\"{tenant}\" AND \"TimeGenerated\" >= {period} AND \"TimeGenerated\" < {period} || '~'{same}"
+        );
+        if self.keys.iter().any(|(k, _)| *k == "UserPrincipalName") {
+            // A user's rows are found through the user's (NOCASE) index, not the day's.
+            format!(
+                "CASE WHEN OLD.\"UserPrincipalName\" IS NULL THEN ({rows}) ELSE ({rows} AND \"UserPrincipalName\" = OLD.\"UserPrincipalName\" COLLATE NOCASE) END"
+            )
+        } else {
+            format!("({rows})")
+        }
     }
 
     /// `CREATE TRIGGER` for inserted rows (a replaced row is deleted first: recursive triggers
     /// are on, see `SqliteState::open`) and deleted ones.
     pub fn create_triggers(&self) -> String {
         let [on_insert, on_delete] = self.triggers();
-        let (t, table, count) = (&self.table, self.category.table(), self.count);
-        let raise: String = self
-            .maxes
-            .iter()
-            .map(|(m, c, _)| {
-                format!(", \"{m}\" = CASE WHEN \"{m}\" IS NULL OR NEW.\"{c}\" > \"{m}\" THEN NEW.\"{c}\" ELSE \"{m}\" END")
-            })
-            .collect();
-        let cols: String = each(self.keys, |k| format!(", \"{k}\""));
-        let max_cols: String = each(self.maxes, |(m, _, _)| format!(", \"{m}\""));
-        let new_keys: String = each(self.keys, |k| format!(", NEW.\"{k}\""));
-        let new_maxes: String = each(self.maxes, |(_, c, _)| format!(", NEW.\"{c}\""));
-        // The hour's remaining rows of the line, for a greatest value the deleted row held.
-        let tenant = self.tenant();
-        let same: String = each(self.keys, |k| format!(" AND \"{k}\" IS OLD.\"{k}\""));
-        let lower: String = self
-            .maxes
-            .iter()
-            .filter(|(_, _, exact)| *exact)
-            .map(|(m, c, _)| {
+        let (t, table, count, tenant) = (
+            &self.table,
+            self.category.table(),
+            self.count,
+            self.tenant(),
+        );
+        let period = self.period.column();
+        let raise = each(self.maxes, |(m, c, _)| {
+            format!(
+                ", \"{m}\" = CASE WHEN \"{m}\" IS NULL OR NEW.\"{c}\" > \"{m}\" THEN NEW.\"{c}\" ELSE \"{m}\" END"
+            )
+        });
+        let cols = each(self.keys, |(k, _)| format!(", \"{k}\""));
+        let max_cols = each(self.maxes, |(m, _, _)| format!(", \"{m}\""));
+        let new_keys = each(self.keys, |(_, expr)| format!(", {}", key(expr, "NEW.")));
+        let new_maxes = each(self.maxes, |(_, c, _)| format!(", NEW.\"{c}\""));
+        let lower = each(self.maxes, |(m, c, exact)| {
+            if *exact {
                 format!(
-                    ", \"{m}\" = CASE WHEN \"{m}\" IS OLD.\"{c}\" THEN (SELECT MAX(\"{c}\") FROM \"{table}\" WHERE \"{tenant}\" = OLD.\"{tenant}\" AND \"TimeGenerated\" >= substr(OLD.\"TimeGenerated\", 1, 13) AND \"TimeGenerated\" < substr(OLD.\"TimeGenerated\", 1, 13) || ':60'{same}) ELSE \"{m}\" END"
+                    ", \"{m}\" = CASE WHEN \"{m}\" IS OLD.\"{c}\" THEN {} ELSE \"{m}\" END",
+                    self.remaining_max(c)
                 )
-            })
-            .collect();
-        let (new_line, old_line) = (self.line_of("NEW"), self.line_of("OLD"));
+            } else {
+                String::new()
+            }
+        });
+        let (new_line, old_line) = (self.line_of("NEW."), self.line_of("OLD."));
+        let new_period = self.period.of("NEW.");
         format!(
             "CREATE TRIGGER IF NOT EXISTS \"{on_insert}\" AFTER INSERT ON \"{table}\" BEGIN\n\
              UPDATE \"{t}\" SET \"{count}\" = \"{count}\" + 1{raise} WHERE {new_line};\n\
-             INSERT INTO \"{t}\" (\"{tenant}\", \"Hour\"{cols}, \"{count}\"{max_cols}) SELECT NEW.\"{tenant}\", substr(NEW.\"TimeGenerated\", 1, 13){new_keys}, 1{new_maxes} WHERE changes() = 0;\n\
+             INSERT INTO \"{t}\" (\"{tenant}\", \"{period}\"{cols}, \"{count}\"{max_cols}) SELECT NEW.\"{tenant}\", {new_period}{new_keys}, 1{new_maxes} WHERE changes() = 0;\n\
              END;\n\
              CREATE TRIGGER IF NOT EXISTS \"{on_delete}\" AFTER DELETE ON \"{table}\" BEGIN\n\
              UPDATE \"{t}\" SET \"{count}\" = \"{count}\" - 1{lower} WHERE {old_line};\n\
@@ -267,14 +362,23 @@ impl Rollup {
             self.count,
             self.tenant(),
         );
-        let cols: String = each(self.keys, |k| format!(", \"{k}\""));
-        let max_cols: String = each(self.maxes, |(m, _, _)| format!(", \"{m}\""));
-        let max_of: String = each(self.maxes, |(_, c, _)| format!(", MAX(\"{c}\")"));
+        let period = self.period.column();
+        let cols = each(self.keys, |(k, _)| format!(", \"{k}\""));
+        let exprs = each(self.keys, |(_, expr)| format!(", {}", key(expr, "")));
+        let max_cols = each(self.maxes, |(m, _, _)| format!(", \"{m}\""));
+        let max_of = each(self.maxes, |(_, c, _)| format!(", MAX(\"{c}\")"));
+        let groups: String = (3..3 + self.keys.len()).map(|i| format!(", {i}")).collect();
         format!(
             "DELETE FROM \"{t}\";\n\
-             INSERT INTO \"{t}\" (\"{tenant}\", \"Hour\"{cols}, \"{count}\"{max_cols}) SELECT \"{tenant}\", substr(\"TimeGenerated\", 1, 13){cols}, COUNT(*){max_of} FROM \"{table}\" GROUP BY 1, 2{cols};\n"
+             INSERT INTO \"{t}\" (\"{tenant}\", \"{period}\"{cols}, \"{count}\"{max_cols}) SELECT \"{tenant}\", {}{exprs}, COUNT(*){max_of} FROM \"{table}\" GROUP BY 1, 2{groups};\n",
+            self.period.of(""),
         )
     }
+}
+
+/// A summary's triggers.
+pub fn trigger_names(table: &str) -> [String; 2] {
+    [format!("{table}_on_insert"), format!("{table}_on_delete")]
 }
 
 /// Each item's text, joined.
