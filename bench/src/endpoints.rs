@@ -127,8 +127,11 @@ pub fn build(dir: &Path, sign_ins: u64, tenant: &SimulatedTenant) -> Built {
         );
         // Two threads: this one makes the rows and writes the NDJSON; the other writes the
         // store (SQLite has one writer) as `entra-monitor import` does into an empty store:
-        // ten thousand rows per transaction, the table's indexes built once at the end.
+        // ten thousand rows per transaction, the table's indexes built once at the end. The
+        // rows written come back here to be freed: freeing 10,000 JSON maps took the writer a
+        // quarter of its time.
         let (pages, receive) = std::sync::mpsc::sync_channel::<Vec<StoredRow>>(4);
+        let (written, freed) = std::sync::mpsc::channel::<Vec<StoredRow>>();
         std::thread::scope(|scope| {
             let store = &store;
             scope.spawn(move || {
@@ -136,6 +139,7 @@ pub fn build(dir: &Path, sign_ins: u64, tenant: &SimulatedTenant) -> Built {
                     store
                         .store_imported(TENANT, category, &rows, Utc::now())
                         .expect("the page is stored");
+                    let _ = written.send(rows);
                 }
             });
             let mut from = 0;
@@ -149,6 +153,7 @@ pub fn build(dir: &Path, sign_ins: u64, tenant: &SimulatedTenant) -> Built {
                     break;
                 }
                 from = to;
+                freed.try_iter().for_each(drop);
             }
             drop(pages);
         });
