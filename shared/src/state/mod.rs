@@ -105,11 +105,10 @@ impl StoredRow {
         let mut text = Vec::with_capacity(4096);
         let _ = serde_json::to_writer(&mut text, &self.raw);
         let hash = sha2::Sha256::digest(&text);
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = String::with_capacity(32);
         for b in hash.iter().take(16) {
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
+            use std::fmt::Write;
+            let _ = write!(out, "{b:02x}");
         }
         out
     }
