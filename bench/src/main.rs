@@ -52,9 +52,9 @@ struct Args {
     /// Cold starts (section 4).
     #[arg(long, default_value_t = 20)]
     cold_runs: usize,
-    /// Records imported from a file (section 5): a quarter of a million (about 40 s) keeps the
-    /// whole run near 20 minutes on 2 cores; `--import-records 1000000` for a million.
-    #[arg(long, default_value_t = 250_000)]
+    /// Records imported from a file (section 5): a hundred thousand (about 15 s) keeps the
+    /// whole run within 20 minutes on 2 cores; `--import-records 1000000` for a million.
+    #[arg(long, default_value_t = 100_000)]
     import_records: u64,
     /// Only these sections (1 pipeline, 2 memory, 3 endpoints, 4 cold start, 5 import), e.g.
     /// `1,4`.
