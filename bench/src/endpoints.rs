@@ -87,8 +87,8 @@ fn write_line(out: &mut impl Write, columns: &[&str], row: &Map<String, Value>) 
     let _ = out.write_all(b"}\n");
 }
 
-/// mimalloc's `mi_option_purge_delay` (the 16th of `mi_option_e` in mimalloc.h, v3, which
-/// libmimalloc-sys 0.1.49 builds; the crate names no constant for it).
+/// mimalloc's `mi_option_purge_delay`: the 16th of `mi_option_e` in the mimalloc.h (v3) that
+/// libmimalloc-sys 0.1.49 (pinned in Cargo.lock) builds; the crate names no constant for it.
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// While alive, mimalloc keeps freed memory instead of returning it to the OS 10 ms later (its
@@ -97,20 +97,24 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// generating thread's time (perf), and the generating thread set the pace (the 1M-row store:
 /// 67 s before, 56 s with this). Scoped to the store's build, so the pipeline (section 1) runs
 /// with the allocator as the product has it.
-struct KeepFreedMemory;
+struct KeepFreedMemory {
+    before: std::ffi::c_long,
+}
 
 impl KeepFreedMemory {
     fn new() -> Self {
-        // SAFETY: sets one of mimalloc's options, which it reads each time it would purge.
+        // SAFETY: reads and sets one of mimalloc's options, which it reads each time it would
+        // purge.
+        let before = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
         unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
-        Self
+        Self { before }
     }
 }
 
 impl Drop for KeepFreedMemory {
     fn drop(&mut self) {
-        // SAFETY: as in `new`; 10 ms is mimalloc's default.
-        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 10) };
+        // SAFETY: as in `new`.
+        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, self.before) };
     }
 }
 

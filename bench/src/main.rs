@@ -53,7 +53,7 @@ struct Args {
     #[arg(long, default_value_t = 20)]
     cold_runs: usize,
     /// Records imported from a file (section 5): a hundred thousand (about 15 s) keeps the
-    /// whole run within 20 minutes on 2 cores; `--import-records 1000000` for a million.
+    /// whole run at about 20 minutes on 2 cores; `--import-records 1000000` for a million.
     #[arg(long, default_value_t = 100_000)]
     import_records: u64,
     /// Only these sections (1 pipeline, 2 memory, 3 endpoints, 4 cold start, 5 import), e.g.
