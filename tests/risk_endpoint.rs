@@ -298,8 +298,11 @@ async fn detections_after_collection_list_the_days_attacks() {
     // with the new state.
     let at_risk = get("/api/risk/users?state=atRisk").await;
     let user = at_risk["users"][0]["user"].as_str().unwrap().to_string();
+    // State changes need the local admin key, even on loopback.
+    let admin_key = std::fs::read_to_string(dir.path().join("data/local-admin-key")).unwrap();
     let response = client
         .post(format!("{base}/api/risk/users/dismiss"))
+        .header("x-api-key", admin_key.trim())
         .json(&serde_json::json!({ "user": user, "reason": "known pen test" }))
         .send()
         .await

@@ -2,6 +2,7 @@
 //! a timer occurrence or an HTTP request. Hosts stay thin: they translate their trigger and
 //! call [`App::invoke_timer`] or [`App::handle_http`].
 
+use crate::admission::{self, LocalAdminKey, Refusals};
 use crate::functions::{self, Function, Handler};
 use crate::invocation::{
     FunctionError, HostKind, HttpRequest, HttpResponse, Invocation, TimerInfo,
@@ -57,6 +58,8 @@ pub struct App {
     host: HostKind,
     clock: Arc<dyn Clock>,
     state: Mutex<Option<Arc<SqliteState>>>,
+    local_admin: std::sync::OnceLock<Option<LocalAdminKey>>,
+    refusals: Refusals,
     running: Mutex<BTreeSet<&'static str>>,
     shutdown: watch::Sender<bool>,
 }
@@ -125,6 +128,8 @@ impl App {
             host,
             clock,
             state: Mutex::new(None),
+            local_admin: std::sync::OnceLock::new(),
+            refusals: Refusals::default(),
             running: Mutex::default(),
             shutdown,
         })
@@ -549,79 +554,192 @@ impl App {
             .await
     }
 
-    /// Who is calling. With no authentication configured, a local host listening on loopback
-    /// trusts its caller; on Azure, a function-level request has passed the host's key check.
-    /// Otherwise the request must carry an API key or an Entra access token.
+    /// The local admin key (local host only), created in the data folder on first use.
+    pub fn local_admin_key(&self) -> Option<&LocalAdminKey> {
+        if self.host != HostKind::Local {
+            return None;
+        }
+        self.local_admin
+            .get_or_init(|| match LocalAdminKey::ensure(&self.config.data_dir) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    tracing::warn!(
+                        "no local admin key ({e}); state-changing requests need an API key or a token"
+                    );
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// Who is calling. Configured API keys and Entra audience apply on every host: with them,
+    /// a request must carry one of those credentials (on Azure in addition to the function key
+    /// the Functions host checked). With none configured, a local host on loopback trusts its
+    /// caller to read (not to change state: that takes the local admin key), and on Azure a
+    /// function-level request has passed the host's key check.
     async fn caller(&self, req: &HttpRequest, level: AuthLevel) -> Result<Caller, Unauthenticated> {
+        if let (Some(key), Some(admin)) = (req.headers.get("x-api-key"), self.local_admin_key())
+            && admin.matches(key)
+        {
+            return Ok(Caller::with_credential("local admin", None));
+        }
         let auth = self
             .authenticator()
             .await
             .map_err(|e| Unauthenticated(format!("authentication is unavailable: {e}")))?;
-        let has_credential =
-            req.headers.contains_key("x-api-key") || req.headers.contains_key("authorization");
-        if auth.configured() && has_credential {
+        if auth.configured() {
             return auth.authenticate(&req.headers).await;
         }
-        if !auth.configured()
-            && self.host == HostKind::Local
-            && self.config.listen.ip().is_loopback()
-        {
+        if self.host == HostKind::Local && self.config.listen.ip().is_loopback() {
             return Ok(Caller::local());
         }
         if self.host == HostKind::Azure && level == AuthLevel::Function {
-            return Ok(Caller {
-                name: "function key".into(),
-                tenants: None,
-            });
+            return Ok(Caller::with_credential("function key", None));
         }
-        Err(Unauthenticated(if auth.configured() {
-            "no credential: send an API key in x-api-key or an Entra access token in Authorization: Bearer".into()
+        Err(Unauthenticated(
+            "no credential is accepted here: configure ENTRA_MONITOR_API_KEYS or ENTRA_MONITOR_AUTH_AUDIENCE".into(),
+        ))
+    }
+
+    /// Lets a request in, or answers why not, from its method, path and headers alone — before
+    /// its body is read (see [`crate::admission`]).
+    pub async fn admit(&self, req: &HttpRequest) -> Result<Admitted, HttpResponse> {
+        if self.host == HostKind::Local && self.config.listen.ip().is_loopback() {
+            admission::check_host(&req.headers)?;
+        }
+        admission::check_origin(&req.headers)?;
+        // HEAD is answered as GET without the body.
+        let method = if req.method.eq_ignore_ascii_case("HEAD") {
+            "GET"
         } else {
-            "no credential is accepted here: configure ENTRA_MONITOR_API_KEYS or ENTRA_MONITOR_AUTH_AUDIENCE".into()
-        }))
+            req.method.as_str()
+        };
+        let (function, params) = self.route(method, &req.path)?;
+        let level = match function.spec.trigger {
+            Trigger::Http { auth, .. } => auth,
+            Trigger::Timer { .. } => AuthLevel::Anonymous,
+        };
+        let unauthenticated = |message: String| {
+            self.refusals.note(function.spec.name, &message);
+            let mut r = HttpResponse::error(401, "Unauthenticated", message);
+            r.headers.insert(
+                "www-authenticate".into(),
+                "Bearer realm=\"entra-monitor\"".into(),
+            );
+            r
+        };
+        let caller = match self.caller(req, level).await {
+            Ok(c) => Some(c),
+            Err(e) if level != AuthLevel::Anonymous => return Err(unauthenticated(e.to_string())),
+            Err(_) => None,
+        };
+        let changes_state = method != "GET";
+        if changes_state && !caller.as_ref().is_some_and(|c| c.credentialed) {
+            let hint = match self.local_admin_key() {
+                Some(k) => format!(
+                    "state-changing requests need a credential even on loopback: send the local admin key (the contents of {}) in x-api-key",
+                    k.path.display()
+                ),
+                None => "state-changing requests need a credential: an API key in x-api-key or an Entra access token".into(),
+            };
+            return Err(unauthenticated(hint));
+        }
+        admission::check_body(&req.method, &req.headers, None)?;
+        Ok(Admitted {
+            function,
+            params,
+            caller,
+        })
+    }
+
+    /// Answers a request already let in by [`App::admit`], with its body read.
+    pub async fn answer(
+        self: &Arc<Self>,
+        admitted: Admitted,
+        mut req: HttpRequest,
+        invocation_id: String,
+    ) -> Answered {
+        if let Err(r) = admission::check_body(&req.method, &req.headers, Some(req.body.len())) {
+            return Answered::refused(r);
+        }
+        let head = req.method.eq_ignore_ascii_case("HEAD");
+        if head {
+            req.method = "GET".into();
+        }
+        req.params = admitted.params;
+        req.caller = admitted.caller;
+        let function = admitted.function;
+        let (mut resp, logs, failed) =
+            match self.invoke_http(function, req, invocation_id.clone()).await {
+                Ok((resp, logs)) => (resp, logs, false),
+                Err(e) => (
+                    HttpResponse::error(
+                        500,
+                        "FunctionFailed",
+                        format!(
+                            "{} failed; the reason is logged under invocation id {invocation_id}",
+                            function.spec.name
+                        ),
+                    ),
+                    e.logs(),
+                    true,
+                ),
+            };
+        if head {
+            resp.headers
+                .insert("content-length".into(), resp.body.len().to_string());
+            resp.body = bytes::Bytes::new();
+        }
+        Answered { resp, logs, failed }
+    }
+
+    /// Lets in and answers a request whose body is already read (Lambda, the Azure envelope,
+    /// `entra-monitor run`), with the invocation's log lines.
+    pub async fn handle_http_logged(
+        self: &Arc<Self>,
+        req: HttpRequest,
+        invocation_id: String,
+    ) -> Answered {
+        match self.admit(&req).await {
+            Ok(admitted) => self.answer(admitted, req, invocation_id).await,
+            Err(r) => Answered::refused(r),
+        }
     }
 
     /// Routes and answers an HTTP request. A failed function becomes a 500 whose body names
     /// the invocation to look up in the logs (the reason is logged, not sent).
     pub async fn handle_http(
         self: &Arc<Self>,
-        mut req: HttpRequest,
+        req: HttpRequest,
         invocation_id: String,
     ) -> HttpResponse {
-        let (function, params) = match self.route(&req.method, &req.path) {
-            Ok(found) => found,
-            Err(resp) => return resp,
-        };
-        req.params = params;
-        let level = match function.spec.trigger {
-            Trigger::Http { auth, .. } => auth,
-            Trigger::Timer { .. } => AuthLevel::Anonymous,
-        };
-        match self.caller(&req, level).await {
-            Ok(c) => req.caller = Some(c),
-            Err(e) if level != AuthLevel::Anonymous => {
-                tracing::info!(function = function.spec.name, "refused: {e}");
-                let mut r = HttpResponse::error(401, "Unauthenticated", e.to_string());
-                r.headers.insert(
-                    "www-authenticate".into(),
-                    "Bearer realm=\"entra-monitor\"".into(),
-                );
-                return r;
-            }
-            Err(_) => {}
-        }
-        match self.invoke_http(function, req, invocation_id.clone()).await {
-            Ok((resp, _)) => resp,
-            Err(_) => HttpResponse::error(
-                500,
-                "FunctionFailed",
-                format!(
-                    "{} failed; the reason is logged under invocation id {invocation_id}",
-                    function.spec.name
-                ),
-            ),
+        self.handle_http_logged(req, invocation_id).await.resp
+    }
+}
+
+/// An HTTP function's answer, its invocation's log lines, and whether the function failed
+/// (rather than answered, perhaps with an error status of its own).
+pub struct Answered {
+    pub resp: HttpResponse,
+    pub logs: Vec<String>,
+    pub failed: bool,
+}
+
+impl Answered {
+    fn refused(resp: HttpResponse) -> Self {
+        Self {
+            resp,
+            logs: Vec::new(),
+            failed: false,
         }
     }
+}
+
+/// A request let in: the function it goes to, its route parameters, who is calling.
+pub struct Admitted {
+    pub function: &'static Function,
+    pub params: std::collections::BTreeMap<String, String>,
+    pub caller: Option<Caller>,
 }
 
 #[cfg(test)]

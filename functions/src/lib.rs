@@ -5,6 +5,7 @@
 //! - [`import`]: the `import` command (log files into the embedded store);
 //! - [`app`]: what the hosts drive; [`invocation`]: what functions receive and return.
 
+pub mod admission;
 pub mod app;
 pub mod functions;
 pub mod hosts;

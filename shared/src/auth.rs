@@ -13,6 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -23,6 +24,9 @@ pub struct Caller {
     pub name: String,
     /// The tenant keys (ids) the caller may read; None: all.
     pub tenants: Option<BTreeSet<String>>,
+    /// Whether the caller showed a credential (a key, a token, the function key). The local
+    /// host's trust in any loopback caller is not one: it allows reads, never state changes.
+    pub credentialed: bool,
 }
 
 impl Caller {
@@ -31,6 +35,16 @@ impl Caller {
         Self {
             name: "local".into(),
             tenants: None,
+            credentialed: false,
+        }
+    }
+
+    /// A caller who showed a credential.
+    pub fn with_credential(name: impl Into<String>, tenants: Option<BTreeSet<String>>) -> Self {
+        Self {
+            name: name.into(),
+            tenants,
+            credentialed: true,
         }
     }
 
@@ -58,8 +72,30 @@ pub struct Authenticator {
     tenants: Vec<KnownTenant>,
     authority: String,
     http: reqwest::Client,
-    /// JWKS per issuing tenant, with when they were fetched.
-    keys: Mutex<BTreeMap<String, (JwkSet, Instant)>>,
+    /// Signing keys per issuing tenant. Held only for moments, never across a fetch.
+    keys: std::sync::Mutex<BTreeMap<String, TenantKeys>>,
+    /// One fetch at a time per tenant; callers whose key is cached never wait for it.
+    fetching: std::sync::Mutex<BTreeMap<String, Arc<Mutex<()>>>>,
+}
+
+/// What is known of one tenant's signing keys.
+#[derive(Default)]
+struct TenantKeys {
+    set: Option<JwkSet>,
+    /// When the set was fetched.
+    fetched: Option<Instant>,
+    /// When a fetch was last tried (successful or not).
+    tried: Option<Instant>,
+    /// Key ids the tenant did not have at the last fetch, with when that was seen.
+    unknown: BTreeMap<String, Instant>,
+}
+
+/// What the cache says of a key id.
+enum Lookup {
+    Found(Box<jsonwebtoken::jwk::Jwk>),
+    /// Unknown, and asking again now would not be allowed yet.
+    Refused,
+    Fetch,
 }
 
 #[derive(Deserialize)]
@@ -73,7 +109,15 @@ struct Claims {
     oid: Option<String>,
 }
 
+/// How long a fetched key set is used before it is read again.
 const JWKS_LIFETIME: Duration = Duration::from_secs(3600);
+/// The least time between two fetches of one tenant's keys (keys roll over rarely; a flood of
+/// tokens naming made-up key ids must not become a flood of fetches).
+const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
+/// How long a key id found missing is refused without looking again.
+const UNKNOWN_KID_TTL: Duration = Duration::from_secs(300);
+/// Unknown key ids remembered per tenant (the oldest are forgotten first).
+const UNKNOWN_KIDS_MAX: usize = 1024;
 
 fn unauthenticated(msg: impl Into<String>) -> Unauthenticated {
     Unauthenticated(msg.into())
@@ -89,7 +133,8 @@ impl Authenticator {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
-            keys: Mutex::new(BTreeMap::new()),
+            keys: std::sync::Mutex::new(BTreeMap::new()),
+            fetching: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -131,10 +176,7 @@ impl Authenticator {
                 .api_keys
                 .iter()
                 .find(|k| constant_time_eq(k.sha256.as_bytes(), hash.as_bytes()))
-                .map(|k| Caller {
-                    name: k.name.clone(),
-                    tenants: self.resolve(&k.tenants),
-                })
+                .map(|k| Caller::with_credential(k.name.clone(), self.resolve(&k.tenants)))
                 .ok_or_else(|| unauthenticated("the API key is not one of the configured keys"));
         }
         match headers.get("authorization") {
@@ -150,36 +192,116 @@ impl Authenticator {
         }
     }
 
-    async fn jwks(&self, tenant: &str, refresh: bool) -> Result<JwkSet, Unauthenticated> {
-        let mut keys = self.keys.lock().await;
-        if let Some((set, at)) = keys.get(tenant)
-            && !refresh
-            && at.elapsed() < JWKS_LIFETIME
-        {
-            return Ok(set.clone());
+    fn lookup(&self, tenant: &str, kid: &str) -> Lookup {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(k) = keys.get(tenant) else {
+            return Lookup::Fetch;
+        };
+        let fresh = k.fetched.is_some_and(|at| at.elapsed() < JWKS_LIFETIME);
+        if fresh && let Some(jwk) = k.set.as_ref().and_then(|s| s.find(kid)) {
+            return Lookup::Found(Box::new(jwk.clone()));
         }
-        let url = format!("{}/{tenant}/discovery/v2.0/keys", self.authority);
-        let fetched: Result<JwkSet, String> = async {
-            let resp = self
-                .http
-                .get(&url)
-                .send()
-                .await
-                .map_err(|e| e.without_url().to_string())?;
-            if !resp.status().is_success() {
-                return Err(format!("HTTP {}", resp.status().as_u16()));
+        let recently_tried = k.tried.is_some_and(|at| at.elapsed() < JWKS_MIN_REFRESH);
+        let known_unknown = k
+            .unknown
+            .get(kid)
+            .is_some_and(|at| at.elapsed() < UNKNOWN_KID_TTL);
+        if fresh && (known_unknown || recently_tried) {
+            return Lookup::Refused;
+        }
+        if !fresh && recently_tried {
+            // The last fetch failed moments ago: do not hammer the key server.
+            return match k.set.as_ref().and_then(|s| s.find(kid)) {
+                Some(jwk) => Lookup::Found(Box::new(jwk.clone())),
+                None => Lookup::Refused,
+            };
+        }
+        Lookup::Fetch
+    }
+
+    /// The signing key `kid` of `tenant`: from the cache, or fetched (one fetch at a time per
+    /// tenant, at most one per [`JWKS_MIN_REFRESH`]; a key id found missing is refused for
+    /// [`UNKNOWN_KID_TTL`] without asking again).
+    async fn signing_key(
+        &self,
+        tenant: &str,
+        kid: &str,
+    ) -> Result<jsonwebtoken::jwk::Jwk, Unauthenticated> {
+        let missing =
+            || unauthenticated("the bearer token's signing key is not one of the tenant's keys");
+        match self.lookup(tenant, kid) {
+            Lookup::Found(jwk) => return Ok(*jwk),
+            Lookup::Refused => return Err(missing()),
+            Lookup::Fetch => {}
+        }
+        let gate = self
+            .fetching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(tenant.to_string())
+            .or_default()
+            .clone();
+        let _one_at_a_time = gate.lock().await;
+        // Another caller may have fetched while this one waited.
+        match self.lookup(tenant, kid) {
+            Lookup::Found(jwk) => return Ok(*jwk),
+            Lookup::Refused => return Err(missing()),
+            Lookup::Fetch => {}
+        }
+        let fetched = self.fetch_jwks(tenant).await;
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let k = keys.entry(tenant.to_string()).or_default();
+        k.tried = Some(Instant::now());
+        match fetched {
+            Ok(set) => {
+                k.set = Some(set);
+                k.fetched = k.tried;
+                k.unknown.clear();
             }
-            resp.json::<JwkSet>().await.map_err(|e| e.to_string())
+            Err(e) => {
+                tracing::warn!(tenant, "cannot read the tenant's signing keys: {e}");
+                if k.set.is_none() {
+                    return Err(unauthenticated(
+                        "the token cannot be checked now: the tenant's signing keys are unavailable",
+                    ));
+                }
+            }
         }
-        .await;
-        let set = fetched.map_err(|e| {
-            tracing::warn!(tenant, "cannot read the tenant's signing keys: {e}");
-            unauthenticated(
-                "the token cannot be checked now: the tenant's signing keys are unavailable",
-            )
-        })?;
-        keys.insert(tenant.to_string(), (set.clone(), Instant::now()));
-        Ok(set)
+        match k.set.as_ref().and_then(|s| s.find(kid)) {
+            Some(jwk) => Ok(jwk.clone()),
+            None => {
+                if k.unknown.len() >= UNKNOWN_KIDS_MAX
+                    && let Some(oldest) = k
+                        .unknown
+                        .iter()
+                        .min_by_key(|(_, at)| **at)
+                        .map(|(id, _)| id.clone())
+                {
+                    k.unknown.remove(&oldest);
+                }
+                k.unknown.insert(kid.to_string(), Instant::now());
+                Err(missing())
+            }
+        }
+    }
+
+    async fn fetch_jwks(&self, tenant: &str) -> Result<JwkSet, String> {
+        let url = format!("{}/{tenant}/discovery/v2.0/keys", self.authority);
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("HTTP {}", resp.status().as_u16()));
+        }
+        // A key set is a few kilobytes; refuse to buffer a hostile answer.
+        let body = resp.bytes().await.map_err(|e| e.to_string())?;
+        if body.len() > 1024 * 1024 {
+            return Err("the key set is larger than 1 MiB".into());
+        }
+        serde_json::from_slice::<JwkSet>(&body).map_err(|e| e.to_string())
     }
 
     async fn bearer(&self, token: &str) -> Result<Caller, Unauthenticated> {
@@ -208,18 +330,13 @@ impl Authenticator {
                 "the bearer token was issued by a tenant that is not configured",
             ));
         }
-        let mut set = self.jwks(&tid, false).await?;
-        if set.find(&kid).is_none() {
-            // Keys roll over: look again once before refusing.
-            set = self.jwks(&tid, true).await?;
-        }
-        let jwk = set.find(&kid).ok_or_else(|| {
-            unauthenticated("the bearer token's signing key is not one of the tenant's keys")
-        })?;
-        let key = DecodingKey::from_jwk(jwk)
+        // Keys roll over: an unknown key id makes one fetch (rate-limited), then is refused.
+        let jwk = self.signing_key(&tid, &kid).await?;
+        let key = DecodingKey::from_jwk(&jwk)
             .map_err(|_| unauthenticated("the tenant's signing key is unusable"))?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = 300;
+        validation.validate_nbf = true;
         validation.set_audience(&[audience.as_str()]);
         validation.set_issuer(&[
             format!("{}/{tid}/v2.0", self.authority),
@@ -254,11 +371,13 @@ impl Authenticator {
             .or(c.azp)
             .or(c.oid)
             .unwrap_or_else(|| "token".into());
-        Ok(Caller {
-            name,
-            tenants: Some(BTreeSet::from([tid])),
-        })
+        Ok(Caller::with_credential(name, Some(BTreeSet::from([tid]))))
     }
+}
+
+/// Whether two hashes are equal, compared in constant time.
+pub fn same_hash(a: &str, b: &str) -> bool {
+    constant_time_eq(a.as_bytes(), b.as_bytes())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -8,6 +8,7 @@
 mod auth;
 mod destinations;
 mod detections;
+mod http;
 mod query;
 
 pub use auth::{ApiKey, AuthSettings};
@@ -15,6 +16,7 @@ pub use destinations::{
     DestinationCredential, DestinationSettings, EventHubsSetting, LogAnalyticsSetting,
     SpoolSetting, StorageSetting,
 };
+pub use http::HttpLimits;
 pub use query::QuerySettings;
 
 use crate::model::{Category, Destination, TenantId, is_guid};
@@ -121,6 +123,8 @@ pub struct Config {
     pub auth: AuthSettings,
     /// Where the question endpoints read.
     pub query: QuerySettings,
+    /// Limits of the HTTP listener.
+    pub http: HttpLimits,
     /// Risk detection thresholds.
     pub detections: crate::detect::Thresholds,
     /// Where new detections are alerted, if anywhere.
@@ -246,6 +250,8 @@ struct FileConfig {
     #[serde(default)]
     query: query::FileQuery,
     #[serde(default)]
+    http: http::FileHttp,
+    #[serde(default)]
     detections: detections::FileDetections,
 }
 
@@ -359,6 +365,7 @@ impl Config {
                 && !destinations::ENV.contains(&key.as_str())
                 && !auth::ENV.contains(&key.as_str())
                 && !query::ENV.contains(&key.as_str())
+                && !http::ENV.contains(&key.as_str())
                 && !detections::ENV.contains(&key.as_str())
                 && !schedule_vars.contains_key(key)
                 && !route_vars.contains_key(key)
@@ -754,6 +761,7 @@ impl Config {
         };
         let auth = auth::load(env, file.auth, file.api_keys, &mut problem);
         let query = query::load(env, file.query, &mut problem);
+        let http = http::load(env, file.http, &mut problem);
         let alerts = detections::load_alerts(env, &file.detections, &mut problem);
         let risk_write_back = flag(env, "ENTRA_MONITOR_RISK_WRITE_BACK", &mut problem)
             .or(file.detections.risk_write_back)
@@ -773,6 +781,7 @@ impl Config {
                 destinations,
                 auth,
                 query,
+                http,
                 detections,
                 alerts,
                 risk_write_back,

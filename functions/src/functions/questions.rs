@@ -263,68 +263,85 @@ fn bad_request(e: &ParamError) -> HttpResponse {
     HttpResponse::error(400, "BadParameter", e.to_string())
 }
 
-/// The tenant a request asks about: the `tenant` parameter (a configured tenant's id or name),
-/// or the only tenant.
-pub async fn tenant(app: &App, asked: Option<&str>) -> Result<String, HttpResponse> {
+/// The tenant a request asks about, once the caller is known to be allowed to read it: the
+/// `tenant` parameter (a configured tenant's id or name, or a tenant whose logs were
+/// imported), or else the only configured (or simulated) tenant — imported tenants never become
+/// the default. A caller limited to some tenants gets the same 403 for a tenant it may not read
+/// whether that tenant exists or not, and is told only of its own.
+pub async fn tenant(
+    app: &App,
+    req: &HttpRequest,
+    asked: Option<&str>,
+) -> Result<String, HttpResponse> {
+    let caller = req
+        .caller
+        .as_ref()
+        .ok_or_else(|| HttpResponse::error(401, "Unauthenticated", "no caller"))?;
     let sources = app
         .sources()
         .await
         .map_err(|e| HttpResponse::error(503, "SourceUnavailable", e.to_string()))?;
-    let mut known: Vec<(String, String)> = sources
+    let configured: Vec<(String, String)> = sources
         .iter()
         .map(|s| (s.reports.tenant.clone(), s.name.clone()))
+        .filter(|(id, _)| caller.may_read(id))
         .collect();
-    // Tenants whose logs were imported from files answer too, by their id.
-    let imported = app
-        .state()
-        .and_then(|s| s.imported_tenants())
-        .map_err(|e| HttpResponse::error(503, "StateUnavailable", e.to_string()))?;
-    for t in imported {
-        if !known.iter().any(|(id, _)| id.eq_ignore_ascii_case(&t)) {
-            known.push((t.clone(), t));
-        }
+    let Some(asked) = asked else {
+        return match configured.as_slice() {
+            [(id, _)] => Ok(id.clone()),
+            [] => Err(HttpResponse::error(
+                400,
+                "BadParameter",
+                "tenant: required; name a tenant you may read",
+            )),
+            several => Err(HttpResponse::error(
+                400,
+                "BadParameter",
+                format!(
+                    "tenant: required when there are several tenants; expected one of {}",
+                    several
+                        .iter()
+                        .map(|k| k.1.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        };
+    };
+    let found = sources
+        .iter()
+        .find(|s| s.reports.tenant.eq_ignore_ascii_case(asked) || s.name == asked)
+        .map(|s| s.reports.tenant.clone());
+    let found = match found {
+        Some(id) => Some(id),
+        // Tenants whose logs were imported from files answer too, by their id.
+        None => app
+            .state()
+            .and_then(|s| s.imported_tenants())
+            .map_err(|e| HttpResponse::error(503, "StateUnavailable", e.to_string()))?
+            .into_iter()
+            .find(|t| t.eq_ignore_ascii_case(asked)),
+    };
+    let readable = match &found {
+        Some(id) => caller.may_read(id),
+        None => caller.may_read(asked),
+    };
+    if !readable || (found.is_none() && caller.tenants.is_some()) {
+        return Err(HttpResponse::error(
+            403,
+            "Forbidden",
+            format!("{} may not read tenant {asked}", caller.name),
+        ));
     }
-    match asked {
-        None if known.len() == 1 => Ok(known[0].0.clone()),
-        None => Err(HttpResponse::error(
+    found.ok_or_else(|| {
+        HttpResponse::error(
             400,
             "BadParameter",
             format!(
-                "tenant: required when there are several tenants (configured or imported); expected one of {}",
-                known
-                    .iter()
-                    .map(|k| k.1.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "tenant: \"{asked}\" is not a configured tenant's id or name, nor a tenant whose logs were imported"
             ),
-        )),
-        Some(t) => known
-            .iter()
-            .find(|(id, name)| id.eq_ignore_ascii_case(t) || name == t)
-            .map(|(id, _)| id.clone())
-            .ok_or_else(|| {
-                HttpResponse::error(
-                    400,
-                    "BadParameter",
-                    format!(
-                        "tenant: \"{t}\" is not a configured tenant's id or name, nor a tenant whose logs were imported"
-                    ),
-                )
-            }),
-    }
-}
-
-/// The answer to a caller who may not read `tenant` (403), or to no caller (401).
-pub fn forbidden(req: &HttpRequest, tenant: &str) -> Option<HttpResponse> {
-    match &req.caller {
-        Some(c) if c.may_read(tenant) => None,
-        Some(c) => Some(HttpResponse::error(
-            403,
-            "Forbidden",
-            format!("{} may not read tenant {tenant}", c.name),
-        )),
-        None => Some(HttpResponse::error(401, "Unauthenticated", "no caller")),
-    }
+        )
+    })
 }
 
 /// Answers question `name`.
@@ -361,13 +378,10 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
         Ok(q) => q,
         Err(e) => return Ok(bad_request(&e)),
     };
-    let tenant = match tenant(app, common.tenant.as_deref()).await {
+    let tenant = match tenant(app, &req, common.tenant.as_deref()).await {
         Ok(t) => t,
         Err(r) => return Ok(r),
     };
-    if let Some(r) = forbidden(&req, &tenant) {
-        return Ok(r);
-    }
     let mut common = common;
     common.kql_tables = app.config().query.tables;
     let backend = common.backend.unwrap_or(app.config().query.backend);
@@ -386,7 +400,21 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
                 ));
             }
             let store = app.state()?;
-            run_embedded(&store, &p)?
+            // SQLite blocks its thread: run the read off the async workers, so a long
+            // question never holds up collection or other requests.
+            let plan = p.clone();
+            let read = tokio::task::spawn_blocking(move || run_embedded(&store, &plan))
+                .await
+                .map_err(|e| {
+                    crate::invocation::FunctionError::Failed(format!("the query stopped: {e}"))
+                })?;
+            match read {
+                Ok(rows) => rows,
+                Err(e @ shared::state::StateError::AnswerTooLarge(_)) => {
+                    return Ok(HttpResponse::error(400, "AnswerTooLarge", e.to_string()));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Backend::LogAnalytics => {
             let la = match app.log_analytics_query().await {

@@ -82,13 +82,10 @@ async fn answer(app: &App, req: HttpRequest, listing: Listing) -> HttpResult {
         }
         Err(e) => return Ok(bad(e)),
     };
-    let tenant = match crate::functions::questions::tenant(app, c.tenant.as_deref()).await {
+    let tenant = match crate::functions::questions::tenant(app, &req, c.tenant.as_deref()).await {
         Ok(t) => t,
         Err(r) => return Ok(r),
     };
-    if let Some(r) = crate::functions::questions::forbidden(&req, &tenant) {
-        return Ok(r);
-    }
     let store = app.state()?;
     let (columns, mut rows, name, user_at): (&[&str], Vec<Vec<Value>>, _, usize) = match listing {
         Listing::Detections => {

@@ -6,7 +6,7 @@
 
 use crate::app::App;
 use crate::functions::HttpResult;
-use crate::functions::questions::{forbidden, tenant};
+use crate::functions::questions::tenant;
 use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
 use serde_json::{Value, json};
 use shared::query::params;
@@ -71,13 +71,10 @@ pub fn list(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<Http
             Ok(t) => t,
             Err(e) => return Ok(bad(&e.parameter, e.message)),
         };
-        let tenant = match tenant(&app, asked.as_deref()).await {
+        let tenant = match tenant(&app, &req, asked.as_deref()).await {
             Ok(t) => t,
             Err(r) => return Ok(r),
         };
-        if let Some(r) = forbidden(&req, &tenant) {
-            return Ok(r);
-        }
         let state = req.query.get("state").cloned();
         if let Some(s) = &state
             && !["atRisk", "confirmedCompromised", "dismissed", "remediated"].contains(&s.as_str())
@@ -137,13 +134,10 @@ pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
         if reason.trim().is_empty() || reason.len() > 1000 {
             return Ok(bad("reason", "must say why, in at most 1000 characters"));
         }
-        let tenant = match tenant(&app, body["tenant"].as_str()).await {
+        let tenant = match tenant(&app, &req, body["tenant"].as_str()).await {
             Ok(t) => t,
             Err(r) => return Ok(r),
         };
-        if let Some(r) = forbidden(&req, &tenant) {
-            return Ok(r);
-        }
         if !users(&app, &tenant)
             .await?
             .iter()

@@ -27,14 +27,8 @@ use warp::http::HeaderMap;
 pub async fn serve(app: Arc<App>, port: u16) -> anyhow::Result<()> {
     let listener = http::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     tracing::info!(port, "custom handler listening");
-    let mut shutdown = app.shutdown_signal();
-    warp::serve(routes(app.clone()))
-        .incoming(listener)
-        .graceful(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .run()
-        .await;
+    let limits = app.config().http.clone();
+    http::serve(listener, routes(app.clone()), limits, app.shutdown_signal()).await;
     Ok(())
 }
 
@@ -60,7 +54,12 @@ pub fn routes(
                 async move {
                     let headers = http::header_map(&headers);
                     let id = http::invocation_id(&headers);
-                    let resp = match http::read_body(Box::pin(body)).await {
+                    let wait = app.config().http.body_timeout;
+                    let read = http::read_body(Box::pin(body), MAX_BODY);
+                    let read = tokio::time::timeout(wait, read)
+                        .await
+                        .unwrap_or(Err(http::BodyError::TimedOut(wait.as_secs())));
+                    let resp = match read {
                         Ok(body) => invoke(&app, &name, &body, id).await,
                         Err(e) => envelope(
                             http::body_error_response(&e).status,
@@ -124,9 +123,12 @@ pub async fn invoke(app: &Arc<App>, name: &str, body: &Bytes, id: String) -> Htt
                 Ok(r) => r,
                 Err(e) => return bad_request(&id, e),
             };
-            match app.invoke_http(function, req, id).await {
-                Ok((resp, logs)) => envelope(200, Some(http_output(&resp)), logs),
-                Err(e) => envelope(500, None, e.logs()),
+            // Let in like a forwarded request: our own credentials apply here too.
+            let answered = app.handle_http_logged(req, id).await;
+            if answered.failed {
+                envelope(500, None, answered.logs)
+            } else {
+                envelope(200, Some(http_output(&answered.resp)), answered.logs)
             }
         }
     }

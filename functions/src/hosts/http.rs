@@ -2,6 +2,7 @@
 //! custom handler in forwarded mode (`enableForwardingHttpRequest`), where the Functions host
 //! passes the caller's request through unchanged.
 
+use crate::admission;
 use crate::app::App;
 use crate::invocation::{HttpRequest, HttpResponse};
 use bytes::{Buf, Bytes, BytesMut};
@@ -20,16 +21,18 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// Why a request body was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
-    #[error("the request body is larger than {MAX_BODY} bytes")]
-    TooLarge,
+    #[error("the request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("the request body did not arrive within {0} seconds")]
+    TimedOut(u64),
     #[error("the request body could not be read: {0}")]
     Read(String),
 }
 
-/// Reads a body (chunked or not) up to [`MAX_BODY`]. A larger body is still drained (up to
+/// Reads a body (chunked or not) up to `limit` bytes. A larger body is still drained (up to
 /// 16 times the limit, then the connection is dropped) so the client can read the refusal
 /// instead of meeting a broken pipe.
-pub async fn read_body<S, B>(mut stream: S) -> Result<Bytes, BodyError>
+pub async fn read_body<S, B>(mut stream: S, limit: usize) -> Result<Bytes, BodyError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Unpin,
     B: Buf,
@@ -38,11 +41,12 @@ where
     let mut seen = 0usize;
     while let Some(chunk) = stream.next().await {
         let mut chunk = chunk.map_err(|e| BodyError::Read(e.to_string()))?;
-        seen += chunk.remaining();
-        if seen > MAX_BODY {
-            if seen > 16 * MAX_BODY {
-                return Err(BodyError::TooLarge);
+        seen = seen.saturating_add(chunk.remaining());
+        if seen > limit {
+            if seen > limit.saturating_mul(16) {
+                return Err(BodyError::TooLarge(limit));
             }
+            chunk.advance(chunk.remaining());
             continue;
         }
         while chunk.has_remaining() {
@@ -52,8 +56,8 @@ where
             chunk.advance(n);
         }
     }
-    if seen > MAX_BODY {
-        return Err(BodyError::TooLarge);
+    if seen > limit {
+        return Err(BodyError::TooLarge(limit));
     }
     Ok(body.freeze())
 }
@@ -61,16 +65,25 @@ where
 /// The answer to a body that could not be read.
 pub fn body_error_response(e: &BodyError) -> HttpResponse {
     match e {
-        BodyError::TooLarge => HttpResponse::error(413, "PayloadTooLarge", e.to_string()),
+        BodyError::TooLarge(_) => HttpResponse::error(413, "PayloadTooLarge", e.to_string()),
+        BodyError::TimedOut(_) => HttpResponse::error(408, "RequestTimeout", e.to_string()),
         BodyError::Read(_) => HttpResponse::error(400, "BadRequest", e.to_string()),
     }
 }
 
-/// Parses a query string into a map; a repeated key keeps its last value.
+/// Parses a query string into a map; a parameter given twice is refused (which of two values
+/// was meant cannot be known).
 pub fn parse_query(raw: &str) -> Result<BTreeMap<String, String>, String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
-        .map(|pairs| pairs.into_iter().collect())
-        .map_err(|e| format!("the query string is malformed: {e}"))
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+        .map_err(|e| format!("the query string is malformed: {e}"))?;
+    let mut out = BTreeMap::new();
+    for (k, v) in pairs {
+        if out.contains_key(&k) {
+            return Err(format!("{k}: is given more than once; give it once"));
+        }
+        out.insert(k, v);
+    }
+    Ok(out)
 }
 
 /// Header names lower-cased; repeated headers joined with `, `.
@@ -111,7 +124,9 @@ pub fn invocation_id(headers: &BTreeMap<String, String>) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// `ANY /api/{*path}`: routes to the HTTP function whose route matches.
+/// `ANY /api/{*path}`: routes to the HTTP function whose route matches. The request is let in
+/// (host, origin, route, credential) from its head alone; only then is its body read, bounded
+/// in size and time.
 pub fn api(
     app: Arc<App>,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
@@ -131,23 +146,42 @@ pub fn api(
                 async move {
                     let headers = header_map(&headers);
                     let id = invocation_id(&headers);
-                    let resp = match (parse_query(&raw_query), read_body(Box::pin(body)).await) {
-                        (Err(e), _) => HttpResponse::error(400, "BadRequest", e),
-                        (_, Err(e)) => body_error_response(&e),
-                        (Ok(query), Ok(body)) => {
-                            let req = HttpRequest {
-                                method: method.as_str().to_string(),
-                                path: tail.as_str().to_string(),
-                                query,
-                                headers,
-                                params: BTreeMap::new(),
-                                body,
-                                caller: None,
-                            };
-                            app.handle_http(req, id).await
+                    let query = match parse_query(&raw_query) {
+                        Ok(q) => q,
+                        Err(e) => {
+                            return Ok::<_, Infallible>(into_reply(HttpResponse::error(
+                                400,
+                                "BadRequest",
+                                e,
+                            )));
                         }
                     };
-                    Ok::<_, Infallible>(into_reply(resp))
+                    let mut req = HttpRequest {
+                        method: method.as_str().to_string(),
+                        path: tail.as_str().to_string(),
+                        query,
+                        headers,
+                        params: BTreeMap::new(),
+                        body: Bytes::new(),
+                        caller: None,
+                    };
+                    let admitted = match app.admit(&req).await {
+                        Ok(a) => a,
+                        Err(refusal) => return Ok(into_reply(refusal)),
+                    };
+                    if admission::announces_body(&req.headers) {
+                        let wait = app.config().http.body_timeout;
+                        let read = read_body(Box::pin(body), admission::MAX_FUNCTION_BODY);
+                        req.body = match tokio::time::timeout(wait, read).await {
+                            Ok(Ok(body)) => body,
+                            Ok(Err(e)) => return Ok(into_reply(body_error_response(&e))),
+                            Err(_) => {
+                                let e = BodyError::TimedOut(wait.as_secs());
+                                return Ok(into_reply(body_error_response(&e)));
+                            }
+                        };
+                    }
+                    Ok(into_reply(app.answer(admitted, req, id).await.resp))
                 }
             },
         )
@@ -165,6 +199,67 @@ pub fn not_found() -> impl Filter<Extract = (warp::reply::Response,), Error = In
             ),
         ))
     })
+}
+
+/// Serves `filter` on `listener` until `shutdown` turns true, within the configured limits:
+/// a connection must send a complete request head within the header timeout (from its opening,
+/// and again after each answer — so an idle keep-alive connection is closed after as long), and
+/// at most `max_connections` are open at once (more wait in the kernel's backlog). HTTP/1.1
+/// only: the Functions host and Function URLs speak it to us.
+pub async fn serve<F>(
+    listener: tokio::net::TcpListener,
+    filter: F,
+    limits: shared::config::HttpLimits,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) where
+    F: Filter + Clone + Send + Sync + 'static,
+    F::Extract: warp::Reply,
+{
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, or a connection reset before it was taken: wait a
+                // little rather than spin.
+                tracing::warn!("cannot accept a connection: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = hyper_util::service::TowerToHyperService::new(warp::service(filter.clone()));
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Err(e) = conn.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!("connections still open after 5 s; closing them");
+    }
 }
 
 /// Binds the listener first (so failure is reported before anything else happens).

@@ -20,18 +20,21 @@ use tokio::task::JoinSet;
 pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {
     let listener = http::bind(app.config().listen).await?;
     let addr = listener.local_addr()?;
-    let mut shutdown = app.shutdown_signal();
-    let server = tokio::spawn(
-        warp::serve(warp::Filter::or(http::api(app.clone()), http::not_found()))
-            .incoming(listener)
-            .graceful(async move {
-                let _ = shutdown.wait_for(|stop| *stop).await;
-            })
-            .run(),
-    );
+    let server = tokio::spawn(http::serve(
+        listener,
+        warp::Filter::or(http::api(app.clone()), http::not_found()),
+        app.config().http.clone(),
+        app.shutdown_signal(),
+    ));
     tracing::info!(
         "serving the HTTP functions on http://{addr}/api/ (health: http://{addr}/api/health)"
     );
+    if let Some(key) = app.local_admin_key() {
+        tracing::info!(
+            "state-changing requests (POST) need the local admin key: x-api-key: $(cat {})",
+            key.path.display()
+        );
+    }
 
     let mut timers = JoinSet::new();
     for f in functions::REGISTRY.iter().filter(|f| f.spec.is_timer()) {

@@ -194,22 +194,28 @@ pub fn to_csv(a: &Answer) -> String {
     out
 }
 
-/// Runs a plan on the embedded store.
+/// The most values (rows × columns) one answer may hold: a listing's page is at most
+/// 1,000 rows of about 70 columns; an aggregate is bounded by the tenant's users or apps.
+pub const MAX_ANSWER_CELLS: usize = 500_000;
+
+/// Runs a plan on the embedded store; an answer larger than [`MAX_ANSWER_CELLS`] is refused
+/// before it is built ([`crate::state::StateError::AnswerTooLarge`]).
 pub fn run_embedded(
     store: &crate::state::SqliteState,
     plan: &Plan,
 ) -> Result<Vec<Vec<Value>>, crate::state::StateError> {
+    let cap = MAX_ANSWER_CELLS;
     // A bulk load fills the hourly summaries when it ends; until then the rows are read.
     if let Some((sql, params)) = &plan.rows_only
         && !store.summaries_ready()?
     {
-        return store.query_rows(sql, params);
+        return store.query_rows_bounded(sql, params, cap);
     }
-    match store.query_rows(&plan.sql, &plan.params) {
+    match store.query_rows_bounded(&plan.sql, &plan.params, cap) {
         // An import into an empty table builds the table's indexes when it ends
         // (`SqliteState::begin_bulk_load`); until then the plan reads without the one it names.
         Err(e) if e.to_string().contains("no such index") => {
-            store.query_rows(&without_index(&plan.sql), &plan.params)
+            store.query_rows_bounded(&without_index(&plan.sql), &plan.params, cap)
         }
         answer => answer,
     }

@@ -64,6 +64,10 @@ pub struct Common {
 
 /// The largest page.
 pub const MAX_LIMIT: usize = 1000;
+/// The longest retention that can be configured, in days.
+pub const MAX_RETENTION_DAYS: i64 = 3650;
+/// How far past the server's clock `to` may be (clocks of callers drift).
+pub const CLOCK_SKEW: Duration = Duration::minutes(5);
 pub const COMMON: [&str; 9] = [
     "from", "to", "last", "tenant", "limit", "cursor", "format", "explain", "backend",
 ];
@@ -92,8 +96,10 @@ fn time(name: &str, v: &str) -> Result<DateTime<Utc>, ParamError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Ok(t.with_timezone(&Utc));
     }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
     }
     Err(bad(
         name,
@@ -101,7 +107,7 @@ fn time(name: &str, v: &str) -> Result<DateTime<Utc>, ParamError> {
     ))
 }
 
-/// `7d`, `24h`, `30m`.
+/// `7d`, `24h`, `30m`; at most ten years, so nothing computed from it can overflow.
 fn span(v: &str) -> Result<Duration, ParamError> {
     let err = || {
         bad(
@@ -114,12 +120,19 @@ fn span(v: &str) -> Result<Duration, ParamError> {
     if n <= 0 {
         return Err(err());
     }
-    match unit {
-        "d" => Ok(Duration::days(n)),
-        "h" => Ok(Duration::hours(n)),
-        "m" => Ok(Duration::minutes(n)),
-        _ => Err(err()),
-    }
+    let span = match unit {
+        "d" => Duration::try_days(n),
+        "h" => Duration::try_hours(n),
+        "m" => Duration::try_minutes(n),
+        _ => return Err(err()),
+    };
+    span.filter(|s| *s <= Duration::days(MAX_RETENTION_DAYS))
+        .ok_or_else(|| {
+            bad(
+                "last",
+                format!("\"{v}\" is longer than any retention ({MAX_RETENTION_DAYS} days at most)"),
+            )
+        })
 }
 
 /// A cursor: the offset of the next page, tied to the query it came from.
@@ -172,13 +185,11 @@ pub fn common(
         Some(t) => time("to", &t)?,
         None => now,
     };
-    let from = match (from, last) {
-        (Some(f), _) => time("from", &f)?,
-        (None, Some(l)) => to - span(&l)?,
-        (None, None) => to - default_span,
-    };
-    if from > to {
-        return Err(bad("from", format!("{from} is after to ({to})")));
+    if to > now + CLOCK_SKEW {
+        return Err(bad(
+            "to",
+            format!("{to} is in the future; expected at most now ({now}); leave to out for now"),
+        ));
     }
     let oldest = now - retention;
     if to < oldest {
@@ -186,6 +197,27 @@ pub fn common(
             "to",
             format!(
                 "{to} is before the retention ({} days): nothing is kept that old",
+                retention.num_days()
+            ),
+        ));
+    }
+    let (from, asked) = match (from, last) {
+        (Some(f), _) => (time("from", &f)?, Some("from")),
+        (None, Some(l)) => (to - span(&l)?, Some("last")),
+        // The endpoint's default range, clipped to the retention.
+        (None, None) => ((to - default_span).max(oldest), None),
+    };
+    if from > to {
+        return Err(bad("from", format!("{from} is after to ({to})")));
+    }
+    if let Some(parameter) = asked
+        && from < oldest
+    {
+        return Err(bad(
+            parameter,
+            format!(
+                "the range starts at {from}, before the retention ({} days, since {oldest}): nothing older is kept; ask for at most {}d, or raise ENTRA_MONITOR_RETENTION_DAYS",
+                retention.num_days(),
                 retention.num_days()
             ),
         ));
@@ -250,8 +282,7 @@ pub fn common(
         backend,
         kql_tables: KqlTables::Entra,
         tenant: text(query, "tenant")?,
-        // Clipped to the retention: older rows are gone.
-        from: from.max(oldest),
+        from,
         to,
         limit,
         offset,
@@ -318,11 +349,57 @@ mod tests {
             ),
             (vec![("format", "xml")], "format", "json or csv"),
             (vec![("tenant", "a\u{0}b")], "tenant", "control characters"),
+            // Huge or far values are refused before anything is computed from them.
+            (
+                vec![("last", "99999999d")],
+                "last",
+                "longer than any retention",
+            ),
+            (
+                vec![("last", "9223372036854775807m")],
+                "last",
+                "longer than any retention",
+            ),
+            (
+                vec![("last", "99999999999999999999d")],
+                "last",
+                "not a span",
+            ),
+            (vec![("to", "9999-12-31")], "to", "in the future"),
+            (
+                vec![("from", "2026-11-05"), ("to", "9999-12-31")],
+                "to",
+                "in the future",
+            ),
+            (
+                vec![("last", "100d")],
+                "last",
+                "before the retention (30 days",
+            ),
+            (
+                vec![("from", "2026-01-01")],
+                "from",
+                "before the retention (30 days",
+            ),
         ] {
             let e = run(&pairs).unwrap_err();
             assert_eq!(e.parameter, parameter, "{pairs:?}");
             assert!(e.message.contains(text), "{pairs:?}: {e}");
         }
+        // The endpoint's own default range is clipped to the retention, not refused.
+        let c = common(
+            &q(&[]),
+            &[],
+            now,
+            Duration::days(30),
+            Duration::days(7),
+            false,
+        )
+        .unwrap();
+        assert_eq!(c.from, now - Duration::days(7));
+        // A little clock skew in `to` is accepted.
+        let skewed = (now + Duration::minutes(2)).to_rfc3339();
+        assert!(run(&[("to", skewed.as_str())]).is_ok());
         let first = q(&[("last", "7d")]);
         let next = cursor(100, fingerprint(&first));
         let mut second = first.clone();

@@ -34,6 +34,58 @@ pub const LIST_FILTERS: [(&str, &[&str]); 7] = [
     ("id", &["Id"]),
 ];
 
+/// Graph's `provisioningAction` values (the `ProvisioningAction` column).
+/// <https://learn.microsoft.com/en-us/graph/api/resources/provisioningobjectsummary>
+pub const PROVISIONING_ACTIONS: [&str; 6] = [
+    "create",
+    "update",
+    "delete",
+    "disable",
+    "stagedDelete",
+    "other",
+];
+/// Graph's `provisioningResult` values (the `ResultType` column of provisioning rows).
+pub const PROVISIONING_RESULTS: [&str; 4] = ["success", "failure", "skipped", "warning"];
+/// Result words of the tables whose `ResultType` is not a sign-in error code.
+pub const RESULT_WORDS: [&str; 5] = ["success", "failure", "skipped", "warning", "timeout"];
+
+/// A parameter that must be one of `allowed` (any case; answered in the listed spelling).
+fn one_of(
+    q: &BTreeMap<String, String>,
+    name: &str,
+    allowed: &[&str],
+) -> Result<Option<String>, ParamError> {
+    let Some(v) = text(q, name)? else {
+        return Ok(None);
+    };
+    allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(&v))
+        .map(|a| Some(a.to_string()))
+        .ok_or_else(|| ParamError {
+            parameter: name.into(),
+            message: format!(
+                "\"{v}\" is not allowed; expected one of {}",
+                allowed.join(", ")
+            ),
+        })
+}
+
+/// `result`: a sign-in result code (digits, 0 for success) or a result word.
+fn check_result(v: &str) -> Result<(), ParamError> {
+    let code = !v.is_empty() && v.len() <= 10 && v.bytes().all(|b| b.is_ascii_digit());
+    if code || RESULT_WORDS.iter().any(|w| w.eq_ignore_ascii_case(v)) {
+        return Ok(());
+    }
+    Err(ParamError {
+        parameter: "result".into(),
+        message: format!(
+            "\"{v}\" is not a result; expected a sign-in result code (e.g. 0 or 50126) or one of {}",
+            RESULT_WORDS.join(", ")
+        ),
+    })
+}
+
 /// Self-service and admin password resets (audit activity names).
 pub const SELF_SERVICE_RESET: &str = "Reset password (self-service)";
 pub const ADMIN_RESET: &str = "Reset user password";
@@ -148,6 +200,9 @@ impl Question {
                 let mut filters = Vec::new();
                 for (param, candidates) in LIST_FILTERS {
                     let Some(v) = text(q, param)? else { continue };
+                    if param == "result" {
+                        check_result(&v)?;
+                    }
                     let Some(col) = candidates.iter().copied().find(|c| has(c)) else {
                         let usable: Vec<&str> = LIST_FILTERS
                             .iter()
@@ -169,9 +224,9 @@ impl Question {
             "provisioning" => Question::Provisioning {
                 source: text(q, "source")?,
                 target: text(q, "target")?,
-                action: text(q, "action")?,
+                action: one_of(q, "action", &PROVISIONING_ACTIONS)?,
                 object_type: text(q, "object_type")?,
-                status: text(q, "status")?,
+                status: one_of(q, "status", &PROVISIONING_RESULTS)?,
             },
             other => {
                 return Err(ParamError {

@@ -82,6 +82,10 @@ pub enum StateError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the state database holds a run with unknown outcome \"{0}\"")]
     Corrupt(String),
+    #[error(
+        "the answer would hold more than {0} values (rows × columns); narrow the range or add a filter"
+    )]
+    AnswerTooLarge(usize),
 }
 
 /// A normalised row ready to store.

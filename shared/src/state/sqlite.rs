@@ -15,8 +15,40 @@ use std::sync::Mutex;
 /// State in one SQLite file, `state.sqlite` in the data directory.
 pub struct SqliteState {
     path: PathBuf,
+    /// The one writing connection (collection, imports, state changes).
     conn: Mutex<Connection>,
+    /// Read-only connections for questions and listings: in WAL mode a reader sees the last
+    /// commit and neither waits for the writer nor makes it wait.
+    /// <https://www.sqlite.org/wal.html#concurrency>
+    readers: Mutex<Vec<Connection>>,
 }
+
+/// A read-only connection borrowed from the pool, given back when dropped.
+struct Reader<'a> {
+    state: &'a SqliteState,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let mut idle = self.state.readers.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+/// Read-only connections kept open between requests.
+const MAX_IDLE_READERS: usize = 4;
 
 impl std::fmt::Debug for SqliteState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -210,6 +242,30 @@ impl SqliteState {
         Ok(Self {
             path,
             conn: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A read-only connection: an idle one, or a new one.
+    fn reader(&self) -> Result<Reader<'_>, StateError> {
+        let idle = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(c) => c,
+            None => {
+                use rusqlite::OpenFlags;
+                let conn = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                        | OpenFlags::SQLITE_OPEN_URI,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                conn
+            }
+        };
+        Ok(Reader {
+            state: self,
+            conn: Some(conn),
         })
     }
 
@@ -455,7 +511,7 @@ impl SqliteState {
     pub fn summaries_ready(&self) -> Result<bool, StateError> {
         let rollups = embedded::rollups();
         let names: Vec<String> = rollups.iter().flat_map(|r| r.triggers()).collect();
-        let present: i64 = self.conn().query_row(
+        let present: i64 = self.reader()?.query_row(
             &format!(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({})",
                 vec!["?"; names.len()].join(", ")
@@ -1036,11 +1092,24 @@ impl SqliteState {
         sql: &str,
         params: &[rusqlite::types::Value],
     ) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
+        self.query_rows_bounded(sql, params, usize::MAX)
+    }
+
+    /// [`Self::query_rows`], refusing (before more is built) an answer of more than
+    /// `max_cells` values (rows × columns).
+    pub fn query_rows_bounded(
+        &self,
+        sql: &str,
+        params: &[rusqlite::types::Value],
+        max_cells: usize,
+    ) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
         use rusqlite::types::ValueRef;
         use serde_json::json;
-        let conn = self.conn();
+        let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(sql)?;
         let n = stmt.column_count();
+        let max_rows = max_cells / n.max(1);
+        let mut count = 0usize;
         let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| {
             (0..n)
                 .map(|i| {
@@ -1055,7 +1124,15 @@ impl SqliteState {
                 })
                 .collect()
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut out = Vec::new();
+        for row in rows {
+            count += 1;
+            if count > max_rows {
+                return Err(StateError::AnswerTooLarge(max_cells));
+            }
+            out.push(row?);
+        }
+        Ok(out)
     }
 
     /// Keeps a record that could not be normalised, with the reason, so nothing is lost.

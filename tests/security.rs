@@ -1,0 +1,284 @@
+//! The attacks an attacker's probe made on the real binary, each refused now (issue 19):
+//! a web page driving the default local `serve` (cross-site POSTs, DNS rebinding), a GET that
+//! asks for a range without end, huge spans, unauthenticated bodies read before routing,
+//! trickling and idle connections, tenant enumeration by a restricted key, and the Azure host
+//! taking a missing API key for the function key.
+
+mod common;
+
+use common::{Process, TempDir, free_port, wait_until_up};
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+fn serve(dir: &TempDir, env: &[(&str, &str)]) -> (Process, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut all = vec![("ENTRA_MONITOR_LISTEN", listen.as_str())];
+    all.extend_from_slice(env);
+    let process = Process::start(dir.path(), &["serve"], &all);
+    (process, format!("http://{listen}"))
+}
+
+/// One raw HTTP/1.1 exchange: what a browser or a hostile client sends, byte for byte.
+fn raw(base: &str, request: &str) -> (u16, String) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+fn post_text_plain(host: &str, origin: Option<&str>) -> String {
+    let body = r#"{"user":"someone@contoso.example","reason":"x"}"#;
+    let origin = origin
+        .map(|o| format!("Origin: {o}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "POST /api/risk/users/dismiss HTTP/1.1\r\nHost: {host}\r\n{origin}Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_page_cannot_drive_the_default_local_serve() {
+    let dir = TempDir::new("sec-local");
+    let (process, base) = serve(&dir, &[]);
+    wait_until_up(&format!("{base}/api/health"), &process).await;
+    let host = base.trim_start_matches("http://");
+
+    // A page on another site POSTs text/plain JSON (no preflight): refused by origin.
+    let (status, text) = raw(&base, &post_text_plain(host, Some("http://evil.example")));
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("CrossOriginRefused"), "{text}");
+    // Without Origin (an old browser, a form): not JSON, and no credential.
+    let (status, text) = raw(&base, &post_text_plain(host, None));
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("local-admin-key"), "{text}");
+    // DNS rebinding: the page's own name in Host.
+    let (status, text) = raw(&base, &post_text_plain("evil.example:7071", None));
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("HostNotAllowed"), "{text}");
+    let (status, _) = raw(
+        &base,
+        "GET /api/signins/status HTTP/1.1\r\nHost: rebind.evil.example\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 403);
+
+    // The local admin key, created at start and readable by its owner only, lets a script in.
+    let key = std::fs::read_to_string(dir.path().join("data/local-admin-key")).unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("{base}/api/risk/users/dismiss");
+    let body = json!({ "user": "nobody@contoso.example", "reason": "test" });
+    let text_plain = client
+        .post(&url)
+        .header("x-api-key", key.trim())
+        .header("content-type", "text/plain")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text_plain.status().as_u16(), 415);
+    let admitted = client
+        .post(&url)
+        .header("x-api-key", key.trim())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    // Let in: the answer is about the user, not about the caller.
+    assert_eq!(
+        admitted.status().as_u16(),
+        404,
+        "{:?}",
+        admitted.text().await
+    );
+    let wrong = client
+        .post(&url)
+        .header("x-api-key", "not-the-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    // Reads from a script on the machine still need nothing (the README's curl examples).
+    let status = client
+        .get(format!("{base}/api/signins/status?last=1d"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status().as_u16(), 200);
+    // HEAD works where GET does, without a body.
+    let head = client
+        .head(format!("{base}/api/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status().as_u16(), 200);
+    assert!(head.bytes().await.unwrap().is_empty());
+    assert!(
+        !process.logs().contains(key.trim()),
+        "the local admin key was logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_range_and_value_is_bounded_and_checked() {
+    let dir = TempDir::new("sec-ranges");
+    let (process, base) = serve(&dir, &[]);
+    wait_until_up(&format!("{base}/api/health"), &process).await;
+    let client = reqwest::Client::new();
+    for (query, parameter) in [
+        // 148 MB of empty days until the year 9999, before.
+        ("audit/password-resets?from=2026-11-05&to=9999-12-31", "to"),
+        // A panic in the handler, before.
+        ("audit/password-resets?last=99999999d", "last"),
+        ("signins/status?last=9223372036854775807m", "last"),
+        ("signins/users?from=-262143-01-01T00:00:00Z", "from"),
+        // Silently 30 days, before.
+        ("signins/status?last=100d", "last"),
+        ("provisioning/events?status=failed", "status"),
+        ("provisioning/events?action=explode", "action"),
+        ("logs/SignInLogs?result=abc", "result"),
+        ("signins/status?last=1d&last=2d", "last"),
+        ("risk/detections?last=99999999d", "last"),
+        ("risk/signins?to=9999-12-31", "to"),
+    ] {
+        let r = client
+            .get(format!("{base}/api/{query}"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(
+            body.contains(&format!("{parameter}:")),
+            "{query}: the answer does not name {parameter}: {body}"
+        );
+    }
+    // The handler is still up and answering.
+    let r = client
+        .get(format!("{base}/api/audit/password-resets?last=7d"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["rows"].as_array().unwrap().len(), 8, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_not_read_before_the_request_is_let_in_and_slow_clients_are_cut_off() {
+    let dir = TempDir::new("sec-conn");
+    let (process, base) = serve(
+        &dir,
+        &[
+            ("ENTRA_MONITOR_HTTP_HEADER_TIMEOUT_SECONDS", "2"),
+            ("ENTRA_MONITOR_HTTP_MAX_CONNECTIONS", "3"),
+        ],
+    );
+    wait_until_up(&format!("{base}/api/health"), &process).await;
+    let addr = base.trim_start_matches("http://").to_string();
+    let host = addr.clone();
+
+    // An unauthenticated POST announcing a megabyte: refused from its head, before any body.
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /api/risk/users/dismiss HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    // A GET with a body is refused without reading it.
+    let (status, text) = raw(
+        &base,
+        &format!(
+            "GET /api/health HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5000000\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 400, "{text}");
+
+    // A connection trickling its head, and idle ones, are closed after the header timeout.
+    let mut trickle = TcpStream::connect(&addr).unwrap();
+    trickle
+        .write_all(b"GET /api/health HTTP/1.1\r\nHo")
+        .unwrap();
+    let idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    // The cap is 3: a fourth connection is served only once one of those is closed.
+    let (status, _) = raw(
+        &base,
+        &format!("GET /api/health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+    );
+    assert_eq!(status, 200);
+    for mut s in std::iter::once(trickle).chain(idle) {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut rest = Vec::new();
+        // Closed by the server: the read ends (with EOF, or a 408 and then EOF).
+        let ended = s.read_to_end(&mut rest).is_ok();
+        assert!(ended, "a slow or idle connection was kept open");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_azure_configured_keys_apply_beside_the_function_key() {
+    let dir = TempDir::new("sec-azure");
+    let port = free_port();
+    let key = "azure-reader-key-0123456789";
+    let hash = shared::auth::hash_key(key);
+    let keys = format!("ops={hash}");
+    let process = Process::start(
+        dir.path(),
+        &["azure"],
+        &[
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", &port.to_string()),
+            ("ENTRA_MONITOR_API_KEYS", &keys),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until_up(&format!("{base}/api/health"), &process).await;
+    let client = reqwest::Client::new();
+    // The Functions host checked its function key and forwards the request: that alone no
+    // longer reads every tenant when keys of ours are configured.
+    let without = client
+        .get(format!("{base}/api/signins/status?last=1d"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without.status().as_u16(), 401);
+    let with = client
+        .get(format!("{base}/api/signins/status?last=1d"))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with.status().as_u16(), 200);
+    // The same through the invocation envelope (forwarding off).
+    let envelope = json!({
+        "Data": { "req": { "Url": "http://app.example/api/signins/status?last=1d", "Method": "GET",
+                  "Query": {"last": "1d"}, "Headers": {}, "Params": {} } },
+        "Metadata": {}
+    });
+    let answer: Value = client
+        .post(format!("{base}/sign-in-status"))
+        .json(&envelope)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["Outputs"]["res"]["statusCode"], 401, "{answer}");
+}
