@@ -14,11 +14,15 @@ const FABRIKAM: &str = "0a1b2c3d-0000-4000-8000-00000000000b";
 const AUDIENCE: &str = "api://entra-monitor";
 const FABRIKAM_KEY: &str = "fabrikam-reader-key-0123456789";
 
+/// Key-set requests the key server answered.
+static JWKS_FETCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Serves both tenants' signing keys; Graph requests get 404 (collection fails; not tested here).
 async fn key_server() -> String {
     let jwks: Value =
         serde_json::from_slice(&std::fs::read(credential_fixture("jwks.json")).unwrap()).unwrap();
     let keys = warp::path!(String / "discovery" / "v2.0" / "keys").map(move |tenant: String| {
+        JWKS_FETCHES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if tenant == CONTOSO || tenant == FABRIKAM {
             warp::reply::with_status(warp::reply::json(&jwks), warp::http::StatusCode::OK)
         } else {
@@ -35,10 +39,14 @@ async fn key_server() -> String {
 }
 
 fn token(authority: &str, claims: Value) -> String {
+    token_with_kid(authority, claims, "test-signing-key")
+}
+
+fn token_with_kid(authority: &str, claims: Value, kid: &str) -> String {
     let pem = std::fs::read(credential_fixture("app-credential.pem")).unwrap();
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.kid = Some("test-signing-key".into());
+    header.kid = Some(kid.into());
     let now = chrono::Utc::now().timestamp();
     let mut c = json!({
         "aud": AUDIENCE,
@@ -141,6 +149,10 @@ tenants = ["fabrikam"]
             "another audience",
         ),
         (
+            token(&authority, json!({ "nbf": now + 3600, "exp": now + 7200 })),
+            "not valid yet",
+        ),
+        (
             token(&authority, json!({ "iss": "https://evil.example/v2.0" })),
             "unexpected issuer",
         ),
@@ -180,6 +192,39 @@ tenants = ["fabrikam"]
     let key = |k: &str| Some(("x-api-key", k.to_string()));
     assert_eq!(call(fabrikam, key(FABRIKAM_KEY)).await.0, 200);
     assert_eq!(call(contoso, key(FABRIKAM_KEY)).await.0, 403);
+    // A restricted key learns nothing of other tenants: the same 403 for one that exists and
+    // one that does not, naming no other tenant.
+    let (status, unknown, _) = call(
+        "/api/signins/status?tenant=0a1b2c3d-0000-4000-8000-0000000000ff",
+        key(FABRIKAM_KEY),
+    )
+    .await;
+    assert_eq!(status, 403, "{unknown}");
+    let (_, existing, _) = call(contoso, key(FABRIKAM_KEY)).await;
+    assert_eq!(unknown["error"]["code"], existing["error"]["code"]);
+    let (status, default, _) = call("/api/signins/status", key(FABRIKAM_KEY)).await;
+    assert_eq!(status, 200, "its one tenant is its default: {default}");
+    assert!(!default.to_string().contains(CONTOSO));
+
+    // Tokens naming key ids the tenant does not have: one fetch of the keys, not one per
+    // request (they used to be fetched again under one lock for each, and a valid token waited).
+    let before = JWKS_FETCHES.load(std::sync::atomic::Ordering::SeqCst);
+    let made_up: Vec<String> = (0..40)
+        .map(|i| token_with_kid(&authority, json!({}), &format!("made-up-{}", i % 4)))
+        .collect();
+    let answers =
+        futures_util::future::join_all(made_up.iter().map(|t| call(contoso, bearer(t.clone()))))
+            .await;
+    assert!(answers.iter().all(|(s, b, _)| {
+        *s == 401
+            && b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not one of the tenant's keys")
+    }));
+    assert_eq!(call(contoso, bearer(good.clone())).await.0, 200);
+    let fetches = JWKS_FETCHES.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(fetches <= 1, "{fetches} key fetches for 40 unknown key ids");
     let (status, body, _) = call(fabrikam, key("guessed-key")).await;
     assert_eq!(status, 401);
     assert!(!body.to_string().contains("guessed-key"));

@@ -282,3 +282,118 @@ async fn on_azure_configured_keys_apply_beside_the_function_key() {
         .unwrap();
     assert_eq!(answer["Outputs"]["res"]["statusCode"], 401, "{answer}");
 }
+
+/// A Graph that refuses every request as it does for a tenant without the licence.
+async fn refusing_graph() -> String {
+    use warp::Filter;
+    let refuse = warp::any().map(|| {
+        warp::reply::with_status(
+            warp::reply::json(&json!({ "error": {
+                "code": "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                "message": "Neither tenant is B2C or tenant doesn't have premium license"
+            }})),
+            warp::http::StatusCode::FORBIDDEN,
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(warp::serve(refuse).incoming(listener).run());
+    base
+}
+
+async fn health(client: &reqwest::Client, base: &str, key: Option<&str>) -> (u16, Value) {
+    let mut req = client.get(format!("{base}/api/health"));
+    if let Some(k) = key {
+        req = req.header("x-api-key", k);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_degraded_while_collection_fails_and_says_why_only_to_a_caller() {
+    let dir = TempDir::new("sec-health");
+    let key = "health-reader-key-0123456789";
+    let keys = format!("ops={}", shared::auth::hash_key(key));
+    // Graph is not there: every collection run fails.
+    let graph = refusing_graph().await;
+    let (process, base) = serve(
+        &dir,
+        &[
+            ("ENTRA_MONITOR_SIMULATED_GRAPH_URL", &graph),
+            ("ENTRA_MONITOR_API_KEYS", &keys),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let start = std::time::Instant::now();
+    let (status, body) = loop {
+        let answer = match client.get(format!("{base}/api/health")).send().await {
+            Ok(r) => Some((r.status().as_u16(), r.json::<Value>().await.unwrap())),
+            Err(_) => None,
+        };
+        if let Some((503, body)) = answer {
+            break (503, body);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "health never became degraded: {answer:?}\n{}",
+            process.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!((status, body["status"].as_str()), (503, Some("degraded")));
+    // Without a credential: no reasons, no file paths.
+    assert!(body.get("reasons").is_none(), "{body}");
+    assert!(
+        !body.to_string().contains(dir.path().to_str().unwrap()),
+        "{body}"
+    );
+    // With one: which function fails, and why.
+    let (status, body) = health(&client, &base, Some(key)).await;
+    assert_eq!(status, 503);
+    let reasons = body["reasons"].to_string();
+    assert!(reasons.contains("paused"), "{reasons}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_fails_its_integrity_check_makes_health_degraded() {
+    let dir = TempDir::new("sec-corrupt");
+    // A real store with rows, then every page but the first (the schema) overwritten.
+    common::run_ok(dir.path(), &["run", "collect-audit"], &[]);
+    let file = dir.path().join("data/state.sqlite");
+    // Move what the write-ahead log holds into the file, so its pages are the ones damaged.
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.len() > 8 * 1024, "the store is too small to damage");
+    for b in &mut bytes[4096..] {
+        *b = 0x5a;
+    }
+    std::fs::write(&file, bytes).unwrap();
+    let (process, base) = serve(
+        &dir,
+        &[("ENTRA_MONITOR_SCHEDULE_COLLECT_AUDIT", "0 0 0 1 1 *")],
+    );
+    let client = reqwest::Client::new();
+    let start = std::time::Instant::now();
+    loop {
+        if let Ok(r) = client.get(format!("{base}/api/health")).send().await {
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            // Found at open, or by the integrity check that follows it.
+            if status == 503 && body["reasons"].to_string().contains("state") {
+                assert_eq!(status, 503);
+                assert_eq!(body["status"], "degraded");
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the damage was never reported\n{}",
+            process.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

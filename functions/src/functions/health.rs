@@ -29,14 +29,16 @@ pub fn run(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
             Some(_) => destinations(&app).await,
             None => Value::Null,
         };
-        let (status, mut body) = answer(&app, &inv, destinations);
+        let (status, mut body) = answer(&app, &inv, destinations, req.caller.is_some());
         match &req.caller {
             // An unauthenticated caller learns that the service is up and what it runs,
-            // nothing about tenants: no collection, destinations or run details.
+            // nothing about tenants, files or failures: no collection, destinations, run
+            // details or reasons.
             None => {
-                for key in ["collection", "destinations", "source"] {
+                for key in ["collection", "destinations", "source", "reasons"] {
                     body.as_object_mut().map(|o| o.remove(key));
                 }
+                body["state"] = json!({ "ok": body["state"]["ok"] });
                 if let Some(fs) = body["functions"].as_array_mut() {
                     for f in fs {
                         if let Some(run) = f["last_run"].as_object_mut() {
@@ -123,12 +125,21 @@ async fn destinations(app: &App) -> Value {
     json!({ "routes": out, "spool_error": spool_error })
 }
 
-/// The whole health answer and its status (200, or 503 when the state store cannot be read).
-fn answer(app: &App, inv: &Invocation, destinations: Value) -> (u16, Value) {
+/// The whole health answer and its status: 200, or 503 (`degraded`, with the reasons) when
+/// the state store cannot be read or failed its integrity check, a timer function's last run
+/// failed, a category is paused or failing, or a destination's last delivery failed. The
+/// stored-record counts (a count of the ledger) only for an authenticated caller: what anyone
+/// may ask stays cheap whatever the store's size.
+fn answer(app: &App, inv: &Invocation, destinations: Value, counted: bool) -> (u16, Value) {
     let now = app.now();
-    let read = app
-        .state()
-        .and_then(|s| Ok((s.last_runs()?, s.checkpoints()?, s.record_counts_all()?)));
+    let read = app.state().and_then(|s| {
+        let counts = if counted {
+            s.record_counts_all()?
+        } else {
+            Default::default()
+        };
+        Ok((s.last_runs()?, s.checkpoints()?, counts))
+    });
     let (last_runs, checkpoints, counts, state) = match read {
         Ok((runs, checkpoints, counts)) => (runs, checkpoints, counts, json!({ "ok": true })),
         Err(e) => {
@@ -193,9 +204,50 @@ fn answer(app: &App, inv: &Invocation, destinations: Value) -> (u16, Value) {
             }),
         })
         .collect();
-    let ok = state["ok"] == json!(true);
+    let mut reasons: Vec<String> = Vec::new();
+    if let Some(e) = state["error"].as_str() {
+        reasons.push(format!("state: {e}"));
+    }
+    if let Ok(store) = app.state()
+        && let Some(Err(problem)) = store.integrity()
+    {
+        reasons.push(format!(
+            "state: {} failed its integrity check ({problem}); restore it from a copy or move it aside (a new one is created)",
+            store.path().display()
+        ));
+    }
+    for (name, run) in &last_runs {
+        if run.outcome == shared::state::Outcome::Failed {
+            reasons.push(format!("{name}: the last run failed: {}", run.detail));
+        }
+    }
+    for c in &checkpoints {
+        if let Some(until) = c.paused_until.filter(|u| *u > now) {
+            reasons.push(format!("{} {}: paused until {until}", c.tenant, c.category));
+        } else if let Some(e) = &c.last_error {
+            reasons.push(format!("{} {}: {e}", c.tenant, c.category));
+        }
+    }
+    if let Some(routes) = destinations["routes"].as_array() {
+        for d in routes {
+            let failing = match (d["last_error_at"].as_str(), d["last_success"].as_str()) {
+                (Some(err), Some(ok)) => err > ok,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if failing {
+                reasons.push(format!(
+                    "destination {}: {}",
+                    d["destination"].as_str().unwrap_or_default(),
+                    d["last_error"].as_str().unwrap_or("failing")
+                ));
+            }
+        }
+    }
+    let ok = reasons.is_empty();
     let body = json!({
         "status": if ok { "ok" } else { "degraded" },
+        "reasons": reasons,
         "version": env!("CARGO_PKG_VERSION"),
         "host": inv.host,
         "time": now,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// State in one SQLite file, `state.sqlite` in the data directory.
 pub struct SqliteState {
@@ -21,6 +21,9 @@ pub struct SqliteState {
     /// commit and neither waits for the writer nor makes it wait.
     /// <https://www.sqlite.org/wal.html#concurrency>
     readers: Mutex<Vec<Connection>>,
+    /// What `PRAGMA quick_check` said of the file: None while it runs (it reads every page,
+    /// so it runs on its own thread after the open), then Ok or the problems it found.
+    integrity: Arc<Mutex<Option<Result<(), String>>>>,
 }
 
 /// A read-only connection borrowed from the pool, given back when dropped.
@@ -239,11 +242,63 @@ impl SqliteState {
             conn.execute_batch("DROP TABLE IF EXISTS records; PRAGMA user_version = 1;")
                 .map_err(open_err)?;
         }
-        Ok(Self {
+        let state = Self {
             path,
             conn: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
-        })
+            integrity: Arc::new(Mutex::new(None)),
+        };
+        state.check_integrity();
+        Ok(state)
+    }
+
+    /// Starts `PRAGMA quick_check` on a read-only connection of its own thread.
+    /// <https://www.sqlite.org/pragma.html#pragma_quick_check>
+    fn check_integrity(&self) {
+        let path = self.path.clone();
+        let slot = self.integrity.clone();
+        let run = move || {
+            let verdict = (|| -> rusqlite::Result<Result<(), String>> {
+                let conn = Connection::open_with_flags(
+                    &path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(std::time::Duration::from_secs(30))?;
+                let mut stmt = conn.prepare("PRAGMA quick_check(5)")?;
+                let lines: Vec<String> = stmt
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(if lines == ["ok"] {
+                    Ok(())
+                } else {
+                    Err(lines.join("; "))
+                })
+            })()
+            .unwrap_or_else(|e| Err(e.to_string()));
+            if let Err(problem) = &verdict {
+                tracing::error!(
+                    "the state database {} failed its integrity check: {problem}",
+                    path.display()
+                );
+            }
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(verdict);
+        };
+        if std::thread::Builder::new()
+            .name("state-integrity".into())
+            .spawn(run)
+            .is_err()
+        {
+            tracing::warn!("cannot start the state integrity check");
+        }
+    }
+
+    /// The integrity check's verdict: None while it runs, else Ok or the problems found.
+    pub fn integrity(&self) -> Option<Result<(), String>> {
+        self.integrity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A read-only connection: an idle one, or a new one.
