@@ -181,6 +181,60 @@ fn every_injected_attack_is_found_and_normal_traffic_raises_nothing() {
     }
 }
 
+/// A fresh install's first run: a day of the default simulated tenant (seed 1, 300 users, as
+/// `serve` with no configuration backfills) with nothing learned, on seven days of different
+/// weekdays and start hours: every attack of the day is found by its kind, and every detection
+/// names an attack's records — nothing from normal traffic (issue 19: the office network was
+/// taken for a stranger's when nothing was learned).
+#[test]
+fn a_first_day_with_nothing_learned_finds_the_attacks_and_nothing_else() {
+    let tenant = SimulatedTenant::new(1, 300);
+    let thresholds = Thresholds {
+        privileged_groups: tenant
+            .directory
+            .groups
+            .iter()
+            .filter(|g| g.privileged)
+            .map(|g| g.display_name.clone())
+            .collect(),
+        ..Thresholds::default()
+    };
+    let first = Utc.with_ymd_and_hms(2026, 11, 16, 0, 0, 0).unwrap();
+    for day in 0..7 {
+        // Windows ending at different hours, as a first `serve` starts at any time.
+        let to = first + Duration::days(day) + Duration::hours(5 + 3 * day);
+        let from = to - Duration::hours(24);
+        let sign_ins: Vec<SignIn> = rows(&tenant, Category::SignInLogs, from, to)
+            .iter()
+            .filter_map(SignIn::from_row)
+            .collect();
+        let audits: Vec<AuditEvent> = rows(&tenant, Category::AuditLogs, from, to)
+            .iter()
+            .filter_map(AuditEvent::from_row)
+            .collect();
+        let found = detect(&sign_ins, &audits, &History::default(), &thresholds);
+        let attacks = tenant.attacks(from, to);
+        for d in &found {
+            assert!(
+                attacks
+                    .iter()
+                    .any(|a| a.record_ids.iter().any(|id| d.record_ids.contains(id))),
+                "window ending {to}: a detection on normal traffic: {d:#?}"
+            );
+        }
+        let inside = tenant.attacks(from + Duration::minutes(30), to - Duration::minutes(30));
+        for a in &inside {
+            assert!(
+                found.iter().any(|d| kind_of(d.name) == Some(a.kind)
+                    && a.record_ids.iter().any(|id| d.record_ids.contains(id))),
+                "window ending {to}: {:?} at {} missed",
+                a.kind,
+                a.start
+            );
+        }
+    }
+}
+
 // ---- Hard negatives and positives, one by one ----
 
 /// A network: address, ASN, coordinates, country.

@@ -268,6 +268,24 @@ impl App {
         &self.config
     }
 
+    /// The detections' thresholds. With the simulated tenant as the source and no privileged
+    /// groups configured, the simulated directory's privileged groups are used — what its
+    /// administrator would configure — so the default path finds the members added to them.
+    pub fn detection_thresholds(&self) -> shared::detect::Thresholds {
+        let mut t = self.config.detections.clone();
+        if self.config.uses_simulated_tenant() && t.privileged_groups.is_empty() {
+            t.privileged_groups =
+                SimulatedTenant::new(self.config.simulated_seed, self.config.simulated_users)
+                    .directory
+                    .groups
+                    .iter()
+                    .filter(|g| g.privileged)
+                    .map(|g| g.display_name.clone())
+                    .collect();
+        }
+        t
+    }
+
     pub fn host(&self) -> HostKind {
         self.host
     }

@@ -217,7 +217,7 @@ async fn detections(app: &App, spans: &Spans) {
     }
     for (tenant, span) in per_tenant {
         let Ok(store) = app.state() else { return };
-        let thresholds = app.config().detections.clone();
+        let thresholds = app.detection_thresholds();
         let now = app.now();
         let owned = tenant.to_string();
         let report = tokio::task::spawn_blocking(move || {

@@ -44,7 +44,7 @@ pub async fn detect_tenant(
     let store = app.state()?;
     let now = app.now();
     let tenant = t.reports.tenant.clone();
-    let thresholds = app.config().detections.clone();
+    let thresholds = app.detection_thresholds();
     // SQLite work off the async threads.
     let report =
         tokio::task::spawn_blocking(move || run_detections(&store, &tenant, now, &thresholds))

@@ -431,15 +431,58 @@ fn mfa_fatigue(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
     out
 }
 
+/// Attempts on a disabled account from a network neither the account nor the organisation
+/// uses. The organisation's networks are those learned, and — so a first run, with nothing
+/// learned yet, does not take the office for a stranger — those from which at least
+/// [`ORGANISATION_USERS`] users signed in successfully in the records at hand (an attacker's
+/// one successful account does not make a network the organisation's). For an account with no
+/// history at all, where an old device still trying from home cannot be told apart, only a
+/// burst is reported: [`DISABLED_BURST`] attempts within ten minutes.
 fn disabled_account(ordered: &[&SignIn], history: &History) -> Vec<Detection> {
+    let mut users_by_asn: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+    for s in ordered.iter().filter(|s| s.result == "0") {
+        if let Some(a) = s.asn {
+            users_by_asn
+                .entry(a)
+                .or_default()
+                .insert(s.user.to_ascii_lowercase());
+        }
+    }
+    let others = |s: &SignIn| {
+        s.asn.and_then(|a| users_by_asn.get(&a)).map_or(0, |users| {
+            users
+                .iter()
+                .filter(|u| !u.eq_ignore_ascii_case(&s.user))
+                .count()
+        })
+    };
     let attempts: Vec<&SignIn> = ordered
         .iter()
         .copied()
-        .filter(|s| s.result == "50057" && !history.familiar(s) && !history.organisation_network(s))
+        .filter(|s| {
+            s.result == "50057"
+                && !history.familiar(s)
+                && !history.organisation_network(s)
+                && others(s) < ORGANISATION_USERS
+        })
         .collect();
     by(&attempts, |s| Some((s.user.to_ascii_lowercase(), s.ip.clone())))
         .into_iter()
+        .filter(|((user, _), list)| {
+            history.of(user).is_some()
+                || bursts(list, |s| s.time, Duration::minutes(10))
+                    .iter()
+                    .any(|b| b.len() >= DISABLED_BURST)
+        })
         .map(|((user, ip), list)| {
+            let seen_by = others(list[0]);
+            let network = if seen_by == 0 {
+                "a network neither the account nor anyone in the organisation signed in from".to_string()
+            } else {
+                format!(
+                    "a network the account never signed in from, and only {seen_by} other user(s) of the organisation did"
+                )
+            };
             detection(
                 "disabledAccountSignIn",
                 "medium",
@@ -447,13 +490,19 @@ fn disabled_account(ordered: &[&SignIn], history: &History) -> Vec<Detection> {
                 Some(&ip),
                 &list,
                 format!(
-                    "{} sign-in attempts on the disabled account {user} from {ip}, a network neither the account nor anyone in the organisation signed in from",
+                    "{} sign-in attempts on the disabled account {user} from {ip}, {network}",
                     list.len()
                 ),
             )
         })
         .collect()
 }
+
+/// Users signing in successfully from a network that make it one of the organisation's.
+pub const ORGANISATION_USERS: usize = 3;
+/// Attempts within ten minutes that make attempts on a disabled account without history a
+/// detection.
+pub const DISABLED_BURST: usize = 3;
 
 /// A successful sign-in from a network and a country the user, with enough history, never
 /// used (a new device alone is not enough: people change phones).
