@@ -429,4 +429,94 @@ async fn an_imported_password_spray_is_listed_by_the_risk_endpoint() {
     )
     .await;
     assert_eq!(logs["rows"].as_array().map(Vec::len), Some(5), "{logs}");
+    // The README's examples, which name no tenant, still answer for the simulated tenant:
+    // imported tenants are asked for by name, never made the default.
+    let status = client
+        .get(format!("{base}/api/signins/status?last=7d"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status().as_u16(), 200);
+    let status: Value = status.json().await.unwrap();
+    assert_ne!(status["tenant"], GRAPH_TENANT, "{status}");
+}
+
+/// Hostile or damaged files lose only what is wrong in them: a bad byte, a line too long, a
+/// folder that links to itself, a small gzip expanding to a document too large to hold, a
+/// reader that stops reading.
+#[test]
+fn hostile_inputs_lose_only_their_own_lines() {
+    use std::io::Write;
+    let dir = TempDir::new("import-hostile");
+    let sample: Vec<String> =
+        std::fs::read_to_string(fixture("import/diag-service-principal.json"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+    // 1,000 records, each its own id; line 11 has a byte that is not UTF-8, line 12 is longer
+    // than any record may be.
+    let folder = dir.path().join("logs");
+    std::fs::create_dir_all(&folder).unwrap();
+    let mut file = std::fs::File::create(folder.join("signins.json")).unwrap();
+    for i in 1..=1000 {
+        let mut v: Value = serde_json::from_str(&sample[0]).unwrap();
+        v["properties"]["id"] = Value::from(format!("hostile-{i:04}"));
+        let mut line = v.to_string().into_bytes();
+        if i == 11 {
+            let at = line.len() / 2;
+            line[at] = 0xff;
+        }
+        if i == 12 {
+            line = vec![b' '; shared::import::read::MAX_LINE_BYTES + 10];
+        }
+        file.write_all(&line).unwrap();
+        file.write_all(b"\n").unwrap();
+    }
+    drop(file);
+    // A folder linking to itself.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&folder, folder.join("loop")).unwrap();
+    let out = run(dir.path(), &["import", folder.to_str().unwrap()], &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("ServicePrincipalSignInLogs: 998 read, 998 new"),
+        "{said}"
+    );
+    assert!(said.contains("line 11: not UTF-8 text"), "{said}");
+    assert!(said.contains("line 12: the line is longer than"), "{said}");
+
+    // 1 MB of gzip expanding to one document larger than is ever held whole.
+    let bomb = dir.path().join("bomb.json.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&bomb).unwrap(),
+        flate2::Compression::best(),
+    );
+    gz.write_all(b"{\"value\": [\n").unwrap();
+    let spaces = vec![b' '; 1 << 20];
+    for _ in 0..300 {
+        gz.write_all(&spaces).unwrap();
+    }
+    gz.write_all(b"]}\n").unwrap();
+    gz.finish().unwrap();
+    let out = run(dir.path(), &["import", bomb.to_str().unwrap()], &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("larger than 256 MiB is not imported"),
+        "{said}"
+    );
+
+    // `import ... | head -1`: the reader goes away; the import ends without a panic.
+    let mut child = common::command(dir.path(), &["import", folder.to_str().unwrap()], &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out);
+    assert!(!said.contains("panicked"), "{said}");
+    assert_ne!(out.status.code(), Some(101), "{said}");
 }

@@ -233,12 +233,16 @@ async fn detections(app: &App, spans: &Spans) {
                     ),
                     Err(e) => format!("; routing them failed: {e}"),
                 };
-                println!(
+                // A closed pipe (`import ... | head`) ends the output, quietly.
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(
+                    out,
                     "tenant {tenant}: detections run over {} sign-ins and {} audit events: {} new risk detections{routed}",
                     report.sign_ins, report.audits, report.new
                 );
                 for d in &report.new_detections {
-                    println!(
+                    let _ = writeln!(
+                        out,
                         "  {} ({}) for {} at {}",
                         d.name,
                         d.risk_level,

@@ -53,20 +53,41 @@ pub fn expand(paths: &[String]) -> Result<Vec<Input>, String> {
     Ok(out)
 }
 
+/// Every file under `dir`, in name order. A folder reached twice (a symbolic link to a folder
+/// above it, or two links to one folder) is read once.
 fn walk(dir: &Path, out: &mut Vec<Input>) -> std::io::Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    walk_once(dir, out, &mut seen)
+}
+
+fn walk_once(
+    dir: &Path,
+    out: &mut Vec<Input>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+) -> std::io::Result<()> {
+    if !seen.insert(std::fs::canonicalize(dir)?) {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            walk(&path, out)?;
+            walk_once(&path, out, seen)?;
         } else if path.is_file() {
             out.push(Input::File(path));
         }
     }
     Ok(())
 }
+
+/// The longest line (one record, or one page of records) read: Graph pages of 1,000 sign-ins
+/// are a few MB; anything far larger is refused by its line number, never held whole.
+pub const MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+/// The largest single JSON document read whole (a pretty-printed export); larger ones are
+/// refused, with the advice to export one record per line.
+pub const MAX_DOCUMENT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Counts the bytes read from the source (compressed, for a `.gz`), for the progress bar.
 struct Counting<R> {
@@ -150,48 +171,120 @@ pub fn records(reader: &mut dyn BufRead, each: &mut dyn FnMut(Item)) -> Result<L
 }
 
 fn json(reader: &mut dyn BufRead, each: &mut dyn FnMut(Item)) -> Result<Layout, String> {
-    let mut line = String::new();
+    let mut line = Vec::new();
     let mut number = 0usize;
     // Skip blank lines before the first record.
-    loop {
+    let first = loop {
         line.clear();
-        if read_line(reader, &mut line)? == 0 {
+        let read = read_line(reader, &mut line, MAX_LINE_BYTES)?;
+        if read == Line::End {
             return Ok(Layout::Empty);
         }
         number += 1;
-        if !line.trim().is_empty() {
-            break;
+        if read == Line::TooLong || !line.trim_ascii().is_empty() {
+            break read;
         }
-    }
-    let first_is_whole = serde_json::from_str::<&RawValue>(line.trim()).is_ok();
-    if !first_is_whole {
-        let mut doc = std::mem::take(&mut line);
+    };
+    let first_is_whole = first == Line::Whole
+        && std::str::from_utf8(line.trim_ascii())
+            .is_ok_and(|t| serde_json::from_str::<&RawValue>(t).is_ok());
+    if !first_is_whole && first == Line::Whole && std::str::from_utf8(&line).is_ok() {
+        // One document over several lines: read whole, up to a bound.
+        let mut doc = line;
+        let limit = MAX_DOCUMENT_BYTES.saturating_sub(doc.len() as u64);
         reader
-            .read_to_string(&mut doc)
+            .take(limit + 1)
+            .read_to_end(&mut doc)
             .map_err(|e| format!("cannot read: {e}"))?;
+        if doc.len() as u64 > MAX_DOCUMENT_BYTES {
+            return Err(format!(
+                "one JSON document larger than {} MiB is not imported: export one record (or page) per line, which is read line by line",
+                MAX_DOCUMENT_BYTES >> 20
+            ));
+        }
+        let doc = String::from_utf8(doc).map_err(|e| {
+            format!(
+                "not UTF-8 text (byte {} of the document); a document is read whole, so one bad byte loses it — one record per line loses only that line",
+                e.utf8_error().valid_up_to()
+            )
+        })?;
         return document(&doc, number - 1, each).map(|_| Layout::Document);
     }
+    let mut read = first;
     loop {
-        let text = line.trim();
-        if !text.is_empty() {
-            match serde_json::from_str::<Value>(text) {
-                Ok(v) => unwrap_envelope(v, number, each),
-                Err(e) => each((number, Err(format!("not valid JSON: {e}")))),
-            }
+        match read {
+            Line::TooLong => each((
+                number,
+                Err(format!(
+                    "the line is longer than {} MiB; a record that large is not imported",
+                    MAX_LINE_BYTES >> 20
+                )),
+            )),
+            _ => match std::str::from_utf8(line.trim_ascii()) {
+                Ok("") => {}
+                Ok(text) => match serde_json::from_str::<Value>(text) {
+                    Ok(v) => unwrap_envelope(v, number, each),
+                    Err(e) => each((number, Err(format!("not valid JSON: {e}")))),
+                },
+                Err(e) => each((
+                    number,
+                    Err(format!(
+                        "not UTF-8 text (byte {} of the line)",
+                        e.valid_up_to() + 1
+                    )),
+                )),
+            },
         }
         line.clear();
-        if read_line(reader, &mut line)? == 0 {
+        read = read_line(reader, &mut line, MAX_LINE_BYTES)?;
+        if read == Line::End {
             return Ok(Layout::Lines);
         }
         number += 1;
     }
 }
 
-fn read_line(reader: &mut dyn BufRead, line: &mut String) -> Result<usize, String> {
-    reader.read_line(line).map_err(|e| match e.kind() {
-        std::io::ErrorKind::InvalidData => "not UTF-8 text".to_string(),
-        _ => format!("cannot read: {e}"),
-    })
+/// What reading a line gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    Whole,
+    /// Longer than the limit: its bytes were passed over, not kept.
+    TooLong,
+    End,
+}
+
+/// Reads one line's bytes (without decoding) into `line`, keeping at most `limit` of them.
+fn read_line(reader: &mut dyn BufRead, line: &mut Vec<u8>, limit: usize) -> Result<Line, String> {
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let buf = reader.fill_buf().map_err(|e| format!("cannot read: {e}"))?;
+        if buf.is_empty() {
+            return Ok(match (any, too_long) {
+                (false, _) => Line::End,
+                (true, true) => Line::TooLong,
+                (true, false) => Line::Whole,
+            });
+        }
+        any = true;
+        let (chunk, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (&buf[..=i], true),
+            None => (buf, false),
+        };
+        let n = chunk.len();
+        if !too_long {
+            if line.len() + n > limit {
+                too_long = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(chunk);
+            }
+        }
+        reader.consume(n);
+        if done {
+            return Ok(if too_long { Line::TooLong } else { Line::Whole });
+        }
+    }
 }
 
 /// A line holding a page (`value`), an Event Hubs message (`records`) or an array gives each
