@@ -122,3 +122,60 @@ fn a_typo_in_a_setting_name_is_caught() {
         "{stderr}"
     );
 }
+
+/// Settings that would weaken what the endpoints protect are refused at start (issue 19):
+/// an API key whose `@` names no tenant (or `*`, which would mean all of them), a key limited
+/// to a tenant that is not configured, plain-http identity or Graph hosts that are not this
+/// machine, and `serve` on a network address with no credential at all.
+#[test]
+fn settings_that_would_open_the_endpoints_are_refused() {
+    let dir = TempDir::new("config-open");
+    let hash = shared::auth::hash_key("k");
+    let keys = format!("a={hash}@;b={hash}@*;c={hash}@no-such-tenant.example");
+    let out = run(
+        dir.path(),
+        &["check-config"],
+        &[
+            (
+                "ENTRA_MONITOR_TENANT_ID",
+                "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9",
+            ),
+            (
+                "ENTRA_MONITOR_CLIENT_ID",
+                "8b3c4d5e-6f70-4182-93a4-b5c6d7e8f901",
+            ),
+            ("ENTRA_MONITOR_CLIENT_SECRET", SECRET),
+            ("ENTRA_MONITOR_API_KEYS", &keys),
+            ("ENTRA_MONITOR_AUTHORITY_HOST", "http://login.example.com"),
+            ("ENTRA_MONITOR_GRAPH_HOST", "http://127.0.0.1:9"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "the key a names no tenant after @",
+        "the key b names no tenant after @",
+        "the key c names the tenant \"no-such-tenant.example\"",
+        "ENTRA_MONITOR_AUTHORITY_HOST: \"http://login.example.com\" is plain http",
+    ] {
+        assert!(stderr.contains(needle), "{needle}:\n{stderr}");
+    }
+    // A loopback Graph over http (a local stand-in) is fine.
+    assert!(!stderr.contains("ENTRA_MONITOR_GRAPH_HOST"), "{stderr}");
+    assert!(!stderr.contains(SECRET));
+
+    for command in ["serve", "check-config"] {
+        let out = run(
+            dir.path(),
+            &[command],
+            &[("ENTRA_MONITOR_LISTEN", "0.0.0.0:7071")],
+        );
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("not a loopback address and no credential"),
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -165,6 +165,16 @@ async fn every_range_and_value_is_bounded_and_checked() {
             "{query}: the answer does not name {parameter}: {body}"
         );
     }
+    // CSV keeps the figures over the whole answer, in a header.
+    let csv = client
+        .get(format!("{base}/api/signins/status?last=1d&format=csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    let summary: Value =
+        serde_json::from_str(csv.headers()["x-summary"].to_str().unwrap()).unwrap();
+    assert!(summary.get("success").is_some(), "{summary}");
     // The handler is still up and answering.
     let r = client
         .get(format!("{base}/api/audit/password-resets?last=7d"))

@@ -184,6 +184,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // `serve` on a network address with no credential configured would answer every question
+    // to anyone who can reach it (and refuse every state change): refused, as check-config says.
+    if matches!(command, Command::Serve | Command::CheckConfig)
+        && !config.listen.ip().is_loopback()
+        && !config.auth.configured()
+    {
+        eprintln!(
+            "configuration error: ENTRA_MONITOR_LISTEN: {} is not a loopback address and no credential is configured; set ENTRA_MONITOR_API_KEYS or ENTRA_MONITOR_AUTH_AUDIENCE, or listen on 127.0.0.1",
+            config.listen
+        );
+        eprintln!("entra-monitor: 1 configuration problem(s); nothing was started");
+        return ExitCode::from(2);
+    }
     shared::telemetry::init(config.log_format, &config.log_filter);
 
     let host_kind = match host {

@@ -298,6 +298,26 @@ const KNOWN_ENV: &[&str] = &[
     "ENTRA_MONITOR_SETTLE_MINUTES",
 ];
 
+/// Whether an `http(s)://host[:port]/...` URL names this machine (`localhost`, a loopback
+/// address).
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = if authority.starts_with('[') {
+        authority
+            .split_once(']')
+            .map_or(authority, |(h, _)| h)
+            .trim_start_matches('[')
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// `collect-signins` → `ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNINS`.
 pub fn schedule_env_var(function: &str) -> String {
     format!(
@@ -568,6 +588,14 @@ impl Config {
                     var,
                     format!("\"{value}\" is not a URL; expected e.g. {default}"),
                 );
+            } else if v.starts_with("http://") && !is_loopback_url(&v) {
+                // Tokens and client secrets travel to these hosts.
+                problem(
+                    var,
+                    format!(
+                        "\"{value}\" is plain http: credentials and tokens would cross the network unencrypted; use https:// (http:// only for a loopback address such as 127.0.0.1, for a local stand-in)"
+                    ),
+                );
             }
             v
         };
@@ -760,6 +788,29 @@ impl Config {
             None => None,
         };
         let auth = auth::load(env, file.auth, file.api_keys, &mut problem);
+        // A key limited to a tenant that is not configured reads nothing: a typo, said now.
+        // (With no tenant configured — the simulated tenant, imported logs — tenants are named
+        // by id, a GUID or a domain.)
+        for k in &auth.api_keys {
+            for t in &k.tenants {
+                let known = if tenants.is_empty() {
+                    TenantId::parse(t).is_ok() || t == "simulated"
+                } else {
+                    tenants.iter().any(|c: &TenantConfig| {
+                        c.id.as_str().eq_ignore_ascii_case(t) || c.name == *t
+                    })
+                };
+                if !known {
+                    problem(
+                        "api keys",
+                        format!(
+                            "the key {} names the tenant \"{t}\", which is not a configured tenant's id or name",
+                            k.name
+                        ),
+                    );
+                }
+            }
+        }
         let query = query::load(env, file.query, &mut problem);
         let http = http::load(env, file.http, &mut problem);
         let alerts = detections::load_alerts(env, &file.detections, &mut problem);

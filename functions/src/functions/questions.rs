@@ -471,6 +471,10 @@ pub fn respond(
             if let Some(c) = &next_cursor {
                 r.headers.insert("x-next-cursor".into(), c.clone());
             }
+            // The figures over the whole answer travel beside the rows, never dropped.
+            if let Some(summary) = &a.summary {
+                r.headers.insert("x-summary".into(), summary.to_string());
+            }
             r.body = to_csv(a).into();
             r
         }

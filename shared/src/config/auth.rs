@@ -107,13 +107,30 @@ pub(super) fn load(
     if let Some(text) = env.get("ENTRA_MONITOR_API_KEYS") {
         for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, rest) = part.split_once('=').unwrap_or(("", part));
-            let (hash, tenants) = rest.split_once('@').unwrap_or((rest, ""));
-            let tenants: Vec<String> = tenants
-                .split('|')
-                .map(str::trim)
-                .filter(|t| !t.is_empty() && *t != "*")
-                .map(String::from)
-                .collect();
+            let (hash, tenants) = match rest.split_once('@') {
+                Some((hash, list)) => {
+                    let tenants: Vec<String> = list
+                        .split('|')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(String::from)
+                        .collect();
+                    // An `@` promises a restriction: an empty or `*` list would silently
+                    // mean every tenant.
+                    if tenants.is_empty() || tenants.iter().any(|t| t == "*") {
+                        problem(
+                            "ENTRA_MONITOR_API_KEYS",
+                            format!(
+                                "the key {} names no tenant after @ (or *); list its tenants after @ (tenant|tenant), or leave out the @ for every tenant",
+                                name.trim()
+                            ),
+                        );
+                        continue;
+                    }
+                    (hash, tenants)
+                }
+                None => (rest, Vec::new()),
+            };
             if let Some(k) = key("ENTRA_MONITOR_API_KEYS", name, hash, tenants, problem) {
                 api_keys.push(k);
             }

@@ -166,11 +166,17 @@ pub fn to_json(
 }
 
 /// RFC 4180 CSV: a header, then one line per row; fields with commas, quotes or line breaks
-/// quoted, quotes doubled.
+/// quoted, quotes doubled. A text cell a spreadsheet would run as a formula (starting with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return — user names and app names are chosen by
+/// whoever signs in) is prefixed with `'`, as OWASP advises:
+/// <https://owasp.org/www-community/attacks/CSV_Injection>.
 pub fn to_csv(a: &Answer) -> String {
     fn field(v: &Value) -> String {
         let s = match v {
             Value::Null => String::new(),
+            Value::String(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+                format!("'{s}")
+            }
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
@@ -244,4 +250,34 @@ pub fn days(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
         d += Duration::days(1);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_run_are_neutralised() {
+        let a = Answer {
+            columns: vec!["user".into(), "n".into()],
+            rows: vec![
+                vec![json!("=HYPERLINK(\"http://evil.example\")"), json!(-1)],
+                vec![json!("+1"), json!(2)],
+                vec![json!("@SUM(A1)"), json!(3)],
+                vec![json!("-2+3"), json!(4)],
+                vec![json!("\tx"), json!(5)],
+                vec![json!("adele@contoso.com"), json!(6)],
+            ],
+            summary: None,
+            next_offset: None,
+        };
+        let csv = to_csv(&a);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[1], "\"'=HYPERLINK(\"\"http://evil.example\"\")\",-1");
+        assert_eq!(lines[2], "'+1,2");
+        assert_eq!(lines[3], "'@SUM(A1),3");
+        assert_eq!(lines[4], "'-2+3,4");
+        assert_eq!(lines[5], "'\tx,5");
+        assert_eq!(lines[6], "adele@contoso.com,6");
+    }
 }
