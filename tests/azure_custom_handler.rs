@@ -346,10 +346,8 @@ async fn a_failing_function_answers_500_and_logs_why() {
     assert_eq!(res["statusCode"], 503);
     let body: Value = serde_json::from_str(res["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["status"], "degraded");
-    assert!(
-        body["state"]["error"]
-            .as_str()
-            .unwrap()
-            .contains("unusable")
-    );
+    // Without a credential the reason is not given (it names the store's path); the
+    // invocation's log above has it.
+    assert_eq!(body["state"], json!({ "ok": false }), "{body}");
+    assert!(!body.to_string().contains("state.sqlite"), "{body}");
 }

@@ -247,8 +247,10 @@ tenants = ["fabrikam"]
     assert_eq!(act.status().as_u16(), 401);
 
     // Health: nothing about tenants without a credential; only Fabrikam with its key.
+    // (Graph answers 404 here, so collection fails and health may already say degraded.)
     let (status, anonymous, _) = call("/api/health", None).await;
-    assert_eq!(status, 200);
+    assert!(status == 200 || status == 503, "{status}");
+    assert_eq!(anonymous["status"] == "ok", status == 200, "{anonymous}");
     assert!(
         anonymous.get("collection").is_none() && anonymous.get("destinations").is_none(),
         "{anonymous}"

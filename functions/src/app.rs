@@ -530,7 +530,19 @@ impl App {
         let span = tracing::info_span!("invocation", function = name, invocation_id = %invocation_id, host = self.host.as_str());
         let inv = self.invocation(name, invocation_id);
         async {
-            match handler(self.clone(), inv.clone(), req).await {
+            // On a task of its own, so a panic (a bug) is a 500 with its invocation id, never a
+            // connection dropped without an answer.
+            let answered = tokio::spawn(handler(self.clone(), inv.clone(), req).in_current_span())
+                .await
+                .unwrap_or_else(|e| {
+                    Err(FunctionError::Failed(if e.is_panic() {
+                        "the function panicked (a bug: please report it with this invocation's log)"
+                            .into()
+                    } else {
+                        format!("the function was stopped: {e}")
+                    }))
+                });
+            match answered {
                 Ok(resp) => {
                     tracing::debug!(status = resp.status, "answered");
                     Ok((resp, inv.logs()))

@@ -180,8 +180,13 @@ impl Authenticator {
                 .ok_or_else(|| unauthenticated("the API key is not one of the configured keys"));
         }
         match headers.get("authorization") {
-            Some(h) if h.len() > 7 && h[..7].eq_ignore_ascii_case("bearer ") => {
-                self.bearer(h[7..].trim()).await
+            // `get`, not slicing: the header may hold any text, and byte 7 may fall inside a
+            // character.
+            Some(h)
+                if h.get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("bearer ")) =>
+            {
+                self.bearer(h.get(7..).unwrap_or_default().trim()).await
             }
             Some(_) => Err(unauthenticated(
                 "the Authorization header is not \"Bearer <token>\"",
@@ -430,6 +435,12 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("no credential")
+        );
+        // A character across byte 7 is not a panic.
+        assert!(
+            a.authenticate(&h("authorization", "Bearer\u{e9}x"))
+                .await
+                .is_err()
         );
         assert!(
             a.authenticate(&h("authorization", "Bearer x.y.z"))

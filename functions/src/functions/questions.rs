@@ -487,8 +487,8 @@ pub fn respond(
 /// The OpenAPI 3.0 document of the HTTP functions.
 pub fn openapi() -> Value {
     let common_params = json!([
-        { "name": "from", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "Start of the range (RFC 3339 or YYYY-MM-DD)." },
-        { "name": "to", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "End of the range (default: now)." },
+        { "name": "from", "in": "query", "schema": { "oneOf": [{ "type": "string", "format": "date-time" }, { "type": "string", "format": "date" }] }, "description": "Start of the range (RFC 3339 or YYYY-MM-DD); not before the retention." },
+        { "name": "to", "in": "query", "schema": { "oneOf": [{ "type": "string", "format": "date-time" }, { "type": "string", "format": "date" }] }, "description": "End of the range (default: now); not later than now." },
         { "name": "last", "in": "query", "schema": { "type": "string", "pattern": "^[0-9]+[dhm]$" }, "description": "The range as a span before now, e.g. 7d, 24h, 30m (instead of from/to)." },
         { "name": "tenant", "in": "query", "schema": { "type": "string" }, "description": "A configured tenant's id or name (required with several tenants)." },
         { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": params::MAX_LIMIT, "default": 100 }, "description": "Rows per page (listings)." },
@@ -585,17 +585,27 @@ pub fn openapi() -> Value {
     );
     paths.insert(
         "/api/health".into(),
-        json!({ "get": { "operationId": "health", "summary": "Version, functions, last runs, collection and destination health.", "responses": { "200": { "description": "Healthy." }, "503": { "description": "The state store cannot be read." } } } }),
+        json!({ "get": { "operationId": "health", "summary": "Version, functions, last runs, collection and destination health (the details only with a credential).", "security": [], "responses": { "200": { "description": "Healthy." }, "503": { "description": "Degraded: the state store cannot be read or failed its integrity check, a function's last run failed, a category is paused, or a destination fails." } } } }),
     );
     paths.insert(
         "/api/openapi.json".into(),
-        json!({ "get": { "operationId": "openapi", "summary": "This document.", "responses": { "200": { "description": "OpenAPI 3.0." } } } }),
+        json!({ "get": { "operationId": "openapi", "summary": "This document.", "security": [], "responses": { "200": { "description": "OpenAPI 3.0." } } } }),
     );
     json!({
         "openapi": "3.0.3",
         "info": { "title": "entra-monitor", "version": env!("CARGO_PKG_VERSION"), "description": "Answers about Microsoft Entra activity logs, from the embedded store." },
         "paths": paths,
-        "components": { "schemas": {
+        // Any one of these lets a request in (see the README's security model): an API key of
+        // ours, an Entra access token, or — on Azure with no key or audience of ours
+        // configured — the function key. A local `serve` on loopback lets reads in without.
+        "security": [{ "apiKey": [] }, { "bearer": [] }, { "functionKey": [] }],
+        "components": {
+          "securitySchemes": {
+            "apiKey": { "type": "apiKey", "in": "header", "name": "x-api-key", "description": "An API key whose SHA-256 is configured (ENTRA_MONITOR_API_KEYS), or locally the key in data/local-admin-key." },
+            "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An Entra access token for the configured audience, with the configured app role." },
+            "functionKey": { "type": "apiKey", "in": "header", "name": "x-functions-key", "description": "The Azure Functions key, checked by the Functions host (also accepted as the code query parameter)." }
+          },
+          "schemas": {
             "Answer": { "type": "object", "properties": {
                 "question": { "type": "string" }, "tenant": { "type": "string" },
                 "from": { "type": "string", "format": "date-time" }, "to": { "type": "string", "format": "date-time" },

@@ -236,7 +236,12 @@ pub fn detect(
     out.extend(brute_force(&ordered, history, t));
     out.extend(impossible_travel(&ordered, t));
     out.extend(mfa_fatigue(&ordered, t));
-    out.extend(disabled_account(&ordered, history));
+    // What the detections above flagged is an attacker's, not the organisation's, network.
+    let flagged: BTreeSet<&str> = out
+        .iter()
+        .flat_map(|d| d.record_ids.iter().map(String::as_str))
+        .collect();
+    out.extend(disabled_account(&ordered, history, &flagged));
     out.extend(unfamiliar_properties(&ordered, history, t));
     out.extend(anonymous_ip(&ordered, t));
     out.extend(legacy_authentication(&ordered));
@@ -434,13 +439,21 @@ fn mfa_fatigue(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
 /// Attempts on a disabled account from a network neither the account nor the organisation
 /// uses. The organisation's networks are those learned, and — so a first run, with nothing
 /// learned yet, does not take the office for a stranger — those from which at least
-/// [`ORGANISATION_USERS`] users signed in successfully in the records at hand (an attacker's
-/// one successful account does not make a network the organisation's). For an account with no
+/// [`ORGANISATION_USERS`] users signed in successfully in the records at hand, not counting
+/// sign-ins the other detections flagged (an attacker's successful accounts do not make a
+/// network the organisation's). For an account with no
 /// history at all, where an old device still trying from home cannot be told apart, only a
 /// burst is reported: [`DISABLED_BURST`] attempts within ten minutes.
-fn disabled_account(ordered: &[&SignIn], history: &History) -> Vec<Detection> {
+fn disabled_account(
+    ordered: &[&SignIn],
+    history: &History,
+    flagged: &BTreeSet<&str>,
+) -> Vec<Detection> {
     let mut users_by_asn: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
-    for s in ordered.iter().filter(|s| s.result == "0") {
+    for s in ordered
+        .iter()
+        .filter(|s| s.result == "0" && !flagged.contains(s.id.as_str()))
+    {
         if let Some(a) = s.asn {
             users_by_asn
                 .entry(a)

@@ -115,15 +115,18 @@ fn span(v: &str) -> Result<Duration, ParamError> {
             format!("\"{v}\" is not a span; expected e.g. 7d, 24h or 30m"),
         )
     };
-    let (n, unit) = v.split_at(v.len().saturating_sub(1));
-    let n: i64 = n.parse().map_err(|_| err())?;
+    // The unit is the last character (not byte: the value may be any text).
+    let Some(unit) = v.chars().last() else {
+        return Err(err());
+    };
+    let n: i64 = v[..v.len() - unit.len_utf8()].parse().map_err(|_| err())?;
     if n <= 0 {
         return Err(err());
     }
     let span = match unit {
-        "d" => Duration::try_days(n),
-        "h" => Duration::try_hours(n),
-        "m" => Duration::try_minutes(n),
+        'd' => Duration::try_days(n),
+        'h' => Duration::try_hours(n),
+        'm' => Duration::try_minutes(n),
         _ => return Err(err()),
     };
     span.filter(|s| *s <= Duration::days(MAX_RETENTION_DAYS))

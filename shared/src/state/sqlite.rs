@@ -1413,6 +1413,51 @@ mod tests {
         }
     }
 
+    /// A long read (a question over millions of rows) does not hold up a write (a collection
+    /// run's page): it reads on its own connection. With one connection behind a lock, the
+    /// write could only finish after the read (issue 19: a collection run went from 0.15 s to
+    /// 16 s behind one expensive question).
+    #[test]
+    fn a_long_read_does_not_hold_up_a_write() {
+        let dir = std::env::temp_dir().join(format!("entra-state-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(SqliteState::open(&dir).unwrap());
+        store
+            .record_run(&run("collect-audit", 1, Outcome::Succeeded))
+            .unwrap();
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let (store, order) = (store.clone(), order.clone());
+            std::thread::spawn(move || {
+                started_tx.send(()).unwrap();
+                // Tens of millions of rows counted: seconds of work for SQLite.
+                let n = store
+                    .query_rows(
+                        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 30000000) SELECT COUNT(*) FROM c",
+                        &[],
+                    )
+                    .unwrap();
+                order.lock().unwrap().push("read");
+                n
+            })
+        };
+        started_rx.recv().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        store
+            .record_run(&run("collect-audit", 2, Outcome::Succeeded))
+            .unwrap();
+        order.lock().unwrap().push("write");
+        let n = reader.join().unwrap();
+        assert_eq!(n[0][0], serde_json::json!(30_000_000));
+        assert_eq!(*order.lock().unwrap(), ["write", "read"]);
+        assert_eq!(
+            store.last_runs().unwrap()["collect-audit"].invocation_id,
+            "inv-2"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[test]
     fn the_latest_run_of_each_function_survives_reopening() {
         let dir = std::env::temp_dir().join(format!("entra-state-test-{}", std::process::id()));
