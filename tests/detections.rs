@@ -43,13 +43,10 @@ fn kind_of(name: &str) -> Option<AttackKind> {
     })
 }
 
-#[test]
-fn every_injected_attack_is_found_and_normal_traffic_raises_nothing() {
-    let tenant = SimulatedTenant::new(5, 200);
-    let start = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap();
-    let (days, learning) = (10, 3);
-    // The organisation names its privileged groups (the audit log does not say which are).
-    let thresholds = Thresholds {
+/// The default thresholds, with the simulated tenant's privileged groups named (the audit log
+/// does not say which groups are).
+fn naming_privileged_groups(tenant: &SimulatedTenant) -> Thresholds {
+    Thresholds {
         privileged_groups: tenant
             .directory
             .groups
@@ -58,7 +55,16 @@ fn every_injected_attack_is_found_and_normal_traffic_raises_nothing() {
             .map(|g| g.display_name.clone())
             .collect(),
         ..Thresholds::default()
-    };
+    }
+}
+
+#[test]
+fn every_injected_attack_is_found_and_normal_traffic_raises_nothing() {
+    let tenant = SimulatedTenant::new(5, 200);
+    let start = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap();
+    let (days, learning) = (10, 3);
+    // The organisation names its privileged groups (the audit log does not say which are).
+    let thresholds = naming_privileged_groups(&tenant);
     let mut history = History::default();
     let mut incidents = Incidents::default();
     let mut found: Vec<Detection> = Vec::new();
@@ -189,16 +195,7 @@ fn every_injected_attack_is_found_and_normal_traffic_raises_nothing() {
 #[test]
 fn a_first_day_with_nothing_learned_finds_the_attacks_and_nothing_else() {
     let tenant = SimulatedTenant::new(1, 300);
-    let thresholds = Thresholds {
-        privileged_groups: tenant
-            .directory
-            .groups
-            .iter()
-            .filter(|g| g.privileged)
-            .map(|g| g.display_name.clone())
-            .collect(),
-        ..Thresholds::default()
-    };
+    let thresholds = naming_privileged_groups(&tenant);
     let first = Utc.with_ymd_and_hms(2026, 11, 16, 0, 0, 0).unwrap();
     for day in 0..7 {
         // Windows ending at different hours, as a first `serve` starts at any time.

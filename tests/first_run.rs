@@ -8,7 +8,6 @@ mod common;
 use common::{Process, TempDir, free_port, wait_until_up};
 use serde_json::Value;
 use shared::simulated::SimulatedTenant;
-use shared::simulated::attacks::AttackKind;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,27 +79,17 @@ async fn a_fresh_serve_lists_the_window_s_attacks_and_nothing_else() {
     let now = chrono::Utc::now();
     let tenant = SimulatedTenant::new(1, 300);
     // Every detection comes from an injected attack.
-    let all = tenant.attacks(now - chrono::Duration::hours(30), now);
-    for r in rows {
-        let ids: Vec<&str> = r["record_ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        assert!(
-            all.iter()
-                .any(|a| a.record_ids.iter().any(|i| ids.contains(&i.as_str()))),
-            "a detection on normal traffic: {r}"
-        );
-    }
+    common::assert_all_from_attacks(
+        rows,
+        &tenant.attacks(now - chrono::Duration::hours(30), now),
+    );
     // Every attack wholly inside the collected window is found by the detection of its kind.
     let attacks = tenant.attacks(
         now - chrono::Duration::hours(23),
         now - chrono::Duration::minutes(30),
     );
     for a in &attacks {
-        let name = detection_name(a.kind);
+        let name = common::detection_name(a.kind);
         let found = rows.iter().any(|r| {
             r["name"] == name
                 && r["record_ids"]
@@ -122,19 +111,5 @@ async fn a_fresh_serve_lists_the_window_s_attacks_and_nothing_else() {
                 ))
                 .collect::<Vec<_>>()
         );
-    }
-}
-
-fn detection_name(k: AttackKind) -> &'static str {
-    match k {
-        AttackKind::PasswordSpray => "passwordSpray",
-        AttackKind::BruteForce => "bruteForce",
-        AttackKind::ImpossibleTravel => "impossibleTravel",
-        AttackKind::MfaFatigue => "mfaFatigue",
-        AttackKind::DisabledAccount => "disabledAccountSignIn",
-        AttackKind::ConsentGrant => "highPrivilegeConsent",
-        AttackKind::AppCredentialAdded => "appCredentialAdded",
-        AttackKind::RoleOutsidePim => "privilegedRoleOutsidePim",
-        AttackKind::GroupOutsidePim => "privilegedGroupMemberOutsidePim",
     }
 }

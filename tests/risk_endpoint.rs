@@ -8,7 +8,6 @@ mod common;
 use common::{Process, TempDir, free_port, wait_until_up};
 use serde_json::Value;
 use shared::simulated::SimulatedTenant;
-use shared::simulated::attacks::AttackKind;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,17 +138,7 @@ async fn detections_after_collection_list_the_days_attacks() {
         now - chrono::Duration::hours(1),
     );
     assert!(attacks.len() >= 2, "{attacks:?}");
-    let name = |k: AttackKind| match k {
-        AttackKind::PasswordSpray => "passwordSpray",
-        AttackKind::BruteForce => "bruteForce",
-        AttackKind::ImpossibleTravel => "impossibleTravel",
-        AttackKind::MfaFatigue => "mfaFatigue",
-        AttackKind::DisabledAccount => "disabledAccountSignIn",
-        AttackKind::ConsentGrant => "highPrivilegeConsent",
-        AttackKind::AppCredentialAdded => "appCredentialAdded",
-        AttackKind::RoleOutsidePim => "privilegedRoleOutsidePim",
-        AttackKind::GroupOutsidePim => "privilegedGroupMemberOutsidePim",
-    };
+    let name = common::detection_name;
     for a in &attacks {
         let ids: Vec<&str> = a.record_ids.iter().map(String::as_str).collect();
         let found = rows.iter().any(|r| {
@@ -168,18 +157,8 @@ async fn detections_after_collection_list_the_days_attacks() {
     }
     // Everything listed comes from an injected attack (of the listed range), with evidence.
     let all = tenant.attacks(now - chrono::Duration::hours(80), now);
+    common::assert_all_from_attacks(rows, &all);
     for r in rows {
-        let ids: Vec<&str> = r["record_ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        assert!(
-            all.iter()
-                .any(|a| a.record_ids.iter().any(|i| ids.contains(&i.as_str()))),
-            "a detection on normal traffic: {r}"
-        );
         assert!(!r["evidence"].as_str().unwrap().is_empty());
     }
     // Each medium- or high-risk detection was alerted once, in Slack's shape, the URL's

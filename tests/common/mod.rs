@@ -316,3 +316,40 @@ fn check_assertion(form: &BTreeMap<String, String>, assertion: &str) -> Result<(
     }
     Ok(())
 }
+
+/// The name of the detection that finds an injected attack of this kind.
+pub fn detection_name(k: shared::simulated::attacks::AttackKind) -> &'static str {
+    use shared::simulated::attacks::AttackKind;
+    match k {
+        AttackKind::PasswordSpray => "passwordSpray",
+        AttackKind::BruteForce => "bruteForce",
+        AttackKind::ImpossibleTravel => "impossibleTravel",
+        AttackKind::MfaFatigue => "mfaFatigue",
+        AttackKind::DisabledAccount => "disabledAccountSignIn",
+        AttackKind::ConsentGrant => "highPrivilegeConsent",
+        AttackKind::AppCredentialAdded => "appCredentialAdded",
+        AttackKind::RoleOutsidePim => "privilegedRoleOutsidePim",
+        AttackKind::GroupOutsidePim => "privilegedGroupMemberOutsidePim",
+    }
+}
+
+/// Every listed detection names records of one of `attacks`: none comes from normal traffic.
+pub fn assert_all_from_attacks(
+    rows: &[serde_json::Value],
+    attacks: &[shared::simulated::attacks::Attack],
+) {
+    for r in rows {
+        let ids: Vec<&str> = r["record_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(
+            attacks
+                .iter()
+                .any(|a| a.record_ids.iter().any(|i| ids.contains(&i.as_str()))),
+            "a detection on normal traffic: {r}"
+        );
+    }
+}
