@@ -520,3 +520,110 @@ fn hostile_inputs_lose_only_their_own_lines() {
     assert!(!said.contains("panicked"), "{said}");
     assert_ne!(out.status.code(), Some(101), "{said}");
 }
+
+/// Log Analytics exports as real queries produce them: a `project` that put its own value in
+/// `Type`, rows without `TimeGenerated` (the record's own time stands for it), a folder with a
+/// README and other files beside the exports; and the same rows exported twice, as JSON and as
+/// CSV, are one set of records (the second import: duplicates, not updates).
+#[test]
+fn query_exports_are_recognised_by_their_columns_and_json_then_csv_are_duplicates() {
+    let dir = TempDir::new("import-la-shapes");
+    let folder = dir.path().join("exports");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("README.md"), "# Exports from the workspace\n").unwrap();
+    std::fs::write(
+        folder.join("query.kql"),
+        "SigninLogs | project Type = 'x'\n",
+    )
+    .unwrap();
+    std::fs::write(folder.join(".DS_Store"), [0u8, 1, 2, 255]).unwrap();
+    let rows = serde_json::json!([
+        {"AADTenantId": LA_EXPORT, "Id": "la-interactive", "Type": "Interactive",
+         "CreatedDateTime": "2026-11-27T10:00:00.123Z", "UserPrincipalName": "ann@contoso.com",
+         "UserId": "u-ann", "AppId": "app-1", "ResultType": "50126", "IsInteractive": true,
+         "LocationDetails": {"city": "Paris", "countryOrRegion": "FR"}},
+        {"AADTenantId": LA_EXPORT, "Id": "la-background", "Type": "Token refresh",
+         "CreatedDateTime": "2026-11-27T10:05:00Z", "UserPrincipalName": "ann@contoso.com",
+         "UserId": "u-ann", "AppId": "app-1", "ResultType": "0", "IsInteractive": false,
+         "LocationDetails": {"city": "Paris", "countryOrRegion": "FR"}},
+        {"AADTenantId": LA_EXPORT, "Id": "la-audit", "Type": "Group change",
+         "ActivityDateTime": "2026-11-27T11:00:00Z", "ActivityDisplayName": "Add member to group",
+         "LoggedByService": "Core Directory", "Result": "success",
+         "TargetResources": [{"id": "g-1", "type": "Group"}]}
+    ]);
+    std::fs::write(folder.join("rows.json"), rows.to_string()).unwrap();
+
+    let out = run(dir.path(), &["import", folder.to_str().unwrap()], &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("3 file(s) in the folders are not log exports by their name")
+            && said.contains("README.md")
+            && said.contains("query.kql"),
+        "{said}"
+    );
+    for expected in [
+        "  SignInLogs: 1 read, 1 new",
+        "NonInteractiveUserSignInLogs: 1 read, 1 new",
+        "AuditLogs: 1 read, 1 new",
+    ] {
+        assert!(said.contains(expected), "{expected:?} not in:\n{said}");
+    }
+    let store = SqliteState::open(&dir.path().join("data")).unwrap();
+    let sign_in = row(&store, LA_EXPORT, Category::SignInLogs, "la-interactive");
+    assert_eq!(sign_in["TimeGenerated"], "2026-11-27T10:00:00.123Z");
+    assert_eq!(sign_in["Type"], "SigninLogs");
+    // The embedded store keeps dynamic columns as JSON text.
+    let location: Value =
+        serde_json::from_str(sign_in["LocationDetails"].as_str().unwrap_or("null")).unwrap();
+    assert_eq!(location["city"], "Paris", "{sign_in:?}");
+    let audit = row(&store, LA_EXPORT, Category::AuditLogs, "la-audit");
+    assert_eq!(audit["TimeGenerated"], "2026-11-27T11:00:00.000Z");
+    drop(store);
+
+    // The same rows as the portal's CSV: every value text, objects as JSON text.
+    let header: Vec<String> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_object().unwrap().keys().cloned())
+        .fold(Vec::new(), |mut h, k| {
+            if !h.contains(&k) {
+                h.push(k);
+            }
+            h
+        });
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut csv = header.join(",") + "\n";
+    for r in rows.as_array().unwrap() {
+        let cells: Vec<String> = header
+            .iter()
+            .map(|k| match &r[k] {
+                Value::Null => String::new(),
+                Value::String(s) => quote(s),
+                v => quote(&v.to_string()),
+            })
+            .collect();
+        csv += &(cells.join(",") + "\n");
+    }
+    let again = dir.path().join("rows.csv");
+    std::fs::write(&again, csv).unwrap();
+    let out = run(dir.path(), &["import", again.to_str().unwrap()], &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    for expected in [
+        "  SignInLogs: 1 read, 0 new, 0 updated, 1 duplicates skipped",
+        "NonInteractiveUserSignInLogs: 1 read, 0 new, 0 updated, 1 duplicates skipped",
+        "AuditLogs: 1 read, 0 new, 0 updated, 1 duplicates skipped",
+    ] {
+        assert!(said.contains(expected), "{expected:?} not in:\n{said}");
+    }
+
+    // A folder of nothing but notes is a usage error naming them.
+    let notes = dir.path().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(notes.join("README.txt"), "nothing here\n").unwrap();
+    let out = run(dir.path(), &["import", notes.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("README.txt"), "{}", text(&out));
+}

@@ -157,6 +157,36 @@ pub fn check_body(
     Ok(())
 }
 
+/// Creates `path` holding a new secret (readable by its owner only) unless it exists, and
+/// returns what it holds.
+pub fn ensure_secret(path: &Path) -> std::io::Result<String> {
+    if !path.exists() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(mut f) => std::io::Write::write_all(&mut f, new_secret().as_bytes())?,
+            // Another process created it first: read theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    std::fs::read_to_string(path)
+}
+
+/// 244 random bits from the operating system's generator (UUID v4 uses it), as 64 hex digits.
+pub fn new_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
 /// The local admin key: a random secret in the data folder (readable by its owner only),
 /// which the local host accepts in `x-api-key` for every tenant. A web page cannot read it, so
 /// it cannot make a state-changing request to a local `serve`.
@@ -170,25 +200,7 @@ impl LocalAdminKey {
     /// Reads the key in `data_dir`, creating it first if there is none.
     pub fn ensure(data_dir: &Path) -> std::io::Result<Self> {
         let path = data_dir.join(LOCAL_ADMIN_KEY_FILE);
-        if !path.exists() {
-            std::fs::create_dir_all(data_dir)?;
-            // 244 random bits from the operating system's generator (UUID v4 uses it).
-            let key = format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            );
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            match options.open(&path) {
-                Ok(mut f) => std::io::Write::write_all(&mut f, key.as_bytes())?,
-                // Another process created it first: read theirs.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
-            }
-        }
+        ensure_secret(&path)?;
         Self::read(&path)
     }
 

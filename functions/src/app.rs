@@ -49,6 +49,9 @@ impl TenantSource {
     }
 }
 
+/// The file in the data folder holding the key cursors are signed with.
+pub const CURSOR_KEY_FILE: &str = "cursor-key";
+
 pub struct App {
     sources: tokio::sync::OnceCell<Vec<TenantSource>>,
     authenticator: tokio::sync::OnceCell<Authenticator>,
@@ -59,6 +62,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     state: Mutex<Option<Arc<SqliteState>>>,
     local_admin: std::sync::OnceLock<Option<LocalAdminKey>>,
+    cursor_key: std::sync::OnceLock<shared::query::params::CursorKey>,
     refusals: Refusals,
     running: Mutex<BTreeSet<&'static str>>,
     shutdown: watch::Sender<bool>,
@@ -129,6 +133,7 @@ impl App {
             clock,
             state: Mutex::new(None),
             local_admin: std::sync::OnceLock::new(),
+            cursor_key: std::sync::OnceLock::new(),
             refusals: Refusals::default(),
             running: Mutex::default(),
             shutdown,
@@ -582,6 +587,26 @@ impl App {
                 ))
             })
             .await
+    }
+
+    /// What answers' cursors are signed with: a secret kept in the data folder (so that a
+    /// cursor outlives a restart and is good on every instance sharing the folder), else one of
+    /// this process when the folder cannot hold it.
+    pub fn cursor_key(&self) -> &shared::query::params::CursorKey {
+        self.cursor_key.get_or_init(|| {
+            let path = self.config.data_dir.join(CURSOR_KEY_FILE);
+            let secret = crate::admission::ensure_secret(&path)
+                .ok()
+                .filter(|s| s.trim().len() >= 32)
+                .unwrap_or_else(|| {
+                    tracing::warn!(
+                        "cannot keep the cursor key in {}: cursors end with this process",
+                        path.display()
+                    );
+                    crate::admission::new_secret()
+                });
+            shared::query::params::CursorKey::new(secret.trim().as_bytes())
+        })
     }
 
     /// The local admin key (local host only), created in the data folder on first use.

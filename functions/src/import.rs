@@ -32,10 +32,17 @@ pub async fn run(app: &App, args: Args) -> ExitCode {
         Ok(o) => o,
         Err(e) => return usage(e),
     };
-    let inputs = match shared::import::read::expand(&args.paths) {
-        Ok(i) => i,
+    let (inputs, skipped) = match shared::import::read::expand(&args.paths) {
+        Ok(e) => (e.inputs, e.skipped),
         Err(e) => return usage(e),
     };
+    if inputs.is_empty() {
+        return usage(format!(
+            "no log export among the {} file(s) given ({}): folders are read for .json, .jsonl, .ndjson, .csv and .gz files; name a file to read it whatever its name",
+            skipped.len(),
+            names(&skipped)
+        ));
+    }
     if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
         return usage("standard input (-) can be read once".into());
     }
@@ -101,6 +108,14 @@ pub async fn run(app: &App, args: Args) -> ExitCode {
     };
     let elapsed = started.elapsed();
     let mut out = std::io::stdout().lock();
+    if !skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: {} file(s) in the folders are not log exports by their name and were passed over: {} (name a file to read it)",
+            skipped.len(),
+            names(&skipped)
+        );
+    }
     for r in &reports {
         let _ = write!(out, "{}", summary(r));
     }
@@ -159,6 +174,20 @@ fn options(args: &Args) -> Result<Options, String> {
             .transpose()
             .map_err(|e| format!("--category: {e}"))?,
     })
+}
+
+/// The first few of a list of files, for a note.
+fn names(files: &[std::path::PathBuf]) -> String {
+    const SHOWN: usize = 5;
+    let mut s: Vec<String> = files
+        .iter()
+        .take(SHOWN)
+        .map(|p| p.display().to_string())
+        .collect();
+    if files.len() > SHOWN {
+        s.push(format!("and {} more", files.len() - SHOWN));
+    }
+    s.join(", ")
 }
 
 /// A file's lines of the summary.

@@ -370,6 +370,7 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
         chrono::Duration::days(d.default_days),
         retention,
         accept_csv,
+        app.cursor_key(),
     ) {
         Ok(c) => c,
         Err(e) => return Ok(bad_request(&e)),
@@ -443,7 +444,7 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
     let a = finish(&question, &p, &common, rows);
     let next_cursor = a
         .next_offset
-        .map(|o| params::cursor(o, params::fingerprint(&req.query)));
+        .map(|o| params::cursor(o, &req.query, app.cursor_key()));
     Ok(respond(
         name,
         &tenant,

@@ -63,6 +63,7 @@ async fn answer(app: &App, req: HttpRequest, listing: Listing) -> HttpResult {
         chrono::Duration::days(7),
         retention,
         accept_csv,
+        app.cursor_key(),
     ) {
         Ok(c) => c,
         Err(e) => return Ok(bad(e)),
@@ -133,7 +134,7 @@ async fn answer(app: &App, req: HttpRequest, listing: Listing) -> HttpResult {
     };
     let next = a
         .next_offset
-        .map(|o| params::cursor(o, params::fingerprint(&req.query)));
+        .map(|o| params::cursor(o, &req.query, app.cursor_key()));
     Ok(crate::functions::questions::respond(
         name, &tenant, &c, &a, next, None,
     ))

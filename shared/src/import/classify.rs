@@ -46,6 +46,9 @@ pub fn detect_format(obj: &Map<String, Value>) -> Option<Format> {
             .get("Type")
             .and_then(Value::as_str)
             .is_some_and(|t| table_category(t).is_some())
+        // A table row without TimeGenerated: Log Analytics names its columns in PascalCase
+        // (`Id`), Graph in camelCase (`id`).
+        || (obj.contains_key("Id") && !obj.contains_key("id") && columns_category(obj).is_some())
     {
         return Some(Format::LogAnalytics);
     }
@@ -60,6 +63,59 @@ pub fn table_category(table: &str) -> Option<Category> {
     Category::ALL
         .into_iter()
         .find(|c| c.table().eq_ignore_ascii_case(table.trim()))
+}
+
+/// The table a Log Analytics row comes from, read from its columns, for rows whose `Type` does
+/// not name it (a query that projected a column of its own named `Type`, or an export without
+/// it): the sign-in tables' and provisioning's `Category` value, else the columns only one table
+/// has. Service principal and managed identity sign-ins share their columns: without a
+/// `Category` they are taken as service principals'.
+pub fn columns_category(obj: &Map<String, Value>) -> Option<Category> {
+    let get = |k: &str| {
+        obj.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_null() && v.as_str() != Some(""))
+    };
+    if let Some(c) = get("Category")
+        .and_then(Value::as_str)
+        .and_then(|c| c.parse::<Category>().ok())
+    {
+        return Some(c);
+    }
+    let has = |k: &str| get(k).is_some();
+    if has("RiskEventType") {
+        return Some(Category::UserRiskEvents);
+    }
+    if has("RiskLastUpdatedDateTime") {
+        return Some(Category::RiskyUsers);
+    }
+    if has("ProvisioningAction") || has("JobId") || has("CycleId") {
+        return Some(Category::ProvisioningLogs);
+    }
+    if has("ActivityDisplayName") || has("LoggedByService") {
+        return Some(Category::AuditLogs);
+    }
+    if !(has("ResultType") || has("AppId") || has("CreatedDateTime")) {
+        return None;
+    }
+    if has("ServicePrincipalCredentialKeyId")
+        || (has("ServicePrincipalId") && !has("UserPrincipalName") && !has("UserId"))
+    {
+        return Some(Category::ServicePrincipalSignInLogs);
+    }
+    if !(has("UserPrincipalName") || has("UserId")) {
+        return None;
+    }
+    let interactive = get("IsInteractive").and_then(|v| match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => s.to_ascii_lowercase().parse::<bool>().ok(),
+        _ => None,
+    });
+    Some(match interactive {
+        Some(false) => Category::NonInteractiveUserSignInLogs,
+        _ => Category::SignInLogs,
+    })
 }
 
 /// The Graph resource a record is, from the properties only it has: riskDetection,
@@ -199,17 +255,21 @@ pub fn classify(record: Value, options: &Options) -> Result<Classified, Refusal>
             };
             let category = match options.category {
                 Some(c) => c,
-                None => match get("Type") {
-                    Some(t) => table_category(t).ok_or_else(|| {
-                        Refusal::Record(format!(
-                            "table \"{t}\" is not an Entra activity log table this imports (SigninLogs, AADNonInteractiveUserSignInLogs, AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs, AuditLogs, AADProvisioningLogs, AADRiskyUsers, AADUserRiskEvents)"
-                        ))
-                    })?,
-                    None => {
-                        return Err(Refusal::NeedsOption(
-                            "the Log Analytics rows have no \"Type\" column naming their table: export it with the rows, or give --category".into(),
-                        ));
-                    }
+                // `Type` names the table, unless a query overwrote it: then the columns do.
+                None => match (get("Type").and_then(table_category), columns_category(&obj)) {
+                    (Some(c), _) | (None, Some(c)) => c,
+                    (None, None) => match get("Type") {
+                        Some(t) => {
+                            return Err(Refusal::Record(format!(
+                                "table \"{t}\" is not an Entra activity log table this imports (SigninLogs, AADNonInteractiveUserSignInLogs, AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs, AuditLogs, AADProvisioningLogs, AADRiskyUsers, AADUserRiskEvents), nor do its columns say which one it is"
+                            )));
+                        }
+                        None => {
+                            return Err(Refusal::NeedsOption(
+                                "the Log Analytics rows have no \"Type\" column naming their table, nor columns that tell it: export it with the rows, or give --category".into(),
+                            ));
+                        }
+                    },
                 },
             };
             // In Log Analytics, `AADTenantId` is the Entra tenant and `TenantId` the
@@ -219,7 +279,10 @@ pub fn classify(record: Value, options: &Options) -> Result<Classified, Refusal>
                 .map(str::to_owned);
             let tenant = tenant(own.as_deref(), options, "these Log Analytics rows")?;
             let row = rows::from_table_row(category, &tenant, &obj).map_err(refused)?;
-            Ok(stored(format, category, tenant, row, Value::Object(obj)))
+            // The row as its table holds it stands for the record: the same rows exported as
+            // JSON (numbers, objects) and as CSV (text) are then the same record.
+            let canonical = Value::Object(row.columns.clone());
+            Ok(stored(format, category, tenant, row, canonical))
         }
     }
 }
@@ -374,5 +437,62 @@ mod tests {
         assert_eq!(c.row.columns["IsInteractive"], true);
         assert_eq!(c.row.columns["DurationMs"], Value::Null);
         assert_eq!(c.row.columns["TimeGenerated"], "2026-11-27T10:00:00.123Z");
+    }
+
+    #[test]
+    fn a_table_row_whose_type_was_overwritten_is_told_by_its_columns() {
+        let tenant = "11111111-2222-3333-4444-555555555555";
+        let cases = [
+            (
+                json!({"Id": "1", "Type": "x", "RiskEventType": "unfamiliarFeatures"}),
+                Some(Category::UserRiskEvents),
+            ),
+            (
+                json!({"Id": "1", "RiskLastUpdatedDateTime": "2026-11-27T10:00:00Z"}),
+                Some(Category::RiskyUsers),
+            ),
+            (
+                json!({"Id": "1", "JobId": "j"}),
+                Some(Category::ProvisioningLogs),
+            ),
+            (
+                json!({"Id": "1", "ActivityDisplayName": "Add user"}),
+                Some(Category::AuditLogs),
+            ),
+            (
+                json!({"Id": "1", "AppId": "a", "ServicePrincipalId": "sp"}),
+                Some(Category::ServicePrincipalSignInLogs),
+            ),
+            (
+                json!({"Id": "1", "AppId": "a", "UserId": "u", "IsInteractive": "False"}),
+                Some(Category::NonInteractiveUserSignInLogs),
+            ),
+            (
+                json!({"Id": "1", "AppId": "a", "UserId": "u"}),
+                Some(Category::SignInLogs),
+            ),
+            (
+                json!({"Id": "1", "Category": "ManagedIdentitySignInLogs", "AppId": "a"}),
+                Some(Category::ManagedIdentitySignInLogs),
+            ),
+            (json!({"Id": "1", "Name": "a spreadsheet"}), None),
+        ];
+        for (row, expected) in cases {
+            assert_eq!(columns_category(&obj(row.clone())), expected, "{row}");
+        }
+        // Without TimeGenerated, the row's own time; Graph's camelCase is not a table row.
+        let row = json!({"Id": "r1", "Type": "projected", "AADTenantId": tenant, "ActivityDisplayName": "Add user", "ActivityDateTime": "2026-11-27T10:00:00Z"});
+        let c = classify(row, &Options::default()).unwrap();
+        assert_eq!(
+            (c.format, c.category),
+            (Format::LogAnalytics, Category::AuditLogs)
+        );
+        assert_eq!(c.row.columns["TimeGenerated"], "2026-11-27T10:00:00.000Z");
+        assert_eq!(
+            detect_format(&obj(
+                json!({"id": "1", "createdDateTime": "2026-11-27T10:00:00Z", "appId": "a", "userId": "u"})
+            )),
+            Some(Format::Graph)
+        );
     }
 }

@@ -28,24 +28,58 @@ impl Input {
     }
 }
 
-/// The command line's paths as inputs: `-` is standard input, a folder stands for every file
-/// under it (in name order). A path that does not exist is an error naming it.
-pub fn expand(paths: &[String]) -> Result<Vec<Input>, String> {
-    let mut out = Vec::new();
+/// What the command line's paths stand for: the inputs to read, and the files found in folders
+/// that are not log exports by their name (a README, a hidden file, a script), passed over.
+#[derive(Debug, Default)]
+pub struct Expanded {
+    pub inputs: Vec<Input>,
+    pub skipped: Vec<PathBuf>,
+}
+
+/// The file names a folder's log exports have: JSON (`PT1H.json`, Graph pages), JSON lines,
+/// CSV, gzip of any of them, or no extension at all.
+const EXPORT_EXTENSIONS: [&str; 5] = ["json", "jsonl", "ndjson", "csv", "gz"];
+
+/// Whether a file found in a folder is read: not hidden, and named like an export. A file
+/// named on the command line is always read.
+fn looks_like_export(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with('.') {
+        return false;
+    }
+    match path.extension().and_then(|e| e.to_str()) {
+        None => true,
+        Some(ext) => EXPORT_EXTENSIONS
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(ext)),
+    }
+}
+
+/// The command line's paths as inputs: `-` is standard input, a folder stands for every
+/// export-named file under it (in name order). A path that does not exist is an error naming it.
+pub fn expand(paths: &[String]) -> Result<Expanded, String> {
+    let mut out = Expanded::default();
     for p in paths {
         if p == "-" {
-            out.push(Input::Stdin);
+            out.inputs.push(Input::Stdin);
             continue;
         }
         let path = Path::new(p);
         if path.is_dir() {
-            let before = out.len();
-            walk(path, &mut out).map_err(|e| format!("cannot read the folder {p}: {e}"))?;
-            if out.len() == before {
+            let mut found = Vec::new();
+            walk(path, &mut found).map_err(|e| format!("cannot read the folder {p}: {e}"))?;
+            if found.is_empty() {
                 return Err(format!("the folder {p} holds no files"));
             }
+            for file in found {
+                if looks_like_export(&file) {
+                    out.inputs.push(Input::File(file));
+                } else {
+                    out.skipped.push(file);
+                }
+            }
         } else if path.is_file() {
-            out.push(Input::File(path.to_path_buf()));
+            out.inputs.push(Input::File(path.to_path_buf()));
         } else {
             return Err(format!("{p}: no such file or folder"));
         }
@@ -55,14 +89,14 @@ pub fn expand(paths: &[String]) -> Result<Vec<Input>, String> {
 
 /// Every file under `dir`, in name order. A folder reached twice (a symbolic link to a folder
 /// above it, or two links to one folder) is read once.
-fn walk(dir: &Path, out: &mut Vec<Input>) -> std::io::Result<()> {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut seen = std::collections::HashSet::new();
     walk_once(dir, out, &mut seen)
 }
 
 fn walk_once(
     dir: &Path,
-    out: &mut Vec<Input>,
+    out: &mut Vec<PathBuf>,
     seen: &mut std::collections::HashSet<PathBuf>,
 ) -> std::io::Result<()> {
     if !seen.insert(std::fs::canonicalize(dir)?) {
@@ -76,7 +110,7 @@ fn walk_once(
         if path.is_dir() {
             walk_once(&path, out, seen)?;
         } else if path.is_file() {
-            out.push(Input::File(path));
+            out.push(path);
         }
     }
     Ok(())

@@ -138,28 +138,63 @@ fn span(v: &str) -> Result<Duration, ParamError> {
         })
 }
 
-/// A cursor: the offset of the next page, tied to the query it came from.
-pub fn cursor(offset: usize, fingerprint: u64) -> String {
-    format!("{offset}.{fingerprint:x}")
+/// The key cursors are signed with: a caller comes back only with cursors it was given, each
+/// for the query it came from (a forged offset, or a cursor moved to another query, is refused).
+#[derive(Clone)]
+pub struct CursorKey(Vec<u8>);
+
+impl CursorKey {
+    pub fn new(secret: &[u8]) -> Self {
+        Self(secret.to_vec())
+    }
+
+    /// The signature of `offset` for `query` (every parameter but the cursor), in hex.
+    fn sign(&self, offset: usize, query: &BTreeMap<String, String>) -> String {
+        use hmac::{KeyInit, Mac};
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.0)
+            .expect("HMAC takes a key of any length");
+        mac.update(offset.to_string().as_bytes());
+        mac.update(&[0]);
+        for (k, v) in query.iter().filter(|(k, _)| k.as_str() != "cursor") {
+            mac.update(k.as_bytes());
+            mac.update(&[0]);
+            mac.update(v.as_bytes());
+            mac.update(&[0]);
+        }
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 }
 
-/// What identifies a query for its cursor: every parameter but the cursor itself.
-pub fn fingerprint(query: &BTreeMap<String, String>) -> u64 {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    for (k, v) in query.iter().filter(|(k, _)| k.as_str() != "cursor") {
-        h.update(k.as_bytes());
-        h.update([0]);
-        h.update(v.as_bytes());
-        h.update([0]);
+impl std::fmt::Debug for CursorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CursorKey(..)")
     }
-    let d = h.finalize();
-    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// The most rows a cursor skips: far more than any answer holds (answers are bounded), and
+/// small enough that nothing computed from it overflows.
+pub const MAX_OFFSET: usize = 100_000_000;
+
+/// A cursor: the offset of the next page, signed for the query it came from.
+pub fn cursor(offset: usize, query: &BTreeMap<String, String>, key: &CursorKey) -> String {
+    format!("{offset}.{}", key.sign(offset, query))
+}
+
+/// The offset a cursor stands for, when it is one this key signed for this query.
+fn cursor_offset(c: &str, query: &BTreeMap<String, String>, key: &CursorKey) -> Option<usize> {
+    let (offset, signature) = c.split_once('.')?;
+    let offset = offset.parse::<usize>().ok().filter(|o| *o <= MAX_OFFSET)?;
+    crate::auth::same_hash(&key.sign(offset, query), signature).then_some(offset)
 }
 
 /// Reads the common parameters and checks that no parameter is unknown. `own` are the
 /// endpoint's own parameter names; `default_span` the range when none is given; `retention`
-/// how far back data is kept.
+/// how far back data is kept; `key` what cursors are signed with.
 pub fn common(
     query: &BTreeMap<String, String>,
     own: &[&str],
@@ -167,6 +202,7 @@ pub fn common(
     default_span: Duration,
     retention: Duration,
     accept_csv: bool,
+    key: &CursorKey,
 ) -> Result<Common, ParamError> {
     for k in query.keys() {
         if !COMMON.contains(&k.as_str()) && !own.contains(&k.as_str()) {
@@ -239,20 +275,15 @@ pub fn common(
     };
     let offset = match text(query, "cursor")? {
         None => 0,
-        Some(c) => {
-            let parsed = c.split_once('.').and_then(|(o, f)| {
-                Some((o.parse::<usize>().ok()?, u64::from_str_radix(f, 16).ok()?))
-            });
-            match parsed {
-                Some((o, f)) if f == fingerprint(query) => o,
-                _ => {
-                    return Err(bad(
-                        "cursor",
-                        "is not a cursor of this query; use next_cursor from the previous page with the same parameters",
-                    ));
-                }
+        Some(c) => match cursor_offset(&c, query, key) {
+            Some(o) => o,
+            None => {
+                return Err(bad(
+                    "cursor",
+                    "is not a cursor of this query; use next_cursor from the previous page with the same parameters",
+                ));
             }
-        }
+        },
     };
     let format = match text(query, "format")?.as_deref() {
         None if accept_csv => Format::Csv,
@@ -309,6 +340,7 @@ mod tests {
     #[test]
     fn bad_parameters_are_named() {
         let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+        let key = CursorKey::new(b"test key");
         let run = |pairs: &[(&str, &str)]| {
             common(
                 &q(pairs),
@@ -317,6 +349,7 @@ mod tests {
                 Duration::days(7),
                 Duration::days(30),
                 false,
+                &key,
             )
         };
         let c = run(&[("last", "24h"), ("user", "a@b")]).unwrap();
@@ -397,6 +430,7 @@ mod tests {
             Duration::days(30),
             Duration::days(7),
             false,
+            &key,
         )
         .unwrap();
         assert_eq!(c.from, now - Duration::days(7));
@@ -404,21 +438,34 @@ mod tests {
         let skewed = (now + Duration::minutes(2)).to_rfc3339();
         assert!(run(&[("to", skewed.as_str())]).is_ok());
         let first = q(&[("last", "7d")]);
-        let next = cursor(100, fingerprint(&first));
-        let mut second = first.clone();
-        second.insert("cursor".into(), next);
-        assert_eq!(
+        let page = |cursor: String, query: &BTreeMap<String, String>| {
+            let mut next = query.clone();
+            next.insert("cursor".into(), cursor);
             common(
-                &second,
+                &next,
                 &[],
                 now,
                 Duration::days(7),
                 Duration::days(30),
-                false
+                false,
+                &key,
             )
-            .unwrap()
-            .offset,
-            100
-        );
+        };
+        assert_eq!(page(cursor(100, &first, &key), &first).unwrap().offset, 100);
+        // A cursor is good for its own query, with its own offset, from this key only.
+        let refused = |r: Result<Common, ParamError>| {
+            r.is_err_and(|e| e.parameter == "cursor" && e.message.contains("not a cursor"))
+        };
+        let signed = cursor(100, &first, &key);
+        let (_, signature) = signed.split_once('.').unwrap();
+        assert!(refused(page(format!("1000.{signature}"), &first)));
+        assert!(refused(page(signed.clone(), &q(&[("last", "6d")]))));
+        assert!(refused(page(
+            cursor(100, &first, &CursorKey::new(b"another")),
+            &first
+        )));
+        let huge = MAX_OFFSET + 1;
+        assert!(refused(page(cursor(huge, &first, &key), &first)));
+        assert!(refused(page(format!("{}.{signature}", usize::MAX), &first)));
     }
 }

@@ -72,6 +72,13 @@ pub enum StateError {
         source: std::io::Error,
     },
     #[error(
+        "the data directory {path} is read-only ({source}): the state database must be written; give this process write access to it or set ENTRA_MONITOR_DATA_DIR to a writable folder (on AWS Lambda, under /tmp)"
+    )]
+    ReadOnly {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
         "the state database {path} is unusable: {source}; move the file aside (a new one is created) or set ENTRA_MONITOR_DATA_DIR"
     )]
     Open {
@@ -86,6 +93,14 @@ pub enum StateError {
         "the answer would hold more than {0} values (rows × columns); narrow the range or add a filter"
     )]
     AnswerTooLarge(usize),
+}
+
+/// Whether an I/O error says the file system or the folder refuses writes.
+pub fn is_read_only(e: &std::io::Error) -> bool {
+    // EROFS (30 on Linux and macOS): a read-only file system, such as Lambda's outside /tmp.
+    e.kind() == std::io::ErrorKind::PermissionDenied
+        || e.kind() == std::io::ErrorKind::ReadOnlyFilesystem
+        || e.raw_os_error() == Some(30)
 }
 
 /// A normalised row ready to store.
@@ -260,5 +275,28 @@ mod tests {
         };
         // sha256(b'{"a":1,"b":["x",{"c":null}]}'), computed outside Rust.
         assert_eq!(row.digest(), "ceec07bc1bf125a4255e37f55e4d546b");
+    }
+
+    /// A data folder on a read-only file system (Lambda outside /tmp) or without write access
+    /// is named as such, with what to do; other failures keep their own message.
+    #[test]
+    fn a_read_only_data_folder_is_named_as_such() {
+        let erofs = std::io::Error::from_raw_os_error(30);
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(is_read_only(&erofs) && is_read_only(&denied));
+        assert!(!is_read_only(&std::io::Error::from(
+            std::io::ErrorKind::NotFound
+        )));
+        let e = StateError::ReadOnly {
+            path: "/var/task/data".into(),
+            source: erofs,
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("/var/task/data is read-only")
+                && text.contains("ENTRA_MONITOR_DATA_DIR")
+                && text.contains("/tmp"),
+            "{text}"
+        );
     }
 }

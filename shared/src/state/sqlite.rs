@@ -186,10 +186,34 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 impl SqliteState {
     /// Opens (creating if needed) `state.sqlite` in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StateError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StateError::DataDir {
-            path: data_dir.display().to_string(),
-            source,
+        let folder = data_dir.display().to_string();
+        std::fs::create_dir_all(data_dir).map_err(|source| {
+            if super::is_read_only(&source) {
+                StateError::ReadOnly {
+                    path: folder.clone(),
+                    source,
+                }
+            } else {
+                StateError::DataDir {
+                    path: folder.clone(),
+                    source,
+                }
+            }
         })?;
+        // A folder that refuses writes is named as such, not taken for a broken database.
+        let probe = data_dir.join(format!(".write-check-{}", std::process::id()));
+        match std::fs::write(&probe, b"") {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&probe);
+            }
+            Err(source) if super::is_read_only(&source) => {
+                return Err(StateError::ReadOnly {
+                    path: folder,
+                    source,
+                });
+            }
+            Err(_) => {}
+        }
         let path = data_dir.join("state.sqlite");
         let open_err = |source| StateError::Open {
             path: path.display().to_string(),
