@@ -73,6 +73,9 @@ async fn many_clients_while_collection_runs() {
             ("ENTRA_MONITOR_LISTEN", listen.as_str()),
             ("ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNINS", "*/5 * * * * *"),
             ("ENTRA_MONITOR_SCHEDULE_COLLECT_AUDIT", "*/5 * * * * *"),
+            // What a new user's serve holds: a day of 300 users.
+            ("ENTRA_MONITOR_SIMULATED_USERS", "300"),
+            ("ENTRA_MONITOR_BACKFILL_HOURS", "24"),
         ],
     );
     let base = format!("http://{listen}");

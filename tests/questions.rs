@@ -30,7 +30,8 @@ struct Fixture {
     raw: BTreeMap<Category, Vec<Value>>,
 }
 
-/// A week of the tenant's sign-ins, audits and provisioning events, stored once per test run.
+/// A week of the tenant's sign-ins, audits and provisioning events (the answers' range), with
+/// records on both sides of it, stored once per test run; `raw` holds those in the range.
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
@@ -44,11 +45,35 @@ fn fixture() -> &'static Fixture {
             Category::AuditLogs,
             Category::ProvisioningLogs,
         ] {
-            let records: Vec<Value> = tenant
-                .records(category, start(), end() - Duration::milliseconds(1), None)
+            // The store holds a day more at each end, and copies of a record at the range's
+            // first and last instants and one millisecond outside each: every answer must
+            // leave out what is outside [start, end].
+            let mut records: Vec<Value> = tenant
+                .records(
+                    category,
+                    start() - Duration::days(1),
+                    end() + Duration::days(1),
+                    None,
+                )
                 .into_iter()
                 .map(|r| r.json)
                 .collect();
+            let field = time_field(category);
+            let sample = records[records.len() / 2].clone();
+            for (n, t) in [
+                start() - Duration::milliseconds(1),
+                start(),
+                end(),
+                end() + Duration::milliseconds(1),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut edge = sample.clone();
+                edge["id"] = Value::from(format!("edge-{n}-{}", s(&sample["id"])));
+                edge[field] = Value::from(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+                records.push(edge);
+            }
             for chunk in records.chunks(1000) {
                 let rows: Vec<StoredRow> = chunk.iter().map(|r| stored(category, r)).collect();
                 store
@@ -63,10 +88,19 @@ fn fixture() -> &'static Fixture {
                     )
                     .unwrap();
             }
+            records.retain(|r| (start()..=end()).contains(&time_of(r, field)));
             raw.insert(category, records);
         }
         Fixture { store, raw }
     })
+}
+
+/// The Graph property holding a record's event time.
+fn time_field(category: Category) -> &'static str {
+    match category {
+        Category::AuditLogs | Category::ProvisioningLogs => "activityDateTime",
+        _ => "createdDateTime",
+    }
 }
 
 /// A Graph record as the store keeps it.
@@ -239,9 +273,10 @@ fn q2_which_users_sign_in_to_an_app() {
 
 #[test]
 fn q3_password_resets_per_day() {
-    let mut expected: BTreeMap<String, (i64, i64)> = shared::query::days(start(), end())
-        .into_iter()
-        .map(|d| (d, (0, 0)))
+    // [Nov 19 00:00, Nov 26 00:00] touches eight days (the last at its first instant only):
+    // each has a row, zero when nothing happened.
+    let mut expected: BTreeMap<String, (i64, i64)> = (19..=26)
+        .map(|d| (format!("2026-11-{d}"), (0, 0)))
         .collect();
     for r in raw(Category::AuditLogs) {
         let day = time_of(r, "activityDateTime").date_naive().to_string();

@@ -407,3 +407,117 @@ async fn a_store_that_fails_its_integrity_check_makes_health_degraded() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The disk fills up — here the process may write no file past 3 MB, as a full disk stops it —
+/// so every collection fails and health says degraded, and why; room comes back and the next
+/// scheduled run stores the window and health is ok again, without a restart.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collection_recovers_when_the_disk_has_room_again() {
+    const LIMIT: u64 = 3 << 20;
+    let dir = TempDir::new("sec-disk");
+    let key = "health-reader-key-0123456789";
+    let keys = format!("ops={}", shared::auth::hash_key(key));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let process = Process::start_with(
+        dir.path(),
+        &["serve"],
+        &[
+            ("ENTRA_MONITOR_LISTEN", listen.as_str()),
+            ("ENTRA_MONITOR_API_KEYS", keys.as_str()),
+            // Every timer function soon again: any may have failed on the full disk.
+            ("ENTRA_MONITOR_SCHEDULE_COLLECT_SIGNINS", "*/2 * * * * *"),
+            ("ENTRA_MONITOR_SCHEDULE_COLLECT_AUDIT", "*/3 * * * * *"),
+            (
+                "ENTRA_MONITOR_SCHEDULE_COLLECT_PROVISIONING",
+                "*/3 * * * * *",
+            ),
+            ("ENTRA_MONITOR_SCHEDULE_COLLECT_RISK", "*/3 * * * * *"),
+            ("ENTRA_MONITOR_SCHEDULE_REPLAY_SPOOL", "*/3 * * * * *"),
+            ("ENTRA_MONITOR_SCHEDULE_RETENTION", "*/3 * * * * *"),
+            ("ENTRA_MONITOR_SCHEDULE_DETECT_RISKS", "*/3 * * * * *"),
+            // The defaults a new user has: a day of 300 users is far more than 3 MB.
+            ("ENTRA_MONITOR_SIMULATED_USERS", "300"),
+            ("ENTRA_MONITOR_BACKFILL_HOURS", "24"),
+        ],
+        |command| {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: between fork and exec only async-signal-safe calls are made.
+            unsafe {
+                command.pre_exec(|| {
+                    // A write past the limit fails (EFBIG) instead of killing the process.
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    let limit = libc::rlimit {
+                        rlim_cur: LIMIT,
+                        rlim_max: libc::RLIM_INFINITY,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        },
+    );
+    let base = format!("http://{listen}");
+    wait_until_up(&format!("{base}/api/health"), &process).await;
+    let client = reqwest::Client::new();
+    let until = |deadline: u64| std::time::Instant::now() + Duration::from_secs(deadline);
+
+    let deadline = until(120);
+    let body = loop {
+        let (status, body) = health(&client, &base, Some(key)).await;
+        if status == 503 && body["reasons"].to_string().contains("collect-signins") {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "collection never failed on the full disk: {body}\n{}",
+            process.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(body["status"], "degraded", "{body}");
+
+    // Room again: the limit goes.
+    let open = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: plain system call on a process this test started.
+    let raised = unsafe {
+        libc::prlimit(
+            process.id() as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &open,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(raised, 0, "{}", std::io::Error::last_os_error());
+
+    let deadline = until(120);
+    let body = loop {
+        let (status, body) = health(&client, &base, Some(key)).await;
+        let stored: i64 = body["collection"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["category"] == "SignInLogs")
+            .filter_map(|c| c["stored_records"].as_i64())
+            .sum();
+        if status == 200 && body["status"] == "ok" && stored > 0 {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "collection did not recover once the disk had room: {body}\n{}",
+            process.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(
+        body.get("reasons")
+            .is_none_or(|r| r.as_array().is_some_and(Vec::is_empty)),
+        "{body}"
+    );
+}

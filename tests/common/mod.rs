@@ -100,9 +100,21 @@ pub struct Process {
 
 impl Process {
     pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_with(dir, args, env, |_| {})
+    }
+
+    /// Starts the binary with `configure` applied to its command first (limits, signals).
+    pub fn start_with(
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        configure: impl FnOnce(&mut Command),
+    ) -> Self {
         let stderr = dir.join("stderr.log");
         let stdout = dir.join("stdout.log");
-        let child = command(dir, args, env)
+        let mut command = command(dir, args, env);
+        configure(&mut command);
+        let child = command
             .stdout(Stdio::from(
                 std::fs::File::create(&stdout).expect("stdout file"),
             ))
