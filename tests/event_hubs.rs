@@ -52,6 +52,7 @@ async fn every_record_arrives_in_records_events_within_one_megabyte() {
         .map(|(_, _, r)| r["properties"]["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 4000, "every record arrived");
+    assert_eq!(s.records.len(), 4000, "each once: no delivery repeated");
     assert!(
         s.records
             .iter()
@@ -74,6 +75,7 @@ async fn every_record_arrives_in_records_events_within_one_megabyte() {
 async fn a_413_halves_the_request_and_a_record_too_large_is_set_aside() {
     // A Basic-tier namespace: 256 KB, while the sender believes 1 MB.
     let state = event_hubs::state(256 * 1024);
+    state.lock().unwrap().hubs = vec!["entra".into()];
     let base = event_hubs::start(state.clone()).await;
     let mut batch = records(600, 1000);
     batch.push((
@@ -91,6 +93,19 @@ async fn a_413_halves_the_request_and_a_record_too_large_is_set_aside() {
     assert_eq!(sent.dead_letter[0].0, "huge");
     assert_eq!(s.records.len(), 600);
     assert!(s.records.iter().all(|(hub, _, _)| hub == "entra"));
+}
+
+#[tokio::test]
+async fn a_hub_that_does_not_exist_is_refused_with_what_to_check() {
+    let state = event_hubs::state(1_048_576);
+    let base = event_hubs::start(state.clone()).await;
+    let e = sink(&base, Some("no-such-hub"))
+        .send(Category::AuditLogs, "t1", &records(3, 10))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("404") && e.contains("hub name"), "{e}");
+    assert_eq!(state.lock().unwrap().records.len(), 0);
 }
 
 #[tokio::test]
@@ -118,6 +133,7 @@ async fn a_managed_identity_sends_with_a_bearer_token() {
     use shared::destinations::event_hubs::EventHubsAuth;
     use shared::source::token::{TokenCache, TokenSource};
     let state = event_hubs::state(1_048_576);
+    state.lock().unwrap().hubs = vec!["entra".into()];
     let base = event_hubs::start(state.clone()).await;
     let tokens = std::sync::Arc::new(TokenCache::new(TokenSource::ManagedIdentity {
         endpoint: format!("{base}/msi/token"),

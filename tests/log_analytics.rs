@@ -1,8 +1,10 @@
 //! The Log Analytics destination against a local server that enforces the Logs Ingestion API as
 //! documented (protocols.md §4): no emulator of Azure Monitor exists, so this server checks the
-//! path, `api-version`, bearer token, gzip, the per-call size limit (answering 413
-//! `ContentLengthLimitExceeded`), that every element is an object with `TimeGenerated`, and
-//! answers 429 with `Retry-After` and 503 once each.
+//! path and the stream against the committed DCR, `api-version`, bearer token, content type,
+//! gzip, the per-call size limit compressed and uncompressed (answering 413
+//! `ContentLengthLimitExceeded`), that every element is an object with a real `TimeGenerated`
+//! and only declared columns of their types, and answers 429 with `Retry-After` and 503 once
+//! each (`tests/support/ingestion.rs`).
 
 mod support;
 
@@ -34,9 +36,10 @@ async fn rows_arrive_whole_at_least_once_within_the_limits() {
     // 3,000 audit rows with varied text (so gzip does not squeeze them to nothing) and one
     // record too big for any call.
     let mut rows: Vec<Value> = (0..3000)
-        .map(|i| json!({ "Id": format!("Directory_{i}"), "ActivityDisplayName": "Add member to group", "Note": format!("{:032x}", fastrand::u128(..)).repeat(8), "TimeGenerated": null }))
+        .map(|i| json!({ "RecordId": format!("Directory_{i}"), "ActivityDisplayName": "Add member to group", "ResultDescription": format!("{:032x}", fastrand::u128(..)).repeat(8), "TimeGenerated": null }))
         .collect();
-    rows.push(json!({ "Id": "huge", "Blob": "x".repeat(1_200_000) }));
+    // 1.2 MB of one letter gzips to a few KB: too large all the same.
+    rows.push(json!({ "RecordId": "huge", "ResultDescription": "x".repeat(1_200_000) }));
     let sent = sink
         .send(Category::AuditLogs, &rows, Utc::now())
         .await
@@ -55,14 +58,14 @@ async fn rows_arrive_whole_at_least_once_within_the_limits() {
     let ids: std::collections::BTreeSet<&str> = s
         .rows
         .iter()
-        .map(|(_, r)| r["Id"].as_str().unwrap())
+        .map(|(_, r)| r["RecordId"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 3000, "every row arrived, whole");
-    assert!(
-        s.rows.iter().all(
-            |(_, r)| r["Note"].as_str().unwrap().len() == 256 && r["TimeGenerated"].is_string()
-        )
-    );
+    assert!(s.refusals.is_empty(), "{:?}", s.refusals);
+    assert!(s.rows.iter().all(
+        |(_, r)| r["ResultDescription"].as_str().unwrap().len() == 256
+            && r["TimeGenerated"].is_string()
+    ));
     println!(
         "{} calls ({} answered 413, one 429, one 503) for 3,000 rows; largest accepted call {} bytes",
         s.calls, s.too_large, s.largest_call
@@ -81,6 +84,82 @@ async fn a_wrong_stream_is_refused_with_what_to_check() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("404") && e.contains("stream name"), "{e}");
+}
+
+/// The stand-in is as strict as the service where a lost record would otherwise go unseen: a
+/// small gzip of a body over 1 MB, a body that is not `application/json`, a column the stream
+/// does not declare or of another type, a `TimeGenerated` that is no date-time, and a token for
+/// another resource are all refused.
+#[tokio::test]
+async fn the_stand_in_refuses_what_the_service_would() {
+    use std::io::Write;
+    let state = ingestion::state(1_048_576);
+    let base = ingestion::start(state.clone()).await;
+    let url = format!(
+        "{base}/dataCollectionRules/{}/streams/Custom-AuditLogs_CL?api-version=2023-01-01",
+        ingestion::DCR
+    );
+    let gzip = |body: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(body).unwrap();
+        gz.finish().unwrap()
+    };
+    let client = reqwest::Client::new();
+    let post = |body: Vec<u8>, content_type: &'static str| {
+        client
+            .post(&url)
+            .bearer_auth(ingestion::TOKEN)
+            .header("content-type", content_type)
+            .header("content-encoding", "gzip")
+            .body(body)
+            .send()
+    };
+    let status = |body: Value| async move {
+        post(gzip(body.to_string().as_bytes()), "application/json")
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let good = json!([{ "RecordId": "1", "TimeGenerated": "2026-11-27T10:00:00Z", "OperationName": "Add user" }]);
+    assert_eq!(status(good.clone()).await, 204);
+    let big = json!([{ "RecordId": "1", "TimeGenerated": "2026-11-27T10:00:00Z", "ResultDescription": "x".repeat(1_100_000) }]);
+    let compressed = gzip(big.to_string().as_bytes());
+    assert!(compressed.len() < 10_000, "{}", compressed.len());
+    assert_eq!(
+        post(compressed, "application/json")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        413
+    );
+    assert_eq!(
+        post(gzip(good.to_string().as_bytes()), "text/plain")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        415
+    );
+    for bad in [
+        json!([{ "RecordId": "1", "TimeGenerated": "2026-11-27T10:00:00Z", "Note": "x" }]),
+        json!([{ "RecordId": "1", "TimeGenerated": "2026-11-27T10:00:00Z", "DurationMs": "12" }]),
+        json!([{ "RecordId": "1", "TimeGenerated": "yesterday" }]),
+        json!([{ "RecordId": "1" }]),
+    ] {
+        assert_eq!(status(bad.clone()).await, 400, "{bad}");
+    }
+    assert_eq!(state.lock().unwrap().refusals.len(), 4);
+    let token = client
+        .get(format!(
+            "{base}/msi/token?resource=https://storage.azure.com&api-version=2019-08-01"
+        ))
+        .header("x-identity-header", "h")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status().as_u16(), 400);
 }
 
 /// The committed ARM template (custom tables and DCR) is what the row definitions generate,
@@ -146,17 +225,10 @@ fn infra_tables_and_dcr_agree_with_the_rows() {
                 let ty = declared.get(name).unwrap_or_else(|| {
                     panic!("{category}: {name} is sent but not declared in {stream}")
                 });
-                let fits = match ty.as_str() {
-                    "string" => value.is_string(),
-                    "datetime" => value
-                        .as_str()
-                        .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
-                    "boolean" => value.is_boolean(),
-                    "long" => value.is_i64(),
-                    "dynamic" => true,
-                    other => panic!("unexpected type {other}"),
-                };
-                assert!(fits, "{category}: {name} = {value} is not a {ty}");
+                assert!(
+                    ingestion::fits(ty, value),
+                    "{category}: {name} = {value} is not a {ty}"
+                );
             }
             assert!(custom["RecordId"].is_string() && custom["TimeGenerated"].is_string());
         }

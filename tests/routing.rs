@@ -1,10 +1,12 @@
 //! Routing end to end: the simulated tenant's Graph server → collection → the embedded store,
 //! Storage (a real Azurite), Log Analytics and Event Hubs (local servers enforcing their
 //! documented contracts). Every destination is down while records are collected, then comes
-//! back: the replay delivers everything, Storage holds each record exactly once, the spool
-//! ends empty, and nothing is sent twice by a later run.
+//! back: the replay delivers everything — each destination every record once, counted (a
+//! duplicate shows), with the key columns of the embedded table's row — the spool ends empty,
+//! and nothing is sent twice by a later run.
 
 mod support;
+mod truth;
 
 use chrono::{Duration, TimeZone, Utc};
 use serde_json::Value;
@@ -177,25 +179,74 @@ async fn destinations_down_for_a_while_receive_everything_once_back() {
             .collect();
         assert!(!collected.is_empty(), "{category}: nothing collected");
         total += collected.len();
+        // The table people query, each row with its key columns.
+        let embedded: BTreeMap<String, Vec<(&str, String)>> = store
+            .embedded_rows(
+                &tenant_id,
+                category,
+                t0 - Duration::days(30),
+                t0 + Duration::days(30),
+            )
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let columns = truth::stored_key_columns(category, r);
+                (columns[0].1.clone(), columns)
+            })
+            .collect();
         assert_eq!(
-            store.embedded_count(&tenant_id, category).unwrap() as usize,
-            collected.len(),
+            embedded.keys().cloned().collect::<BTreeSet<_>>(),
+            collected,
             "{category}: embedded store"
         );
+        // Each delivered copy once, with the table row's key columns.
+        let same = |copies: Vec<Vec<(&'static str, String)>>, destination: &str| {
+            assert_eq!(
+                copies.len(),
+                collected.len(),
+                "{category}: {destination} holds {} copies of {} records",
+                copies.len(),
+                collected.len()
+            );
+            let ids: BTreeSet<&str> = copies.iter().map(|c| c[0].1.as_str()).collect();
+            assert_eq!(
+                ids.len(),
+                copies.len(),
+                "{category}: a record twice in {destination}"
+            );
+            for copy in &copies {
+                assert_eq!(
+                    Some(copy),
+                    embedded.get(&copy[0].1),
+                    "{category}: {destination}'s copy differs from the table's row"
+                );
+            }
+        };
         let stream = LogAnalyticsTarget::stream(category);
-        let in_la: BTreeSet<String> = la_rows
-            .iter()
-            .filter(|(s, _)| *s == stream)
-            .map(|(_, r)| r["RecordId"].as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(in_la, collected, "{category}: Log Analytics");
+        same(
+            la_rows
+                .iter()
+                .filter(|(s, _)| *s == stream)
+                .map(|(_, r)| {
+                    // The custom tables name the record id RecordId.
+                    let mut row = r.as_object().unwrap().clone();
+                    if let Some(id) = row.remove("RecordId") {
+                        row.insert("Id".into(), id);
+                    }
+                    truth::stored_key_columns(category, &row)
+                })
+                .collect(),
+            "Log Analytics",
+        );
         let hub = container(category);
-        let in_eh: BTreeSet<String> = eh_records
-            .iter()
-            .filter(|(h, key, _)| *h == hub && *key == tenant_id)
-            .map(|(_, _, r)| r["properties"]["id"].as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(in_eh, collected, "{category}: Event Hubs");
+        same(
+            eh_records
+                .iter()
+                .filter(|(h, key, _)| *h == hub && *key == tenant_id)
+                .map(|(_, _, r)| truth::key_columns(category, &r["properties"]))
+                .collect(),
+            "Event Hubs",
+        );
         // Storage: every record on exactly one line, in the blob of its hour.
         let mut lines = Vec::new();
         for name in blob.list_blobs(&hub, "tenantId=").await.unwrap() {
@@ -217,16 +268,10 @@ async fn destinations_down_for_a_while_receive_everything_once_back() {
                     name
                 );
                 assert_eq!(r["category"], category.name());
-                lines.push(r["properties"]["id"].as_str().unwrap().to_string());
+                lines.push(truth::key_columns(category, &r["properties"]));
             }
         }
-        let unique: BTreeSet<String> = lines.iter().cloned().collect();
-        assert_eq!(
-            lines.len(),
-            unique.len(),
-            "{category}: a line twice in Storage"
-        );
-        assert_eq!(unique, collected, "{category}: Storage");
+        same(lines, "Storage");
     }
     {
         let s = la.lock().unwrap();

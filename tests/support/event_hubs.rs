@@ -1,7 +1,8 @@
 //! A local server enforcing the Event Hubs HTTPS send contract (protocols.md §7): `POST
 //! /{hub}/messages` with `api-version=2014-01`, a SAS token whose signature, resource, expiry and
 //! policy are verified, the batch content type, a JSON array of elements with a string `Body`,
-//! the publication limit (1 MB; 413 above it); 201 on success, 503 "server busy" when down.
+//! the publication limit (1 MB; 413 above it); a hub that exists (404 `MessagingEntityNotFound`
+//! for any other name); 201 on success, 503 "server busy" when down.
 //! Every event body must be `{"records":[...]}`, as diagnostic settings send them.
 
 use super::{Script, empty, reply};
@@ -34,6 +35,9 @@ pub struct Received {
     pub down: bool,
     pub script: Script,
     pub limit: usize,
+    /// The hubs of the namespace: the diagnostic-settings hubs (`insights-logs-<category>`)
+    /// unless a test names others.
+    pub hubs: Vec<String>,
 }
 
 pub type Shared = Arc<Mutex<Received>>;
@@ -41,6 +45,10 @@ pub type Shared = Arc<Mutex<Received>>;
 pub fn state(limit: usize) -> Shared {
     Arc::new(Mutex::new(Received {
         limit,
+        hubs: shared::model::Category::ALL
+            .into_iter()
+            .map(shared::destinations::storage::container)
+            .collect(),
         ..Default::default()
     }))
 }
@@ -113,6 +121,9 @@ fn handle(
     }
     if query.get("api-version").map(String::as_str) != Some("2014-01") {
         return reply(400, "InvalidApiVersion");
+    }
+    if !s.hubs.contains(&hub) {
+        return reply(404, "MessagingEntityNotFound");
     }
     let s = &mut *s;
     if let Some(r) = super::fault(
