@@ -103,6 +103,29 @@ async fn records_land_in_the_diagnostic_settings_layout_exactly_once() {
         seen, expected,
         "every record exactly once across the two hours"
     );
+
+    // A record that changed (same id, new content) is a line of its own, once however often
+    // its batch is sent, as diagnostic settings write one line per change.
+    let mut changed = batch[0].clone();
+    changed.record["properties"]["status"]["additionalDetails"] = "MFA completed".into();
+    for expected_lines in [1, 0] {
+        let w = sink
+            .write(Category::SignInLogs, "t-1", std::slice::from_ref(&changed))
+            .await
+            .unwrap();
+        assert_eq!(w.lines, expected_lines);
+    }
+    let path = format!(
+        "{}/{}",
+        container(Category::SignInLogs),
+        blob_path("t-1", changed.time)
+    );
+    let body = String::from_utf8(blob.get(&path).await.unwrap().unwrap()).unwrap();
+    let versions = body
+        .lines()
+        .filter(|l| l.contains(&format!("\"id\":\"{}\"", changed.id)))
+        .count();
+    assert_eq!(versions, 2, "the first version and the change");
 }
 
 #[tokio::test]

@@ -1,10 +1,11 @@
 //! Export records → hourly `PT1H.json` blobs (or files), one record per line.
 //!
 //! A batch written twice adds its lines once: to a Blob account each hour's part of a batch is
-//! one block whose id is derived from the record ids, and a block already committed is not
-//! committed again; commits are conditional on the blob's ETag, so concurrent writers do not
-//! lose each other's lines. To a folder, lines whose record id the file already holds are
-//! skipped.
+//! one block whose id is derived from its lines (record id and content), and a block already
+//! committed is not committed again; commits are conditional on the blob's ETag, so concurrent
+//! writers do not lose each other's lines. To a folder, lines the file already holds are
+//! skipped. A record that changed (a risky user dismissed within the hour) is a new line, as
+//! diagnostic settings write one per change.
 
 use super::config::StorageTarget;
 use super::service::{BlobError, BlobService};
@@ -131,10 +132,13 @@ async fn write_blob(
     lines: &[&ExportLine],
 ) -> Result<Written, StorageError> {
     let full = format!("{container}/{path}");
-    // The block id names the batch by its records, so a retried batch finds itself committed.
+    // The block id names the batch by its lines, so a retried batch finds itself committed and
+    // a changed version of a record is written again.
     let mut hash = Sha256::new();
     for l in lines {
         hash.update(l.id.as_bytes());
+        hash.update(b"\n");
+        hash.update(l.record.to_string().as_bytes());
         hash.update(b"\n");
     }
     let digest = hash.finalize();
@@ -177,20 +181,15 @@ fn write_file(path: &std::path::Path, lines: &[&ExportLine]) -> Result<Written, 
         std::fs::create_dir_all(dir).map_err(io)?;
     }
     let existing = std::fs::read_to_string(path).unwrap_or_default();
-    let present: BTreeSet<String> = existing
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter_map(|v| {
-            v.pointer("/properties/id")
-                .and_then(Value::as_str)
-                .map(String::from)
-        })
-        .collect();
-    let fresh: Vec<&ExportLine> = lines
-        .iter()
-        .copied()
-        .filter(|l| !present.contains(&l.id))
-        .collect();
+    let present: BTreeSet<&str> = existing.lines().collect();
+    let mut fresh: Vec<&ExportLine> = Vec::new();
+    let mut written = BTreeSet::new();
+    for l in lines.iter().copied() {
+        let text = l.record.to_string();
+        if !present.contains(text.as_str()) && written.insert(text) {
+            fresh.push(l);
+        }
+    }
     let skipped = lines.len() - fresh.len();
     if !fresh.is_empty() {
         let mut file = std::fs::OpenOptions::new()
@@ -267,6 +266,19 @@ mod tests {
             ten.lines()
                 .all(|l| serde_json::from_str::<Value>(l).unwrap()["category"] == "AuditLogs")
         );
+        // A record that changed within the hour is a line of its own; sent again, still one.
+        let mut changed = line("a", 10);
+        changed.record["properties"]["riskState"] = json!("dismissed");
+        for _ in 0..2 {
+            sink.write(Category::AuditLogs, "t1", std::slice::from_ref(&changed))
+                .await
+                .unwrap();
+        }
+        let ten = std::fs::read_to_string(
+            dir.join("insights-logs-auditlogs/tenantId=t1/y=2026/m=11/d=25/h=10/m=00/PT1H.json"),
+        )
+        .unwrap();
+        assert_eq!(ten.lines().count(), 3, "{ten}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }
