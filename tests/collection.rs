@@ -81,6 +81,7 @@ async fn under_injected_faults_every_record_is_stored_exactly_once() {
     let start_of_history = t0 - settings.backfill;
 
     let always = || true;
+    let (mut stopped, mut killed) = (0, 0);
     for run in 0..8 {
         let now = clock.now();
         for category in Category::ALL {
@@ -89,7 +90,7 @@ async fn under_injected_faults_every_record_is_stored_exactly_once() {
                 2 => {
                     let pages = AtomicUsize::new(0);
                     let stop_after_two = || pages.fetch_add(1, Ordering::SeqCst) < 2;
-                    collect_category(
+                    let report = collect_category(
                         &store,
                         &router,
                         &source,
@@ -100,16 +101,18 @@ async fn under_injected_faults_every_record_is_stored_exactly_once() {
                     )
                     .await
                     .unwrap();
+                    stopped += usize::from(!report.completed);
                 }
                 // A collector killed mid-run: its future is dropped wherever it is.
                 4 => {
-                    let _ = tokio::time::timeout(
+                    let run = tokio::time::timeout(
                         std::time::Duration::from_millis(30),
                         collect_category(
                             &store, &router, &source, category, now, &settings, &always,
                         ),
                     )
                     .await;
+                    killed += usize::from(run.is_err());
                 }
                 _ => {
                     collect_category(&store, &router, &source, category, now, &settings, &always)
@@ -119,6 +122,22 @@ async fn under_injected_faults_every_record_is_stored_exactly_once() {
             }
         }
         clock.advance(Duration::minutes(7));
+    }
+    // The runs cut short were cut short (or this test proves nothing about resuming them).
+    assert!(stopped > 0, "no collection stopped after two pages");
+    assert!(killed > 0, "no collection was killed mid-run");
+    // Graph's Retry-After was honoured: the same request came back no sooner.
+    let requests = server.requests();
+    let throttles = server.retry_afters();
+    assert!(!throttles.is_empty());
+    for (at, request, seconds) in &throttles {
+        if let Some((again, _)) = requests.iter().find(|(t, r)| t > at && r == request) {
+            assert!(
+                *again - *at >= std::time::Duration::from_millis(seconds * 1000 - 20),
+                "{request} asked again {:?} after a 429 with Retry-After: {seconds}",
+                *again - *at
+            );
+        }
     }
     // Let every late record become visible, then one last run.
     clock.advance(Duration::hours(7));

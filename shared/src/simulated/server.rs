@@ -75,6 +75,10 @@ pub struct SimServer {
     base_url: Mutex<String>,
     cache: Mutex<HashMap<CacheKey, Arc<Vec<SimRecord>>>>,
     arrivals: Mutex<Vec<std::time::Instant>>,
+    /// Each 429 answered with `Retry-After`: when, for which request, how many seconds.
+    retry_afters: Mutex<Vec<(std::time::Instant, String, u64)>>,
+    /// Every request: when it arrived, what it asked for.
+    requests: Mutex<Vec<(std::time::Instant, String)>>,
     risk_actions: Mutex<Vec<SimRecord>>,
 }
 
@@ -92,6 +96,8 @@ impl SimServer {
             base_url: Mutex::new(String::new()),
             cache: Mutex::default(),
             arrivals: Mutex::default(),
+            retry_afters: Mutex::default(),
+            requests: Mutex::default(),
             risk_actions: Mutex::default(),
         })
     }
@@ -103,6 +109,22 @@ impl SimServer {
     /// When each request arrived, in order (for tests of the request budgets).
     pub fn arrivals(&self) -> Vec<std::time::Instant> {
         self.arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The 429s answered with `Retry-After` (when, the request's path and query, seconds).
+    pub fn retry_afters(&self) -> Vec<(std::time::Instant, String, u64)> {
+        self.retry_afters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Every request's arrival and path and query.
+    pub fn requests(&self) -> Vec<(std::time::Instant, String)> {
+        self.requests
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -259,10 +281,16 @@ impl SimServer {
     }
 
     async fn answer(&self, path: &str, raw_query: &str) -> warp::reply::Response {
+        let arrived = std::time::Instant::now();
+        let request = format!("{path}?{raw_query}");
         self.arrivals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(std::time::Instant::now());
+            .push(arrived);
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((arrived, request.clone()));
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
         self.count(|s| s.requests += 1);
         let mut rng =
@@ -280,6 +308,10 @@ impl SimServer {
             );
             r.headers_mut()
                 .insert("retry-after", warp::http::HeaderValue::from_static("1"));
+            self.retry_afters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((std::time::Instant::now(), request, 1));
             return r;
         }
         if rng.f64() < f.throttle_without_retry_after {
