@@ -150,9 +150,11 @@ pub fn build(dir: &Path, sign_ins: u64, tenant: &SimulatedTenant) -> Built {
             .expect("the table's indexes are dropped");
         let copies = generator.rows(TENANT);
         if category == Category::SignInLogs {
-            let first = generator.record(0);
-            built.user = first["userPrincipalName"].as_str().unwrap_or("").into();
-            built.app = first["appDisplayName"].as_str().unwrap_or("").into();
+            // The newest sign-in's user and app: inside the week the questions ask about,
+            // so their answers have rows however few sign-ins are generated.
+            let newest = generator.record(total.saturating_sub(1));
+            built.user = newest["userPrincipalName"].as_str().unwrap_or("").into();
+            built.app = newest["appDisplayName"].as_str().unwrap_or("").into();
         }
         let mut out = std::io::BufWriter::new(
             std::fs::File::create(dir.join(file)).expect("the NDJSON file is created"),
