@@ -229,6 +229,40 @@ tenants = ["fabrikam"]
     assert_eq!(status, 401);
     assert!(!body.to_string().contains("guessed-key"));
 
+    // Only RS256: a token with the good one's claims signed HS256 (keyed with the public key's
+    // text, the classic confusion) or not signed at all (`none`) is refused.
+    let claims = good.split('.').nth(1).unwrap().to_string();
+    let hs256 = {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some("test-signing-key".into());
+        let pem = std::fs::read(credential_fixture("public-key.pem")).unwrap();
+        let payload: Value = serde_json::from_slice(
+            &base64::engine::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                &claims,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        jsonwebtoken::encode(
+            &header,
+            &payload,
+            &jsonwebtoken::EncodingKey::from_secret(&pem),
+        )
+        .unwrap()
+    };
+    let none = format!(
+        "{}.{claims}.",
+        base64::engine::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            br#"{"alg":"none","typ":"JWT","kid":"test-signing-key"}"#
+        )
+    );
+    for forged in [hs256, none] {
+        let (status, body, _) = call(contoso, bearer(forged.clone())).await;
+        assert_eq!(status, 401, "{forged}: {body}");
+    }
+
     // The risk lifecycle is authorised per tenant too: Fabrikam's key cannot act on Contoso.
     let act = client
         .post(format!("{base}/api/risk/users/dismiss"))
