@@ -45,6 +45,8 @@ pub struct BlobService {
     endpoint: String,
     account: String,
     auth: Auth,
+    /// Block-list commits refused because another writer changed the blob first (409/412).
+    conflicts: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for BlobService {
@@ -90,7 +92,13 @@ impl BlobService {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             account: account.to_string(),
             auth,
+            conflicts: Default::default(),
         }
+    }
+
+    /// How many commits another writer got in first (each then retried on the new list).
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sends one signed request; `path` is `container` or `container/blob`.
@@ -306,7 +314,11 @@ impl BlobService {
             .await?;
         match resp.status().as_u16() {
             201 => Ok(true),
-            409 | 412 => Ok(false),
+            409 | 412 => {
+                self.conflicts
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(false)
+            }
             status => Err(status_error("put block list", status, resp).await),
         }
     }

@@ -80,6 +80,14 @@ impl StorageSink {
         })
     }
 
+    /// How many block-list commits lost a race with another writer (and were retried).
+    pub fn conflicts(&self) -> u64 {
+        match self {
+            Self::Folder(_) => 0,
+            Self::Blob(blob) => blob.conflicts(),
+        }
+    }
+
     /// Where the archive goes, for logs and health.
     pub fn describe(&self) -> String {
         match self {
