@@ -32,18 +32,20 @@ fuzz_target!(|data: &[u8]| {
     }
     let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
     let key = CursorKey::new(b"fuzz");
-    for name in QUESTIONS {
-        let common = params::common(
-            &query,
+    let common = |query: &BTreeMap<String, String>, name: &str| {
+        params::common(
+            query,
             own_parameters(name),
             now,
             Duration::days(7),
             Duration::days(30),
             false,
             &key,
-        );
+        )
+    };
+    for name in QUESTIONS {
         let question = Question::parse(name, &query);
-        match (common, question) {
+        match (common(&query, name), question) {
             (Ok(c), Ok(q)) => {
                 assert!(c.from <= c.to && c.limit >= 1 && c.offset <= params::MAX_OFFSET);
                 let _ = plan(&q, "11111111-2222-3333-4444-555555555555", &c);
@@ -51,15 +53,7 @@ fuzz_target!(|data: &[u8]| {
                 let next = params::cursor(c.offset + c.limit, &query, &key);
                 let mut again = query.clone();
                 again.insert("cursor".into(), next);
-                let page = params::common(
-                    &again,
-                    own_parameters(name),
-                    now,
-                    Duration::days(7),
-                    Duration::days(30),
-                    false,
-                    &key,
-                );
+                let page = common(&again, name);
                 assert!(page.is_ok() || c.offset + c.limit > params::MAX_OFFSET);
             }
             (Err(e), _) | (_, Err(e)) => assert!(!e.message.is_empty()),

@@ -10,11 +10,7 @@ pub fn key_columns(
     record: &serde_json::Value,
 ) -> Vec<(&'static str, String)> {
     use shared::model::Category as C;
-    let text = |path: &str| match record.pointer(path) {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Null) | None => String::new(),
-        Some(v) => v.to_string(),
-    };
+    let text = |path: &str| as_text(record.pointer(path));
     let time_field = match category {
         C::AuditLogs | C::ProvisioningLogs => "/activityDateTime",
         C::RiskyUsers => "/riskLastUpdatedDateTime",
@@ -73,13 +69,15 @@ pub fn stored_key_columns(
 ) -> Vec<(&'static str, String)> {
     key_columns(category, &serde_json::json!({}))
         .into_iter()
-        .map(|(column, _)| {
-            let value = match row.get(column) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(serde_json::Value::Null) | None => String::new(),
-                Some(v) => v.to_string(),
-            };
-            (column, value)
-        })
+        .map(|(column, _)| (column, as_text(row.get(column))))
         .collect()
+}
+
+/// A value as the text compared: strings as they are, nothing as empty, others as JSON.
+fn as_text(v: Option<&serde_json::Value>) -> String {
+    match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    }
 }

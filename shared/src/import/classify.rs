@@ -71,12 +71,7 @@ pub fn table_category(table: &str) -> Option<Category> {
 /// has. Service principal and managed identity sign-ins share their columns: without a
 /// `Category` they are taken as service principals'.
 pub fn columns_category(obj: &Map<String, Value>) -> Option<Category> {
-    let get = |k: &str| {
-        obj.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v)
-            .filter(|v| !v.is_null() && v.as_str() != Some(""))
-    };
+    let get = |k: &str| column(obj, k).filter(|v| !v.is_null() && v.as_str() != Some(""));
     if let Some(c) = get("Category")
         .and_then(Value::as_str)
         .and_then(|c| c.parse::<Category>().ok())
@@ -116,6 +111,13 @@ pub fn columns_category(obj: &Map<String, Value>) -> Option<Category> {
         Some(false) => Category::NonInteractiveUserSignInLogs,
         _ => Category::SignInLogs,
     })
+}
+
+/// A Log Analytics row's column, whatever the case of its name (exports differ).
+fn column<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 /// The Graph resource a record is, from the properties only it has: riskDetection,
@@ -248,9 +250,8 @@ pub fn classify(record: Value, options: &Options) -> Result<Classified, Refusal>
         }
         Format::LogAnalytics => {
             let get = |k: &str| {
-                obj.iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                    .and_then(|(_, v)| v.as_str())
+                column(&obj, k)
+                    .and_then(Value::as_str)
                     .filter(|s| !s.is_empty())
             };
             let category = match options.category {

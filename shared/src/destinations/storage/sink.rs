@@ -140,19 +140,18 @@ async fn write_blob(
     lines: &[&ExportLine],
 ) -> Result<Written, StorageError> {
     let full = format!("{container}/{path}");
-    // The block id names the batch by its lines, so a retried batch finds itself committed and
-    // a changed version of a record is written again.
+    // The block id names the batch by its lines (ids and content), so a retried batch finds
+    // itself committed and a changed version of a record is written again.
+    let body = encode(lines);
     let mut hash = Sha256::new();
     for l in lines {
         hash.update(l.id.as_bytes());
         hash.update(b"\n");
-        hash.update(l.record.to_string().as_bytes());
-        hash.update(b"\n");
     }
+    hash.update(&body);
     let digest = hash.finalize();
     let hex: String = digest.iter().take(24).map(|b| format!("{b:02x}")).collect();
     let block_id = base64::engine::general_purpose::STANDARD.encode(hex);
-    let body = encode(lines);
     for _ in 0..8 {
         let committed = match blob.committed_blocks(&full).await {
             Err(BlobError::Status { status: 404, .. }) => Default::default(),
@@ -190,12 +189,13 @@ fn write_file(path: &std::path::Path, lines: &[&ExportLine]) -> Result<Written, 
     }
     let existing = std::fs::read_to_string(path).unwrap_or_default();
     let present: BTreeSet<&str> = existing.lines().collect();
-    let mut fresh: Vec<&ExportLine> = Vec::new();
+    // Each line's text once: compared with the file's lines, then written as it is.
+    let mut fresh: Vec<String> = Vec::new();
     let mut written = BTreeSet::new();
-    for l in lines.iter().copied() {
+    for l in lines {
         let text = l.record.to_string();
-        if !present.contains(text.as_str()) && written.insert(text) {
-            fresh.push(l);
+        if !present.contains(text.as_str()) && written.insert(text.clone()) {
+            fresh.push(text);
         }
     }
     let skipped = lines.len() - fresh.len();
@@ -206,7 +206,9 @@ fn write_file(path: &std::path::Path, lines: &[&ExportLine]) -> Result<Written, 
             .open(path)
             .map_err(io)?;
         // One write of whole lines: a reader never sees half a record from us.
-        file.write_all(&encode(&fresh)).map_err(io)?;
+        let mut body = fresh.join("\n");
+        body.push('\n');
+        file.write_all(body.as_bytes()).map_err(io)?;
         file.sync_data().map_err(io)?;
     }
     Ok(Written {
