@@ -30,6 +30,8 @@ pub fn key_columns(
             ("AppId", "/appId"),
             ("IPAddress", "/ipAddress"),
             ("ResultType", "/status/errorCode"),
+            // Completed after publication (the MFA step arrives late).
+            ("AuthenticationDetails", "/authenticationDetails"),
         ],
         C::ServicePrincipalSignInLogs | C::ManagedIdentitySignInLogs => &[
             ("AppId", "/appId"),

@@ -186,20 +186,23 @@ fn records(
         if let Some(ip) = ip {
             json["ipAddress"] = json!(ip);
             json["autonomousSystemNumber"] = json!(208_294);
-            json["location"] = json!({ "city": "Frankfurt am Main", "state": "Hessen", "countryOrRegion": "DE", "geoCoordinates": { "latitude": 50.11, "longitude": 8.68 } });
+            json["location"] = json!({ "city": "Frankfurt am Main", "state": "Hessen", "countryOrRegion": "DE", "geoCoordinates": { "altitude": null, "latitude": 50.11, "longitude": 8.68 } });
             json["userAgent"] = json!("python-requests/2.31");
             if code == 0 {
                 // Identity Protection (P2) rates a success from an anonymising network.
                 json["riskLevelDuringSignIn"] = json!("medium");
                 json["riskState"] = json!("atRisk");
+                json["riskEventTypes"] = json!(["anonymizedIPAddress"]);
                 json["riskEventTypes_v2"] = json!(["anonymizedIPAddress"]);
             }
         }
         if let Some(p) = place {
             let place = &PLACES[p];
             json["ipAddress"] = json!(format!("{}.{}", place.ip_prefix, rng.u8(2..250)));
-            json["location"] = json!({ "city": place.city, "state": place.state, "countryOrRegion": place.country, "geoCoordinates": { "latitude": place.latitude, "longitude": place.longitude } });
+            json["location"] = json!({ "city": place.city, "state": place.state, "countryOrRegion": place.country, "geoCoordinates": { "altitude": null, "latitude": place.latitude, "longitude": place.longitude } });
         }
+        // The Conditional Access and authentication details follow what the attack changed.
+        super::details::complete(&mut json, dir);
         let id = json["id"].as_str().unwrap_or_default().to_string();
         out.push(SimRecord {
             category: Category::SignInLogs,
@@ -207,6 +210,7 @@ fn records(
             time: t,
             visible_at: t + delay_for(rng, Category::SignInLogs),
             json,
+            revision: None,
         });
     };
     let bad_password = "Error validating credentials due to invalid username or password.";
@@ -348,6 +352,7 @@ fn records(
                 time: t,
                 visible_at: t + delay_for(&mut rng, Category::AuditLogs),
                 json,
+                revision: None,
             });
         }
     }

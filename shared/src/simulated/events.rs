@@ -20,7 +20,27 @@ pub struct SimRecord {
     pub time: DateTime<Utc>,
     /// When the API starts returning it.
     pub visible_at: DateTime<Utc>,
+    /// The record as the API returns it from `revised_at` on (before then, `first`).
     pub json: Value,
+    /// A record Entra completes after publishing it (MFA details aggregate into a sign-in up
+    /// to ~2 h later, protocols.md §2.6): its first version and when the final one replaces it.
+    pub revision: Option<Revision>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    pub first: Value,
+    pub revised_at: DateTime<Utc>,
+}
+
+impl SimRecord {
+    /// The version the API returns at `as_of`.
+    pub fn json_at(&self, as_of: DateTime<Utc>) -> &Value {
+        match &self.revision {
+            Some(r) if as_of < r.revised_at => &r.first,
+            _ => &self.json,
+        }
+    }
 }
 
 fn mix(seed: u64, category: Category, minute: i64) -> u64 {
@@ -87,12 +107,15 @@ pub fn minute_records(
     let mut out = Vec::new();
     let mut push = |rng: &mut Rng, time: DateTime<Utc>, json: Value| {
         let id = json["id"].as_str().unwrap_or_default().to_string();
+        let visible_at = time + delay_for(rng, category);
+        let revision = super::details::revision(&json, visible_at);
         out.push(SimRecord {
             category,
             id,
             time,
-            visible_at: time + delay_for(rng, category),
+            visible_at,
             json,
+            revision,
         });
     };
     match category {
@@ -247,14 +270,12 @@ pub fn user_sign_in(
         (0, "")
     };
     let mfa = interactive && code == 0 && rng.f64() < 0.6;
-    let ca_status = if code == 53003 {
-        "failure"
-    } else if rng.f64() < 0.7 {
-        "success"
-    } else {
-        "notApplied"
-    };
-    json!({
+    // Drawn to keep the generator's sequence; the status is derived from the policies applied
+    // (details::complete).
+    if code != 53003 {
+        let _ = rng.f64();
+    }
+    let mut json = json!({
         "id": id(rng),
         "createdDateTime": iso(t),
         "userDisplayName": user.display_name,
@@ -268,7 +289,7 @@ pub fn user_sign_in(
         "clientAppUsed": if interactive { "Browser" } else { "Mobile Apps and Desktop clients" },
         "userAgent": format!("Mozilla/5.0 ({}) {}", user.device.operating_system, user.device.browser),
         "correlationId": id(rng),
-        "conditionalAccessStatus": ca_status,
+        "conditionalAccessStatus": "notApplied",
         "isInteractive": interactive,
         "signInEventTypes": [if interactive { "interactiveUser" } else { "nonInteractiveUser" }],
         "resourceDisplayName": app.resource_display_name,
@@ -279,6 +300,7 @@ pub fn user_sign_in(
         "riskLevelAggregated": "none",
         "riskLevelDuringSignIn": "none",
         "riskState": "none",
+        "riskEventTypes": [],
         "riskEventTypes_v2": [],
         "authenticationRequirement": if mfa { "multiFactorAuthentication" } else { "singleFactorAuthentication" },
         "authenticationProtocol": "none",
@@ -298,7 +320,7 @@ pub fn user_sign_in(
         "authenticationDetails": if mfa {
             json!([
                 { "authenticationStepDateTime": iso(t), "authenticationMethod": "Password", "authenticationMethodDetail": "Password in the cloud", "succeeded": true, "authenticationStepResultDetail": "Correct password", "authenticationStepRequirement": "Primary authentication" },
-                { "authenticationStepDateTime": iso(t), "authenticationMethod": "Mobile app notification", "succeeded": true, "authenticationStepResultDetail": "MFA successfully completed", "authenticationStepRequirement": "MFA" }
+                { "authenticationStepDateTime": iso(t), "authenticationMethod": "Mobile app notification", "authenticationMethodDetail": null, "succeeded": true, "authenticationStepResultDetail": "MFA successfully completed", "authenticationStepRequirement": "MFA" }
             ])
         } else { json!([]) },
         "servicePrincipalId": "",
@@ -309,7 +331,10 @@ pub fn user_sign_in(
         "incomingTokenType": "none",
         "flaggedForReview": false,
         "mfaDetail": null
-    })
+    });
+    super::details::vary(&mut json, user);
+    super::details::complete(&mut json, dir);
+    json
 }
 
 fn workload_sign_in(
@@ -529,7 +554,7 @@ fn provisioning_event(rng: &mut Rng, dir: &Directory, t: DateTime<Utc>) -> Value
         "initiatedBy": { "id": "", "displayName": "Azure AD Provisioning Service", "initiatorType": "system" },
         "servicePrincipal": { "id": guid_from(job as u128 + 100), "displayName": target },
         "sourceSystem": { "id": guid_from(job as u128 + 200), "displayName": source, "details": {} },
-        "targetSystem": { "id": guid_from(job as u128 + 300), "displayName": target, "details": { "ApplicationId": guid_from(job as u128 + 400) } },
+        "targetSystem": { "id": guid_from(job as u128 + 300), "displayName": target, "details": { "ApplicationId": guid_from(job as u128 + 400), "ServicePrincipalId": guid_from(job as u128 + 100), "ServicePrincipalDisplayName": target } },
         "sourceIdentity": { "id": source_id, "displayName": display, "identityType": object_type, "details": {} },
         "targetIdentity": { "id": id(rng), "displayName": display, "identityType": object_type, "details": {} }
     })
@@ -572,6 +597,7 @@ fn risky_user(rng: &mut Rng, user: &super::directory::User, t: DateTime<Utc>) ->
     json!({
         "id": user.id,
         "isDeleted": false,
+        "isGuest": user.is_guest,
         "isProcessing": false,
         "riskLastUpdatedDateTime": iso(t),
         "riskLevel": (["low", "medium", "high"][rng.usize(..3)]),

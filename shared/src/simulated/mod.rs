@@ -8,6 +8,7 @@
 //! [`SimulatedTenant::records`].
 
 pub mod attacks;
+pub mod details;
 pub mod directory;
 pub mod events;
 pub mod server;
@@ -16,7 +17,7 @@ use crate::model::Category;
 pub use attacks::{Attack, AttackKind};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 pub use directory::Directory;
-pub use events::SimRecord;
+pub use events::{Revision, SimRecord};
 
 /// A simulated tenant.
 #[derive(Debug, Clone)]

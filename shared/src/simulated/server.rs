@@ -247,13 +247,11 @@ impl SimServer {
         let now = self.clock.now();
         let mut recorded = self.risk_actions.lock().unwrap_or_else(|e| e.into_inner());
         for id in ids {
-            let upn = self
-                .tenant
-                .directory
-                .users
-                .iter()
-                .find(|u| u.id == id)
-                .map(|u| u.user_principal_name.clone());
+            let upn = self.tenant.directory.users.iter().find(|u| u.id == id);
+            let (upn, guest) = (
+                upn.map(|u| u.user_principal_name.clone()),
+                upn.is_some_and(|u| u.is_guest),
+            );
             let (level, detail) = if action == "dismissed" {
                 ("none", "adminDismissedAllRiskForUser")
             } else {
@@ -265,10 +263,11 @@ impl SimServer {
                 time: now,
                 visible_at: now,
                 json: json!({
-                    "id": id, "isDeleted": false, "isProcessing": false, "riskDetail": detail,
+                    "id": id, "isDeleted": false, "isGuest": guest, "isProcessing": false, "riskDetail": detail,
                     "riskLastUpdatedDateTime": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                     "riskLevel": level, "riskState": action, "userDisplayName": null, "userPrincipalName": upn,
                 }),
+                revision: None,
             });
         }
         let mut r = warp::reply::Response::new(Default::default());
@@ -382,7 +381,7 @@ impl SimServer {
             .get(query.offset..end)
             .unwrap_or_default()
             .iter()
-            .map(|r| &r.json)
+            .map(|r| r.json_at(as_of))
             .collect();
         let mut body = json!({
             "@odata.context": format!("https://graph.microsoft.com/{}/$metadata#{}", query.version, query.context),
