@@ -16,31 +16,30 @@ use std::collections::BTreeMap;
 use support::{event_hubs, ingestion};
 use warp::Filter;
 
-/// A managed-identity endpoint (App Service's protocol) handing out the token each stand-in
-/// expects for its resource, and nothing for another.
-async fn identity_endpoint() -> String {
+/// A managed-identity endpoint (App Service's protocol) handing out, for each resource, its
+/// token, and nothing for another resource or without the identity header.
+async fn identity_endpoint(tokens: &'static [(&'static str, &'static str)]) -> String {
     let token = warp::get()
         .and(warp::path!("msi" / "token"))
         .and(warp::query::<BTreeMap<String, String>>())
         .and(warp::header::optional::<String>("x-identity-header"))
-        .map(|q: BTreeMap<String, String>, header: Option<String>| {
-            let token = match q.get("resource").map(|r| r.trim_end_matches('/')) {
-                Some("https://monitor.azure.com") => ingestion::TOKEN,
-                Some("https://eventhubs.azure.net") => event_hubs::TOKEN,
-                _ => "",
-            };
-            if token.is_empty() || header.as_deref() != Some("identity-header") {
-                return support::reply(400, "BadRequest");
+        .map(move |q: BTreeMap<String, String>, header: Option<String>| {
+            let resource = q.get("resource").map(|r| r.trim_end_matches('/'));
+            let token = tokens.iter().find(|(r, _)| Some(*r) == resource);
+            match token {
+                Some((_, token)) if header.as_deref() == Some("identity-header") => {
+                    warp::reply::Response::new(
+                        json!({
+                            "access_token": token,
+                            "expires_on": (chrono::Utc::now().timestamp() + 3600).to_string(),
+                            "token_type": "Bearer"
+                        })
+                        .to_string()
+                        .into(),
+                    )
+                }
+                _ => support::reply(400, "BadRequest"),
             }
-            warp::reply::Response::new(
-                json!({
-                    "access_token": token,
-                    "expires_on": (chrono::Utc::now().timestamp() + 3600).to_string(),
-                    "token_type": "Bearer"
-                })
-                .to_string()
-                .into(),
-            )
         });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -54,7 +53,11 @@ async fn the_binary_routes_to_log_analytics_and_event_hubs_with_its_managed_iden
     let la_base = ingestion::start(la.clone()).await;
     let eh = event_hubs::state(1_048_576);
     let eh_base = event_hubs::start(eh.clone()).await;
-    let identity = identity_endpoint().await;
+    let identity = identity_endpoint(&[
+        ("https://monitor.azure.com", ingestion::TOKEN),
+        ("https://eventhubs.azure.net", event_hubs::TOKEN),
+    ])
+    .await;
     let dir = TempDir::new("destinations-binary");
     let env = [
         (
@@ -101,4 +104,121 @@ async fn the_binary_routes_to_log_analytics_and_event_hubs_with_its_managed_iden
     for secret in ["identity-header", ingestion::TOKEN, event_hubs::TOKEN] {
         assert!(!said.contains(secret), "{secret} in the logs:\n{said}");
     }
+}
+
+/// `ENTRA_MONITOR_QUERY_BACKEND=log-analytics` through the binary (`serve`): a question is
+/// sent to the Log Analytics query API stand-in as the KQL `explain=true` shows, for the
+/// configured workspace, with a token the host's managed identity gave for
+/// `https://api.loganalytics.io`; the stand-in's typed table comes back as the answer's rows;
+/// no token appears in the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_answers_questions_from_log_analytics_with_its_managed_identity() {
+    use std::sync::{Arc, Mutex};
+    const WORKSPACE: &str = "5f2a2b6e-0000-4000-8000-0000000000cc";
+    const TOKEN: &str = "token-for-log-analytics-queries";
+    let asked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let seen = asked.clone();
+    let query = warp::post()
+        .and(warp::path!("v1" / "workspaces" / String / "query"))
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::body::json())
+        .map(
+            move |ws: String, auth: Option<String>, body: serde_json::Value| {
+                if auth.as_deref() != Some(&format!("Bearer {TOKEN}")) {
+                    return support::reply(401, "AuthorizationRequiredError");
+                }
+                if ws != WORKSPACE {
+                    return support::reply(404, "WorkspaceNotFoundError");
+                }
+                let (Some(kql), Some(span)) = (body["query"].as_str(), body["timespan"].as_str())
+                else {
+                    return support::reply(400, "BadArgumentError");
+                };
+                seen.lock()
+                    .unwrap()
+                    .push((kql.to_string(), span.to_string()));
+                warp::reply::Response::new(
+                    json!({ "tables": [{
+                    "name": "PrimaryResult",
+                    "columns": [
+                        { "name": "day", "type": "string" },
+                        { "name": "users", "type": "long" },
+                        { "name": "sign_ins", "type": "long" }
+                    ],
+                    "rows": [["2026-11-19", 41, 230], ["2026-11-20", 38, 201], ["all", 57, 431]]
+                }] })
+                    .to_string()
+                    .into(),
+                )
+            },
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(warp::serve(query).incoming(listener).run());
+    let msi = identity_endpoint(&[("https://api.loganalytics.io", TOKEN)]).await;
+
+    let dir = TempDir::new("la-backend-binary");
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let process = common::Process::start(
+        dir.path(),
+        &["serve"],
+        &[
+            ("ENTRA_MONITOR_LISTEN", listen.as_str()),
+            ("ENTRA_MONITOR_QUERY_BACKEND", "log-analytics"),
+            ("ENTRA_MONITOR_LOG_ANALYTICS_WORKSPACE_ID", WORKSPACE),
+            ("ENTRA_MONITOR_LOG_ANALYTICS_QUERY_ENDPOINT", base.as_str()),
+            ("IDENTITY_ENDPOINT", msi.as_str()),
+            ("IDENTITY_HEADER", "identity-header"),
+        ],
+    );
+    let api = format!("http://{listen}");
+    common::wait_until_up(&format!("{api}/api/health"), &process).await;
+    let range = "from=2026-11-19T00:00:00Z&to=2026-11-21T00:00:00Z";
+    let get = |query: String| {
+        let url = format!("{api}/api/signins/users?{query}");
+        async move {
+            let r = reqwest::get(&url).await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, answer) = get(range.to_string()).await;
+    assert_eq!(status, 200, "{answer}\n{}", process.logs());
+    let rows: Vec<(String, i64, i64)> = answer["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["day"].as_str().unwrap().to_string(),
+                r["users"].as_i64().unwrap(),
+                r["sign_ins"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("2026-11-19".to_string(), 41, 230),
+            ("2026-11-20".to_string(), 38, 201)
+        ],
+        "{answer}"
+    );
+    assert_eq!(answer["summary"]["distinct_users"], 57, "{answer}");
+    // What was sent is what `explain=true` shows, for the range asked.
+    let (_, explained) = get(format!("{range}&explain=true")).await;
+    let sent = asked.lock().unwrap().clone();
+    assert!(!sent.is_empty());
+    assert_eq!(
+        Some(sent[0].0.as_str()),
+        explained["kql"].as_str(),
+        "{sent:?}"
+    );
+    assert!(
+        sent[0].0.contains("datetime(2026-11-19T00:00:00.000Z)"),
+        "{sent:?}"
+    );
+    assert!(!process.logs().contains(TOKEN), "{}", process.logs());
 }

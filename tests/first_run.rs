@@ -88,7 +88,11 @@ async fn a_fresh_serve_lists_the_window_s_attacks_and_nothing_else() {
         now - chrono::Duration::hours(23),
         now - chrono::Duration::minutes(30),
     );
-    for a in &attacks {
+    // Unfamiliar sign-in properties need a user's history, which a first day does not give.
+    for a in attacks
+        .iter()
+        .filter(|a| a.kind != shared::simulated::attacks::AttackKind::UnfamiliarSignIn)
+    {
         let name = common::detection_name(a.kind);
         let found = rows.iter().any(|r| {
             r["name"] == name

@@ -35,10 +35,19 @@ async fn detections_after_collection_list_the_days_attacks() {
     let archive = dir.path().join("archive");
     let archive_text = archive.display().to_string();
     let listen = format!("127.0.0.1:{}", free_port());
+    // The simulated tenant's clock starts at a fixed instant (a Thursday afternoon), so every
+    // run of this test sees the same three days and the same attacks.
+    let clock_start = chrono::DateTime::parse_from_rfc3339("2026-11-19T15:00:00Z")
+        .unwrap()
+        .to_utc();
+    let launched = Instant::now();
+    let simulated_now =
+        move || clock_start + chrono::Duration::from_std(launched.elapsed()).unwrap();
     let process = Process::start(
         dir.path(),
         &["serve"],
         &[
+            ("ENTRA_MONITOR_SIMULATED_START", "2026-11-19T15:00:00Z"),
             ("ENTRA_MONITOR_LISTEN", &listen),
             ("ENTRA_MONITOR_SIMULATED_USERS", "120"),
             ("ENTRA_MONITOR_BACKFILL_HOURS", "72"),
@@ -131,7 +140,7 @@ async fn detections_after_collection_list_the_days_attacks() {
         .collect();
     // The attacks of the reported day that are fully visible (the last hour's records may
     // still be arriving).
-    let now = chrono::Utc::now();
+    let now = simulated_now();
     let tenant = SimulatedTenant::new(1, 120);
     let attacks = tenant.attacks(
         now - chrono::Duration::hours(22),

@@ -65,6 +65,9 @@ pub struct App {
     cursor_key: std::sync::OnceLock<shared::query::params::CursorKey>,
     refusals: Refusals,
     running: Mutex<BTreeSet<&'static str>>,
+    /// Runs the state store could not record (a full disk, say), newest per function: health
+    /// shows them instead of an older stored run.
+    unrecorded: Mutex<std::collections::BTreeMap<String, RunRecord>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -136,6 +139,7 @@ impl App {
             cursor_key: std::sync::OnceLock::new(),
             refusals: Refusals::default(),
             running: Mutex::default(),
+            unrecorded: Mutex::default(),
             shutdown,
         })
     }
@@ -274,10 +278,17 @@ impl App {
     }
 
     /// The detections' thresholds. With the simulated tenant as the source and no privileged
-    /// groups configured, the simulated directory's privileged groups are used — what its
-    /// administrator would configure — so the default path finds the members added to them.
+    /// groups or anonymising-address list configured, the simulated directory's privileged
+    /// groups and its Tor exit ranges are used — what its administrator would configure — so
+    /// the default path finds the members added to them and the sign-ins from them.
     pub fn detection_thresholds(&self) -> shared::detect::Thresholds {
         let mut t = self.config.detections.clone();
+        if self.config.uses_simulated_tenant() && t.anonymous_ips.is_empty() {
+            t.anonymous_ips = shared::simulated::attacks::ANONYMISING_PREFIXES
+                .iter()
+                .map(|p| p.to_string())
+                .collect();
+        }
         if self.config.uses_simulated_tenant() && t.privileged_groups.is_empty() {
             t.privileged_groups =
                 SimulatedTenant::new(self.config.simulated_seed, self.config.simulated_users)
@@ -293,6 +304,14 @@ impl App {
 
     pub fn host(&self) -> HostKind {
         self.host
+    }
+
+    /// The runs the state store could not record, by function (see `unrecorded`).
+    pub fn unrecorded_runs(&self) -> std::collections::BTreeMap<String, RunRecord> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
@@ -441,10 +460,18 @@ impl App {
                 detail: detail.clone(),
                 past_due: timer.past_due,
             };
-            if let Err(e) = self.state().and_then(|state| state.record_run(&record)) {
-                tracing::error!(error = %e, "could not record the run of {name}");
-                inv.log(format!("could not record the run: {e}"));
+            let mut unrecorded = self.unrecorded.lock().unwrap_or_else(|e| e.into_inner());
+            match self.state().and_then(|state| state.record_run(&record)) {
+                Ok(()) => {
+                    unrecorded.remove(name);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not record the run of {name}");
+                    inv.log(format!("could not record the run: {e}"));
+                    unrecorded.insert(name.to_string(), record);
+                }
             }
+            drop(unrecorded);
             match result {
                 Ok(_) => Ok(TimerReport {
                     outcome,

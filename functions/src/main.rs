@@ -208,7 +208,11 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let app = App::new(config, host_kind, Arc::new(SystemClock));
+    let clock: Arc<dyn shared::clock::Clock> = match config.simulated_start {
+        Some(start) => Arc::new(shared::clock::StartedClock::new(start)),
+        None => Arc::new(SystemClock),
+    };
+    let app = App::new(config, host_kind, clock);
     runtime.block_on(async move {
         match command {
             Command::Serve => report(hosts::local::serve(app).await),

@@ -38,3 +38,27 @@ impl Clock for FixedClock {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// A clock that starts at a chosen instant and then runs in real time (the simulated tenant
+/// replaying a given day).
+#[derive(Debug)]
+pub struct StartedClock {
+    start: DateTime<Utc>,
+    since: std::time::Instant,
+}
+
+impl StartedClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self {
+            start,
+            since: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for StartedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.start
+            + chrono::Duration::from_std(self.since.elapsed()).unwrap_or(chrono::Duration::zero())
+    }
+}

@@ -145,6 +145,9 @@ pub struct Config {
     pub run_budget: Duration,
     /// Seed of the simulated tenant (when no tenant is configured).
     pub simulated_seed: u64,
+    /// Where the simulated tenant's clock starts (it then runs in real time): a day replayed
+    /// the same way on every run. Only with the simulated tenant.
+    pub simulated_start: Option<chrono::DateTime<chrono::Utc>>,
     /// Number of users of the simulated tenant.
     pub simulated_users: usize,
     /// The identity platform (`https://login.microsoftonline.com`; sovereign clouds differ).
@@ -219,6 +222,7 @@ struct FileConfig {
     overlap_minutes: BTreeMap<String, u64>,
     run_budget_seconds: Option<u64>,
     simulated_seed: Option<u64>,
+    simulated_start: Option<String>,
     simulated_users: Option<u64>,
     simulated_budget: Option<u64>,
     authority_host: Option<String>,
@@ -289,6 +293,7 @@ const KNOWN_ENV: &[&str] = &[
     "ENTRA_MONITOR_BACKFILL_HOURS",
     "ENTRA_MONITOR_RUN_BUDGET_SECONDS",
     "ENTRA_MONITOR_SIMULATED_SEED",
+    "ENTRA_MONITOR_SIMULATED_START",
     "ENTRA_MONITOR_SIMULATED_USERS",
     "ENTRA_MONITOR_SIMULATED_GRAPH_URL",
     "ENTRA_MONITOR_SIMULATED_BUDGET",
@@ -787,6 +792,30 @@ impl Config {
             }
             None => None,
         };
+        let start_text = env
+            .get("ENTRA_MONITOR_SIMULATED_START")
+            .map(|v| ("ENTRA_MONITOR_SIMULATED_START", v.clone()))
+            .or(file.simulated_start.map(|v| ("simulated_start", v)));
+        let simulated_start = start_text.and_then(|(setting, text)| {
+            if !tenants.is_empty() {
+                problem(
+                    setting,
+                    "applies only to the simulated tenant, and a tenant is configured; remove it"
+                        .to_string(),
+                );
+                return None;
+            }
+            match chrono::DateTime::parse_from_rfc3339(text.trim()) {
+                Ok(t) => Some(t.to_utc()),
+                Err(_) => {
+                    problem(
+                        setting,
+                        format!("\"{text}\" is not a time; expected RFC 3339 such as 2026-11-25T12:00:00Z"),
+                    );
+                    None
+                }
+            }
+        });
         let auth = auth::load(env, file.auth, file.api_keys, &mut problem);
         // A key limited to a tenant that is not configured reads nothing: a typo, said now.
         // (With no tenant configured — the simulated tenant, imported logs — tenants are named
@@ -842,6 +871,7 @@ impl Config {
                 overlaps,
                 run_budget,
                 simulated_seed,
+                simulated_start,
                 simulated_users,
                 simulated_budget,
                 simulated_graph_url,
@@ -1196,6 +1226,41 @@ mod tests {
             PathBuf::from("/tmp/entra-monitor")
         );
         assert_eq!(Config::defaults(Host::Azure).log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn the_simulated_start_is_a_time_and_only_for_the_simulated_tenant() {
+        let c = Config::load(
+            &env(&[("ENTRA_MONITOR_SIMULATED_START", "2026-11-19T15:00:00Z")]),
+            Host::Local,
+            FUNCTIONS,
+        )
+        .unwrap();
+        assert_eq!(
+            c.simulated_start.map(|t| t.to_rfc3339()),
+            Some("2026-11-19T15:00:00+00:00".to_string())
+        );
+        let p = problems(&env(&[("ENTRA_MONITOR_SIMULATED_START", "yesterday")]));
+        assert!(
+            p.iter()
+                .any(|p| p.contains("ENTRA_MONITOR_SIMULATED_START")
+                    && p.contains("expected RFC 3339")),
+            "{p:?}"
+        );
+        let p = problems(&env(&[
+            ("ENTRA_MONITOR_SIMULATED_START", "2026-11-19T15:00:00Z"),
+            ("ENTRA_MONITOR_TENANT_ID", "contoso.onmicrosoft.com"),
+            (
+                "ENTRA_MONITOR_CLIENT_ID",
+                "00000000-0000-0000-0000-000000000001",
+            ),
+            ("ENTRA_MONITOR_CLIENT_SECRET", "s"),
+        ]));
+        assert!(
+            p.iter()
+                .any(|p| p.contains("applies only to the simulated tenant")),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -140,7 +140,7 @@ fn answer(app: &App, inv: &Invocation, destinations: Value, counted: bool) -> (u
         };
         Ok((s.last_runs()?, s.checkpoints()?, counts))
     });
-    let (last_runs, checkpoints, counts, state) = match read {
+    let (mut last_runs, checkpoints, counts, state) = match read {
         Ok((runs, checkpoints, counts)) => (runs, checkpoints, counts, json!({ "ok": true })),
         Err(e) => {
             tracing::warn!(error = %e, "health: state store unavailable");
@@ -152,6 +152,11 @@ fn answer(app: &App, inv: &Invocation, destinations: Value, counted: bool) -> (u
             )
         }
     };
+    // A run the store could not record is newer than the stored one.
+    let unrecorded = app.unrecorded_runs();
+    for (name, run) in &unrecorded {
+        last_runs.insert(name.clone(), run.clone());
+    }
     // Per tenant and category: where collection stands and how the last run went.
     let collection: Vec<Value> = checkpoints
         .iter()
@@ -214,6 +219,13 @@ fn answer(app: &App, inv: &Invocation, destinations: Value, counted: bool) -> (u
         reasons.push(format!(
             "state: {} failed its integrity check ({problem}); restore it from a copy or move it aside (a new one is created)",
             store.path().display()
+        ));
+    }
+    if !unrecorded.is_empty() {
+        let names: Vec<&str> = unrecorded.keys().map(String::as_str).collect();
+        reasons.push(format!(
+            "state: the last run of {} could not be recorded (is the disk full?)",
+            names.join(", ")
         ));
     }
     for (name, run) in &last_runs {

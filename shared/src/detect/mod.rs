@@ -351,7 +351,7 @@ fn brute_force(ordered: &[&SignIn], history: &History, t: &Thresholds) -> Vec<De
 }
 
 fn impossible_travel(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
-    let mut out = Vec::new();
+    let mut out: Vec<Detection> = Vec::new();
     let ok: Vec<&SignIn> = ordered
         .iter()
         .copied()
@@ -362,6 +362,7 @@ fn impossible_travel(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
         })
         .collect();
     for (user, list) in by(&ok, |s| Some(s.user.to_ascii_lowercase())) {
+        let mut legs: Vec<Detection> = Vec::new();
         for pair in list.windows(2) {
             let (a, b) = (pair[0], pair[1]);
             let (Some(ga), Some(gb)) = (a.geo, b.geo) else {
@@ -371,7 +372,7 @@ fn impossible_travel(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
             let hours = ((b.time - a.time).num_seconds() as f64 / 3600.0).max(1.0 / 60.0);
             let kmh = km / hours;
             if km >= t.travel_min_km && kmh > t.travel_max_kmh {
-                out.push(detection(
+                legs.push(detection(
                     "impossibleTravel",
                     "medium",
                     &user,
@@ -385,6 +386,24 @@ fn impossible_travel(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
                         t.travel_max_kmh
                     ),
                 ));
+            }
+        }
+        // The way there and the way back (or more legs within hours) are one incident.
+        for leg in legs {
+            match out.last_mut() {
+                Some(trip)
+                    if trip.user == leg.user
+                        && leg.first_seen - trip.last_seen <= chrono::Duration::hours(6) =>
+                {
+                    for id in leg.record_ids {
+                        if !trip.record_ids.contains(&id) {
+                            trip.record_ids.push(id);
+                        }
+                    }
+                    trip.last_seen = trip.last_seen.max(leg.last_seen);
+                    trip.evidence = format!("{}; then {}", trip.evidence, leg.evidence);
+                }
+                _ => out.push(leg),
             }
         }
     }
@@ -517,8 +536,9 @@ pub const ORGANISATION_USERS: usize = 3;
 /// detection.
 pub const DISABLED_BURST: usize = 3;
 
-/// A successful sign-in from a network and a country the user, with enough history, never
-/// used (a new device alone is not enough: people change phones).
+/// A successful sign-in from a network, a country and a device the user, with enough history,
+/// never used. Each alone is common: people change phones, ride mobile networks, and travel
+/// with their own laptop; a stolen password used from elsewhere has all three.
 fn unfamiliar_properties(ordered: &[&SignIn], history: &History, t: &Thresholds) -> Vec<Detection> {
     ordered
         .iter()
@@ -530,16 +550,14 @@ fn unfamiliar_properties(ordered: &[&SignIn], history: &History, t: &Thresholds)
             }
             let new_asn = s.asn.is_some_and(|a| !h.asns.contains(&a));
             let new_country = s.country.as_ref().is_some_and(|c| !h.countries.contains(c));
-            if !(new_asn && new_country) {
+            let new_device = !h.devices.contains(&s.device);
+            if !(new_asn && new_country && new_device) {
                 return None;
             }
-            let mut new = vec!["network", "country"];
-            if !h.devices.contains(&s.device) {
-                new.push("device");
-            }
+            let new = ["network", "country", "device"];
             Some(detection(
                 "unfamiliarSignInProperties",
-                if new.len() == 3 { "medium" } else { "low" },
+                "medium",
                 &s.user,
                 Some(&s.ip),
                 &[s],

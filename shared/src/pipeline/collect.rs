@@ -159,6 +159,10 @@ impl Drop for Prefetch {
     }
 }
 
+/// How many times in a row (without a page stored in between) one run reads again after
+/// Graph refused a next-page link as expired.
+const MAX_RESTARTS: u32 = 3;
+
 /// Collects one category for one tenant: reads the window page by page, storing each page
 /// with its checkpoint and its outbox batches, until the window is read or `keep_going` says
 /// stop; each page's batches are delivered (or spooled) before the next page is read.
@@ -208,9 +212,14 @@ pub async fn collect_category(
     let mut counters = Counters::default();
     if from < to {
         let first = first_page_url(&source.graph_base, category, from, to, settings.page_size);
-        // The watermark follows the pages only while they come oldest first, as asked.
+        // The watermark follows the pages only while they come oldest first, as asked, one
+        // page behind: after page k it moves to the newest record of the pages before k, once
+        // page k held nothing older (a page served out of order shows on the page after it).
         let mut ascending = true;
-        let mut newest_seen: Option<DateTime<Utc>> = None;
+        let mut newest_before: Option<DateTime<Utc>> = None;
+        // Where the next page link, if Graph refuses it as expired, reads again from.
+        let mut restart_from = from;
+        let mut restarts = 0;
         // The next page is fetched while this one is stored: the store's write blocks this
         // worker thread, the fetch goes on on another, so Graph's latency and the write overlap.
         let mut next = keep_going().then(|| Prefetch::start(&source.client, first));
@@ -221,6 +230,29 @@ pub async fn collect_category(
             counters.retried += fetch_counters.retried;
             let page = match fetched {
                 Ok(p) => p,
+                Err(e) if e.is_expired_page_link() && restarts < MAX_RESTARTS && keep_going() => {
+                    // Read the rest of the window again from where it got to (what is read
+                    // twice is recognised by id). Only a read that keeps getting refused
+                    // without storing a page in between gives up.
+                    restarts += 1;
+                    // A new read, oldest first from a point everything before which is stored.
+                    ascending = true;
+                    newest_before = None;
+                    tracing::info!(
+                        tenant,
+                        category = category.name(),
+                        "next-page link expired; reading again from {restart_from}"
+                    );
+                    let again = first_page_url(
+                        &source.graph_base,
+                        category,
+                        restart_from,
+                        to,
+                        settings.page_size,
+                    );
+                    next = Some(Prefetch::start(&source.client, again));
+                    continue;
+                }
                 Err(e) => {
                     if let GraphError::Refused { .. } = e {
                         figures.paused_until = Some(now + settings.pause_after_refusal);
@@ -242,16 +274,19 @@ pub async fn collect_category(
                 None => report.completed = true,
             }
             let mut rows = Vec::with_capacity(page.value.len());
+            let mut newest_here: Option<DateTime<Utc>> = None;
             for record in page.value {
                 match normalise(category, tenant, &record) {
                     Ok(row) => {
                         if !row.unknown_fields.is_empty() {
                             report.drift += 1;
                         }
-                        if newest_seen.is_some_and(|n| row.time < n) {
+                        if newest_here.is_some_and(|n| row.time < n)
+                            || newest_before.is_some_and(|n| row.time < n)
+                        {
                             ascending = false;
                         }
-                        newest_seen = newest_seen.max(Some(row.time));
+                        newest_here = newest_here.max(Some(row.time));
                         rows.push(StoredRow {
                             id: row.id,
                             time: row.time,
@@ -266,7 +301,12 @@ pub async fn collect_category(
                     }
                 }
             }
-            let progress = if ascending { newest_seen } else { None };
+            restarts = 0;
+            let progress = if ascending { newest_before } else { None };
+            if let Some(p) = progress {
+                restart_from = restart_from.max(p);
+            }
+            newest_before = newest_before.max(newest_here);
             let build = |changed: &[&StoredRow]| router.batches(tenant, category, changed);
             let routing = PageRouting {
                 embedded: router.embedded(category),

@@ -31,10 +31,16 @@ pub enum AttackKind {
     RoleOutsidePim,
     /// A user added directly to a privileged group (one PIM for Groups manages).
     GroupOutsidePim,
+    /// A stolen password used from a network, country and device the user never used.
+    UnfamiliarSignIn,
+    /// A successful sign-in from an anonymising network (a Tor exit).
+    AnonymousIp,
+    /// Mail read over a legacy protocol (IMAP4) with a stolen password, which bypasses MFA.
+    LegacyAuthentication,
 }
 
 impl AttackKind {
-    pub const ALL: [AttackKind; 9] = [
+    pub const ALL: [AttackKind; 12] = [
         AttackKind::PasswordSpray,
         AttackKind::BruteForce,
         AttackKind::ImpossibleTravel,
@@ -44,7 +50,48 @@ impl AttackKind {
         AttackKind::AppCredentialAdded,
         AttackKind::RoleOutsidePim,
         AttackKind::GroupOutsidePim,
+        AttackKind::UnfamiliarSignIn,
+        AttackKind::AnonymousIp,
+        AttackKind::LegacyAuthentication,
     ];
+
+    /// The name of the detection that finds this attack.
+    pub fn detection(self) -> &'static str {
+        match self {
+            AttackKind::PasswordSpray => "passwordSpray",
+            AttackKind::BruteForce => "bruteForce",
+            AttackKind::ImpossibleTravel => "impossibleTravel",
+            AttackKind::MfaFatigue => "mfaFatigue",
+            AttackKind::DisabledAccount => "disabledAccountSignIn",
+            AttackKind::ConsentGrant => "highPrivilegeConsent",
+            AttackKind::AppCredentialAdded => "appCredentialAdded",
+            AttackKind::RoleOutsidePim => "privilegedRoleOutsidePim",
+            AttackKind::GroupOutsidePim => "privilegedGroupMemberOutsidePim",
+            AttackKind::UnfamiliarSignIn => "unfamiliarSignInProperties",
+            AttackKind::AnonymousIp => "anonymousIpAddress",
+            AttackKind::LegacyAuthentication => "legacyAuthentication",
+        }
+    }
+
+    /// Other detections this attack rightly raises besides its own: a success from the
+    /// attacker's network is also unfamiliar to the user (new network, country and device),
+    /// from a Tor exit anonymous, and soon after the user's own sign-in far away, impossible
+    /// travel. A detection of another name on an attack's records is a false positive.
+    pub fn also_warrants(self) -> &'static [&'static str] {
+        match self {
+            AttackKind::PasswordSpray
+            | AttackKind::MfaFatigue
+            | AttackKind::LegacyAuthentication => &[
+                "unfamiliarSignInProperties",
+                "anonymousIpAddress",
+                "impossibleTravel",
+            ],
+            AttackKind::ImpossibleTravel => &["unfamiliarSignInProperties"],
+            AttackKind::UnfamiliarSignIn => &["impossibleTravel"],
+            AttackKind::AnonymousIp => &["unfamiliarSignInProperties", "impossibleTravel"],
+            _ => &[],
+        }
+    }
 
     fn category(self) -> Category {
         match self {
@@ -64,6 +111,7 @@ impl AttackKind {
             AttackKind::ImpossibleTravel => 21,
             AttackKind::MfaFatigue => 10,
             AttackKind::DisabledAccount => 3,
+            AttackKind::LegacyAuthentication => 3,
             _ => 1,
         }
     }
@@ -83,6 +131,14 @@ pub struct Attack {
 
 /// The attack sources: anonymising exit nodes and hosting ranges (documentation ranges).
 const ATTACKER_IPS: &[&str] = &["185.220.101.", "45.153.160.", "193.189.100."];
+
+/// Tor exit ranges, as an organisation's anonymising-address list would hold them (the
+/// `anonymousIp` attack comes from the second).
+pub const ANONYMISING_PREFIXES: &[&str] = &["185.220.101.", "104.244.72."];
+
+/// Where an unfamiliar sign-in comes from: a residential network abroad.
+const UNFAMILIAR: (&str, i64, &str, &str, f64, f64) =
+    ("95.173.136.", 8359, "Moscow", "RU", 55.76, 37.62);
 
 struct Plan {
     kind: AttackKind,
@@ -117,6 +173,18 @@ fn plans(seed: u64, dir: &Directory, day: DateTime<Utc>) -> Vec<Plan> {
                         return None;
                     }
                     vec![disabled[rng.usize(..disabled.len())]]
+                }
+                AttackKind::UnfamiliarSignIn
+                | AttackKind::AnonymousIp
+                | AttackKind::LegacyAuthentication => {
+                    // A member who signs in: the stolen password works.
+                    let members: Vec<usize> = (0..users)
+                        .filter(|i| dir.users[*i].account_enabled && !dir.users[*i].is_guest)
+                        .collect();
+                    if members.is_empty() {
+                        return None;
+                    }
+                    vec![members[rng.usize(..members.len())]]
                 }
                 _ => vec![rng.usize(..users)],
             };
@@ -201,6 +269,30 @@ fn records(
             json["ipAddress"] = json!(format!("{}.{}", place.ip_prefix, rng.u8(2..250)));
             json["location"] = json!({ "city": place.city, "state": place.state, "countryOrRegion": place.country, "geoCoordinates": { "altitude": null, "latitude": place.latitude, "longitude": place.longitude } });
         }
+        if ip.is_some() {
+            // The attacker's machine, not the user's device.
+            json["deviceDetail"] = json!({ "deviceId": "", "displayName": "", "operatingSystem": "Linux",
+                "browser": "Python Requests 2.31", "isCompliant": false, "isManaged": false, "trustType": "" });
+        }
+        match plan.kind {
+            AttackKind::UnfamiliarSignIn => {
+                let (_, asn, city, country, latitude, longitude) = UNFAMILIAR;
+                json["riskEventTypes"] = json!(["unfamiliarFeatures"]);
+                json["riskEventTypes_v2"] = json!(["unfamiliarFeatures"]);
+                json["autonomousSystemNumber"] = json!(asn);
+                json["location"] = json!({ "city": city, "state": null, "countryOrRegion": country, "geoCoordinates": { "altitude": null, "latitude": latitude, "longitude": longitude } });
+                json["userAgent"] =
+                    json!("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0");
+                json["deviceDetail"]["browser"] = json!("Firefox 128.0");
+            }
+            AttackKind::LegacyAuthentication => {
+                json["clientAppUsed"] = json!("IMAP4");
+                json["userAgent"] = json!("");
+                json["authenticationDetails"] = json!([]);
+                json["authenticationRequirement"] = json!("singleFactorAuthentication");
+            }
+            _ => {}
+        }
         // The Conditional Access and authentication details follow what the attack changed.
         super::details::complete(&mut json, dir);
         let id = json["id"].as_str().unwrap_or_default().to_string();
@@ -279,6 +371,19 @@ fn records(
                 Some(&plan.ip),
                 None,
             );
+        }
+        AttackKind::UnfamiliarSignIn | AttackKind::AnonymousIp => {
+            let prefix = if plan.kind == AttackKind::UnfamiliarSignIn {
+                UNFAMILIAR.0
+            } else {
+                ANONYMISING_PREFIXES[1]
+            };
+            let octet = plan.ip.rsplit('.').next().unwrap_or("7");
+            let ip = format!("{prefix}{octet}");
+            sign_in(&mut rng, plan.victims[0], 0, "Other.", Some(&ip), None);
+        }
+        AttackKind::LegacyAuthentication => {
+            sign_in(&mut rng, plan.victims[0], 0, "Other.", Some(&plan.ip), None);
         }
         AttackKind::ConsentGrant
         | AttackKind::AppCredentialAdded
@@ -404,11 +509,7 @@ pub fn attacks(seed: u64, dir: &Directory, from: DateTime<Utc>, to: DateTime<Utc
                 kind: plan.kind,
                 start: plan.start,
                 user_principal_name: dir.users[user].user_principal_name.clone(),
-                ip_address: if plan.kind == AttackKind::ImpossibleTravel {
-                    last_ip
-                } else {
-                    plan.ip.clone()
-                },
+                ip_address: last_ip,
                 record_ids: ids,
             });
         }

@@ -114,11 +114,69 @@ pub fn trust_type(user: &User) -> &'static str {
     }
 }
 
-/// Varies a normal interactive sign-in before its details are filled: 6% go to a SAML 2.0
-/// app; the second factor is one of several methods; sign-ins the device policies refuse fail
-/// with 53000 / 53001.
+/// A short trip from each home place (same order as `PLACES`), under the distance impossible
+/// travel looks at: city, country, latitude, longitude, address prefix, ASN.
+const TRIPS: [(&str, &str, f64, f64, &str, i64); 7] = [
+    ("Vancouver", "CA", 49.28, -123.12, "24.85.112", 6327),
+    ("Philadelphia", "US", 39.95, -75.17, "68.82.40", 7922),
+    ("Paris", "FR", 48.86, 2.35, "90.84.160", 3215),
+    ("Brussels", "BE", 50.85, 4.35, "81.82.200", 6848),
+    ("Prague", "CZ", 50.08, 14.44, "89.24.56", 5610),
+    ("Chennai", "IN", 13.08, 80.27, "106.51.64", 24560),
+    ("Canberra", "AU", -35.28, 149.13, "101.160.32", 1221),
+];
+
+/// Each home place's mobile carrier: address prefix, ASN (same country, same city).
+const MOBILE: [(&str, i64); 7] = [
+    ("172.58.96", 21928),
+    ("174.201.12", 6167),
+    ("31.94.40", 12576),
+    ("62.140.132", 33915),
+    ("109.42.240", 3209),
+    ("157.32.8", 55836),
+    ("120.16.72", 4804),
+];
+
+/// What a user does on a given UTC day (seeded by user and day): 2% of user-days away on a
+/// short trip abroad with their own device, 3% (not away) on a second device, a new phone
+/// not enrolled.
+fn user_day(user: &User, time: &str) -> (bool, Option<String>) {
+    let day = chrono::DateTime::parse_from_rfc3339(time)
+        .map(|t| t.timestamp().div_euclid(86_400))
+        .unwrap_or(0) as u64;
+    let bits = u128::from_str_radix(&user.id.replace('-', ""), 16).unwrap_or(0) as u64;
+    let mut r = Rng::with_seed(bits ^ day.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x7A11_0C8D);
+    let away = r.f64() < 0.02;
+    let second = !away && r.f64() < 0.03;
+    (
+        away,
+        second.then(|| super::directory::guid_from(r.u128(..))),
+    )
+}
+
+/// Varies a normal interactive sign-in before its details are filled, as real users do: away
+/// on a trip, on a mobile network (10% of sign-ins at home), on a second device; 6% go to a
+/// SAML 2.0 app; the second factor is one of several methods; sign-ins the device policies
+/// refuse fail with 53000 / 53001.
 pub fn vary(json: &mut Value, user: &User) {
     let mut x = seeded(json, 0xD1B5_4A32_D192_ED03);
+    let (away, second_device) = user_day(user, json["createdDateTime"].as_str().unwrap_or(""));
+    let home = user.home.min(TRIPS.len() - 1);
+    if away {
+        let (city, country, latitude, longitude, prefix, asn) = TRIPS[home];
+        json["ipAddress"] = json!(format!("{prefix}.{}", x.u8(2..250)));
+        json["autonomousSystemNumber"] = json!(asn);
+        json["location"] = json!({ "city": city, "state": null, "countryOrRegion": country,
+            "geoCoordinates": { "altitude": null, "latitude": latitude, "longitude": longitude } });
+    } else if x.f64() < 0.1 {
+        let (prefix, asn) = MOBILE[home];
+        json["ipAddress"] = json!(format!("{prefix}.{}", x.u8(2..250)));
+        json["autonomousSystemNumber"] = json!(asn);
+    }
+    if let Some(device) = &second_device {
+        json["deviceDetail"] = json!({ "deviceId": device, "displayName": "", "operatingSystem": "Ios",
+            "browser": "Mobile Safari", "isCompliant": false, "isManaged": false, "trustType": "" });
+    }
     let interactive = json["isInteractive"].as_bool().unwrap_or(false);
     if interactive && x.f64() < 0.06 {
         let (app_id, name) = SAML_APPS[x.usize(..SAML_APPS.len())];
@@ -140,21 +198,27 @@ pub fn vary(json: &mut Value, user: &User) {
         step["authenticationMethod"] = json!(method.0);
         step["authenticationStepResultDetail"] = json!(method.1);
     }
-    let trust = trust_type(user);
+    let trust = if second_device.is_some() {
+        ""
+    } else {
+        trust_type(user)
+    };
     json["deviceDetail"]["trustType"] = json!(trust);
     if json["status"]["errorCode"].as_i64() != Some(0) || !interactive {
         return;
     }
     let app = json["appId"].as_str().unwrap_or_default();
-    let failure = if app == EXCHANGE && !user.device.is_compliant && x.f64() < 0.5 {
+    let compliant = json["deviceDetail"]["isCompliant"] == true;
+    let windows = json["deviceDetail"]["operatingSystem"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("Windows");
+    let failure = if app == EXCHANGE && !compliant && x.f64() < 0.5 {
         Some((
             DEVICE_NOT_COMPLIANT,
             "Device is not in required device state: compliant. Conditional Access policy requires a compliant device, and the device is not compliant. The user must enroll their device with an approved MDM provider like Intune.",
         ))
-    } else if app == AZURE_PORTAL
-        && user.device.operating_system.starts_with("Windows")
-        && trust != "Hybrid Azure AD joined"
-    {
+    } else if app == AZURE_PORTAL && windows && trust != "Hybrid Azure AD joined" {
         Some((
             DEVICE_NOT_DOMAIN_JOINED,
             "Device is not in required device state: domainJoined. Conditional Access policy requires a domain joined device, and the device is not domain joined. Have the user use a domain joined device.",
@@ -232,8 +296,9 @@ pub fn complete(json: &mut Value, dir: &Directory) {
                             "notApplied"
                         }
                     }
+                    // A legacy sign-in that succeeded came from a user the policy excludes.
                     id if id == BLOCK_LEGACY.id => {
-                        if legacy {
+                        if legacy && code == 53003 {
                             "failure"
                         } else {
                             "notApplied"
@@ -335,10 +400,11 @@ pub fn complete(json: &mut Value, dir: &Directory) {
 }
 
 /// Whether Entra publishes this sign-in first without its MFA step (30% of those with one) and
-/// when it completes it: 10–70 minutes after first publication, so within two hours of the
-/// sign-in, as the FAQ's "up to ~2 h" for MFA data.
+/// when it completes it: 20–100 minutes after the sign-in, within the FAQ's "up to ~2 h" for
+/// MFA data (a sign-in published later than that is published complete).
 pub fn revision(
     json: &Value,
+    time: chrono::DateTime<chrono::Utc>,
     visible_at: chrono::DateTime<chrono::Utc>,
 ) -> Option<super::events::Revision> {
     let steps = json["authenticationDetails"].as_array()?;
@@ -346,7 +412,8 @@ pub fn revision(
         .iter()
         .position(|s| s["authenticationStepRequirement"] == "MFA")?;
     let mut x = seeded(json, 0x52DC_E729_DA3E_D6F1);
-    if x.f64() >= 0.3 {
+    let revised_at = time + chrono::Duration::minutes(x.i64(20..100));
+    if x.f64() >= 0.3 || revised_at <= visible_at {
         return None;
     }
     let mut first = json.clone();
@@ -360,8 +427,5 @@ pub fn revision(
     );
     first["authenticationDetails"] = json!(early);
     first["mfaDetail"] = Value::Null;
-    Some(super::events::Revision {
-        first,
-        revised_at: visible_at + chrono::Duration::minutes(x.i64(10..70)),
-    })
+    Some(super::events::Revision { first, revised_at })
 }

@@ -206,6 +206,19 @@ mod tests {
                     assert_eq!(countries.len(), 2, "two distant places");
                 }
                 AttackKind::DisabledAccount => assert!(codes.iter().all(|c| *c == 50057)),
+                AttackKind::LegacyAuthentication => {
+                    assert_eq!(codes, vec![0; 3]);
+                    assert!(
+                        a.record_ids
+                            .iter()
+                            .all(|id| signins[id].json["clientAppUsed"] == "IMAP4")
+                    );
+                }
+                AttackKind::UnfamiliarSignIn | AttackKind::AnonymousIp => {
+                    assert_eq!(codes, vec![0]);
+                    let device = &signins[&a.record_ids[0]].json["deviceDetail"];
+                    assert_eq!(device["deviceId"], "", "the attacker's machine");
+                }
                 _ => assert_eq!(a.record_ids.len(), 1),
             }
         }

@@ -13,8 +13,9 @@
 //! riskyUser, with its new state, is listed from then on.
 //!
 //! Faults are injected on request, per [`Faults`], from a seeded generator: 429 with and without
-//! `Retry-After`, 503, slow answers, truncated bodies, and the last record of a page repeated on
-//! the next one.
+//! `Retry-After` (and bursts of them), 503, slow answers, truncated bodies, bodies cut off
+//! mid-stream, the last record of a page repeated on the next one, pages served out of order,
+//! and next-page links refused as expired.
 
 use super::{SimRecord, SimulatedTenant};
 use crate::clock::Clock;
@@ -44,6 +45,17 @@ pub struct Faults {
     pub truncate: f64,
     /// Repeat the last record of each page at the start of the next one.
     pub duplicate_across_pages: bool,
+    /// Serve pages out of the requested order: the second and third page of every three swap
+    /// their records (the third block comes before the second).
+    pub swap_pages: bool,
+    /// A 200 whose headers announce the whole body and whose connection closes half-way.
+    pub cut_mid_stream: f64,
+    /// A next-page link refused as expired: 400 "Invalid Skip Token", as Graph answers one
+    /// kept too long.
+    pub expire_skiptoken: f64,
+    /// A burst: the requests numbered `[first, first + count)` (in arrival order, counting
+    /// from 0) are all throttled with `Retry-After: seconds`.
+    pub throttle_burst: Option<ThrottleBurst>,
     /// Categories refused as an unlicensed tenant would be (403).
     pub unlicensed: Vec<Category>,
     /// Categories refused for want of a permission (403 `Authorization_RequestDenied`).
@@ -51,6 +63,13 @@ pub struct Faults {
     /// When set, every request must carry `Authorization: Bearer <this>` (else 401), as Graph
     /// demands a token.
     pub required_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleBurst {
+    pub first: u64,
+    pub count: u64,
+    pub seconds: u64,
 }
 
 /// What the server did, for tests and logs.
@@ -62,6 +81,12 @@ pub struct ServerStats {
     pub server_errors: u64,
     pub truncated: u64,
     pub refused: u64,
+    /// Bodies cut off mid-stream.
+    pub cut: u64,
+    /// Next-page links refused as expired.
+    pub expired: u64,
+    /// Pages served in another page's place.
+    pub swapped: u64,
 }
 
 type CacheKey = (Category, i64, i64, i64);
@@ -248,10 +273,7 @@ impl SimServer {
         let mut recorded = self.risk_actions.lock().unwrap_or_else(|e| e.into_inner());
         for id in ids {
             let upn = self.tenant.directory.users.iter().find(|u| u.id == id);
-            let (upn, guest) = (
-                upn.map(|u| u.user_principal_name.clone()),
-                upn.is_some_and(|u| u.is_guest),
-            );
+            let upn = upn.map(|u| u.user_principal_name.clone());
             let (level, detail) = if action == "dismissed" {
                 ("none", "adminDismissedAllRiskForUser")
             } else {
@@ -263,7 +285,7 @@ impl SimServer {
                 time: now,
                 visible_at: now,
                 json: json!({
-                    "id": id, "isDeleted": false, "isGuest": guest, "isProcessing": false, "riskDetail": detail,
+                    "id": id, "isDeleted": false, "isProcessing": false, "riskDetail": detail,
                     "riskLastUpdatedDateTime": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                     "riskLevel": level, "riskState": action, "userDisplayName": null, "userPrincipalName": upn,
                 }),
@@ -298,19 +320,26 @@ impl SimServer {
         if f.slow > 0.0 && rng.f64() < f.slow {
             tokio::time::sleep(std::time::Duration::from_millis(f.slow_ms)).await;
         }
-        if rng.f64() < f.throttle {
+        let burst = f
+            .throttle_burst
+            .filter(|b| (b.first..b.first + b.count).contains(&n));
+        if burst.is_some() || rng.f64() < f.throttle {
+            let seconds = burst.map_or(1, |b| b.seconds);
             self.count(|s| s.throttled += 1);
             let mut r = graph_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequests",
                 "Too many requests.",
             );
-            r.headers_mut()
-                .insert("retry-after", warp::http::HeaderValue::from_static("1"));
+            r.headers_mut().insert(
+                "retry-after",
+                warp::http::HeaderValue::from_str(&seconds.to_string())
+                    .unwrap_or(warp::http::HeaderValue::from_static("1")),
+            );
             self.retry_afters
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push((std::time::Instant::now(), request, 1));
+                .push((std::time::Instant::now(), request, seconds));
             return r;
         }
         if rng.f64() < f.throttle_without_retry_after {
@@ -340,6 +369,10 @@ impl SimServer {
                 return graph_error(status, code, &message);
             }
         };
+        if query.params.iter().any(|(k, _)| k == "$skiptoken") && rng.f64() < f.expire_skiptoken {
+            self.count(|s| s.expired += 1);
+            return graph_error(StatusCode::BAD_REQUEST, "", "Invalid Skip Token");
+        }
         if f.forbidden.contains(&query.category) {
             self.count(|s| s.refused += 1);
             return graph_error(
@@ -377,8 +410,18 @@ impl SimServer {
             ordered.reverse();
         }
         let end = (query.offset + query.top).min(ordered.len());
+        // Out of order: the second and third page of every three swap their blocks.
+        let (first, last) = match (query.offset / query.top.max(1)) % 3 {
+            _ if !f.swap_pages || query.offset % query.top.max(1) != 0 => (query.offset, end),
+            1 if end < ordered.len() => (end, (end + query.top).min(ordered.len())),
+            2 => (query.offset - query.top, query.offset),
+            _ => (query.offset, end),
+        };
+        if first != query.offset {
+            self.count(|s| s.swapped += 1);
+        }
         let page: Vec<&Value> = ordered
-            .get(query.offset..end)
+            .get(first..last)
             .unwrap_or_default()
             .iter()
             .map(|r| r.json_at(as_of))
@@ -417,7 +460,28 @@ impl SimServer {
             self.count(|s| s.truncated += 1);
             text.truncate(text.len() / 2);
         }
-        let mut r = warp::reply::Response::new(text.into());
+        let mut r = if rng.f64() < f.cut_mid_stream {
+            // The headers promise the whole body; the connection ends after half of it.
+            self.count(|s| s.cut += 1);
+            let announced = text.len();
+            text.truncate(text.len() / 2);
+            let chunks: Vec<Result<String, std::io::Error>> = vec![
+                Ok(text),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "cut off mid-stream (injected)",
+                )),
+            ];
+            let mut r =
+                warp::Reply::into_response(warp::reply::stream(futures_util::stream::iter(chunks)));
+            r.headers_mut().insert(
+                "content-length",
+                warp::http::HeaderValue::from(announced as u64),
+            );
+            r
+        } else {
+            warp::reply::Response::new(text.into())
+        };
         r.headers_mut().insert("content-type", warp::http::HeaderValue::from_static("application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"));
         r
     }

@@ -41,6 +41,16 @@ pub enum GraphError {
     Interrupted(String),
 }
 
+impl GraphError {
+    /// A next-page link Graph no longer accepts ("Invalid Skip Token": kept too long); the
+    /// read can start again from where it got to.
+    pub fn is_expired_page_link(&self) -> bool {
+        matches!(self, GraphError::Rejected { status: 400, message, .. }
+            if message.to_ascii_lowercase().contains("skip token")
+                || message.to_ascii_lowercase().contains("skiptoken"))
+    }
+}
+
 /// What a refusal needs, by Graph error code.
 fn remedy(code: &str, status: u16) -> Option<String> {
     Some(match code {
@@ -149,8 +159,11 @@ impl GraphClient {
         let mut last = String::new();
         let mut token_renewed = false;
         for attempt in 1..=self.retry.max_attempts {
-            self.app_budget.acquire().await;
+            // The tenant's budget first, the app's last: the app-wide slot is taken right
+            // before the request goes out, not while this tenant waits for its own (which
+            // would let several tenants' requests bunch up past the app's limit).
             self.tenant_budget.acquire().await;
+            self.app_budget.acquire().await;
             counters.requests += 1;
             let mut req = self
                 .http
