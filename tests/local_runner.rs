@@ -71,7 +71,8 @@ async fn serve_runs_timers_on_schedule_and_stops_cleanly_on_sigterm() {
     // and health shows where each stands.
     let mut collection = Vec::new();
     let start = Instant::now();
-    while collection.len() < 8 && start.elapsed() < Duration::from_secs(30) {
+    let done = |c: &Vec<Value>| c.len() == 8 && c.iter().all(|c| c["watermark"].is_string());
+    while !done(&collection) && start.elapsed() < Duration::from_secs(30) {
         let h: Value = get_json(&client, &health_url).await;
         collection = h["collection"].as_array().unwrap().clone();
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -837,14 +837,72 @@ fn a_category_is_listed_with_its_filters_and_every_column() {
     assert!(e.message.contains("unknown category"), "{e}");
 }
 
+/// The Entra tables' columns and types as Microsoft publishes them
+/// (`tests/fixtures/la-tables`, with its source).
+fn published_tables() -> BTreeMap<String, BTreeMap<String, String>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/la-tables/tables.json");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["tables"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(t, d)| {
+            let columns = d["columns"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(c, ty)| (c.clone(), ty.as_str().unwrap().to_string()))
+                .collect();
+            (t.clone(), columns)
+        })
+        .collect()
+}
+
+/// Our table definitions (`shared/src/model/tables.rs`) are the tables Microsoft publishes: every
+/// column of ours is one of theirs with the same type, and every one of theirs is ours (the
+/// standard `_BilledSize` and `_IsBillable` aside).
+#[test]
+fn our_tables_are_the_published_log_analytics_schemas() {
+    use shared::model::tables::{ColumnType, columns};
+    let kind = ColumnType::kql_name;
+    let published = published_tables();
+    for c in Category::ALL {
+        let table = published
+            .get(c.table())
+            .unwrap_or_else(|| panic!("{} is not in the published schemas", c.table()));
+        let ours: BTreeMap<&str, &str> = columns(c).iter().map(|(n, t)| (*n, kind(*t))).collect();
+        for (name, ty) in &ours {
+            assert_eq!(
+                table.get(*name).map(String::as_str),
+                Some(*ty),
+                "{}.{name}: ours is {ty}, Microsoft publishes {:?}",
+                c.table(),
+                table.get(*name)
+            );
+        }
+        let missing: Vec<&str> = table
+            .keys()
+            .map(String::as_str)
+            .filter(|n| !n.starts_with('_') && !ours.contains_key(n))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{}: published columns we do not carry: {missing:?}",
+            c.table()
+        );
+    }
+}
+
 /// Every golden KQL file is valid Kusto for the tables it reads: the official parser and binder
 /// (`@kusto/language-service-next`, installed by `bash tests/run`) find no error, with the Entra
-/// tables' and the custom tables' columns and types as the schema. A misspelt column or operator
-/// fails here, before an admin pastes the query into Log Analytics.
+/// tables' columns and types as Microsoft publishes them (`tests/fixtures/la-tables`) and our
+/// custom tables' as we define them. A misspelt column or operator fails here, before an admin
+/// pastes the query into Log Analytics.
 #[test]
 fn the_golden_kql_parses_and_binds_against_the_table_schemas() {
     use shared::destinations::log_analytics::schema;
-    use shared::model::tables::{ColumnType, columns};
+    use shared::model::tables::ColumnType;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let parser = root.join(".tools/node_modules/@kusto/language-service-next");
     assert!(
@@ -852,18 +910,14 @@ fn the_golden_kql_parses_and_binds_against_the_table_schemas() {
         "the Kusto parser is not installed at {}; run `bash tests/run`, which installs it from npm",
         parser.display()
     );
-    let kind = |t: ColumnType| match t {
-        ColumnType::String => "string",
-        ColumnType::DateTime => "datetime",
-        ColumnType::Bool => "bool",
-        ColumnType::Long => "long",
-        ColumnType::Dynamic => "dynamic",
-    };
+    let kind = ColumnType::kql_name;
     let mut tables = serde_json::Map::new();
+    let published = published_tables();
     for c in Category::ALL {
-        let entra: serde_json::Map<String, Value> = columns(c)
+        let entra: serde_json::Map<String, Value> = published[c.table()]
             .iter()
-            .map(|(n, t)| (n.to_string(), Value::from(kind(*t))))
+            .filter(|(n, _)| !n.starts_with('_'))
+            .map(|(n, t)| (n.clone(), Value::from(t.as_str())))
             .collect();
         tables.insert(c.table().to_string(), Value::Object(entra));
         let custom: serde_json::Map<String, Value> = schema::custom_columns(c)

@@ -136,6 +136,22 @@ fn json_text(v: &Value) -> Value {
     }
 }
 
+/// The columns every sign-in table has that came with newer Graph properties (tenants of the
+/// app and resource, session, credential, Conditional Access audiences, agent).
+fn put_newer_sign_in_columns(put: &mut impl FnMut(&str, Value), r: &Record<'_>) {
+    put("AppOwnerTenantId", r.text("appOwnerTenantId"));
+    put("ResourceOwnerTenantId", r.text("resourceOwnerTenantId"));
+    put("SessionId", r.text("sessionId"));
+    put("ClientCredentialType", r.text("clientCredentialType"));
+    put("FederatedCredentialId", r.text("federatedCredentialId"));
+    put("SourceAppClientId", r.text("sourceAppClientId"));
+    put(
+        "ConditionalAccessAudiences",
+        json_text(r.get("conditionalAccessAudiences")),
+    );
+    put("Agent", r.get("agent").clone());
+}
+
 /// Normalises one Graph record of `category`.
 pub fn normalise(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowError> {
     let mut row = map(category, tenant_id, record)?;
@@ -421,10 +437,49 @@ fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowEr
             if category == Category::NonInteractiveUserSignInLogs {
                 put("SignInEventTypes", json_text(r.get("signInEventTypes")));
             }
+            put_newer_sign_in_columns(&mut put, &r);
+            put(
+                "AuthenticationAppDeviceDetails",
+                r.get("authenticationAppDeviceDetails").clone(),
+            );
+            put(
+                "AuthenticationAppPolicyEvaluationDetails",
+                r.get("authenticationAppPolicyEvaluationDetails").clone(),
+            );
+            put(
+                "GlobalSecureAccessIpAddress",
+                r.text("globalSecureAccessIpAddress"),
+            );
+            put("HomeTenantName", r.text("homeTenantName"));
+            put("IncomingTokenType", r.text("incomingTokenType"));
+            put("IsTenantRestricted", r.get("isTenantRestricted").clone());
+            put(
+                "IsThroughGlobalSecureAccess",
+                r.get("isThroughGlobalSecureAccess").clone(),
+            );
+            put("OriginalTransferMethod", r.text("originalTransferMethod"));
+            put(
+                "TokenProtectionStatusDetails",
+                r.get("tokenProtectionStatusDetails").clone(),
+            );
             SIGN_IN_PROPERTIES
         }
         Category::ServicePrincipalSignInLogs | Category::ManagedIdentitySignInLogs => {
-            // These tables have no CreatedDateTime column; the event time travels as the row time.
+            put("CreatedDateTime", r.get("createdDateTime").clone());
+            put("UserAgent", r.text("userAgent"));
+            put(
+                "AutonomousSystemNumber",
+                scalar_text(r.get("autonomousSystemNumber")),
+            );
+            put(
+                "NetworkLocationDetails",
+                json_text(r.get("networkLocationDetails")),
+            );
+            put(
+                "ManagedServiceIdentity",
+                json_text(r.get("managedServiceIdentity")),
+            );
+            put_newer_sign_in_columns(&mut put, &r);
 
             put("OperationName", json!("Sign-in activity"));
             for (col, prop) in [
@@ -867,6 +922,11 @@ mod tests {
             "IPAddressFromResourceProvider",
             "SignInIdentifier",
             "Category",
+            "SourceAppClientId",
+            "ManagedServiceIdentity",
+            "AutonomousSystemNumber",
+            "AuthenticationAppDeviceDetails",
+            "AuthenticationAppPolicyEvaluationDetails",
         ];
         for category in Category::ALL {
             let records = tenant.records(category, from, to, None);

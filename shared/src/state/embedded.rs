@@ -70,6 +70,34 @@ pub fn dropped_indexes() -> String {
     sql
 }
 
+/// Adds to a store's existing tables the columns our table definitions gained since it was
+/// created (`ALTER TABLE … ADD COLUMN`; rows stored before have them empty), so a store of an
+/// earlier version opens and goes on. Returns the `table.column`s added.
+pub fn add_missing_columns(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<String>> {
+    let mut added = Vec::new();
+    for category in Category::ALL {
+        let table = category.table();
+        let existing: std::collections::BTreeSet<String> = conn
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .map(|n| n.map(|n| n.to_ascii_lowercase()))
+            .collect::<Result<_, _>>()?;
+        if existing.is_empty() {
+            continue;
+        }
+        for (name, ty) in columns(category) {
+            if !existing.contains(&name.to_ascii_lowercase()) {
+                conn.execute_batch(&format!(
+                    "ALTER TABLE \"{table}\" ADD COLUMN \"{name}\" {}",
+                    sql_type(*ty)
+                ))?;
+                added.push(format!("{table}.{name}"));
+            }
+        }
+    }
+    Ok(added)
+}
+
 /// `CREATE TABLE` and `CREATE INDEX` statements for every category.
 pub fn schema() -> String {
     let mut sql = String::new();

@@ -254,6 +254,10 @@ impl SqliteState {
         conn.execute_batch(SCHEMA).map_err(open_err)?;
         conn.execute_batch(&embedded::dropped_indexes())
             .map_err(open_err)?;
+        let added = embedded::add_missing_columns(&conn).map_err(open_err)?;
+        if !added.is_empty() {
+            tracing::info!(columns = %added.join(", "), "state: columns added to the tables");
+        }
         conn.execute_batch(&embedded::schema()).map_err(open_err)?;
         let mut conn = conn;
         ensure_rollups(&mut conn).map_err(open_err)?;
@@ -1435,6 +1439,87 @@ mod tests {
             detail: "did things".into(),
             past_due: false,
         }
+    }
+
+    /// A store made before a table gained a column opens: the column is added, the rows
+    /// stored before keep theirs, and new rows fill it.
+    #[test]
+    fn a_store_of_an_earlier_version_gains_the_new_columns_and_keeps_its_rows() {
+        let dir = std::env::temp_dir().join(format!("entra-state-columns-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap();
+        let row = |id: &str, session: &str| {
+            let record = serde_json::json!({
+                "id": id, "createdDateTime": "2026-11-27T09:00:00Z", "userPrincipalName": "a@b.c",
+                "sessionId": session, "status": { "errorCode": 0 }
+            });
+            let r = crate::model::rows::normalise(Category::SignInLogs, "t1", &record).unwrap();
+            StoredRow {
+                id: r.id,
+                time: r.time,
+                columns: r.columns,
+                raw: record,
+            }
+        };
+        let path = {
+            let store = SqliteState::open(&dir).unwrap();
+            store
+                .store_page(
+                    "t1",
+                    Category::SignInLogs,
+                    &[row("old", "s1")],
+                    &PageRouting::embedded_only(),
+                    None,
+                    at,
+                    at,
+                )
+                .unwrap();
+            store.path().to_path_buf()
+        };
+        // What an earlier version's table looked like: without the column.
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("ALTER TABLE SigninLogs DROP COLUMN SessionId")
+            .unwrap();
+        let store = SqliteState::open(&dir).unwrap();
+        store
+            .store_page(
+                "t1",
+                Category::SignInLogs,
+                &[row("new", "s2")],
+                &PageRouting::embedded_only(),
+                None,
+                at,
+                at,
+            )
+            .unwrap();
+        let rows = store
+            .embedded_rows(
+                "t1",
+                Category::SignInLogs,
+                at - chrono::Duration::days(1),
+                at,
+            )
+            .unwrap();
+        let mut sessions: Vec<(String, serde_json::Value)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r["Id"].as_str().unwrap().to_string(),
+                    r["SessionId"].clone(),
+                )
+            })
+            .collect();
+        sessions.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            sessions,
+            [
+                ("new".to_string(), serde_json::json!("s2")),
+                ("old".to_string(), serde_json::Value::Null)
+            ]
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A long read (a question over millions of rows) does not hold up a write (a collection
