@@ -222,3 +222,115 @@ async fn the_binary_answers_questions_from_log_analytics_with_its_managed_identi
     );
     assert!(!process.logs().contains(TOKEN), "{}", process.logs());
 }
+
+/// A JWT as Entra would issue to a managed identity for Storage (Azurite's basic OAuth mode
+/// checks audience, issuer and lifetime, not the signature).
+fn storage_token() -> &'static str {
+    use base64::Engine;
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let b64 = |v: serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let now = chrono::Utc::now().timestamp();
+        format!(
+            "{}.{}.c2lnbmF0dXJl",
+            b64(json!({ "alg": "RS256", "typ": "JWT" })),
+            b64(json!({
+                "aud": "https://storage.azure.com",
+                "iss": "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/",
+                "iat": now - 60, "nbf": now - 60, "exp": now + 3600,
+                "oid": "5f2a2b6e-0000-4000-8000-0000000000dd"
+            }))
+        )
+    })
+}
+
+/// `ENTRA_MONITOR_STORAGE_ACCOUNT_URL` with the host's managed identity, through the binary:
+/// Azurite over HTTPS checking bearer tokens receives every audit event of the run once, in
+/// its hour's blob under the tenant's folder, as diagnostic settings write them; the token
+/// never shows in the logs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_archives_to_blob_storage_with_its_managed_identity() {
+    let azurite = support::azurite::start_https_with_oauth();
+    let identity = identity_endpoint(Box::leak(Box::new([(
+        "https://storage.azure.com",
+        storage_token(),
+    )])))
+    .await;
+    let ca = common::repo_root().join("tests/fixtures/tls/ca.pem");
+    let dir = TempDir::new("blob-identity-binary");
+    let ca_text = ca.display().to_string();
+    let env = [
+        ("ENTRA_MONITOR_ROUTES_AUDITLOGS", "embedded,storage"),
+        (
+            "ENTRA_MONITOR_STORAGE_ACCOUNT_URL",
+            azurite.endpoint.as_str(),
+        ),
+        ("IDENTITY_ENDPOINT", identity.as_str()),
+        ("IDENTITY_HEADER", "identity-header"),
+        ("SSL_CERT_FILE", ca_text.as_str()),
+        ("ENTRA_MONITOR_BACKFILL_HOURS", "24"),
+    ];
+    let out = run_ok(dir.path(), &["run", "collect-audit"], &env);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!said.contains(storage_token()), "{said}");
+
+    let store = SqliteState::open(&dir.path().join("data")).unwrap();
+    let (tenant, collected) = store
+        .record_counts_all()
+        .unwrap()
+        .into_iter()
+        .find(|((_, c), _)| c == "AuditLogs")
+        .map(|((t, _), n)| (t, n))
+        .unwrap();
+    assert!(collected > 0, "{collected} audit events");
+    // Read back as another client of the same account would: over HTTPS, with a bearer token.
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap())
+        .build()
+        .unwrap();
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .get(&url)
+                .bearer_auth(storage_token())
+                .header("x-ms-version", "2021-08-06")
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    let container = format!("{}/insights-logs-auditlogs", azurite.endpoint);
+    let (status, listing) = get(format!("{container}?restype=container&comp=list")).await;
+    assert_eq!(status, 200, "{listing}\n{said}");
+    let names: Vec<&str> = listing
+        .split("<Name>")
+        .skip(1)
+        .filter_map(|s| s.split("</Name>").next())
+        .collect();
+    assert!(!names.is_empty(), "{listing}");
+    let mut lines = 0;
+    for name in &names {
+        assert!(name.starts_with(&format!("tenantId={tenant}/y=")), "{name}");
+        let (status, text) = get(format!("{container}/{name}")).await;
+        assert_eq!(status, 200, "{text}");
+        for line in text.lines() {
+            let r: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(r["category"], "AuditLogs");
+            lines += 1;
+        }
+    }
+    assert_eq!(lines as i64, collected, "every audit event once");
+    // The same account without a token is refused: Azurite does check.
+    let anonymous = http
+        .get(format!("{container}?restype=container&comp=list"))
+        .header("x-ms-version", "2021-08-06")
+        .send()
+        .await
+        .unwrap();
+    assert!(anonymous.status().as_u16() >= 400);
+}

@@ -54,6 +54,32 @@ pub fn start() -> Azurite {
 }
 
 pub fn start_on(port: u16) -> Azurite {
+    launch(port, &[])
+}
+
+/// Azurite over HTTPS (the test certificate of `tests/fixtures/tls`) checking OAuth bearer
+/// tokens as it does in its basic mode: a JWT with Storage's audience, an Entra issuer and a
+/// current lifetime (it does not check the signature).
+pub fn start_https_with_oauth() -> Azurite {
+    let tls = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tls");
+    let (cert, key) = (tls.join("server.pem"), tls.join("server-key.pem"));
+    let port = super::free_port();
+    let mut a = launch(
+        port,
+        &[
+            "--oauth",
+            "basic",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    a.endpoint = format!("https://127.0.0.1:{port}/devstoreaccount1");
+    a
+}
+
+fn launch(port: u16, more: &[&str]) -> Azurite {
     let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../.tools/node_modules/.bin/azurite-blob");
     assert!(
@@ -73,6 +99,7 @@ pub fn start_on(port: u16) -> Azurite {
         ])
         .arg(&dir)
         .args(["--silent", "--skipApiVersionCheck", "--disableTelemetry"])
+        .args(more)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
