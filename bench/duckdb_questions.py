@@ -4,7 +4,8 @@ Usage: duckdb_questions.py DIR FROM TO REPS PARAMS_JSON
 
 Loads DIR/SigninLogs.ndjson, AuditLogs.ndjson and AADProvisioningLogs.ndjson into DuckDB tables
 (in memory; the load is timed apart), then runs each question REPS times over [FROM, TO] and
-prints JSON: {"duckdb": version, "load_s": ..., "questions": {name: {p50_ms, p95_ms, rows}}}.
+prints JSON: {"duckdb": version, "load_s": ..., "questions": {name: {p50_ms, p95_ms, rows, values}}}
+(values: each row's identifying values, see key_values).
 Each query is the DuckDB form of what shared/src/query/questions.rs plans for SQLite.
 """
 
@@ -105,6 +106,24 @@ def questions():
     }
 
 
+def key_values(name, rows):
+    """The values that identify each row of an answer, as text, the same ones
+    bench/src/endpoints.rs reads from the endpoint's answer: sorted, so the two engines'
+    answers compare whatever their order."""
+    pick = {
+        "admin-access": lambda r: (r[1], r[2], r[3]),
+        "app-users": lambda r: (r[0], r[1]),
+        "password-resets": lambda r: (r[0], r[1], r[2]),
+        "sign-in-pattern": lambda r: (r[0], r[1], r[2]),
+        "weekly-users": lambda r: (r[0], r[1], r[2]),
+        "sign-in-status": lambda r: (r[0], r[2]),
+        "logs": lambda r: (r[0],),
+    }.get(name, lambda r: (r[9],))
+    text = lambda v: "" if v is None else str(v)
+    keep = [r for r in rows if not (name == "weekly-users" and r[0] == "all")]
+    return sorted("\t".join(text(v) for v in pick(r)) for r in keep)
+
+
 def percentile(sorted_times, p):
     rank = round(p * (len(sorted_times) - 1))
     return sorted_times[min(rank, len(sorted_times) - 1)]
@@ -135,6 +154,7 @@ def main():
         for _ in range(reps):
             t = time.perf_counter()
             answer = con.execute(sql, used).fetchall()
+            values = key_values(name, answer)
             if name == "password-resets":
                 # The endpoint lists every day of the range, zero when nothing happened.
                 first = datetime.date.fromisoformat(start[:10])
@@ -145,7 +165,7 @@ def main():
             rows = len([r for r in answer if not (name == "weekly-users" and r[0] == "all")])
             times.append((time.perf_counter() - t) * 1000.0)
         times.sort()
-        out[name] = {"p50_ms": percentile(times, 0.5), "p95_ms": percentile(times, 0.95), "rows": rows}
+        out[name] = {"p50_ms": percentile(times, 0.5), "p95_ms": percentile(times, 0.95), "rows": rows, "values": values}
     print(json.dumps({"duckdb": duckdb.__version__, "load_s": load, "questions": out}))
 
 

@@ -214,6 +214,45 @@ pub struct Latency {
     pub duck_p50_ms: f64,
     pub duck_p95_ms: f64,
     pub duck_rows: usize,
+    /// Whether both engines' answers hold the same rows (their identifying values, sorted).
+    pub same_values: bool,
+}
+
+/// The values that identify each row of an endpoint's answer, as text, sorted — the ones
+/// `duckdb_questions.py` (`key_values`) reads from DuckDB's rows.
+fn key_values(question: &str, body: &Value) -> Vec<String> {
+    let names: &[&str] = match question {
+        "admin-access" => &["user", "granted", "through"],
+        "app-users" => &["user", "sign_ins"],
+        "password-resets" => &["day", "self_service", "by_admin"],
+        "sign-in-pattern" => &["dimension", "key", "sign_ins"],
+        "weekly-users" => &["day", "users", "sign_ins"],
+        "sign-in-status" => &["code", "sign_ins"],
+        "logs" => &["Id"],
+        _ => &["id"],
+    };
+    let text = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out: Vec<String> = body["rows"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        // The endpoint lists every day of the range; DuckDB only the days with resets.
+        .filter(|r| question != "password-resets" || r["self_service"] != 0 || r["by_admin"] != 0)
+        .map(|r| {
+            names
+                .iter()
+                .map(|n| text(&r[*n]))
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -310,6 +349,7 @@ pub async fn measure(
     for (name, path) in questions(built, &range) {
         let mut times = Vec::new();
         let mut rows = 0;
+        let mut values = Vec::new();
         // One call first, not measured (as for DuckDB): it brings the question's pages of the
         // store into memory, as DuckDB's load brings all of them.
         let _ = client.get(format!("{base}/{path}")).send().await;
@@ -325,9 +365,10 @@ pub async fn measure(
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             assert!(status.is_success(), "{name}: {status} {body}");
             rows = body["rows"].as_array().map(Vec::len).unwrap_or(0);
+            values = key_values(&name, &body);
         }
         times.sort_by(f64::total_cmp);
-        ours.push((name, times, rows));
+        ours.push((name, times, rows, values));
     }
     let _ = child.kill().await;
 
@@ -350,9 +391,18 @@ pub async fn measure(
     let duck: Value = serde_json::from_slice(&output.stdout).expect("DuckDB's JSON");
     let latencies = ours
         .into_iter()
-        .map(|(name, times, rows)| {
+        .map(|(name, times, rows, values)| {
             let d = &duck["questions"][&name];
+            let duck_values: Vec<String> = d["values"]
+                .as_array()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
             Latency {
+                same_values: values == duck_values,
                 p50_ms: percentile(&times, 0.5),
                 p95_ms: percentile(&times, 0.95),
                 rows,

@@ -203,12 +203,12 @@ async fn main() {
         );
         let _ = writeln!(
             t,
-            "| question | p50 ms | p95 ms | DuckDB p50 | DuckDB p95 | p95 ratio | rows (ours / DuckDB) | p95 ≤ DuckDB |\n|---|---:|---:|---:|---:|---:|---:|---|"
+            "| question | p50 ms | p95 ms | DuckDB p50 | DuckDB p95 | p95 ratio | rows (ours / DuckDB) | p95 ≤ DuckDB | same rows |\n|---|---:|---:|---:|---:|---:|---:|---|---|"
         );
         for l in &latencies {
             let _ = writeln!(
                 t,
-                "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} / {} | {} |",
+                "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} / {} | {} | {} |",
                 l.question,
                 l.p50_ms,
                 l.p95_ms,
@@ -217,7 +217,8 @@ async fn main() {
                 l.p95_ms / l.duck_p95_ms,
                 l.rows,
                 l.duck_rows,
-                met(l.p95_ms <= l.duck_p95_ms)
+                met(l.p95_ms <= l.duck_p95_ms),
+                if l.same_values { "yes" } else { "NO" }
             );
         }
         let _ = writeln!(t);

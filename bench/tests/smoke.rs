@@ -94,6 +94,12 @@ fn the_benchmark_prints_all_five_sections_with_their_ratios() {
             let rows = line.split('|').nth(7).unwrap_or("").trim();
             let (ours, duck) = rows.split_once(" / ").unwrap_or(("", "?"));
             assert_eq!(ours, duck, "{q}: {line}");
+            // The same rows, not only as many: each row's identifying values compared.
+            assert_eq!(
+                line.split('|').nth(9).map(str::trim),
+                Some("yes"),
+                "{q}: {line}"
+            );
             if !ours.parse::<u64>().is_ok_and(|n| n > 0) {
                 empty.push(q);
             }
