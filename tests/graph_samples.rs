@@ -326,7 +326,7 @@ fn simulated_records_have_every_property_of_the_published_examples() {
     assert!(with_policies > 0);
 }
 
-/// The simulated sign-ins carry what real tenants' do and the reports read (reports.md §1.2):
+/// The simulated sign-ins carry what real tenants' do and Microsoft's workbooks read:
 /// Conditional Access policies with Graph's grant-control tokens and results, consistent with
 /// the sign-in's status; device-compliance failures; SAML 2.0; several methods; device trust
 /// types; the beta fields. And the collector knows every field it generates (no drift).

@@ -3,8 +3,8 @@
 //! apps, several authentication methods, and the beta fields the workbooks need
 //! (`authenticationProcessingDetails`, `authenticationRequirementPolicies`,
 //! `networkLocationDetails`, `authenticationMethodsUsed`, `originalRequestId`,
-//! `alternateSignInName`, `mfaDetail`). Shapes and values as Graph publishes them (beta `signIn`;
-//! reports.md §1.2).
+//! `alternateSignInName`, `mfaDetail`). Shapes and values as Graph publishes them (the beta
+//! `signIn` resource, https://learn.microsoft.com/graph/api/resources/signin?view=graph-rest-beta).
 //!
 //! Every choice here is drawn from a generator seeded by the record's own id, so adding these
 //! details leaves the rest of the tenant's activity as it was.

@@ -23,7 +23,9 @@ pub struct SimRecord {
     /// The record as the API returns it from `revised_at` on (before then, `first`).
     pub json: Value,
     /// A record Entra completes after publishing it (MFA details aggregate into a sign-in up
-    /// to ~2 h later, protocols.md §2.6): its first version and when the final one replaces it.
+    /// to ~2 h later, per the reporting FAQ,
+    /// https://learn.microsoft.com/entra/identity/monitoring-health/reports-faq): its first version
+    /// and when the final one replaces it.
     pub revision: Option<Revision>,
 }
 
