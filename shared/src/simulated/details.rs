@@ -4,7 +4,7 @@
 //! (`authenticationProcessingDetails`, `authenticationRequirementPolicies`,
 //! `networkLocationDetails`, `authenticationMethodsUsed`, `originalRequestId`,
 //! `alternateSignInName`, `mfaDetail`). Shapes and values as Graph publishes them (the beta
-//! `signIn` resource, https://learn.microsoft.com/graph/api/resources/signin?view=graph-rest-beta).
+//! `signIn` resource, <https://learn.microsoft.com/graph/api/resources/signin?view=graph-rest-beta>).
 //!
 //! Every choice here is drawn from a generator seeded by the record's own id, so adding these
 //! details leaves the rest of the tenant's activity as it was.

@@ -24,7 +24,7 @@ pub struct SimRecord {
     pub json: Value,
     /// A record Entra completes after publishing it (MFA details aggregate into a sign-in up
     /// to ~2 h later, per the reporting FAQ,
-    /// https://learn.microsoft.com/entra/identity/monitoring-health/reports-faq): its first version
+    /// <https://learn.microsoft.com/entra/identity/monitoring-health/reports-faq>): its first version
     /// and when the final one replaces it.
     pub revision: Option<Revision>,
 }
