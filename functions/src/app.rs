@@ -460,8 +460,9 @@ impl App {
                 detail: detail.clone(),
                 past_due: timer.past_due,
             };
+            let recorded = self.state().and_then(|state| state.record_run(&record));
             let mut unrecorded = self.unrecorded.lock().unwrap_or_else(|e| e.into_inner());
-            match self.state().and_then(|state| state.record_run(&record)) {
+            match recorded {
                 Ok(()) => {
                     unrecorded.remove(name);
                 }

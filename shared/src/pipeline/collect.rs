@@ -281,9 +281,7 @@ pub async fn collect_category(
                         if !row.unknown_fields.is_empty() {
                             report.drift += 1;
                         }
-                        if newest_here.is_some_and(|n| row.time < n)
-                            || newest_before.is_some_and(|n| row.time < n)
-                        {
+                        if newest_before.max(newest_here).is_some_and(|n| row.time < n) {
                             ascending = false;
                         }
                         newest_here = newest_here.max(Some(row.time));
