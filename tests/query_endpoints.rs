@@ -48,9 +48,12 @@ async fn every_question_answers_over_http_and_bad_input_gets_a_400() {
         &["serve"],
         &[
             ("ENTRA_MONITOR_LISTEN", &listen),
-            // The defaults a fresh clone runs with (the README's examples are for them).
+            // The defaults a fresh clone runs with (the README's examples are for them), on a
+            // weekday: the simulated users sign in little at weekends, and the README's user
+            // may then have no sign-in in the day collected (said in the README).
             ("ENTRA_MONITOR_SIMULATED_USERS", "300"),
             ("ENTRA_MONITOR_BACKFILL_HOURS", "24"),
+            ("ENTRA_MONITOR_SIMULATED_START", "2026-11-19T15:00:00Z"),
         ],
     );
     let base = format!("http://{listen}");
