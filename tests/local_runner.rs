@@ -171,6 +171,69 @@ fn run_executes_one_function_and_reports_failure_by_exit_code() {
 }
 
 #[test]
+fn run_passes_parameters_to_an_http_function_and_names_what_is_wrong() {
+    let dir = TempDir::new("run-params");
+    run_ok(dir.path(), &["run", "collect-provisioning"], &[]);
+    // A route parameter, a filter and the range, as name=value; the answer is the endpoint's.
+    let out = run_ok(
+        dir.path(),
+        &[
+            "run",
+            "logs",
+            "category=ProvisioningLogs",
+            "last=3h",
+            "limit=2",
+        ],
+        &[],
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["question"], "logs");
+    let rows = answer["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{answer}");
+    assert!(rows.iter().all(|r| r["Type"] == "AADProvisioningLogs"));
+    assert!(answer["next_cursor"].is_string());
+    // A bad value is the endpoint's 400, exit 1; a malformed argument or a missing route
+    // parameter is a usage error, exit 2.
+    let out = run(dir.path(), &["run", "logs", "category=Nope"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("category"));
+    for (args, says) in [
+        (&["run", "logs"][..], "category: required"),
+        (
+            &["run", "app-users", "Outlook"],
+            "\"Outlook\" is not name=value",
+        ),
+        (&["run", "retention", "x=1"], "takes no parameters"),
+    ] {
+        let out = run(dir.path(), args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn serve_flags_win_over_the_environment() {
+    let dir = TempDir::new("serve-flags");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let elsewhere = dir.path().join("elsewhere");
+    let process = Process::start(
+        dir.path(),
+        &[
+            "serve",
+            "--listen",
+            &listen,
+            "--data-dir",
+            elsewhere.to_str().unwrap(),
+        ],
+        &[("ENTRA_MONITOR_LISTEN", "127.0.0.1:1")],
+    );
+    wait_until_up(&format!("http://{listen}/api/health"), &process).await;
+    assert!(elsewhere.join("state.sqlite").exists());
+    assert!(!dir.path().join("data").join("state.sqlite").exists());
+}
+
+#[test]
 fn functions_lists_schedules_and_routes_with_overrides_applied() {
     let dir = TempDir::new("list");
     let out = run(

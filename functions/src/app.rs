@@ -53,6 +53,7 @@ impl TenantSource {
 pub const CURSOR_KEY_FILE: &str = "cursor-key";
 
 pub struct App {
+    tenants: std::sync::OnceLock<Vec<KnownTenant>>,
     sources: tokio::sync::OnceCell<Vec<TenantSource>>,
     authenticator: tokio::sync::OnceCell<Authenticator>,
     log_analytics_query: tokio::sync::OnceCell<LogAnalyticsQuery>,
@@ -127,6 +128,7 @@ impl App {
     pub fn new(config: Config, host: HostKind, clock: Arc<dyn Clock>) -> Arc<Self> {
         let (shutdown, _) = watch::channel(false);
         Arc::new(Self {
+            tenants: std::sync::OnceLock::new(),
             sources: tokio::sync::OnceCell::new(),
             authenticator: tokio::sync::OnceCell::new(),
             log_analytics_query: tokio::sync::OnceCell::new(),
@@ -595,22 +597,37 @@ impl App {
         .await
     }
 
+    /// The tenants collected from (configured, or the simulated one), known without starting
+    /// anything: answering a question never starts the simulated Graph.
+    pub fn tenants(&self) -> &[KnownTenant] {
+        self.tenants.get_or_init(|| {
+            if self.config.uses_simulated_tenant() {
+                let tenant =
+                    SimulatedTenant::new(self.config.simulated_seed, self.config.simulated_users);
+                vec![KnownTenant {
+                    id: tenant.directory.tenant_id.clone(),
+                    name: "simulated".into(),
+                }]
+            } else {
+                self.config
+                    .tenants
+                    .iter()
+                    .map(|t| KnownTenant {
+                        id: t.id.to_string(),
+                        name: t.name.clone(),
+                    })
+                    .collect()
+            }
+        })
+    }
+
     /// The authenticator, knowing the tenants (configured, or the simulated one).
     async fn authenticator(&self) -> Result<&Authenticator, FunctionError> {
         self.authenticator
             .get_or_try_init(|| async {
-                let tenants = self
-                    .sources()
-                    .await?
-                    .iter()
-                    .map(|s| KnownTenant {
-                        id: s.reports.tenant.clone(),
-                        name: s.name.clone(),
-                    })
-                    .collect();
                 Ok(Authenticator::new(
                     self.config.auth.clone(),
-                    tenants,
+                    self.tenants().to_vec(),
                     &self.config.authority_host,
                 ))
             })

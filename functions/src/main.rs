@@ -35,11 +35,26 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run every timer function on its schedule and serve the HTTP functions (local host).
-    Serve,
-    /// Run one function once; exits 1 if it failed.
+    Serve {
+        /// Address to listen on (ENTRA_MONITOR_LISTEN; default 127.0.0.1:7071).
+        #[arg(long, value_name = "ADDRESS")]
+        listen: Option<String>,
+        /// Folder of the state and the embedded store (ENTRA_MONITOR_DATA_DIR).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Run one function once and print what it did (a timer function) or its answer (an HTTP
+    /// function, e.g. `run app-users app=Outlook last=7d`); exits 1 if it failed.
     Run {
         /// The function's name, as `entra-monitor functions` lists it.
         function: String,
+        /// An HTTP function's parameters, as name=value: route parameters (`category` of
+        /// `logs`), query parameters, or the fields of a POST body.
+        #[arg(value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Folder of the state and the embedded store (ENTRA_MONITOR_DATA_DIR).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// List the functions with their schedules and routes.
     Functions,
@@ -169,11 +184,22 @@ fn main() -> ExitCode {
         Command::Lambda => Host::Lambda,
         _ => Host::Local,
     };
-    let config = match Config::load(
-        &ConfigSource::from_process(cli.config),
-        host,
-        &functions::timer_names(),
-    ) {
+    let mut source = ConfigSource::from_process(cli.config);
+    // Flags win over the file and the environment.
+    let (listen, data_dir) = match &command {
+        Command::Serve { listen, data_dir } => (listen.clone(), data_dir.clone()),
+        Command::Run { data_dir, .. } => (None, data_dir.clone()),
+        _ => (None, None),
+    };
+    if let Some(listen) = listen {
+        source.env.insert("ENTRA_MONITOR_LISTEN".into(), listen);
+    }
+    if let Some(dir) = data_dir {
+        source
+            .env
+            .insert("ENTRA_MONITOR_DATA_DIR".into(), dir.display().to_string());
+    }
+    let config = match Config::load(&source, host, &functions::timer_names()) {
         Ok(c) => c,
         Err(errors) => {
             eprintln!("{errors}");
@@ -186,7 +212,7 @@ fn main() -> ExitCode {
     };
     // `serve` on a network address with no credential configured would answer every question
     // to anyone who can reach it (and refuse every state change): refused, as check-config says.
-    if matches!(command, Command::Serve | Command::CheckConfig)
+    if matches!(command, Command::Serve { .. } | Command::CheckConfig)
         && !config.listen.ip().is_loopback()
         && !config.auth.configured()
     {
@@ -215,8 +241,10 @@ fn main() -> ExitCode {
     let app = App::new(config, host_kind, clock);
     runtime.block_on(async move {
         match command {
-            Command::Serve => report(hosts::local::serve(app).await),
-            Command::Run { function } => run_once(app, &function).await,
+            Command::Serve { .. } => report(hosts::local::serve(app).await),
+            Command::Run {
+                function, params, ..
+            } => run_once(app, &function, &params).await,
             Command::Functions => {
                 list_functions(&app);
                 ExitCode::SUCCESS
@@ -326,7 +354,7 @@ async fn lambda(app: Arc<App>) -> ExitCode {
     }
 }
 
-async fn run_once(app: Arc<App>, name: &str) -> ExitCode {
+async fn run_once(app: Arc<App>, name: &str, params: &[String]) -> ExitCode {
     let Some(function) = functions::find(name) else {
         eprintln!(
             "entra-monitor: no function named \"{name}\"; expected one of {}",
@@ -340,6 +368,13 @@ async fn run_once(app: Arc<App>, name: &str) -> ExitCode {
     };
     match function.spec.trigger {
         Trigger::Timer { .. } => {
+            if !params.is_empty() {
+                eprintln!(
+                    "entra-monitor: {} is a timer function and takes no parameters",
+                    function.spec.name
+                );
+                return ExitCode::from(2);
+            }
             let id = uuid::Uuid::new_v4().to_string();
             match app
                 .invoke_timer(function.spec.name, Default::default(), id)
@@ -361,12 +396,22 @@ async fn run_once(app: Arc<App>, name: &str) -> ExitCode {
                 }
             }
         }
-        Trigger::Http { route, .. } => {
-            let req = HttpRequest {
-                method: "GET".into(),
-                path: route.into(),
-                ..Default::default()
+        Trigger::Http { route, methods, .. } => {
+            let mut req = match cli_request(route, methods, params) {
+                Ok(req) => req,
+                Err(e) => {
+                    eprintln!("entra-monitor: {}: {e}", function.spec.name);
+                    return ExitCode::from(2);
+                }
             };
+            // Whoever may read the data folder acts as its local admin (the key is kept there).
+            let key_file = app
+                .config()
+                .data_dir
+                .join(entra_monitor::admission::LOCAL_ADMIN_KEY_FILE);
+            if let Ok(key) = std::fs::read_to_string(key_file) {
+                req.headers.insert("x-api-key".into(), key.trim().into());
+            }
             let resp = app.handle_http(req, uuid::Uuid::new_v4().to_string()).await;
             println!("{}", resp.body_text());
             if resp.status < 400 {
@@ -376,6 +421,47 @@ async fn run_once(app: Arc<App>, name: &str) -> ExitCode {
             }
         }
     }
+}
+
+/// The request `run` makes of an HTTP function: `name=value` pairs fill the route's
+/// parameters, then the query (GET) or a JSON body of strings (a function that only takes
+/// POST).
+fn cli_request(
+    route: &str,
+    methods: &[shared::registry::Method],
+    params: &[String],
+) -> Result<HttpRequest, String> {
+    let mut path = route.to_string();
+    let mut rest = std::collections::BTreeMap::new();
+    for p in params {
+        let Some((name, value)) = p.split_once('=').filter(|(n, _)| !n.is_empty()) else {
+            return Err(format!("\"{p}\" is not name=value"));
+        };
+        let slot = format!("{{{name}}}");
+        if path.contains(&slot) {
+            path = path.replace(&slot, value);
+        } else if rest.insert(name.to_string(), value.to_string()).is_some() {
+            return Err(format!("{name} is given twice"));
+        }
+    }
+    if let Some(open) = path.find('{') {
+        let name = &path[open + 1..path[open..].find('}').map_or(path.len(), |i| open + i)];
+        return Err(format!("{name}: required (give {name}=...)"));
+    }
+    let post = !methods.contains(&shared::registry::Method::Get);
+    let mut req = HttpRequest {
+        method: if post { "POST" } else { "GET" }.into(),
+        path,
+        ..Default::default()
+    };
+    if post {
+        req.headers
+            .insert("content-type".into(), "application/json".into());
+        req.body = serde_json::to_vec(&rest).unwrap_or_default().into();
+    } else {
+        req.query = rest;
+    }
+    Ok(req)
 }
 
 fn list_functions(app: &App) {

@@ -277,13 +277,10 @@ pub async fn tenant(
         .caller
         .as_ref()
         .ok_or_else(|| HttpResponse::error(401, "Unauthenticated", "no caller"))?;
-    let sources = app
-        .sources()
-        .await
-        .map_err(|e| HttpResponse::error(503, "SourceUnavailable", e.to_string()))?;
+    let sources = app.tenants();
     let configured: Vec<(String, String)> = sources
         .iter()
-        .map(|s| (s.reports.tenant.clone(), s.name.clone()))
+        .map(|s| (s.id.clone(), s.name.clone()))
         .filter(|(id, _)| caller.may_read(id))
         .collect();
     let Some(asked) = asked else {
@@ -310,8 +307,8 @@ pub async fn tenant(
     };
     let found = sources
         .iter()
-        .find(|s| s.reports.tenant.eq_ignore_ascii_case(asked) || s.name == asked)
-        .map(|s| s.reports.tenant.clone());
+        .find(|s| s.id.eq_ignore_ascii_case(asked) || s.name == asked)
+        .map(|s| s.id.clone());
     let found = match found {
         Some(id) => Some(id),
         // Tenants whose logs were imported from files answer too, by their id.

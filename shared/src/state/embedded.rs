@@ -20,82 +20,11 @@ pub fn tenant_column(category: Category) -> &'static str {
     }
 }
 
-fn sql_type(ty: ColumnType) -> &'static str {
+pub(super) fn sql_type(ty: ColumnType) -> &'static str {
     match ty {
         ColumnType::Bool | ColumnType::Long => "INTEGER",
         _ => "TEXT",
     }
-}
-
-/// The indexes (and summaries) of earlier versions that no query uses any more (`lower(col) = lower(?)` could
-/// not use them), dropped on open.
-pub fn dropped_indexes() -> String {
-    let mut sql = String::new();
-    for category in Category::ALL {
-        for col in ["UserPrincipalName", "IPAddress", "IpAddress"] {
-            sql.push_str(&format!(
-                "DROP INDEX IF EXISTS \"{}_by_{col}\";\n",
-                category.table()
-            ));
-        }
-        if category == Category::SignInLogs {
-            sql.push_str(&format!(
-                "DROP INDEX IF EXISTS \"{}_by_time\";\n",
-                category.table()
-            ));
-        }
-        // Replaced by `_by_OperationName_tenant` (counted without reading the table).
-        sql.push_str(&format!(
-            "DROP INDEX IF EXISTS \"{}_by_OperationName\";\n",
-            category.table()
-        ));
-        // Which users sign in to an app is read from the hourly summary (see [`rollups`]),
-        // the hours at the range's ends through the time index.
-        for col in ["AppId", "AppDisplayName"] {
-            for suffix in ["", "_covering"] {
-                sql.push_str(&format!(
-                    "DROP INDEX IF EXISTS \"{}_by_{col}{suffix}\";\n",
-                    category.table()
-                ));
-            }
-        }
-    }
-    // Summaries replaced by others (see [`rollups`]).
-    for table in DROPPED_ROLLUPS {
-        for trigger in trigger_names(table) {
-            sql.push_str(&format!("DROP TRIGGER IF EXISTS \"{trigger}\";\n"));
-        }
-        sql.push_str(&format!("DROP TABLE IF EXISTS \"{table}\";\n"));
-    }
-    sql
-}
-
-/// Adds to a store's existing tables the columns our table definitions gained since it was
-/// created (`ALTER TABLE … ADD COLUMN`; rows stored before have them empty), so a store of an
-/// earlier version opens and goes on. Returns the `table.column`s added.
-pub fn add_missing_columns(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<String>> {
-    let mut added = Vec::new();
-    for category in Category::ALL {
-        let table = category.table();
-        let existing: std::collections::BTreeSet<String> = conn
-            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?
-            .query_map([], |r| r.get::<_, String>(0))?
-            .map(|n| n.map(|n| n.to_ascii_lowercase()))
-            .collect::<Result<_, _>>()?;
-        if existing.is_empty() {
-            continue;
-        }
-        for (name, ty) in columns(category) {
-            if !existing.contains(&name.to_ascii_lowercase()) {
-                conn.execute_batch(&format!(
-                    "ALTER TABLE \"{table}\" ADD COLUMN \"{name}\" {}",
-                    sql_type(*ty)
-                ))?;
-                added.push(format!("{table}.{name}"));
-            }
-        }
-    }
-    Ok(added)
 }
 
 /// `CREATE TABLE` and `CREATE INDEX` statements for every category.

@@ -6,6 +6,7 @@
 //! destinations and their health figures.
 
 pub mod embedded;
+pub mod migrations;
 mod sqlite;
 
 pub use sqlite::{AlertClaim, SqliteState};
@@ -85,6 +86,8 @@ pub enum StateError {
         path: String,
         source: rusqlite::Error,
     },
+    #[error("the state database {path} cannot be brought to this release's schema: {message}")]
+    Migrate { path: String, message: String },
     #[error("state database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("the state database holds a run with unknown outcome \"{0}\"")]

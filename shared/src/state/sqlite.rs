@@ -252,24 +252,24 @@ impl SqliteState {
         conn.pragma_update(None, "recursive_triggers", "ON")
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
-        conn.execute_batch(&embedded::dropped_indexes())
-            .map_err(open_err)?;
-        let added = embedded::add_missing_columns(&conn).map_err(open_err)?;
-        if !added.is_empty() {
-            tracing::info!(columns = %added.join(", "), "state: columns added to the tables");
+        let mut conn = conn;
+        let migrated =
+            super::migrations::migrate(&mut conn).map_err(|message| StateError::Migrate {
+                path: path.display().to_string(),
+                message,
+            })?;
+        if migrated.from != migrated.to {
+            tracing::info!(
+                from = migrated.from,
+                to = migrated.to,
+                "state: schema upgraded"
+            );
+        }
+        if !migrated.columns.is_empty() {
+            tracing::info!(columns = %migrated.columns.join(", "), "state: columns added to the tables");
         }
         conn.execute_batch(&embedded::schema()).map_err(open_err)?;
-        let mut conn = conn;
         ensure_rollups(&mut conn).map_err(open_err)?;
-        // Version 1 replaced the early `records` table (rows as JSON) by `seen` and the
-        // per-category tables.
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(open_err)?;
-        if version < 1 {
-            conn.execute_batch("DROP TABLE IF EXISTS records; PRAGMA user_version = 1;")
-                .map_err(open_err)?;
-        }
         let state = Self {
             path,
             conn: Mutex::new(conn),
