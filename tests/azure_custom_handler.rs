@@ -1,5 +1,5 @@
 //! The Azure Functions custom handler, driven the way the Functions host drives it
-//! (protocols.md §1): the process is started with FUNCTIONS_CUSTOMHANDLER_PORT, pinged at
+//! (<https://learn.microsoft.com/en-us/azure/azure-functions/functions-custom-handlers>): the process is started with FUNCTIONS_CUSTOMHANDLER_PORT, pinged at
 //! `GET /`, sent invocation envelopes at `POST /{FunctionName}` and forwarded HTTP requests at
 //! `/api/...`. No Functions host can be installed here, so these are the host's requests.
 
@@ -193,7 +193,8 @@ async fn timer_and_http_envelopes_are_answered_in_the_host_format() {
             "users-removed",
             "users-created",
             "logs",
-            "provisioning"
+            "provisioning",
+            "client-apps"
         ]
     );
     // The runs above are recorded and reported, with outcome, duration and invocation id.

@@ -1,5 +1,5 @@
 //! The Event Hubs destination against a local server enforcing the HTTPS send contract
-//! (protocols.md §7; no Event Hubs emulator runs here): SAS tokens verified, 1 MB per request
+//! (<https://learn.microsoft.com/en-us/rest/api/eventhub/send-batch-events>; no Event Hubs emulator runs here): SAS tokens verified, 1 MB per request
 //! (413 above), 429 with `Retry-After`, 5xx; every event body `{"records":[...]}`.
 
 mod support;

@@ -1,6 +1,6 @@
 //! Reading a configured tenant: the binary gets a token from the identity platform (client
 //! secret) or the host's managed identity, and reads Graph with it. A local token endpoint
-//! implements the documented requests and answers (protocols.md §3); the simulated tenant's
+//! implements the documented requests and answers (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>); the simulated tenant's
 //! Graph server demands the token.
 
 mod common;

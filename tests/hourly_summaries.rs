@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use shared::model::Category;
 use shared::model::rows::normalise;
 use shared::query::params::{Common, Format};
-use shared::query::questions::{Question, plan};
+use shared::query::questions::{self, Asked};
 use shared::query::{Answer, finish, run_embedded};
 use shared::simulated::SimulatedTenant;
 use shared::state::{PageRouting, SqliteState, StoredRow};
@@ -206,7 +206,7 @@ fn collect(store: &SqliteState, category: Category, records: &[&Value]) {
     }
 }
 
-fn ask(store: &SqliteState, q: &Question, from: DateTime<Utc>, to: DateTime<Utc>) -> Answer {
+fn ask(store: &SqliteState, q: &dyn Asked, from: DateTime<Utc>, to: DateTime<Utc>) -> Answer {
     let c = Common {
         tenant: Some(TENANT.into()),
         from,
@@ -218,7 +218,7 @@ fn ask(store: &SqliteState, q: &Question, from: DateTime<Utc>, to: DateTime<Utc>
         backend: None,
         kql_tables: Default::default(),
     };
-    let p = plan(q, TENANT, &c);
+    let p = q.plan(TENANT, &c);
     finish(q, &p, &c, run_embedded(store, &p).unwrap())
 }
 
@@ -267,10 +267,20 @@ fn answers_match(store: &SqliteState, truth: &Truth, app: &str, when: &str) {
     for (from, to) in ranges() {
         let at = format!("{when}, {} .. {}", ms(from), ms(to));
 
-        let a = ask(store, &Question::AppUsers { app: app.into() }, from, to);
+        let a = ask(
+            store,
+            &*questions::ask("app-users", &[("app", app)]).unwrap(),
+            from,
+            to,
+        );
         assert_eq!(a.rows, truth.app_users(app, from, to), "app users, {at}");
 
-        let a = ask(store, &Question::WeeklyUsers, from, to);
+        let a = ask(
+            store,
+            &*questions::ask("weekly-users", &[]).unwrap(),
+            from,
+            to,
+        );
         let (days, all) = truth.weekly_users(from, to);
         let got: BTreeMap<String, (i64, i64)> = a.rows.iter().map(|r| day_counts(r)).collect();
         assert_eq!(got, days, "users per day, {at}");
@@ -284,7 +294,12 @@ fn answers_match(store: &SqliteState, truth: &Truth, app: &str, when: &str) {
             "users over the range, {at}"
         );
 
-        let a = ask(store, &Question::SignInStatus, from, to);
+        let a = ask(
+            store,
+            &*questions::ask("sign-in-status", &[]).unwrap(),
+            from,
+            to,
+        );
         let got: BTreeMap<String, i64> = a
             .rows
             .iter()
@@ -292,7 +307,12 @@ fn answers_match(store: &SqliteState, truth: &Truth, app: &str, when: &str) {
             .collect();
         assert_eq!(got, truth.status(from, to), "status, {at}");
 
-        let a = ask(store, &Question::PasswordResets, from, to);
+        let a = ask(
+            store,
+            &*questions::ask("password-resets", &[]).unwrap(),
+            from,
+            to,
+        );
         let got: BTreeMap<String, (i64, i64)> = a
             .rows
             .iter()
@@ -326,7 +346,9 @@ fn collected_changed_and_expired_records_are_counted_as_the_records_say() {
         kql_tables: Default::default(),
     };
     assert!(
-        plan(&Question::WeeklyUsers, TENANT, &c)
+        questions::ask("weekly-users", &[])
+            .unwrap()
+            .plan(TENANT, &c)
             .sql
             .contains("SigninLogs_daily_users")
     );

@@ -1,5 +1,5 @@
 //! The AWS Lambda entry, driven through a local server that implements the Lambda Runtime API
-//! the way Lambda does (protocols.md §8.3): the binary long-polls
+//! the way Lambda does (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>): the binary long-polls
 //! `GET /2018-06-01/runtime/invocation/next`, and reports each event's result to
 //! `POST .../invocation/{id}/response` or `POST .../invocation/{id}/error`.
 

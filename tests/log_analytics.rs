@@ -1,5 +1,5 @@
 //! The Log Analytics destination against a local server that enforces the Logs Ingestion API as
-//! documented (protocols.md §4): no emulator of Azure Monitor exists, so this server checks the
+//! documented (<https://learn.microsoft.com/en-us/azure/azure-monitor/logs/logs-ingestion-api-overview>): no emulator of Azure Monitor exists, so this server checks the
 //! path and the stream against the committed DCR, `api-version`, bearer token, content type,
 //! gzip, the per-call size limit compressed and uncompressed (answering 413
 //! `ContentLengthLimitExceeded`), that every element is an object with a real `TimeGenerated`

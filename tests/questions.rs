@@ -8,7 +8,7 @@ use serde_json::Value;
 use shared::model::Category;
 use shared::model::rows::normalise;
 use shared::query::params::{Common, Format};
-use shared::query::questions::{Question, plan};
+use shared::query::questions::{self, Asked};
 use shared::query::{Answer, finish, run_embedded};
 use shared::simulated::SimulatedTenant;
 use shared::state::{PageRouting, SqliteState, StoredRow};
@@ -128,9 +128,14 @@ fn common(limit: usize) -> Common {
     }
 }
 
-fn ask(q: &Question, limit: usize) -> Answer {
+/// Question `name` with these parameters.
+fn question(name: &str, pairs: &[(&str, &str)]) -> Box<dyn Asked> {
+    questions::ask(name, pairs).unwrap()
+}
+
+fn ask(q: &dyn Asked, limit: usize) -> Answer {
     let c = common(limit);
-    let p = plan(q, TENANT, &c);
+    let p = q.plan(TENANT, &c);
     let rows = run_embedded(&fixture().store, &p).unwrap();
     finish(q, &p, &c, rows)
 }
@@ -176,13 +181,7 @@ fn q1_who_gave_users_admin_access() {
         })
         .collect();
     assert!(expected.len() > 10, "the week has admin grants");
-    let a = ask(
-        &Question::AdminAccess {
-            user: None,
-            admin_groups: "admin".into(),
-        },
-        1000,
-    );
+    let a = ask(&*question("admin-access", &[]), 1000);
     let got: BTreeSet<(String, String, String, String)> = a
         .rows
         .iter()
@@ -199,10 +198,7 @@ fn q1_who_gave_users_admin_access() {
     // One user's grants only, matched without case.
     let user = expected.iter().next().unwrap().0.clone();
     let one = ask(
-        &Question::AdminAccess {
-            user: Some(user.to_uppercase()),
-            admin_groups: "admin".into(),
-        },
+        &*question("admin-access", &[("user", &user.to_uppercase())]),
         1000,
     );
     assert_eq!(
@@ -227,7 +223,7 @@ fn q2_which_users_sign_in_to_an_app() {
         e.0 += 1;
         e.1 = e.1.max(time_of(r, "createdDateTime"));
     }
-    let a = ask(&Question::AppUsers { app: app.clone() }, 1000);
+    let a = ask(&*question("app-users", &[("app", &app)]), 1000);
     let got: BTreeMap<String, (i64, DateTime<Utc>)> = a
         .rows
         .iter()
@@ -251,14 +247,14 @@ fn q2_which_users_sign_in_to_an_app() {
     );
     // Paging: two pages of 10 are the first 20 rows, the cursor says more follow.
     let c = common(10);
-    let q = Question::AppUsers { app: app.clone() };
-    let p = plan(&q, TENANT, &c);
-    let first = finish(&q, &p, &c, run_embedded(&fixture().store, &p).unwrap());
+    let q = question("app-users", &[("app", &app)]);
+    let p = q.plan(TENANT, &c);
+    let first = finish(&*q, &p, &c, run_embedded(&fixture().store, &p).unwrap());
     assert_eq!(first.rows.len(), 10);
     assert_eq!(first.next_offset, Some(10));
     let c2 = Common { offset: 10, ..c };
-    let p2 = plan(&q, TENANT, &c2);
-    let second = finish(&q, &p2, &c2, run_embedded(&fixture().store, &p2).unwrap());
+    let p2 = q.plan(TENANT, &c2);
+    let second = finish(&*q, &p2, &c2, run_embedded(&fixture().store, &p2).unwrap());
     assert_eq!([first.rows, second.rows].concat(), a.rows[..20].to_vec());
     // Asked by the app's id, the same users.
     let app_id = signins
@@ -267,7 +263,7 @@ fn q2_which_users_sign_in_to_an_app() {
         .map(|r| s(&r["appId"]))
         .unwrap();
     assert!(shared::model::is_guid(&app_id), "{app_id}");
-    let by_id = ask(&Question::AppUsers { app: app_id }, 1000);
+    let by_id = ask(&*question("app-users", &[("app", &app_id)]), 1000);
     assert_eq!(by_id.rows, a.rows);
 }
 
@@ -286,7 +282,7 @@ fn q3_password_resets_per_day() {
             _ => {}
         }
     }
-    let a = ask(&Question::PasswordResets, 100);
+    let a = ask(&*question("password-resets", &[]), 100);
     let got: BTreeMap<String, (i64, i64)> = a
         .rows
         .iter()
@@ -345,7 +341,7 @@ fn q4_a_users_sign_in_pattern() {
             *expected.entry((dim.to_string(), key)).or_default() += 1;
         }
     }
-    let a = ask(&Question::SignInPattern { user: user.clone() }, 100);
+    let a = ask(&*question("sign-in-pattern", &[("user", &user)]), 100);
     let got: BTreeMap<(String, String), i64> = a
         .rows
         .iter()
@@ -366,7 +362,7 @@ fn q5_users_signed_in_per_day_and_over_the_week() {
             .insert(u.clone());
         all.insert(u);
     }
-    let a = ask(&Question::WeeklyUsers, 100);
+    let a = ask(&*question("weekly-users", &[]), 100);
     let got: BTreeMap<String, i64> = a
         .rows
         .iter()
@@ -388,7 +384,7 @@ fn q6_sign_in_status_with_top_error_codes() {
             .entry(r["status"]["errorCode"].as_i64().unwrap().to_string())
             .or_default() += 1;
     }
-    let a = ask(&Question::SignInStatus, 100);
+    let a = ask(&*question("sign-in-status", &[]), 100);
     let got: BTreeMap<String, i64> = a
         .rows
         .iter()
@@ -434,10 +430,54 @@ fn provisioning_answer(name: &str, pairs: &[(&str, &str)]) -> BTreeSet<String> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let question = Question::parse(name, &q).unwrap();
-    let a = ask(&question, 1000);
+    let a = ask(&*questions::parse(name, &q).unwrap(), 1000);
     assert!(a.next_offset.is_none());
     a.rows.iter().map(|r| s(&r[9])).collect()
+}
+
+#[test]
+fn sign_ins_per_client_app() {
+    // (sign-ins, failures, users) per client, from the generator's records.
+    let mut expected: BTreeMap<String, (i64, i64, BTreeSet<String>)> = BTreeMap::new();
+    for r in raw(Category::SignInLogs) {
+        let e = expected.entry(s(&r["clientAppUsed"])).or_default();
+        e.0 += 1;
+        e.1 += i64::from(r["status"]["errorCode"] != 0);
+        e.2.insert(s(&r["userPrincipalName"]).to_lowercase());
+    }
+    assert!(
+        expected.contains_key("IMAP4") && expected.contains_key("Browser"),
+        "the week has legacy and modern clients: {:?}",
+        expected.keys()
+    );
+    let a = ask(&*question("client-apps", &[]), 100);
+    assert_eq!(
+        a.columns,
+        ["client_app", "legacy", "sign_ins", "failures", "users"]
+    );
+    let got: BTreeMap<String, (i64, i64, i64)> = a
+        .rows
+        .iter()
+        .map(|r| {
+            let n = |i: usize| r[i].as_i64().unwrap();
+            (s(&r[0]), (n(2), n(3), n(4)))
+        })
+        .collect();
+    let expected: BTreeMap<String, (i64, i64, i64)> = expected
+        .into_iter()
+        .map(|(k, (n, f, u))| (k, (n, f, u.len() as i64)))
+        .collect();
+    assert_eq!(got, expected);
+    // Busiest first; legacy is every client but the browser and modern apps.
+    assert!(
+        a.rows
+            .windows(2)
+            .all(|w| w[0][2].as_i64() >= w[1][2].as_i64())
+    );
+    for r in &a.rows {
+        let modern = ["Browser", "Mobile Apps and Desktop clients"].contains(&s(&r[0]).as_str());
+        assert_eq!(r[1], serde_json::json!(!modern), "{r:?}");
+    }
 }
 
 #[test]
@@ -473,16 +513,13 @@ fn names_that_try_to_break_out_of_a_string_stay_strings() {
         "a'); DROP TABLE SigninLogs; --",
     ] {
         for q in [
-            Question::SignInPattern { user: user.into() },
-            Question::AdminAccess {
-                user: Some(user.into()),
-                admin_groups: user.into(),
-            },
-            Question::AppUsers { app: user.into() },
+            question("sign-in-pattern", &[("user", user)]),
+            question("admin-access", &[("user", user), ("admin_groups", user)]),
+            question("app-users", &[("app", user)]),
         ] {
-            let a = ask(&q, 100);
+            let a = ask(&*q, 100);
             assert!(a.rows.is_empty(), "{q:?} answered {:?}", a.rows);
-            let p = plan(&q, TENANT, &common(100));
+            let p = q.plan(TENANT, &common(100));
             let literal = shared::query::kql::lit(user);
             assert!(p.kql.contains(&literal), "{}", p.kql);
             // The SQL text never holds the value: it is a bound parameter.
@@ -490,7 +527,7 @@ fn names_that_try_to_break_out_of_a_string_stay_strings() {
         }
     }
     // The store is intact.
-    assert!(!ask(&Question::WeeklyUsers, 10).rows.is_empty());
+    assert!(!ask(&*question("weekly-users", &[]), 10).rows.is_empty());
 }
 
 /// The KQL of every question, as an admin would paste it into Log Analytics, checked against
@@ -519,6 +556,7 @@ fn the_kql_of_each_question_is_the_reviewed_text() {
         ("sign-in-pattern", q(&[("user", "adele@contoso.com")])),
         ("weekly-users", q(&[])),
         ("sign-in-status", q(&[])),
+        ("client-apps", q(&[])),
         ("groups-created", q(&[("target", "ServiceNow")])),
         (
             "users-removed",
@@ -548,7 +586,7 @@ fn the_kql_of_each_question_is_the_reviewed_text() {
         ),
     ];
     for (name, params, suffix) in cases.into_iter().map(|(n, p)| (n, p, "")).chain(custom) {
-        let question = Question::parse(name, &params).unwrap();
+        let question = questions::parse(name, &params).unwrap();
         let c = Common {
             kql_tables: if suffix.is_empty() {
                 shared::query::params::KqlTables::Entra
@@ -557,7 +595,10 @@ fn the_kql_of_each_question_is_the_reviewed_text() {
             },
             ..common(100)
         };
-        let kql = plan(&question, "72f988bf-86f1-41af-91ab-2d7cd011db47", &c).kql + "\n";
+        let kql = question
+            .plan("72f988bf-86f1-41af-91ab-2d7cd011db47", &c)
+            .kql
+            + "\n";
         let path = dir.join(format!("{name}{suffix}.kql"));
         if bless {
             std::fs::create_dir_all(&dir).unwrap();
@@ -713,46 +754,30 @@ async fn both_backends_give_the_same_answer() {
     }
     let app = apps.iter().max_by_key(|(_, n)| **n).unwrap().0.clone();
     let user = s(&raw(Category::SignInLogs)[0]["userPrincipalName"]);
-    let cases = [
-        (Question::SignInStatus, 0),
-        (Question::AppUsers { app: app.clone() }, 0),
-        (Question::AppUsers { app }, 10),
-        (
-            Question::SignInPattern {
-                user: user.to_uppercase(),
-            },
-            0,
-        ),
-        (
-            Question::SignInPattern {
-                user: "x\" or 1==1 | take 1 //".into(),
-            },
-            0,
-        ),
-        (
-            Question::SignInPattern {
-                user: "x' or 1=1 --".into(),
-            },
-            0,
-        ),
-        (
-            Question::SignInPattern {
-                user: "\"| take 1".into(),
-            },
-            0,
-        ),
+    let upper = user.to_uppercase();
+    // (question, its parameters, offset)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], usize);
+    let cases: [Case; 7] = [
+        ("sign-in-status", &[], 0),
+        ("app-users", &[("app", &app)], 0),
+        ("app-users", &[("app", &app)], 10),
+        ("sign-in-pattern", &[("user", &upper)], 0),
+        ("sign-in-pattern", &[("user", "x\" or 1==1 | take 1 //")], 0),
+        ("sign-in-pattern", &[("user", "x' or 1=1 --")], 0),
+        ("sign-in-pattern", &[("user", "\"| take 1")], 0),
     ];
-    for (q, offset) in cases {
+    for (name, pairs, offset) in cases {
+        let q = question(name, pairs);
         let c = Common {
             offset,
             ..common(10)
         };
-        let p = plan(&q, TENANT, &c);
+        let p = q.plan(TENANT, &c);
         let embedded_rows = run_embedded(&f.store, &p).unwrap();
-        let mut embedded = finish(&q, &p, &c, embedded_rows);
+        let mut embedded = finish(&*q, &p, &c, embedded_rows);
         let la_rows = la.run(&p.kql, c.from, c.to).await.unwrap();
-        let mut remote = finish(&q, &p, &c, la_rows);
-        if let Question::SignInPattern { .. } = q {
+        let mut remote = finish(&*q, &p, &c, la_rows);
+        if name == "sign-in-pattern" {
             // The stand-in computes two of the five facets.
             embedded
                 .rows
@@ -783,12 +808,12 @@ fn a_category_is_listed_with_its_filters_and_every_column() {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     };
-    let question = Question::parse(
+    let listing = questions::parse(
         "logs",
         &q(&[("category", "signinlogs"), ("user", &user), ("result", "0")]),
     )
     .unwrap();
-    let a = ask(&question, 1000);
+    let a = ask(&*listing, 1000);
     let expected: BTreeSet<String> = signins
         .iter()
         .filter(|r| s(&r["userPrincipalName"]) == user && r["status"]["errorCode"] == 0)
@@ -808,7 +833,7 @@ fn a_category_is_listed_with_its_filters_and_every_column() {
     assert!(a.rows.iter().all(|r| r[interactive] == true));
     // Audit records by operation.
     let audits = ask(
-        &Question::parse(
+        &*questions::parse(
             "logs",
             &q(&[
                 ("category", "AuditLogs"),
@@ -827,13 +852,13 @@ fn a_category_is_listed_with_its_filters_and_every_column() {
     );
     // A filter the category does not have is named, with the ones it has.
     let e =
-        Question::parse("logs", &q(&[("category", "AuditLogs"), ("app", "Teams")])).unwrap_err();
+        questions::parse("logs", &q(&[("category", "AuditLogs"), ("app", "Teams")])).unwrap_err();
     assert_eq!(e.parameter, "app");
     assert!(
         e.message.contains("not a filter of AuditLogs") && e.message.contains("operation"),
         "{e}"
     );
-    let e = Question::parse("logs", &q(&[("category", "Signins")])).unwrap_err();
+    let e = questions::parse("logs", &q(&[("category", "Signins")])).unwrap_err();
     assert!(e.message.contains("unknown category"), "{e}");
 }
 
@@ -995,9 +1020,9 @@ fn questions_are_answered_while_an_import_builds_the_indexes() {
         .iter()
         .filter(|r| s(&r["userPrincipalName"]) == user)
         .count() as i64;
-    let question = Question::SignInPattern { user: user.clone() };
+    let pattern = question("sign-in-pattern", &[("user", &user)]);
     let c = common(100);
-    let p = plan(&question, TENANT, &c);
+    let p = pattern.plan(TENANT, &c);
     assert!(p.sql.contains("INDEXED BY"), "{}", p.sql);
     let sign_ins_of = |rows: Vec<Vec<Value>>| -> i64 {
         rows.iter()

@@ -515,7 +515,7 @@ impl App {
         HttpResponse,
     > {
         let mut allowed = Vec::new();
-        for f in functions::REGISTRY {
+        for f in functions::REGISTRY.iter() {
             let Trigger::Http { route, methods, .. } = f.spec.trigger else {
                 continue;
             };

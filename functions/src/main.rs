@@ -469,7 +469,7 @@ fn list_functions(app: &App) {
         "{:<22} {:<7} {:<22} DESCRIPTION",
         "NAME", "TRIGGER", "SCHEDULE (UTC) / ROUTE"
     );
-    for f in functions::REGISTRY {
+    for f in functions::REGISTRY.iter() {
         let (trigger, when) = match f.spec.trigger {
             Trigger::Timer { .. } => ("timer", app.schedule_of(f.spec).to_string()),
             Trigger::Http { route, methods, .. } => {

@@ -11,7 +11,7 @@ use shared::destinations::spool::Spool;
 use shared::destinations::storage::service::BlobService;
 use shared::destinations::storage::{StorageSink, StorageTarget};
 
-/// Token audiences (protocols.md §4.1, §7.1, §6).
+/// Token audiences (<https://learn.microsoft.com/en-us/azure/azure-monitor/logs/logs-ingestion-api-overview>, <https://learn.microsoft.com/en-us/rest/api/eventhub/send-batch-events>, <https://learn.microsoft.com/en-us/entra/identity/managed-identities-azure-resources/services-id-authentication-support>).
 const MONITOR: &str = "https://monitor.azure.com";
 const EVENT_HUBS: &str = "https://eventhubs.azure.net";
 const STORAGE: &str = "https://storage.azure.com";

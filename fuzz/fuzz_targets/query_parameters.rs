@@ -6,22 +6,8 @@
 use chrono::{Duration, TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
 use shared::query::params::{self, CursorKey};
-use shared::query::questions::{Question, own_parameters, plan};
+use shared::query::questions::{self, Question};
 use std::collections::BTreeMap;
-
-const QUESTIONS: [&str; 11] = [
-    "admin-access",
-    "app-users",
-    "password-resets",
-    "sign-in-pattern",
-    "weekly-users",
-    "sign-in-status",
-    "logs",
-    "provisioning",
-    "users-removed",
-    "groups-created",
-    "users-created",
-];
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -32,10 +18,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
     let key = CursorKey::new(b"fuzz");
-    let common = |query: &BTreeMap<String, String>, name: &str| {
+    let common = |query: &BTreeMap<String, String>, q: &dyn Question| {
         params::common(
             query,
-            own_parameters(name),
+            &q.spec().parameter_names(),
             now,
             Duration::days(7),
             Duration::days(30),
@@ -43,17 +29,16 @@ fuzz_target!(|data: &[u8]| {
             &key,
         )
     };
-    for name in QUESTIONS {
-        let question = Question::parse(name, &query);
-        match (common(&query, name), question) {
+    for question in questions::ALL.iter().copied() {
+        match (common(&query, question), question.parse(&query)) {
             (Ok(c), Ok(q)) => {
                 assert!(c.from <= c.to && c.limit >= 1 && c.offset <= params::MAX_OFFSET);
-                let _ = plan(&q, "11111111-2222-3333-4444-555555555555", &c);
+                let _ = q.plan("11111111-2222-3333-4444-555555555555", &c);
                 // The next page's cursor is accepted with the same parameters.
                 let next = params::cursor(c.offset + c.limit, &query, &key);
                 let mut again = query.clone();
                 again.insert("cursor".into(), next);
-                let page = common(&again, name);
+                let page = common(&again, question);
                 assert!(page.is_ok() || c.offset + c.limit > params::MAX_OFFSET);
             }
             (Err(e), _) | (_, Err(e)) => assert!(!e.message.is_empty()),

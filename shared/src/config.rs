@@ -407,7 +407,7 @@ impl Config {
                         route_vars.keys().cloned().collect::<Vec<_>>().join(", ")
                     )
                 } else {
-                    "unknown setting; see the configuration table in the README".to_string()
+                    "unknown setting; see docs/configuration.md for the settings".to_string()
                 };
                 problem(key, hint);
             }

@@ -91,7 +91,7 @@ impl FunctionSpec {
         matches!(self.trigger, Trigger::Timer { .. })
     }
 
-    /// The `function.json` Azure Functions reads for this function (protocols.md §1.3).
+    /// The `function.json` Azure Functions reads for this function (<https://learn.microsoft.com/en-us/azure/azure-functions/functions-custom-handlers#application-structure>).
     ///
     /// Timer bindings are named `timer`, HTTP bindings `req` / `res`; the envelope handler
     /// relies on those names only loosely (it takes the first binding it finds).

@@ -2,7 +2,7 @@
 //!
 //! Azure timer triggers use six fields, `{second} {minute} {hour} {day} {month} {day-of-week}`,
 //! evaluated in UTC, with day-of-week 0 = Sunday and month/day names allowed
-//! (protocols.md §1.3). NCrontab requires *both* day fields to match when both are restricted,
+//! (<https://learn.microsoft.com/en-us/azure/azure-functions/functions-bindings-timer#ncrontab-expressions>). NCrontab requires *both* day fields to match when both are restricted,
 //! unlike Vixie cron's "either". Five-field cron copied from elsewhere is a classic mistake, so
 //! it is refused with a hint instead of being silently reinterpreted.
 

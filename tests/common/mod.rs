@@ -205,7 +205,7 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value 
 }
 
 // A local identity platform: the v2.0 token endpoint and a managed-identity endpoint, speaking
-// the documented requests and answers (protocols.md §3).
+// the documented requests and answers (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>).
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;

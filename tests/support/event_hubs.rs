@@ -1,4 +1,4 @@
-//! A local server enforcing the Event Hubs HTTPS send contract (protocols.md §7): `POST
+//! A local server enforcing the Event Hubs HTTPS send contract (<https://learn.microsoft.com/en-us/rest/api/eventhub/send-batch-events>): `POST
 //! /{hub}/messages` with `api-version=2014-01`, a SAS token whose signature, resource, expiry and
 //! policy are verified, the batch content type, a JSON array of elements with a string `Body`,
 //! the publication limit (1 MB; 413 above it); a hub that exists (404 `MessagingEntityNotFound`

@@ -1,4 +1,4 @@
-//! A local server enforcing the Logs Ingestion API contract (protocols.md §4.1, §4.3): the
+//! A local server enforcing the Logs Ingestion API contract (<https://learn.microsoft.com/en-us/azure/azure-monitor/logs/logs-ingestion-api-overview>, <https://learn.microsoft.com/en-us/azure/azure-monitor/service-limits#logs-ingestion-api>): the
 //! path `/dataCollectionRules/{dcr}/streams/{stream}` with a stream the committed DCR
 //! (`infra/log-analytics/tables-and-dcr.json`) declares, `api-version=2023-01-01`, the bearer
 //! token, `Content-Type: application/json`, gzip, the 1 MB limit on the call compressed and

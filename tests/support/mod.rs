@@ -1,7 +1,7 @@
 //! Stand-ins the shared crate's integration tests run against: a real Azurite (installed by
 //! `bash tests/run` from npm), and local servers enforcing the documented contracts of the two
 //! services that have no local emulator — the Logs Ingestion API and the Event Hubs HTTPS send
-//! API (protocols.md §4, §7).
+//! API (<https://learn.microsoft.com/en-us/azure/azure-monitor/logs/logs-ingestion-api-overview>, <https://learn.microsoft.com/en-us/rest/api/eventhub/send-batch-events>).
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod azurite;

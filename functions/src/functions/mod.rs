@@ -49,105 +49,69 @@ impl std::fmt::Debug for Function {
     }
 }
 
-/// Every function of the set.
-pub static REGISTRY: &[Function] = &[
-    Function {
-        spec: &collect_signins::SPEC,
-        handler: Handler::Timer(collect_signins::run),
-    },
-    Function {
-        spec: &collect_audit::SPEC,
-        handler: Handler::Timer(collect_audit::run),
-    },
-    Function {
-        spec: &collect_provisioning::SPEC,
-        handler: Handler::Timer(collect_provisioning::run),
-    },
-    Function {
-        spec: &collect_risk::SPEC,
-        handler: Handler::Timer(collect_risk::run),
-    },
-    Function {
-        spec: &replay_spool::SPEC,
-        handler: Handler::Timer(replay_spool::run),
-    },
-    Function {
-        spec: &retention::SPEC,
-        handler: Handler::Timer(retention::run),
-    },
-    Function {
-        spec: &detect_risks::SPEC,
-        handler: Handler::Timer(detect_risks::run),
-    },
-    Function {
-        spec: &health::SPEC,
-        handler: Handler::Http(health::run),
-    },
-    Function {
-        spec: &risk_detections::SPEC,
-        handler: Handler::Http(risk_detections::run),
-    },
-    Function {
-        spec: &risk_detections::SIGN_INS,
-        handler: Handler::Http(risk_detections::sign_ins),
-    },
-    Function {
-        spec: &risky_users::LIST,
-        handler: Handler::Http(risky_users::list),
-    },
-    Function {
-        spec: &risky_users::ACT,
-        handler: Handler::Http(risky_users::act),
-    },
-    Function {
-        spec: &questions::OPENAPI,
-        handler: Handler::Http(questions::run_openapi),
-    },
-    Function {
-        spec: &questions::QUESTIONS[0].spec,
+/// Every function of the set: the list below, then one HTTP function per question of
+/// [`shared::query::questions::ALL`].
+pub static REGISTRY: std::sync::LazyLock<Vec<Function>> = std::sync::LazyLock::new(|| {
+    let mut all = vec![
+        Function {
+            spec: &collect_signins::SPEC,
+            handler: Handler::Timer(collect_signins::run),
+        },
+        Function {
+            spec: &collect_audit::SPEC,
+            handler: Handler::Timer(collect_audit::run),
+        },
+        Function {
+            spec: &collect_provisioning::SPEC,
+            handler: Handler::Timer(collect_provisioning::run),
+        },
+        Function {
+            spec: &collect_risk::SPEC,
+            handler: Handler::Timer(collect_risk::run),
+        },
+        Function {
+            spec: &replay_spool::SPEC,
+            handler: Handler::Timer(replay_spool::run),
+        },
+        Function {
+            spec: &retention::SPEC,
+            handler: Handler::Timer(retention::run),
+        },
+        Function {
+            spec: &detect_risks::SPEC,
+            handler: Handler::Timer(detect_risks::run),
+        },
+        Function {
+            spec: &health::SPEC,
+            handler: Handler::Http(health::run),
+        },
+        Function {
+            spec: &risk_detections::SPEC,
+            handler: Handler::Http(risk_detections::run),
+        },
+        Function {
+            spec: &risk_detections::SIGN_INS,
+            handler: Handler::Http(risk_detections::sign_ins),
+        },
+        Function {
+            spec: &risky_users::LIST,
+            handler: Handler::Http(risky_users::list),
+        },
+        Function {
+            spec: &risky_users::ACT,
+            handler: Handler::Http(risky_users::act),
+        },
+        Function {
+            spec: &questions::OPENAPI,
+            handler: Handler::Http(questions::run_openapi),
+        },
+    ];
+    all.extend(shared::query::questions::ALL.iter().map(|q| Function {
+        spec: &q.spec().function,
         handler: Handler::Http(questions::run),
-    },
-    Function {
-        spec: &questions::QUESTIONS[1].spec,
-        handler: Handler::Http(questions::run),
-    },
-    Function {
-        spec: &questions::QUESTIONS[2].spec,
-        handler: Handler::Http(questions::run),
-    },
-    Function {
-        spec: &questions::QUESTIONS[3].spec,
-        handler: Handler::Http(questions::run),
-    },
-    Function {
-        spec: &questions::QUESTIONS[4].spec,
-        handler: Handler::Http(questions::run),
-    },
-    Function {
-        spec: &questions::QUESTIONS[5].spec,
-        handler: Handler::Http(questions::run),
-    },
-    Function {
-        spec: &questions::QUESTIONS[6].spec,
-        handler: Handler::Http(questions::run),
-    },
-    Function {
-        spec: &questions::QUESTIONS[7].spec,
-        handler: Handler::Http(questions::run),
-    },
-    Function {
-        spec: &questions::QUESTIONS[8].spec,
-        handler: Handler::Http(questions::run),
-    },
-    Function {
-        spec: &questions::QUESTIONS[9].spec,
-        handler: Handler::Http(questions::run),
-    },
-    Function {
-        spec: &questions::QUESTIONS[10].spec,
-        handler: Handler::Http(questions::run),
-    },
-];
+    }));
+    all
+});
 
 /// Looks a function up by its name (case-insensitive, as Azure treats function names).
 pub fn find(name: &str) -> Option<&'static Function> {
@@ -189,7 +153,7 @@ mod tests {
         names.sort_by_key(|n| n.to_ascii_lowercase());
         names.dedup_by_key(|n| n.to_ascii_lowercase());
         assert_eq!(names.len(), REGISTRY.len());
-        for f in REGISTRY {
+        for f in REGISTRY.iter() {
             if let Trigger::Timer { schedule } = f.spec.trigger {
                 Schedule::parse(schedule).unwrap();
             }
@@ -198,10 +162,10 @@ mod tests {
 
     #[test]
     fn every_question_has_its_function() {
-        for q in &questions::QUESTIONS {
-            let f =
-                find(q.spec.name).unwrap_or_else(|| panic!("{} is not registered", q.spec.name));
-            assert!(std::ptr::eq(f.spec, &q.spec));
+        for q in shared::query::questions::ALL {
+            let name = q.spec().name();
+            let f = find(name).unwrap_or_else(|| panic!("{name} is not registered"));
+            assert!(std::ptr::eq(f.spec, &q.spec().function));
             assert!(matches!(f.handler, Handler::Http(_)));
         }
     }

@@ -1,7 +1,8 @@
 //! The question endpoints (GET `/api/...`), one HTTP function each, answered from the embedded
 //! store: JSON by default, CSV with `Accept: text/csv` or `format=csv`; `explain=true` adds the
-//! KQL to paste into Log Analytics. Every bad parameter is a 400 naming it. [`QUESTIONS`] is the
-//! one list the registry entries and the OpenAPI document (`/api/openapi.json`) come from.
+//! KQL to paste into Log Analytics. Every bad parameter is a 400 naming it. The questions
+//! themselves are [`shared::query::questions::ALL`], the one list the registry entries and the
+//! OpenAPI document (`/api/openapi.json`) come from.
 
 use crate::app::App;
 use crate::functions::HttpResult;
@@ -10,249 +11,10 @@ use serde_json::{Value, json};
 use shared::model::Destination;
 use shared::query::log_analytics::QueryError;
 use shared::query::params::{self, Backend, Format, ParamError};
-use shared::query::questions::{Question, own_parameters, plan};
+use shared::query::questions;
 use shared::query::{finish, run_embedded, to_csv, to_json};
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use std::sync::Arc;
-
-/// A question endpoint: its function (named as the question), its documentation.
-pub struct QuestionDoc {
-    pub spec: FunctionSpec,
-    /// (parameter, required, description, example)
-    pub params: &'static [(&'static str, bool, &'static str, &'static str)],
-    /// The range when none is given.
-    pub default_days: i64,
-}
-
-pub static QUESTIONS: [QuestionDoc; 11] = [
-    QuestionDoc {
-        spec: FunctionSpec {
-            name: "admin-access",
-            description: "Who gave a user access to an admin group or a directory role, when, and through what (direct, PIM, group).",
-            trigger: Trigger::Http {
-                route: "audit/admin-access",
-                methods: &[Method::Get],
-                auth: AuthLevel::Function,
-            },
-        },
-        params: &[
-            (
-                "user",
-                false,
-                "Only grants to this user (user principal name, any case).",
-                "adele.vance@contoso.com",
-            ),
-            (
-                "admin_groups",
-                false,
-                "Groups whose name contains this text count as admin groups (default: admin).",
-                "admin",
-            ),
-        ],
-        default_days: 30,
-    },
-    QuestionDoc {
-        spec: FunctionSpec {
-            name: "app-users",
-            description: "Which users sign in to an app: sign-ins and last sign-in per user.",
-            trigger: Trigger::Http {
-                route: "signins/app-users",
-                methods: &[Method::Get],
-                auth: AuthLevel::Function,
-            },
-        },
-        params: &[(
-            "app",
-            true,
-            "The app's display name or application id.",
-            "Microsoft Teams",
-        )],
-        default_days: 7,
-    },
-    QuestionDoc {
-        spec: FunctionSpec {
-            name: "password-resets",
-            description: "Password resets per day, self-service and by an admin.",
-            trigger: Trigger::Http {
-                route: "audit/password-resets",
-                methods: &[Method::Get],
-                auth: AuthLevel::Function,
-            },
-        },
-        params: &[],
-        default_days: 7,
-    },
-    QuestionDoc {
-        spec: FunctionSpec {
-            name: "sign-in-pattern",
-            description: "A user's sign-in pattern: weekday-hour (0 = Sunday), locations, apps, devices, results.",
-            trigger: Trigger::Http {
-                route: "signins/pattern",
-                methods: &[Method::Get],
-                auth: AuthLevel::Function,
-            },
-        },
-        params: &[(
-            "user",
-            true,
-            "The user principal name (any case).",
-            "adele.vance@contoso.com",
-        )],
-        default_days: 30,
-    },
-    QuestionDoc {
-        spec: FunctionSpec {
-            name: "weekly-users",
-            description: "How many users signed in: per day, and distinct over the range (a week by default).",
-            trigger: Trigger::Http {
-                route: "signins/users",
-                methods: &[Method::Get],
-                auth: AuthLevel::Function,
-            },
-        },
-        params: &[],
-        default_days: 7,
-    },
-    QuestionDoc {
-        spec: FunctionSpec {
-            name: "sign-in-status",
-            description: "Sign-ins by status (success, failure, interrupted) with each result code and its meaning.",
-            trigger: Trigger::Http {
-                route: "signins/status",
-                methods: &[Method::Get],
-                auth: AuthLevel::Function,
-            },
-        },
-        params: &[],
-        default_days: 7,
-    },
-    QuestionDoc {
-        spec: FunctionSpec {
-            name: "groups-created",
-            description: "Groups successfully created in a target system.",
-            trigger: Trigger::Http {
-                route: "provisioning/groups-created",
-                methods: &[Method::Get],
-                auth: AuthLevel::Function,
-            },
-        },
-        params: &[(
-            "target",
-            true,
-            "The target system's name (any case).",
-            "ServiceNow",
-        )],
-        default_days: 7,
-    },
-    QuestionDoc {
-        spec: FunctionSpec {
-            name: "users-removed",
-            description: "Users successfully removed (deleted) from a target system.",
-            trigger: Trigger::Http {
-                route: "provisioning/users-removed",
-                methods: &[Method::Get],
-                auth: AuthLevel::Function,
-            },
-        },
-        params: &[(
-            "target",
-            true,
-            "The target system's name (any case).",
-            "Adobe Identity Management",
-        )],
-        default_days: 7,
-    },
-    QuestionDoc {
-        spec: FunctionSpec {
-            name: "users-created",
-            description: "Users from a source system successfully created in a target system.",
-            trigger: Trigger::Http {
-                route: "provisioning/users-created",
-                methods: &[Method::Get],
-                auth: AuthLevel::Function,
-            },
-        },
-        params: &[
-            (
-                "source",
-                true,
-                "The source system's name (any case).",
-                "Workday",
-            ),
-            (
-                "target",
-                true,
-                "The target system's name (any case).",
-                "Active Directory",
-            ),
-        ],
-        default_days: 7,
-    },
-    QuestionDoc {
-        spec: FunctionSpec {
-            name: "logs",
-            description: "A category's records, newest first, with all the Entra table's columns, filtered by user, app, IP, result, operation, correlation id or record id.",
-            trigger: Trigger::Http {
-                route: "logs/{category}",
-                methods: &[Method::Get],
-                auth: AuthLevel::Function,
-            },
-        },
-        params: &[
-            (
-                "user",
-                false,
-                "User principal name (any case).",
-                "adele.vance@contoso.com",
-            ),
-            ("app", false, "App display name.", "Microsoft Teams"),
-            ("ip", false, "IP address.", "203.0.113.7"),
-            (
-                "result",
-                false,
-                "Result type (sign-in error code, or success/failure).",
-                "50126",
-            ),
-            ("operation", false, "Operation name.", "Add member to group"),
-            (
-                "correlation_id",
-                false,
-                "Correlation id.",
-                "b7b5a0b4-0000-4000-8000-000000000000",
-            ),
-            ("id", false, "Record id.", "Directory_0A1B2C"),
-        ],
-        default_days: 1,
-    },
-    QuestionDoc {
-        spec: FunctionSpec {
-            name: "provisioning",
-            description: "Provisioning events filtered by source, target, action, object type and status.",
-            trigger: Trigger::Http {
-                route: "provisioning/events",
-                methods: &[Method::Get],
-                auth: AuthLevel::Function,
-            },
-        },
-        params: &[
-            ("source", false, "Source system name.", "Workday"),
-            ("target", false, "Target system name.", "Active Directory"),
-            (
-                "action",
-                false,
-                "create, update, delete, disable, ...",
-                "create",
-            ),
-            ("object_type", false, "User or Group.", "User"),
-            ("status", false, "success, skipped or failure.", "failure"),
-        ],
-        default_days: 7,
-    },
-];
-
-pub fn doc(name: &str) -> Option<&'static QuestionDoc> {
-    QUESTIONS.iter().find(|q| q.spec.name == name)
-}
 
 /// The handler of every question function: the invocation names the question.
 pub fn run(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
@@ -347,7 +109,7 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
     for (k, v) in &req.params {
         req.query.insert(k.clone(), v.clone());
     }
-    let Some(d) = doc(name) else {
+    let Some(q) = questions::find(name) else {
         return Ok(HttpResponse::error(
             404,
             "NoSuchQuestion",
@@ -362,9 +124,9 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
     let now = app.now();
     let common = match params::common(
         &req.query,
-        own_parameters(name),
+        &q.spec().parameter_names(),
         now,
-        chrono::Duration::days(d.default_days),
+        chrono::Duration::days(q.spec().default_days),
         retention,
         accept_csv,
         app.cursor_key(),
@@ -372,7 +134,7 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
         Ok(c) => c,
         Err(e) => return Ok(bad_request(&e)),
     };
-    let question = match Question::parse(name, &req.query) {
+    let question = match q.parse(&req.query) {
         Ok(q) => q,
         Err(e) => return Ok(bad_request(&e)),
     };
@@ -383,7 +145,7 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
     let mut common = common;
     common.kql_tables = app.config().query.tables;
     let backend = common.backend.unwrap_or(app.config().query.backend);
-    let p = plan(&question, &tenant, &common);
+    let p = question.plan(&tenant, &common);
     let rows = match backend {
         Backend::Embedded => {
             let category = question.category();
@@ -438,7 +200,7 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
             }
         }
     };
-    let a = finish(&question, &p, &common, rows);
+    let a = finish(&*question, &p, &common, rows);
     let next_cursor = a
         .next_offset
         .map(|o| params::cursor(o, &req.query, app.cursor_key()));
@@ -496,15 +258,16 @@ pub fn openapi() -> Value {
         { "name": "backend", "in": "query", "schema": { "type": "string", "enum": ["embedded", "log-analytics"] }, "description": "Where to answer from (default: ENTRA_MONITOR_QUERY_BACKEND, embedded)." }
     ]);
     let mut paths = serde_json::Map::new();
-    for q in &QUESTIONS {
-        let Trigger::Http { route, .. } = q.spec.trigger else {
+    for q in questions::ALL {
+        let spec = q.spec();
+        let Trigger::Http { route, .. } = spec.function.trigger else {
             continue;
         };
-        let mut parameters: Vec<Value> = q
+        let mut parameters: Vec<Value> = spec
             .params
             .iter()
-            .map(|(n, required, description, example)| {
-                json!({ "name": n, "in": "query", "required": required, "schema": { "type": "string" }, "description": description, "example": example })
+            .map(|p| {
+                json!({ "name": p.name, "in": "query", "required": p.required, "schema": { "type": "string" }, "description": p.description, "example": p.example })
             })
             .collect();
         if route.contains("{category}") {
@@ -514,8 +277,8 @@ pub fn openapi() -> Value {
         paths.insert(
             format!("/api/{route}"),
             json!({ "get": {
-                "operationId": q.spec.name,
-                "summary": q.spec.description,
+                "operationId": spec.function.name,
+                "summary": spec.function.description,
                 "parameters": parameters,
                 "responses": {
                     "200": { "description": "The answer: columns, rows (objects), next_cursor, summary when the question has totals, kql with explain=true.",
@@ -593,7 +356,7 @@ pub fn openapi() -> Value {
         "openapi": "3.0.3",
         "info": { "title": "entra-monitor", "version": env!("CARGO_PKG_VERSION"), "description": "Answers about Microsoft Entra activity logs, from the embedded store." },
         "paths": paths,
-        // Any one of these lets a request in (see the README's security model): an API key of
+        // Any one of these lets a request in (see docs/security.md): an API key of
         // ours, an Entra access token, or — on Azure with no key or audience of ours
         // configured — the function key. A local `serve` on loopback lets reads in without.
         "security": [{ "apiKey": [] }, { "bearer": [] }, { "functionKey": [] }],

@@ -1,4 +1,4 @@
-//! The Azure Functions custom handler (protocols.md §1).
+//! The Azure Functions custom handler (<https://learn.microsoft.com/en-us/azure/azure-functions/functions-custom-handlers>).
 //!
 //! The Functions host starts this process, waits for it to listen on
 //! `FUNCTIONS_CUSTOMHANDLER_PORT`, and then:
@@ -80,7 +80,7 @@ pub fn routes(
         .unify()
 }
 
-/// The host's answer envelope (protocols.md §1.5).
+/// The host's answer envelope (<https://learn.microsoft.com/en-us/azure/azure-functions/functions-custom-handlers#response-payload>).
 fn envelope(status: u16, res: Option<Value>, logs: Vec<String>) -> HttpResponse {
     let outputs = match res {
         Some(res) => json!({ "res": res }),
@@ -316,7 +316,7 @@ fn http_output(resp: &HttpResponse) -> Value {
 
 /// Writes `<dir>/<FunctionName>/function.json` for every registered function.
 pub fn write_layout(dir: &std::path::Path) -> std::io::Result<()> {
-    for f in functions::REGISTRY {
+    for f in functions::REGISTRY.iter() {
         let folder = dir.join(f.spec.name);
         std::fs::create_dir_all(&folder)?;
         std::fs::write(folder.join("function.json"), function_json_text(f.spec))?;
@@ -335,7 +335,7 @@ pub fn function_json_text(spec: &shared::registry::FunctionSpec) -> String {
 /// disagreement (missing, different, or a folder for a function that does not exist).
 pub fn check_layout(dir: &std::path::Path) -> Vec<String> {
     let mut problems = Vec::new();
-    for f in functions::REGISTRY {
+    for f in functions::REGISTRY.iter() {
         let path = dir.join(f.spec.name).join("function.json");
         match std::fs::read_to_string(&path) {
             Err(e) => problems.push(format!(

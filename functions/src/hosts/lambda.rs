@@ -1,4 +1,4 @@
-//! AWS Lambda (protocols.md §8). One deployment package serves every function:
+//! AWS Lambda (<https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html>). One deployment package serves every function:
 //! - an EventBridge scheduled event (or an EventBridge Scheduler target whose input is
 //!   `{"function": "<name>"}`) runs the timer function named in the event, or else the one
 //!   named by `ENTRA_MONITOR_LAMBDA_FUNCTION`;

@@ -1,5 +1,5 @@
 //! The record envelope Entra diagnostic settings write to Storage and send to Event Hubs
-//! (protocols.md §5.3): a few top-level fields and `properties`, the Graph-shaped record in
+//! (<https://learn.microsoft.com/en-us/azure/azure-monitor/essentials/resource-logs-schema>): a few top-level fields and `properties`, the Graph-shaped record in
 //! camelCase. Tools that read Entra archives and SIEM connectors read this shape.
 
 use super::Category;

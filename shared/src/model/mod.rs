@@ -68,7 +68,7 @@ fn is_domain(t: &str) -> bool {
             .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
 }
 
-/// An Entra log category, named as diagnostic settings name it (protocols.md §5.1).
+/// An Entra log category, named as diagnostic settings name it (<https://learn.microsoft.com/en-us/entra/identity/monitoring-health/howto-configure-diagnostic-settings>).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Category {
     SignInLogs,

@@ -1,5 +1,5 @@
 //! Graph records → canonical rows, shaped like the Log Analytics tables Entra diagnostic
-//! settings fill (protocols.md §5.2): PascalCase column names, `ResultType` a string, nested
+//! settings fill (<https://learn.microsoft.com/en-us/azure/azure-monitor/reference/tables/signinlogs>): PascalCase column names, `ResultType` a string, nested
 //! objects kept as objects where the table has `dynamic` columns and as JSON text where it has
 //! `string` ones (the non-interactive, service-principal, managed-identity and provisioning
 //! tables), so existing KQL works on them.
@@ -670,7 +670,7 @@ fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowEr
     })
 }
 
-/// signIn properties in v1.0 and beta (protocols.md §2.2).
+/// signIn properties in v1.0 and beta (<https://learn.microsoft.com/en-us/graph/api/resources/signin>).
 const SIGN_IN_PROPERTIES: &[&str] = &[
     "id",
     "createdDateTime",

@@ -45,7 +45,7 @@ impl Default for CollectSettings {
     }
 }
 
-/// How far back each run re-reads, to catch records published late (protocols.md §2.6):
+/// How far back each run re-reads, to catch records published late (<https://learn.microsoft.com/en-us/entra/identity/monitoring-health/reference-reports-latencies>):
 /// sign-ins up to 30 min (MFA details up to ~2 h), offline risk detections up to 48 h.
 pub fn overlap(category: Category) -> Duration {
     match category {

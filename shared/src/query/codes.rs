@@ -1,4 +1,4 @@
-//! Entra sign-in result codes (protocols.md §9), as data: what each means and how it counts in
+//! Entra sign-in result codes (<https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>), as data: what each means and how it counts in
 //! a status breakdown. Microsoft changes codes and texts; an unknown code is a failure with no
 //! meaning given.
 

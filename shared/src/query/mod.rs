@@ -1,7 +1,7 @@
-//! The questions the endpoints answer (PRODUCT.md §3), behind one interface and two backends:
-//! the embedded store (SQL over the per-category tables) and Log Analytics (KQL). Each question
-//! is planned for both from one definition ([`questions`]); [`finish`] shapes the same answer
-//! from either backend's rows.
+//! The questions the endpoints answer, behind one interface and two backends: the embedded
+//! store (SQL over the per-category tables) and Log Analytics (KQL). Each question is planned
+//! for both from one definition ([`questions`]); [`finish`] shapes the same answer from either
+//! backend's rows.
 
 pub mod codes;
 pub mod kql;
@@ -11,8 +11,8 @@ pub mod questions;
 
 use chrono::{DateTime, Duration, Utc};
 use params::Common;
-use questions::{Plan, Question};
-use serde_json::{Map, Value, json};
+use questions::{Asked, Plan};
+use serde_json::{Value, json};
 
 /// What a question returns.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,102 +24,25 @@ pub struct Answer {
     pub next_offset: Option<usize>,
 }
 
-/// Shapes backend rows (in the plan's columns) into the question's answer.
-pub fn finish(q: &Question, plan: &Plan, c: &Common, mut rows: Vec<Vec<Value>>) -> Answer {
-    let mut columns: Vec<String> = plan.columns.iter().map(|s| s.to_string()).collect();
-    let mut summary = None;
+/// Shapes backend rows (in the plan's columns) into the question's answer: a page cut to its
+/// limit (the plan reads one row more, telling whether another page follows), then the
+/// question's own shaping.
+pub fn finish(q: &dyn Asked, plan: &Plan, c: &Common, mut rows: Vec<Vec<Value>>) -> Answer {
     let mut next_offset = None;
     if plan.paged && rows.len() > c.limit {
         rows.truncate(c.limit);
         next_offset = Some(c.offset + c.limit);
     }
-    match q {
-        Question::PasswordResets => {
-            // Every day of the range, zero when nothing happened.
-            let mut by_day: std::collections::BTreeMap<String, (i64, i64)> = rows
-                .iter()
-                .map(|r| (text(&r[0]), (int(&r[1]), int(&r[2]))))
-                .collect();
-            let mut day = c.from.date_naive();
-            while day <= c.to.date_naive() {
-                by_day.entry(day.to_string()).or_default();
-                day += Duration::days(1);
-            }
-            let (s, a): (i64, i64) = by_day
-                .values()
-                .fold((0, 0), |(s, a), (x, y)| (s + x, a + y));
-            summary = Some(json!({ "self_service": s, "by_admin": a }));
-            rows = by_day
-                .into_iter()
-                .map(|(d, (s, a))| vec![json!(d), json!(s), json!(a)])
-                .collect();
-        }
-        Question::WeeklyUsers => {
-            let all = rows.iter().position(|r| text(&r[0]) == "all");
-            if let Some(i) = all {
-                let r = rows.remove(i);
-                summary = Some(json!({ "distinct_users": int(&r[1]), "sign_ins": int(&r[2]) }));
-            }
-        }
-        Question::SignInStatus => {
-            let mut totals = Map::new();
-            let mut out = Vec::new();
-            for r in &rows {
-                let code = text(&r[0]);
-                let (status, meaning) = codes::classify(&code);
-                let n = int(&r[2]);
-                let t = totals.entry(status.as_str()).or_insert(json!(0));
-                *t = json!(t.as_i64().unwrap_or(0) + n);
-                let meaning = meaning.map(String::from).unwrap_or_else(|| text(&r[1]));
-                out.push(vec![
-                    json!(status.as_str()),
-                    json!(code),
-                    json!(meaning),
-                    json!(n),
-                ]);
-            }
-            for s in ["success", "failure", "interrupted"] {
-                totals.entry(s).or_insert(json!(0));
-            }
-            summary = Some(Value::Object(totals));
-            columns = vec![
-                "status".into(),
-                "code".into(),
-                "meaning".into(),
-                "sign_ins".into(),
-            ];
-            rows = out;
-        }
-        Question::List { category, .. } => {
-            // Dynamic columns come back as objects, as Log Analytics gives them.
-            let kinds = crate::model::tables::columns(*category);
-            for r in &mut rows {
-                for (v, (_, kind)) in r.iter_mut().zip(kinds) {
-                    match (kind, &*v) {
-                        (crate::model::tables::ColumnType::Dynamic, Value::String(t)) => {
-                            if let Ok(parsed) = serde_json::from_str::<Value>(t) {
-                                *v = parsed;
-                            }
-                        }
-                        (crate::model::tables::ColumnType::Bool, Value::Number(n)) => {
-                            *v = json!(n.as_i64() == Some(1));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-    Answer {
-        columns,
+    let answer = Answer {
+        columns: plan.columns.iter().map(|s| s.to_string()).collect(),
         rows,
-        summary,
+        summary: None,
         next_offset,
-    }
+    };
+    q.shape(c, answer)
 }
 
-fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -127,7 +50,7 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn int(v: &Value) -> i64 {
+pub(crate) fn int(v: &Value) -> i64 {
     v.as_i64()
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
         .unwrap_or(0)

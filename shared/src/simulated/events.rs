@@ -3,7 +3,7 @@
 //! Every record of a minute is derived from (seed, category, minute) alone, so any time range
 //! can be produced on demand, in any order, identically every time: the generator needs no
 //! memory and the tests have an exact ground truth. Each record also carries the moment it
-//! becomes visible through the API, because Entra publishes records late (protocols.md §2.6).
+//! becomes visible through the API, because Entra publishes records late (<https://learn.microsoft.com/en-us/entra/identity/monitoring-health/reference-reports-latencies>).
 
 use super::directory::{APPS, Directory, PLACES, ROLES, guid_from};
 use crate::model::Category;
@@ -244,7 +244,7 @@ fn ip(rng: &mut Rng, place: usize) -> String {
     format!("{}.{}", PLACES[place].ip_prefix, rng.u8(2..250))
 }
 
-/// Sign-in failures seen in real tenants (protocols.md §9).
+/// Sign-in failures seen in real tenants (<https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>).
 const FAILURES: &[(i64, &str)] = &[
     (
         50126,

@@ -1,6 +1,6 @@
 //! Request budgets shared by every collector: Graph allows the reports API 5 requests per 10 s
 //! per app per tenant and 122 per 10 s per app across all tenants; Identity Protection 1
-//! request per second per tenant (protocols.md §2.8). A [`Budget`] is a sliding window; waiters
+//! request per second per tenant (<https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-reports-service-limits>). A [`Budget`] is a sliding window; waiters
 //! are served in arrival order, so no tenant or category starves another.
 
 use std::collections::VecDeque;

@@ -1,4 +1,4 @@
-//! One Graph page at a time, with the retries Graph asks for (protocols.md §2.5, §2.8):
+//! One Graph page at a time, with the retries Graph asks for (<https://learn.microsoft.com/en-us/graph/paging>, <https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-reports-service-limits>):
 //! 429 honours `Retry-After` or backs off exponentially with jitter (Identity Protection sends
 //! none); 5xx, timeouts, dropped connections and truncated bodies are retried within limits;
 //! licence and permission refusals are returned at once, named, never retried.

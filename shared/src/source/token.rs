@@ -1,4 +1,4 @@
-//! Access tokens for Microsoft Graph (protocols.md §3): client credentials with a secret or a
+//! Access tokens for Microsoft Graph (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>): client credentials with a secret or a
 //! certificate (a signed client assertion) at the v2.0 token endpoint
 //! (`https://graph.microsoft.com/.default`), or the host's managed identity
 //! (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`). Tokens are cached and refreshed five minutes before
@@ -48,7 +48,7 @@ pub enum TokenError {
     Unavailable(String),
 }
 
-/// What to do about an AADSTS error (protocols.md §3.1).
+/// What to do about an AADSTS error (<https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>).
 fn remedy(code: &str) -> &'static str {
     match code {
         c if c.contains("7000215") => {

@@ -1,4 +1,4 @@
-//! Event Hubs, as Entra diagnostic settings send to it (protocols.md §5.3, §7): each event's
+//! Event Hubs, as Entra diagnostic settings send to it (<https://learn.microsoft.com/en-us/azure/azure-monitor/essentials/resource-logs-schema>, <https://learn.microsoft.com/en-us/rest/api/eventhub/send-batch-events>): each event's
 //! body is `{"records":[...]}` holding export records, so SIEM connectors that read Entra's own
 //! stream read ours unchanged. Sent with the HTTPS batch API, authorised by a SAS token (from a
 //! connection string) or a bearer token (managed identity); each request at most the tier's

@@ -1,4 +1,4 @@
-//! One send to the Event Hubs HTTPS API (protocols.md §7.1, §7.2).
+//! One send to the Event Hubs HTTPS API (<https://learn.microsoft.com/en-us/rest/api/eventhub/send-batch-events>, <https://learn.microsoft.com/en-us/azure/event-hubs/authenticate-shared-access-signature>).
 
 use super::config::EventHubsAuth;
 use crate::destinations::{CallOutcome, SendFailure, retry_after};

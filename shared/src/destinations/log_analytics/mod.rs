@@ -1,4 +1,4 @@
-//! Log Analytics through the Logs Ingestion API (protocols.md §4): rows posted as gzip'd JSON
+//! Log Analytics through the Logs Ingestion API (<https://learn.microsoft.com/en-us/azure/azure-monitor/logs/logs-ingestion-api-overview>): rows posted as gzip'd JSON
 //! arrays to a DCR stream, each call at most 1 MB, halved on 413, `Retry-After` honoured on 429,
 //! 5xx retried, a record never split, a single record over the limit set aside with its reason.
 //! At least once: the API does not dedupe, so rows keep their `RecordId` for query-time dedupe.

@@ -2,7 +2,7 @@
 //! from the table definitions in [`crate::model::tables`] — one source of truth.
 //!
 //! A custom table cannot use the Entra tables' exact columns: Log Analytics reserves `TenantId`,
-//! `Type` and `id` among others (protocols.md §4.2; compared without case here, to be safe). So
+//! `Type` and `id` among others (<https://learn.microsoft.com/en-us/azure/azure-monitor/logs/create-custom-table>; compared without case here, to be safe). So
 //! `TenantId` becomes `EntraTenantId`, `Id` becomes `RecordId` (the Graph id, for query-time
 //! dedupe), and `Type` is dropped (Log Analytics sets it to the table name). Everything else keeps
 //! its name and type, so existing queries need only the table name changed.

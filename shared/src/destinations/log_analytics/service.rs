@@ -5,7 +5,7 @@ use crate::source::token::TokenCache;
 use std::io::Write;
 use std::time::Duration;
 
-/// The API's limit on one call, compressed or not (protocols.md §4.3).
+/// The API's limit on one call, compressed or not (<https://learn.microsoft.com/en-us/azure/azure-monitor/service-limits#logs-ingestion-api>).
 pub const MAX_CALL_BYTES: usize = 1_048_576;
 
 pub struct IngestionService {

@@ -61,7 +61,7 @@ impl StorageTarget {
     }
 }
 
-/// Azurite's well-known development account key (protocols.md §6.5); not a secret.
+/// Azurite's well-known development account key (<https://learn.microsoft.com/en-us/azure/storage/common/storage-use-azurite#well-known-storage-account-and-key>); not a secret.
 pub const AZURITE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 

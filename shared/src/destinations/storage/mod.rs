@@ -1,4 +1,4 @@
-//! Storage, as Entra diagnostic settings write it (protocols.md §5.3): container
+//! Storage, as Entra diagnostic settings write it (<https://learn.microsoft.com/en-us/azure/azure-monitor/essentials/resource-logs-schema>): container
 //! `insights-logs-<category>`, blob `tenantId=<id>/y=YYYY/m=MM/d=DD/h=HH/m=00/PT1H.json`, one
 //! export record per line. Writes to a local folder (same layout) or to a Blob account (Shared
 //! Key; tested on Azurite). A batch written twice — a retry after an unknown outcome — adds

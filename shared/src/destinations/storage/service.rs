@@ -1,4 +1,4 @@
-//! One exchange with the Blob service, signed with Shared Key (protocols.md §6.1) or carrying
+//! One exchange with the Blob service, signed with Shared Key (<https://learn.microsoft.com/en-us/rest/api/storageservices/authorize-with-shared-key>) or carrying
 //! a managed identity's bearer token: the few operations the archive and the spool need —
 //! create a container, stage a block, read the committed block list, commit a block list
 //! conditionally, put, read, list and delete a blob.
