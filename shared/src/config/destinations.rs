@@ -187,24 +187,41 @@ pub(super) fn load(
     tenants: &[super::TenantConfig],
     problem: &mut impl FnMut(&str, String),
 ) -> DestinationSettings {
-    // Storage: a folder, a connection string, or an account URL with the identity.
+    let settings = DestinationSettings {
+        storage: storage(env, file.storage, problem),
+        log_analytics: log_analytics(env, file.log_analytics, problem),
+        event_hubs: event_hubs(env, file.event_hubs, problem),
+        spool: spool(env, file.spool, data_dir, problem),
+        retention_days: retention_days(env, file_retention, problem),
+        credential: credential(env, file_credential, tenants, problem),
+    };
+    check_routes(routes, &settings, problem);
+    settings
+}
+
+/// Storage: a folder, a connection string, or an account URL with the identity.
+fn storage(
+    env: &BTreeMap<String, String>,
+    file: FileStorage,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<StorageSetting> {
     let folder = pick(
         env,
         "ENTRA_MONITOR_STORAGE_FOLDER",
-        file.storage.folder.map(|p| p.display().to_string()),
+        file.folder.map(|p| p.display().to_string()),
         "storage.folder",
     );
     let conn = secret(
         env,
         "ENTRA_MONITOR_STORAGE_CONNECTION_STRING",
-        file.storage.connection_string_env,
+        file.connection_string_env,
         "storage.connection_string_env",
         problem,
     );
     let account_url = pick(
         env,
         "ENTRA_MONITOR_STORAGE_ACCOUNT_URL",
-        file.storage.account_url,
+        file.account_url,
         "storage.account_url",
     );
     let chosen = [&folder, &conn, &account_url]
@@ -237,18 +254,25 @@ pub(super) fn load(
             ),
         })
     };
+    storage
+}
 
-    // Log Analytics: both the endpoint and the DCR.
+/// Log Analytics: both the endpoint and the DCR.
+fn log_analytics(
+    env: &BTreeMap<String, String>,
+    file: FileLogAnalytics,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<LogAnalyticsSetting> {
     let endpoint = pick(
         env,
         "ENTRA_MONITOR_LOG_ANALYTICS_ENDPOINT",
-        file.log_analytics.endpoint,
+        file.endpoint,
         "log_analytics.endpoint",
     );
     let dcr = pick(
         env,
         "ENTRA_MONITOR_LOG_ANALYTICS_DCR_ID",
-        file.log_analytics.dcr_immutable_id,
+        file.dcr_immutable_id,
         "log_analytics.dcr_immutable_id",
     );
     let log_analytics = match (endpoint, dcr) {
@@ -281,31 +305,33 @@ pub(super) fn load(
             None
         }
     };
+    log_analytics
+}
 
-    // Event Hubs: a connection string (SAS) or a namespace URL with the identity.
+/// Event Hubs: a connection string (SAS) or a namespace URL with the identity.
+fn event_hubs(
+    env: &BTreeMap<String, String>,
+    file: FileEventHubs,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<EventHubsSetting> {
     let eh_conn = secret(
         env,
         "ENTRA_MONITOR_EVENT_HUBS_CONNECTION_STRING",
-        file.event_hubs.connection_string_env,
+        file.connection_string_env,
         "event_hubs.connection_string_env",
         problem,
     );
     let namespace = pick(
         env,
         "ENTRA_MONITOR_EVENT_HUBS_NAMESPACE_URL",
-        file.event_hubs.namespace_url,
+        file.namespace_url,
         "event_hubs.namespace_url",
     );
-    let hub = pick(
-        env,
-        "ENTRA_MONITOR_EVENT_HUB",
-        file.event_hubs.hub,
-        "event_hubs.hub",
-    );
+    let hub = pick(env, "ENTRA_MONITOR_EVENT_HUB", file.hub, "event_hubs.hub");
     let max_request_bytes = match pick(
         env,
         "ENTRA_MONITOR_EVENT_HUBS_MAX_REQUEST_BYTES",
-        file.event_hubs.max_request_bytes.map(|n| n.to_string()),
+        file.max_request_bytes.map(|n| n.to_string()),
         "event_hubs.max_request_bytes",
     ) {
         None => 1_048_576,
@@ -366,25 +392,33 @@ pub(super) fn load(
         }),
         (None, None) => None,
     };
+    event_hubs
+}
 
-    // The spool: a folder (default: in the data directory) or a Blob container.
+/// The spool: a folder (default: in the data directory) or a Blob container.
+fn spool(
+    env: &BTreeMap<String, String>,
+    file: FileSpool,
+    data_dir: &Path,
+    problem: &mut impl FnMut(&str, String),
+) -> SpoolSetting {
     let spool_folder = pick(
         env,
         "ENTRA_MONITOR_SPOOL_FOLDER",
-        file.spool.folder.map(|p| p.display().to_string()),
+        file.folder.map(|p| p.display().to_string()),
         "spool.folder",
     );
     let spool_conn = secret(
         env,
         "ENTRA_MONITOR_SPOOL_CONNECTION_STRING",
-        file.spool.connection_string_env,
+        file.connection_string_env,
         "spool.connection_string_env",
         problem,
     );
     let container = pick(
         env,
         "ENTRA_MONITOR_SPOOL_CONTAINER",
-        file.spool.container,
+        file.container,
         "spool.container",
     )
     .map(|(_, c)| c)
@@ -407,11 +441,19 @@ pub(super) fn load(
         },
         (None, None) => SpoolSetting::Folder(data_dir.join("spool")),
     };
+    spool
+}
 
+/// How long the embedded store keeps rows.
+fn retention_days(
+    env: &BTreeMap<String, String>,
+    from_file: Option<u64>,
+    problem: &mut impl FnMut(&str, String),
+) -> u32 {
     let retention_days = match pick(
         env,
         "ENTRA_MONITOR_RETENTION_DAYS",
-        file_retention.map(|n| n.to_string()),
+        from_file.map(|n| n.to_string()),
         "retention_days",
     ) {
         None => 30,
@@ -426,11 +468,20 @@ pub(super) fn load(
             }
         },
     };
+    retention_days
+}
 
+/// Who the bearer-token destinations authenticate as.
+fn credential(
+    env: &BTreeMap<String, String>,
+    from_file: Option<String>,
+    tenants: &[super::TenantConfig],
+    problem: &mut impl FnMut(&str, String),
+) -> DestinationCredential {
     let credential = match pick(
         env,
         "ENTRA_MONITOR_DESTINATION_CREDENTIAL",
-        file_credential,
+        from_file,
         "destination_credential",
     ) {
         None => DestinationCredential::ManagedIdentity,
@@ -452,21 +503,28 @@ pub(super) fn load(
             DestinationCredential::Tenant(v)
         }
     };
+    credential
+}
 
-    // Every routed destination must be configured.
+/// Every routed destination must be configured.
+fn check_routes(
+    routes: &BTreeMap<Category, Vec<Destination>>,
+    d: &DestinationSettings,
+    problem: &mut impl FnMut(&str, String),
+) {
     for (category, dests) in routes {
-        for d in dests {
-            let (missing, how) = match d {
+        for dest in dests {
+            let (missing, how) = match dest {
                 Destination::Storage => (
-                    storage.is_none(),
+                    d.storage.is_none(),
                     "ENTRA_MONITOR_STORAGE_FOLDER, ENTRA_MONITOR_STORAGE_CONNECTION_STRING or ENTRA_MONITOR_STORAGE_ACCOUNT_URL",
                 ),
                 Destination::LogAnalytics => (
-                    log_analytics.is_none(),
+                    d.log_analytics.is_none(),
                     "ENTRA_MONITOR_LOG_ANALYTICS_ENDPOINT and ENTRA_MONITOR_LOG_ANALYTICS_DCR_ID",
                 ),
                 Destination::EventHubs => (
-                    event_hubs.is_none(),
+                    d.event_hubs.is_none(),
                     "ENTRA_MONITOR_EVENT_HUBS_CONNECTION_STRING or ENTRA_MONITOR_EVENT_HUBS_NAMESPACE_URL",
                 ),
                 Destination::Embedded => (false, ""),
@@ -474,18 +532,9 @@ pub(super) fn load(
             if missing {
                 problem(
                     &super::routes_env_var(*category),
-                    format!("routes {category} to {d}, which is not configured; set {how}"),
+                    format!("routes {category} to {dest}, which is not configured; set {how}"),
                 );
             }
         }
-    }
-
-    DestinationSettings {
-        storage,
-        log_analytics,
-        event_hubs,
-        spool,
-        retention_days,
-        credential,
     }
 }
