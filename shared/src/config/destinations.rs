@@ -234,7 +234,7 @@ fn storage(
             "set only one of the storage folder, connection string and account URL".into(),
         );
     }
-    let storage = if let Some((_, f)) = folder {
+    if let Some((_, f)) = folder {
         Some(StorageSetting::Folder(PathBuf::from(f)))
     } else if let Some((setting, text)) = conn {
         match StorageTarget::from_connection_string(&text) {
@@ -253,8 +253,7 @@ fn storage(
                 problem,
             ),
         })
-    };
-    storage
+    }
 }
 
 /// Log Analytics: both the endpoint and the DCR.
@@ -275,7 +274,7 @@ fn log_analytics(
         file.dcr_immutable_id,
         "log_analytics.dcr_immutable_id",
     );
-    let log_analytics = match (endpoint, dcr) {
+    match (endpoint, dcr) {
         (None, None) => None,
         (Some((setting, e)), Some((dcr_setting, d))) => {
             if !d.starts_with("dcr-") {
@@ -304,8 +303,7 @@ fn log_analytics(
             problem(&setting, "is set but ENTRA_MONITOR_LOG_ANALYTICS_ENDPOINT is not; set both (the template outputs logsIngestionEndpoint and dcrImmutableId)".into());
             None
         }
-    };
-    log_analytics
+    }
 }
 
 /// Event Hubs: a connection string (SAS) or a namespace URL with the identity.
@@ -348,7 +346,7 @@ fn event_hubs(
             }
         },
     };
-    let event_hubs = match (eh_conn, namespace) {
+    match (eh_conn, namespace) {
         (Some(_), Some((setting, _))) => {
             problem(
                 &setting,
@@ -391,8 +389,7 @@ fn event_hubs(
             max_request_bytes,
         }),
         (None, None) => None,
-    };
-    event_hubs
+    }
 }
 
 /// The spool: a folder (default: in the data directory) or a Blob container.
@@ -423,7 +420,7 @@ fn spool(
     )
     .map(|(_, c)| c)
     .unwrap_or_else(|| "entra-monitor-spool".into());
-    let spool = match (spool_folder, spool_conn) {
+    match (spool_folder, spool_conn) {
         (Some((setting, _)), Some(_)) => {
             problem(
                 &setting,
@@ -440,8 +437,7 @@ fn spool(
             }
         },
         (None, None) => SpoolSetting::Folder(data_dir.join("spool")),
-    };
-    spool
+    }
 }
 
 /// How long the embedded store keeps rows.
@@ -450,7 +446,7 @@ fn retention_days(
     from_file: Option<u64>,
     problem: &mut impl FnMut(&str, String),
 ) -> u32 {
-    let retention_days = match pick(
+    match pick(
         env,
         "ENTRA_MONITOR_RETENTION_DAYS",
         from_file.map(|n| n.to_string()),
@@ -467,8 +463,7 @@ fn retention_days(
                 30
             }
         },
-    };
-    retention_days
+    }
 }
 
 /// Who the bearer-token destinations authenticate as.
@@ -478,7 +473,7 @@ fn credential(
     tenants: &[super::TenantConfig],
     problem: &mut impl FnMut(&str, String),
 ) -> DestinationCredential {
-    let credential = match pick(
+    match pick(
         env,
         "ENTRA_MONITOR_DESTINATION_CREDENTIAL",
         from_file,
@@ -502,8 +497,7 @@ fn credential(
             }
             DestinationCredential::Tenant(v)
         }
-    };
-    credential
+    }
 }
 
 /// Every routed destination must be configured.
