@@ -247,63 +247,14 @@ fn records(
                        reason: &str,
                        ip: Option<&str>,
                        place: Option<usize>| {
-        let t = minute_start + Duration::milliseconds(rng.i64(0..60_000));
-        let mut json = user_sign_in(rng, dir, &dir.users[user], t, true);
-        json["status"] =
-            json!({ "errorCode": code, "failureReason": reason, "additionalDetails": null });
-        if let Some(ip) = ip {
-            json["ipAddress"] = json!(ip);
-            json["autonomousSystemNumber"] = json!(208_294);
-            json["location"] = json!({ "city": "Frankfurt am Main", "state": "Hessen", "countryOrRegion": "DE", "geoCoordinates": { "altitude": null, "latitude": 50.11, "longitude": 8.68 } });
-            json["userAgent"] = json!("python-requests/2.31");
-            if code == 0 {
-                // Identity Protection (P2) rates a success from an anonymising network.
-                json["riskLevelDuringSignIn"] = json!("medium");
-                json["riskState"] = json!("atRisk");
-                json["riskEventTypes"] = json!(["anonymizedIPAddress"]);
-                json["riskEventTypes_v2"] = json!(["anonymizedIPAddress"]);
-            }
-        }
-        if let Some(p) = place {
-            let place = &PLACES[p];
-            json["ipAddress"] = json!(format!("{}.{}", place.ip_prefix, rng.u8(2..250)));
-            json["location"] = json!({ "city": place.city, "state": place.state, "countryOrRegion": place.country, "geoCoordinates": { "altitude": null, "latitude": place.latitude, "longitude": place.longitude } });
-        }
-        if ip.is_some() {
-            // The attacker's machine, not the user's device.
-            json["deviceDetail"] = json!({ "deviceId": "", "displayName": "", "operatingSystem": "Linux",
-                "browser": "Python Requests 2.31", "isCompliant": false, "isManaged": false, "trustType": "" });
-        }
-        match plan.kind {
-            AttackKind::UnfamiliarSignIn => {
-                let (_, asn, city, country, latitude, longitude) = UNFAMILIAR;
-                json["riskEventTypes"] = json!(["unfamiliarFeatures"]);
-                json["riskEventTypes_v2"] = json!(["unfamiliarFeatures"]);
-                json["autonomousSystemNumber"] = json!(asn);
-                json["location"] = json!({ "city": city, "state": null, "countryOrRegion": country, "geoCoordinates": { "altitude": null, "latitude": latitude, "longitude": longitude } });
-                json["userAgent"] =
-                    json!("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0");
-                json["deviceDetail"]["browser"] = json!("Firefox 128.0");
-            }
-            AttackKind::LegacyAuthentication => {
-                json["clientAppUsed"] = json!("IMAP4");
-                json["userAgent"] = json!("");
-                json["authenticationDetails"] = json!([]);
-                json["authenticationRequirement"] = json!("singleFactorAuthentication");
-            }
-            _ => {}
-        }
-        // The Conditional Access and authentication details follow what the attack changed.
-        super::details::complete(&mut json, dir);
-        let id = json["id"].as_str().unwrap_or_default().to_string();
-        out.push(SimRecord {
-            category: Category::SignInLogs,
-            id,
-            time: t,
-            visible_at: t + delay_for(rng, Category::SignInLogs),
-            json,
-            revision: None,
-        });
+        let attempt = Attempt {
+            user,
+            code,
+            reason,
+            ip,
+            place,
+        };
+        out.push(attack_sign_in(plan, dir, rng, minute_start, &attempt));
     };
     let bad_password = "Error validating credentials due to invalid username or password.";
     match plan.kind {
@@ -389,79 +340,166 @@ fn records(
         | AttackKind::AppCredentialAdded
         | AttackKind::RoleOutsidePim
         | AttackKind::GroupOutsidePim => {
-            let t = minute_start + Duration::milliseconds(rng.i64(0..60_000));
-            let actor = &dir.users[plan.victims[0]];
-            let id = format!("Directory_{}", guid_from(rng.u128(..)).to_uppercase());
-            let initiated = json!({ "user": { "id": actor.id, "displayName": null, "userPrincipalName": actor.user_principal_name, "ipAddress": plan.ip, "userType": null, "homeTenantId": null, "homeTenantName": null }, "app": null });
-            let app_id = guid_from(rng.u128(..));
-            let (category, activity, operation, targets) = match plan.kind {
-                AttackKind::ConsentGrant => (
-                    "ApplicationManagement",
-                    "Consent to application",
-                    "Assign",
-                    json!([{ "id": app_id, "displayName": "Mail Backup Pro", "type": "ServicePrincipal", "userPrincipalName": null, "groupType": null,
-                    "modifiedProperties": [
-                        { "displayName": "ConsentContext.IsAdminConsent", "oldValue": null, "newValue": "\"False\"" },
-                        { "displayName": "ConsentAction.Permissions", "oldValue": null, "newValue": "\"[] => [[Id: x, ClientId: x, PrincipalId: x, ResourceId: x, ConsentType: Principal, Scope: Mail.ReadWrite Files.ReadWrite.All offline_access User.Read]]; \"" }
-                    ] }]),
-                ),
-                AttackKind::AppCredentialAdded => (
-                    "ApplicationManagement",
-                    "Update application – Certificates and secrets management ",
-                    "Update",
-                    json!([{ "id": app_id, "displayName": "crm-connector", "type": "Application", "userPrincipalName": null, "groupType": null,
-                    "modifiedProperties": [{ "displayName": "KeyDescription", "oldValue": "[]", "newValue": "[\"[KeyIdentifier=5b1c,KeyType=Password,KeyUsage=Verify,DisplayName=backup]\"]" }] }]),
-                ),
-                AttackKind::GroupOutsidePim => {
-                    let group = dir
-                        .groups
-                        .iter()
-                        .rfind(|g| g.privileged)
-                        .unwrap_or(&dir.groups[0]);
-                    let target = &dir.users[(plan.victims[0] + 1) % dir.users.len()];
-                    (
-                        "GroupManagement",
-                        "Add member to group",
-                        "Assign",
-                        json!([
-                            { "id": target.id, "displayName": null, "type": "User", "userPrincipalName": target.user_principal_name, "groupType": null, "modifiedProperties": [] },
-                            { "id": group.id, "displayName": group.display_name, "type": "Group", "userPrincipalName": null, "groupType": null,
-                              "modifiedProperties": [{ "displayName": "Group.DisplayName", "oldValue": null, "newValue": format!("\"{}\"", group.display_name) }] }
-                        ]),
-                    )
-                }
-                _ => {
-                    let role = &ROLES[0];
-                    let target = &dir.users[(plan.victims[0] + 1) % dir.users.len()];
-                    (
-                        "RoleManagement",
-                        "Add member to role",
-                        "Assign",
-                        json!([
-                            { "id": target.id, "displayName": null, "type": "User", "userPrincipalName": target.user_principal_name, "groupType": null, "modifiedProperties": [] },
-                            { "id": role.id, "displayName": role.display_name, "type": "Role", "userPrincipalName": null, "groupType": null,
-                              "modifiedProperties": [{ "displayName": "Role.DisplayName", "oldValue": null, "newValue": format!("\"{}\"", role.display_name) }] }
-                        ]),
-                    )
-                }
-            };
-            let json = json!({
-                "id": id, "category": category, "correlationId": guid_from(rng.u128(..)), "result": "success", "resultReason": "",
-                "activityDisplayName": activity, "activityDateTime": t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "loggedByService": "Core Directory", "operationType": operation, "initiatedBy": initiated,
-                "targetResources": targets, "additionalDetails": []
-            });
-            out.push(SimRecord {
-                category: Category::AuditLogs,
-                id: id.clone(),
-                time: t,
-                visible_at: t + delay_for(&mut rng, Category::AuditLogs),
-                json,
-                revision: None,
-            });
+            out.push(attack_audit(plan, dir, &mut rng, minute_start));
         }
     }
     out
+}
+
+/// One of an attack's sign-ins: whose, with what result, from the attacker's address or from
+/// a place.
+struct Attempt<'a> {
+    user: usize,
+    code: i64,
+    reason: &'a str,
+    ip: Option<&'a str>,
+    place: Option<usize>,
+}
+
+fn attack_sign_in(
+    plan: &Plan,
+    dir: &Directory,
+    rng: &mut Rng,
+    minute_start: DateTime<Utc>,
+    a: &Attempt,
+) -> SimRecord {
+    let (user, code, reason, ip, place) = (a.user, a.code, a.reason, a.ip, a.place);
+    let t = minute_start + Duration::milliseconds(rng.i64(0..60_000));
+    let mut json = user_sign_in(rng, dir, &dir.users[user], t, true);
+    json["status"] =
+        json!({ "errorCode": code, "failureReason": reason, "additionalDetails": null });
+    if let Some(ip) = ip {
+        json["ipAddress"] = json!(ip);
+        json["autonomousSystemNumber"] = json!(208_294);
+        json["location"] = json!({ "city": "Frankfurt am Main", "state": "Hessen", "countryOrRegion": "DE", "geoCoordinates": { "altitude": null, "latitude": 50.11, "longitude": 8.68 } });
+        json["userAgent"] = json!("python-requests/2.31");
+        if code == 0 {
+            // Identity Protection (P2) rates a success from an anonymising network.
+            json["riskLevelDuringSignIn"] = json!("medium");
+            json["riskState"] = json!("atRisk");
+            json["riskEventTypes"] = json!(["anonymizedIPAddress"]);
+            json["riskEventTypes_v2"] = json!(["anonymizedIPAddress"]);
+        }
+    }
+    if let Some(p) = place {
+        let place = &PLACES[p];
+        json["ipAddress"] = json!(format!("{}.{}", place.ip_prefix, rng.u8(2..250)));
+        json["location"] = json!({ "city": place.city, "state": place.state, "countryOrRegion": place.country, "geoCoordinates": { "altitude": null, "latitude": place.latitude, "longitude": place.longitude } });
+    }
+    if ip.is_some() {
+        // The attacker's machine, not the user's device.
+        json["deviceDetail"] = json!({ "deviceId": "", "displayName": "", "operatingSystem": "Linux",
+            "browser": "Python Requests 2.31", "isCompliant": false, "isManaged": false, "trustType": "" });
+    }
+    match plan.kind {
+        AttackKind::UnfamiliarSignIn => {
+            let (_, asn, city, country, latitude, longitude) = UNFAMILIAR;
+            json["riskEventTypes"] = json!(["unfamiliarFeatures"]);
+            json["riskEventTypes_v2"] = json!(["unfamiliarFeatures"]);
+            json["autonomousSystemNumber"] = json!(asn);
+            json["location"] = json!({ "city": city, "state": null, "countryOrRegion": country, "geoCoordinates": { "altitude": null, "latitude": latitude, "longitude": longitude } });
+            json["userAgent"] =
+                json!("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0");
+            json["deviceDetail"]["browser"] = json!("Firefox 128.0");
+        }
+        AttackKind::LegacyAuthentication => {
+            json["clientAppUsed"] = json!("IMAP4");
+            json["userAgent"] = json!("");
+            json["authenticationDetails"] = json!([]);
+            json["authenticationRequirement"] = json!("singleFactorAuthentication");
+        }
+        _ => {}
+    }
+    // The Conditional Access and authentication details follow what the attack changed.
+    super::details::complete(&mut json, dir);
+    let id = json["id"].as_str().unwrap_or_default().to_string();
+    SimRecord {
+        category: Category::SignInLogs,
+        id,
+        time: t,
+        visible_at: t + delay_for(rng, Category::SignInLogs),
+        json,
+        revision: None,
+    }
+}
+
+/// The audit event of an attack on the directory (a consent, a credential, a role or group).
+fn attack_audit(
+    plan: &Plan,
+    dir: &Directory,
+    rng: &mut Rng,
+    minute_start: DateTime<Utc>,
+) -> SimRecord {
+    let t = minute_start + Duration::milliseconds(rng.i64(0..60_000));
+    let actor = &dir.users[plan.victims[0]];
+    let id = format!("Directory_{}", guid_from(rng.u128(..)).to_uppercase());
+    let initiated = json!({ "user": { "id": actor.id, "displayName": null, "userPrincipalName": actor.user_principal_name, "ipAddress": plan.ip, "userType": null, "homeTenantId": null, "homeTenantName": null }, "app": null });
+    let app_id = guid_from(rng.u128(..));
+    let (category, activity, operation, targets) = match plan.kind {
+        AttackKind::ConsentGrant => (
+            "ApplicationManagement",
+            "Consent to application",
+            "Assign",
+            json!([{ "id": app_id, "displayName": "Mail Backup Pro", "type": "ServicePrincipal", "userPrincipalName": null, "groupType": null,
+            "modifiedProperties": [
+                { "displayName": "ConsentContext.IsAdminConsent", "oldValue": null, "newValue": "\"False\"" },
+                { "displayName": "ConsentAction.Permissions", "oldValue": null, "newValue": "\"[] => [[Id: x, ClientId: x, PrincipalId: x, ResourceId: x, ConsentType: Principal, Scope: Mail.ReadWrite Files.ReadWrite.All offline_access User.Read]]; \"" }
+            ] }]),
+        ),
+        AttackKind::AppCredentialAdded => (
+            "ApplicationManagement",
+            "Update application – Certificates and secrets management ",
+            "Update",
+            json!([{ "id": app_id, "displayName": "crm-connector", "type": "Application", "userPrincipalName": null, "groupType": null,
+            "modifiedProperties": [{ "displayName": "KeyDescription", "oldValue": "[]", "newValue": "[\"[KeyIdentifier=5b1c,KeyType=Password,KeyUsage=Verify,DisplayName=backup]\"]" }] }]),
+        ),
+        AttackKind::GroupOutsidePim => {
+            let group = dir
+                .groups
+                .iter()
+                .rfind(|g| g.privileged)
+                .unwrap_or(&dir.groups[0]);
+            let target = &dir.users[(plan.victims[0] + 1) % dir.users.len()];
+            (
+                "GroupManagement",
+                "Add member to group",
+                "Assign",
+                json!([
+                    { "id": target.id, "displayName": null, "type": "User", "userPrincipalName": target.user_principal_name, "groupType": null, "modifiedProperties": [] },
+                    { "id": group.id, "displayName": group.display_name, "type": "Group", "userPrincipalName": null, "groupType": null,
+                      "modifiedProperties": [{ "displayName": "Group.DisplayName", "oldValue": null, "newValue": format!("\"{}\"", group.display_name) }] }
+                ]),
+            )
+        }
+        _ => {
+            let role = &ROLES[0];
+            let target = &dir.users[(plan.victims[0] + 1) % dir.users.len()];
+            (
+                "RoleManagement",
+                "Add member to role",
+                "Assign",
+                json!([
+                    { "id": target.id, "displayName": null, "type": "User", "userPrincipalName": target.user_principal_name, "groupType": null, "modifiedProperties": [] },
+                    { "id": role.id, "displayName": role.display_name, "type": "Role", "userPrincipalName": null, "groupType": null,
+                      "modifiedProperties": [{ "displayName": "Role.DisplayName", "oldValue": null, "newValue": format!("\"{}\"", role.display_name) }] }
+                ]),
+            )
+        }
+    };
+    let json = json!({
+        "id": id, "category": category, "correlationId": guid_from(rng.u128(..)), "result": "success", "resultReason": "",
+        "activityDisplayName": activity, "activityDateTime": t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "loggedByService": "Core Directory", "operationType": operation, "initiatedBy": initiated,
+        "targetResources": targets, "additionalDetails": []
+    });
+    SimRecord {
+        category: Category::AuditLogs,
+        id: id.clone(),
+        time: t,
+        visible_at: t + delay_for(rng, Category::AuditLogs),
+        json,
+        revision: None,
+    }
 }
 
 fn farthest(home: usize) -> usize {

@@ -320,6 +320,36 @@ impl SimServer {
         if f.slow > 0.0 && rng.f64() < f.slow {
             tokio::time::sleep(std::time::Duration::from_millis(f.slow_ms)).await;
         }
+        if let Some(r) = self.transient_fault(n, &mut rng, request) {
+            return r;
+        }
+        let query = match Query::parse(path, raw_query) {
+            Ok(q) => q,
+            Err((status, message)) => {
+                let code = if status == StatusCode::NOT_FOUND {
+                    "ResourceNotFound"
+                } else {
+                    "BadRequest"
+                };
+                return graph_error(status, code, &message);
+            }
+        };
+        if let Some(r) = self.refusal(&query, &mut rng) {
+            return r;
+        }
+        let body = self.page(&query, path);
+        self.count(|s| s.pages += 1);
+        self.deliver(body.to_string(), &mut rng)
+    }
+
+    /// A throttling or server error injected into request `n`.
+    fn transient_fault(
+        &self,
+        n: u64,
+        rng: &mut fastrand::Rng,
+        request: String,
+    ) -> Option<warp::reply::Response> {
+        let f = &self.faults;
         let burst = f
             .throttle_burst
             .filter(|b| (b.first..b.first + b.count).contains(&n));
@@ -340,55 +370,60 @@ impl SimServer {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push((std::time::Instant::now(), request, seconds));
-            return r;
+            return Some(r);
         }
         if rng.f64() < f.throttle_without_retry_after {
             self.count(|s| s.throttled += 1);
-            return graph_error(
+            return Some(graph_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequests",
                 "Too many requests.",
-            );
+            ));
         }
         if rng.f64() < f.server_error {
             self.count(|s| s.server_errors += 1);
-            return graph_error(
+            return Some(graph_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
                 "The service is temporarily unavailable.",
-            );
+            ));
         }
-        let query = match Query::parse(path, raw_query) {
-            Ok(q) => q,
-            Err((status, message)) => {
-                let code = if status == StatusCode::NOT_FOUND {
-                    "ResourceNotFound"
-                } else {
-                    "BadRequest"
-                };
-                return graph_error(status, code, &message);
-            }
-        };
+        None
+    }
+
+    /// A next-page link refused as expired, or a category the tenant may not read.
+    fn refusal(&self, query: &Query, rng: &mut fastrand::Rng) -> Option<warp::reply::Response> {
+        let f = &self.faults;
         if query.params.iter().any(|(k, _)| k == "$skiptoken") && rng.f64() < f.expire_skiptoken {
             self.count(|s| s.expired += 1);
-            return graph_error(StatusCode::BAD_REQUEST, "", "Invalid Skip Token");
+            return Some(graph_error(
+                StatusCode::BAD_REQUEST,
+                "",
+                "Invalid Skip Token",
+            ));
         }
         if f.forbidden.contains(&query.category) {
             self.count(|s| s.refused += 1);
-            return graph_error(
+            return Some(graph_error(
                 StatusCode::FORBIDDEN,
                 "Authorization_RequestDenied",
                 "Insufficient privileges to complete the operation.",
-            );
+            ));
         }
         if f.unlicensed.contains(&query.category) {
             self.count(|s| s.refused += 1);
-            return graph_error(
+            return Some(graph_error(
                 StatusCode::FORBIDDEN,
                 "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
                 "Neither tenant is B2C or tenant doesn't have premium license",
-            );
+            ));
         }
+        None
+    }
+
+    /// The page a query asks for, with the link to the next one.
+    fn page(&self, query: &Query, path: &str) -> Value {
+        let f = &self.faults;
         let now = self.clock.now();
         let as_of = query.as_of.unwrap_or(now);
         let to = query.to.unwrap_or(as_of).min(as_of);
@@ -412,7 +447,9 @@ impl SimServer {
         let end = (query.offset + query.top).min(ordered.len());
         // Out of order: the second and third page of every three swap their blocks.
         let (first, last) = match (query.offset / query.top.max(1)) % 3 {
-            _ if !f.swap_pages || query.offset % query.top.max(1) != 0 => (query.offset, end),
+            _ if !f.swap_pages || !query.offset.is_multiple_of(query.top.max(1)) => {
+                (query.offset, end)
+            }
             1 if end < ordered.len() => (end, (end + query.top).min(ordered.len())),
             2 => (query.offset - query.top, query.offset),
             _ => (query.offset, end),
@@ -454,8 +491,13 @@ impl SimServer {
             let qs = serde_urlencoded::to_string(&params).unwrap_or_default();
             body["@odata.nextLink"] = json!(format!("{base}{path}?{qs}"));
         }
-        self.count(|s| s.pages += 1);
-        let mut text = body.to_string();
+        body
+    }
+
+    /// The page's text as the faults would have it arrive: whole, cut short, or cut off
+    /// mid-stream.
+    fn deliver(&self, mut text: String, rng: &mut fastrand::Rng) -> warp::reply::Response {
+        let f = &self.faults;
         if rng.f64() < f.truncate {
             self.count(|s| s.truncated += 1);
             text.truncate(text.len() / 2);
@@ -615,56 +657,7 @@ impl Query {
         };
         for (key, value) in &params {
             match key.as_str() {
-                "$filter" => {
-                    for clause in split_and(value) {
-                        let clause = clause.trim();
-                        if let Some(kind) = event_type(clause) {
-                            if category.name().contains("SignIn")
-                                || category == Category::SignInLogs
-                            {
-                                category = match kind.as_str() {
-                                    "interactiveUser" => Category::SignInLogs,
-                                    "nonInteractiveUser" => Category::NonInteractiveUserSignInLogs,
-                                    "servicePrincipal" => Category::ServicePrincipalSignInLogs,
-                                    "managedIdentity" => Category::ManagedIdentitySignInLogs,
-                                    other => {
-                                        return Err(bad(format!(
-                                            "Invalid signInEventTypes value '{other}'."
-                                        )));
-                                    }
-                                };
-                                continue;
-                            }
-                            return Err(bad("signInEventTypes applies to sign-ins only.".into()));
-                        }
-                        let parts: Vec<&str> = clause.split_whitespace().collect();
-                        let [field, op, literal] = parts[..] else {
-                            return Err(bad(format!("Invalid filter clause: '{clause}'.")));
-                        };
-                        if !time_fields.contains(&field) {
-                            return Err(bad(format!(
-                                "Invalid filter clause: property '{field}' is not filterable here."
-                            )));
-                        }
-                        let t = DateTime::parse_from_rfc3339(literal)
-                            .map_err(|_| {
-                                bad(format!(
-                                    "Invalid filter clause: '{literal}' is not a DateTimeOffset."
-                                ))
-                            })?
-                            .with_timezone(&Utc);
-                        let ms = Duration::milliseconds(1);
-                        match op {
-                            "ge" => q.from = Some(q.from.map_or(t, |f| f.max(t))),
-                            "gt" => q.from = Some(q.from.map_or(t + ms, |f| f.max(t + ms))),
-                            "le" => q.to = Some(q.to.map_or(t, |x| x.min(t))),
-                            "lt" => q.to = Some(q.to.map_or(t - ms, |x| x.min(t - ms))),
-                            other => {
-                                return Err(bad(format!("Invalid filter operator '{other}'.")));
-                            }
-                        }
-                    }
-                }
+                "$filter" => q.filter(value, time_fields, &mut category)?,
                 "$top" => {
                     q.top = value
                         .parse::<usize>()
@@ -711,6 +704,62 @@ impl Query {
         }
         q.category = category;
         Ok(q)
+    }
+
+    /// Applies a `$filter`: time bounds on the resource's time properties, and for sign-ins
+    /// the kind (`signInEventTypes/any(...)`).
+    fn filter(
+        &mut self,
+        value: &str,
+        time_fields: &[&str],
+        category: &mut Category,
+    ) -> Result<(), QueryError> {
+        let bad = |m: String| (StatusCode::BAD_REQUEST, m);
+        for clause in split_and(value) {
+            let clause = clause.trim();
+            if let Some(kind) = event_type(clause) {
+                if category.name().contains("SignIn") || *category == Category::SignInLogs {
+                    *category = match kind.as_str() {
+                        "interactiveUser" => Category::SignInLogs,
+                        "nonInteractiveUser" => Category::NonInteractiveUserSignInLogs,
+                        "servicePrincipal" => Category::ServicePrincipalSignInLogs,
+                        "managedIdentity" => Category::ManagedIdentitySignInLogs,
+                        other => {
+                            return Err(bad(format!("Invalid signInEventTypes value '{other}'.")));
+                        }
+                    };
+                    continue;
+                }
+                return Err(bad("signInEventTypes applies to sign-ins only.".into()));
+            }
+            let parts: Vec<&str> = clause.split_whitespace().collect();
+            let [field, op, literal] = parts[..] else {
+                return Err(bad(format!("Invalid filter clause: '{clause}'.")));
+            };
+            if !time_fields.contains(&field) {
+                return Err(bad(format!(
+                    "Invalid filter clause: property '{field}' is not filterable here."
+                )));
+            }
+            let t = DateTime::parse_from_rfc3339(literal)
+                .map_err(|_| {
+                    bad(format!(
+                        "Invalid filter clause: '{literal}' is not a DateTimeOffset."
+                    ))
+                })?
+                .with_timezone(&Utc);
+            let ms = Duration::milliseconds(1);
+            match op {
+                "ge" => self.from = Some(self.from.map_or(t, |f| f.max(t))),
+                "gt" => self.from = Some(self.from.map_or(t + ms, |f| f.max(t + ms))),
+                "le" => self.to = Some(self.to.map_or(t, |x| x.min(t))),
+                "lt" => self.to = Some(self.to.map_or(t - ms, |x| x.min(t - ms))),
+                other => {
+                    return Err(bad(format!("Invalid filter operator '{other}'.")));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
