@@ -4,6 +4,7 @@ use crate::destinations::router::{RouteError, Router};
 use crate::model::Category;
 use crate::model::rows::{normalise, time_property};
 use crate::source::graph::{Counters, GraphClient, GraphError, Page};
+use crate::state::Checkpoint;
 use crate::state::{PageRouting, RunFigures, SqliteState, StateError, StoredRow};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde::Serialize;
@@ -182,27 +183,12 @@ pub async fn collect_category(
         ..Default::default()
     };
     let checkpoint = store.checkpoint(tenant, category)?;
-    if let Some(until) = checkpoint
-        .as_ref()
-        .and_then(|c| c.paused_until)
-        .filter(|u| *u > now)
-    {
+    if let Some(reason) = paused(checkpoint.as_ref(), now) {
         report.paused = true;
-        report.error = checkpoint
-            .and_then(|c| c.last_error)
-            .map(|e| format!("paused until {until}: {e}"));
+        report.error = reason;
         return Ok(report);
     }
-    let to = now - settings.settle;
-    let from = match checkpoint.as_ref().and_then(|c| c.watermark) {
-        // The overlap catches late records, but never reaches before collection began.
-        Some(w) => (w - settings.overlap(category)).max(
-            checkpoint
-                .and_then(|c| c.since)
-                .unwrap_or(w - settings.overlap(category)),
-        ),
-        None => now - settings.backfill,
-    };
+    let (from, to) = window(checkpoint.as_ref(), category, now, settings);
     let mut figures = RunFigures {
         at: now,
         window_from: Some(from),
@@ -238,22 +224,11 @@ pub async fn collect_category(
                     // A new read, oldest first from a point everything before which is stored.
                     ascending = true;
                     newest_before = None;
-                    tracing::info!(
-                        tenant,
-                        category = category.name(),
-                        "next-page link expired; reading again from {restart_from}"
-                    );
-                    let again = first_page_url(
-                        &source.graph_base,
-                        category,
-                        restart_from,
-                        to,
-                        settings.page_size,
-                    );
-                    next = Some(Prefetch::start(&source.client, again));
+                    next = Some(read_again(source, category, (restart_from, to), settings));
                     continue;
                 }
                 Err(e) => {
+                    // A refusal (no licence, no permission) pauses the category.
                     if let GraphError::Refused { .. } = e {
                         figures.paused_until = Some(now + settings.pause_after_refusal);
                     }
@@ -273,32 +248,15 @@ pub async fn collect_category(
                 Some(_) => {}
                 None => report.completed = true,
             }
-            let mut rows = Vec::with_capacity(page.value.len());
-            let mut newest_here: Option<DateTime<Utc>> = None;
-            for record in page.value {
-                match normalise(category, tenant, &record) {
-                    Ok(row) => {
-                        if !row.unknown_fields.is_empty() {
-                            report.drift += 1;
-                        }
-                        if newest_before.max(newest_here).is_some_and(|n| row.time < n) {
-                            ascending = false;
-                        }
-                        newest_here = newest_here.max(Some(row.time));
-                        rows.push(StoredRow {
-                            id: row.id,
-                            time: row.time,
-                            columns: row.columns,
-                            raw: record,
-                        });
-                    }
-                    Err(e) => {
-                        report.rejected += 1;
-                        tracing::warn!(tenant, category = category.name(), "record rejected: {e}");
-                        store.reject(tenant, category, &e.to_string(), &record.to_string(), now)?;
-                    }
-                }
-            }
+            let (rows, newest_here) = page_rows(
+                store,
+                tenant,
+                category,
+                page.value,
+                now,
+                (newest_before, &mut ascending),
+                &mut report,
+            )?;
             restarts = 0;
             let progress = if ascending { newest_before } else { None };
             if let Some(p) = progress {
@@ -315,33 +273,150 @@ pub async fn collect_category(
             report.new += write.new;
             report.updated += write.updated;
             if write.batches > 0 {
-                match router.deliver(store, now).await {
-                    Ok(d) => {
-                        report.batches_delivered += d.batches_delivered as i64;
-                        report.batches_spooled += d.batches_spooled as i64;
-                    }
-                    Err(RouteError::State(e)) => return Err(e),
-                    Err(e) => tracing::error!(tenant, category = category.name(), "{e}"),
-                }
+                deliver(router, store, now, &mut report).await?;
             }
         }
     } else {
         report.completed = true;
     }
+    report.requests = counters.requests as i64;
+    report.throttled = counters.throttled as i64;
+    record_run(store, category, to, &report, figures, &counters)?;
+    Ok(report)
+}
+
+/// Whether a refusal paused the category until after `now`, and why.
+fn paused(checkpoint: Option<&Checkpoint>, now: DateTime<Utc>) -> Option<Option<String>> {
+    let c = checkpoint?;
+    let until = c.paused_until.filter(|u| *u > now)?;
+    Some(
+        c.last_error
+            .as_ref()
+            .map(|e| format!("paused until {until}: {e}")),
+    )
+}
+
+/// The window a run reads: from the watermark less the overlap (never before collection
+/// began), or the backfill on a first run, to now less the settle time.
+fn window(
+    checkpoint: Option<&Checkpoint>,
+    category: Category,
+    now: DateTime<Utc>,
+    settings: &CollectSettings,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let to = now - settings.settle;
+    let from = match checkpoint.and_then(|c| c.watermark) {
+        // The overlap catches late records, but never reaches before collection began.
+        Some(w) => (w - settings.overlap(category)).max(
+            checkpoint
+                .and_then(|c| c.since)
+                .unwrap_or(w - settings.overlap(category)),
+        ),
+        None => now - settings.backfill,
+    };
+    (from, to)
+}
+
+/// After Graph refused a next-page link as expired: the window's rest, read again from a
+/// point everything before which is stored.
+fn read_again(
+    source: &Source,
+    category: Category,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    settings: &CollectSettings,
+) -> Prefetch {
+    tracing::info!(
+        tenant = source.tenant.as_str(),
+        category = category.name(),
+        "next-page link expired; reading again from {from}"
+    );
+    let again = first_page_url(&source.graph_base, category, from, to, settings.page_size);
+    Prefetch::start(&source.client, again)
+}
+
+/// Records what the run did in the checkpoint: how far it read, its figures, its error.
+fn record_run(
+    store: &SqliteState,
+    category: Category,
+    to: DateTime<Utc>,
+    report: &CategoryReport,
+    mut figures: RunFigures,
+    counters: &Counters,
+) -> Result<(), StateError> {
     if report.completed {
         figures.completed_to = Some(to);
     }
-    report.requests = counters.requests as i64;
-    report.throttled = counters.throttled as i64;
     figures.records = report.records;
     figures.new = report.new;
-    figures.requests = report.requests;
-    figures.throttled = report.throttled;
+    figures.requests = counters.requests as i64;
+    figures.throttled = counters.throttled as i64;
     figures.rejected = report.rejected;
     figures.drift = report.drift;
     figures.error = report.error.clone();
-    store.finish_run(tenant, category, &figures)?;
-    Ok(report)
+    store.finish_run(&report.tenant, category, &figures)
+}
+
+/// A page's records as rows; a record that is not one is rejected and kept with its reason.
+/// Counts schema drift, and notes when a record is older than one of the pages before
+/// (`newest_before`) or of this page: the pages are then not in time order.
+fn page_rows(
+    store: &SqliteState,
+    tenant: &str,
+    category: Category,
+    records: Vec<serde_json::Value>,
+    now: DateTime<Utc>,
+    (newest_before, ascending): (Option<DateTime<Utc>>, &mut bool),
+    report: &mut CategoryReport,
+) -> Result<(Vec<StoredRow>, Option<DateTime<Utc>>), StateError> {
+    let mut rows = Vec::with_capacity(records.len());
+    let mut newest_here: Option<DateTime<Utc>> = None;
+    for record in records {
+        match normalise(category, tenant, &record) {
+            Ok(row) => {
+                if !row.unknown_fields.is_empty() {
+                    report.drift += 1;
+                }
+                if newest_before.max(newest_here).is_some_and(|n| row.time < n) {
+                    *ascending = false;
+                }
+                newest_here = newest_here.max(Some(row.time));
+                rows.push(StoredRow {
+                    id: row.id,
+                    time: row.time,
+                    columns: row.columns,
+                    raw: record,
+                });
+            }
+            Err(e) => {
+                report.rejected += 1;
+                tracing::warn!(tenant, category = category.name(), "record rejected: {e}");
+                store.reject(tenant, category, &e.to_string(), &record.to_string(), now)?;
+            }
+        }
+    }
+    Ok((rows, newest_here))
+}
+
+/// Sends the outbox's batches (a destination that refuses gets them spooled).
+async fn deliver(
+    router: &Router,
+    store: &SqliteState,
+    now: DateTime<Utc>,
+    report: &mut CategoryReport,
+) -> Result<(), StateError> {
+    match router.deliver(store, now).await {
+        Ok(d) => {
+            report.batches_delivered += d.batches_delivered as i64;
+            report.batches_spooled += d.batches_spooled as i64;
+        }
+        Err(RouteError::State(e)) => return Err(e),
+        Err(e) => tracing::error!(
+            tenant = report.tenant.as_str(),
+            category = report.category.as_str(),
+            "{e}"
+        ),
+    }
+    Ok(())
 }
 
 #[cfg(test)]
