@@ -146,35 +146,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Command::FunctionJson { out, check } = &command {
-        return function_json(out.as_deref(), check.as_deref());
-    }
-    if let Command::HashKey = &command {
-        let mut key = String::new();
-        if std::io::stdin().read_line(&mut key).is_err() || key.trim().is_empty() {
-            eprintln!(
-                "entra-monitor: give the key on standard input, e.g. `printf %s \"$KEY\" | entra-monitor hash-key`"
-            );
-            return ExitCode::from(2);
-        }
-        println!("{}", shared::auth::hash_key(&key));
-        return ExitCode::SUCCESS;
-    }
-    if let Command::LogAnalyticsTemplate { out } = &command {
-        let text = shared::destinations::log_analytics::schema::arm_template_text();
-        return match out {
-            None => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            Some(path) => match std::fs::write(path, text) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("entra-monitor: cannot write {}: {e}", path.display());
-                    ExitCode::FAILURE
-                }
-            },
-        };
+    if let Some(code) = without_configuration(&command) {
+        return code;
     }
     if let Command::Simulate { .. } = &command {
         return simulate(command);
@@ -184,21 +157,7 @@ fn main() -> ExitCode {
         Command::Lambda => Host::Lambda,
         _ => Host::Local,
     };
-    let mut source = ConfigSource::from_process(cli.config);
-    // Flags win over the file and the environment.
-    let (listen, data_dir) = match &command {
-        Command::Serve { listen, data_dir } => (listen.clone(), data_dir.clone()),
-        Command::Run { data_dir, .. } => (None, data_dir.clone()),
-        _ => (None, None),
-    };
-    if let Some(listen) = listen {
-        source.env.insert("ENTRA_MONITOR_LISTEN".into(), listen);
-    }
-    if let Some(dir) = data_dir {
-        source
-            .env
-            .insert("ENTRA_MONITOR_DATA_DIR".into(), dir.display().to_string());
-    }
+    let source = config_source(cli.config, &command);
     let config = match Config::load(&source, host, &functions::timer_names()) {
         Ok(c) => c,
         Err(errors) => {
@@ -280,6 +239,61 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// Where the configuration comes from: the file and the environment, and the command's flags,
+/// which win over both.
+fn config_source(file: Option<PathBuf>, command: &Command) -> ConfigSource {
+    let mut source = ConfigSource::from_process(file);
+    let (listen, data_dir) = match command {
+        Command::Serve { listen, data_dir } => (listen.clone(), data_dir.clone()),
+        Command::Run { data_dir, .. } => (None, data_dir.clone()),
+        _ => (None, None),
+    };
+    if let Some(listen) = listen {
+        source.env.insert("ENTRA_MONITOR_LISTEN".into(), listen);
+    }
+    if let Some(dir) = data_dir {
+        source
+            .env
+            .insert("ENTRA_MONITOR_DATA_DIR".into(), dir.display().to_string());
+    }
+    source
+}
+
+/// The commands that need no configuration (they print or write something and exit).
+fn without_configuration(command: &Command) -> Option<ExitCode> {
+    if let Command::FunctionJson { out, check } = command {
+        return Some(function_json(out.as_deref(), check.as_deref()));
+    }
+    if let Command::HashKey = command {
+        let mut key = String::new();
+        if std::io::stdin().read_line(&mut key).is_err() || key.trim().is_empty() {
+            eprintln!(
+                "entra-monitor: give the key on standard input, e.g. `printf %s \"$KEY\" | entra-monitor hash-key`"
+            );
+            return Some(ExitCode::from(2));
+        }
+        println!("{}", shared::auth::hash_key(&key));
+        return Some(ExitCode::SUCCESS);
+    }
+    if let Command::LogAnalyticsTemplate { out } = command {
+        let text = shared::destinations::log_analytics::schema::arm_template_text();
+        return Some(match out {
+            None => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Some(path) => match std::fs::write(path, text) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("entra-monitor: cannot write {}: {e}", path.display());
+                    ExitCode::FAILURE
+                }
+            },
+        });
+    }
+    None
 }
 
 fn async_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
