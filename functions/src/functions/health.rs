@@ -125,6 +125,103 @@ async fn destinations(app: &App) -> Value {
     json!({ "routes": out, "spool_error": spool_error })
 }
 
+/// Every function: a timer's schedule, next and last run; an HTTP function's route.
+fn functions(
+    app: &App,
+    last_runs: &std::collections::BTreeMap<String, shared::state::RunRecord>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Value> {
+    REGISTRY
+        .iter()
+        .map(|f| match &f.spec.trigger {
+            Trigger::Timer { .. } => {
+                let schedule = app.schedule_of(f.spec);
+                json!({
+                    "name": f.spec.name,
+                    "description": f.spec.description,
+                    "trigger": "timer",
+                    "schedule": schedule.as_str(),
+                    "next_run": schedule.next_after(now),
+                    "running": app.is_running(f.spec.name),
+                    "last_run": last_runs.get(f.spec.name),
+                })
+            }
+            Trigger::Http {
+                route,
+                methods,
+                auth,
+            } => json!({
+                "name": f.spec.name,
+                "description": f.spec.description,
+                "trigger": "http",
+                "route": format!("/api/{route}"),
+                "methods": methods,
+                "auth_level": auth.as_str(),
+            }),
+        })
+        .collect()
+}
+
+/// Why health is degraded: nothing when it is ok.
+fn reasons(
+    app: &App,
+    state: &Value,
+    unrecorded: &std::collections::BTreeMap<String, shared::state::RunRecord>,
+    last_runs: &std::collections::BTreeMap<String, shared::state::RunRecord>,
+    checkpoints: &[shared::state::Checkpoint],
+    destinations: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<String> {
+    let mut reasons: Vec<String> = Vec::new();
+    if let Some(e) = state["error"].as_str() {
+        reasons.push(format!("state: {e}"));
+    }
+    if let Ok(store) = app.state()
+        && let Some(Err(problem)) = store.integrity()
+    {
+        reasons.push(format!(
+            "state: {} failed its integrity check ({problem}); restore it from a copy or move it aside (a new one is created)",
+            store.path().display()
+        ));
+    }
+    if !unrecorded.is_empty() {
+        let names: Vec<&str> = unrecorded.keys().map(String::as_str).collect();
+        reasons.push(format!(
+            "state: the last run of {} could not be recorded (is the disk full?)",
+            names.join(", ")
+        ));
+    }
+    for (name, run) in last_runs {
+        if run.outcome == shared::state::Outcome::Failed {
+            reasons.push(format!("{name}: the last run failed: {}", run.detail));
+        }
+    }
+    for c in checkpoints {
+        if let Some(until) = c.paused_until.filter(|u| *u > now) {
+            reasons.push(format!("{} {}: paused until {until}", c.tenant, c.category));
+        } else if let Some(e) = &c.last_error {
+            reasons.push(format!("{} {}: {e}", c.tenant, c.category));
+        }
+    }
+    if let Some(routes) = destinations["routes"].as_array() {
+        for d in routes {
+            let failing = match (d["last_error_at"].as_str(), d["last_success"].as_str()) {
+                (Some(err), Some(ok)) => err > ok,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            if failing {
+                reasons.push(format!(
+                    "destination {}: {}",
+                    d["destination"].as_str().unwrap_or_default(),
+                    d["last_error"].as_str().unwrap_or("failing")
+                ));
+            }
+        }
+    }
+    reasons
+}
+
 /// The whole health answer and its status: 200, or 503 (`degraded`, with the reasons) when
 /// the state store cannot be read or failed its integrity check, a timer function's last run
 /// failed, a category is paused or failing, or a destination's last delivery failed. The
@@ -180,82 +277,16 @@ fn answer(app: &App, inv: &Invocation, destinations: Value, counted: bool) -> (u
             })
         })
         .collect();
-    let functions: Vec<Value> = REGISTRY
-        .iter()
-        .map(|f| match &f.spec.trigger {
-            Trigger::Timer { .. } => {
-                let schedule = app.schedule_of(f.spec);
-                json!({
-                    "name": f.spec.name,
-                    "description": f.spec.description,
-                    "trigger": "timer",
-                    "schedule": schedule.as_str(),
-                    "next_run": schedule.next_after(now),
-                    "running": app.is_running(f.spec.name),
-                    "last_run": last_runs.get(f.spec.name),
-                })
-            }
-            Trigger::Http {
-                route,
-                methods,
-                auth,
-            } => json!({
-                "name": f.spec.name,
-                "description": f.spec.description,
-                "trigger": "http",
-                "route": format!("/api/{route}"),
-                "methods": methods,
-                "auth_level": auth.as_str(),
-            }),
-        })
-        .collect();
-    let mut reasons: Vec<String> = Vec::new();
-    if let Some(e) = state["error"].as_str() {
-        reasons.push(format!("state: {e}"));
-    }
-    if let Ok(store) = app.state()
-        && let Some(Err(problem)) = store.integrity()
-    {
-        reasons.push(format!(
-            "state: {} failed its integrity check ({problem}); restore it from a copy or move it aside (a new one is created)",
-            store.path().display()
-        ));
-    }
-    if !unrecorded.is_empty() {
-        let names: Vec<&str> = unrecorded.keys().map(String::as_str).collect();
-        reasons.push(format!(
-            "state: the last run of {} could not be recorded (is the disk full?)",
-            names.join(", ")
-        ));
-    }
-    for (name, run) in &last_runs {
-        if run.outcome == shared::state::Outcome::Failed {
-            reasons.push(format!("{name}: the last run failed: {}", run.detail));
-        }
-    }
-    for c in &checkpoints {
-        if let Some(until) = c.paused_until.filter(|u| *u > now) {
-            reasons.push(format!("{} {}: paused until {until}", c.tenant, c.category));
-        } else if let Some(e) = &c.last_error {
-            reasons.push(format!("{} {}: {e}", c.tenant, c.category));
-        }
-    }
-    if let Some(routes) = destinations["routes"].as_array() {
-        for d in routes {
-            let failing = match (d["last_error_at"].as_str(), d["last_success"].as_str()) {
-                (Some(err), Some(ok)) => err > ok,
-                (Some(_), None) => true,
-                _ => false,
-            };
-            if failing {
-                reasons.push(format!(
-                    "destination {}: {}",
-                    d["destination"].as_str().unwrap_or_default(),
-                    d["last_error"].as_str().unwrap_or("failing")
-                ));
-            }
-        }
-    }
+    let functions = functions(app, &last_runs, now);
+    let reasons = reasons(
+        app,
+        &state,
+        &unrecorded,
+        &last_runs,
+        &checkpoints,
+        &destinations,
+        now,
+    );
     let ok = reasons.is_empty();
     let body = json!({
         "status": if ok { "ok" } else { "degraded" },
