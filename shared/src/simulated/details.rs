@@ -250,6 +250,70 @@ fn applied(policy: &CaPolicy, result: &str) -> Value {
     })
 }
 
+/// What a sign-in's fields say about the policies' conditions.
+struct Facts {
+    code: i64,
+    legacy: bool,
+    mfa_done: bool,
+    exchange: bool,
+    portal_from_windows: bool,
+    compliant: bool,
+    hybrid: bool,
+}
+
+/// The result of policy `id` for a sign-in that reached Conditional Access.
+fn policy_result(id: &str, f: &Facts) -> &'static str {
+    match id {
+        id if id == REQUIRE_MFA.id => {
+            if f.legacy {
+                "notApplied"
+            } else if f.mfa_done {
+                "success"
+            } else if matches!(f.code, 50074 | 50076 | 500121) {
+                "failure"
+            } else {
+                "notApplied"
+            }
+        }
+        // A legacy sign-in that succeeded came from a user the policy excludes.
+        id if id == BLOCK_LEGACY.id => {
+            if f.legacy && f.code == 53003 {
+                "failure"
+            } else {
+                "notApplied"
+            }
+        }
+        id if id == COMPLIANT_EXCHANGE.id => match (f.exchange, f.compliant) {
+            (false, _) => "notApplied",
+            (true, true) => "success",
+            (true, false) if f.code == DEVICE_NOT_COMPLIANT => "failure",
+            // The policy is satisfied by a device-compliance grace period.
+            (true, false) => "success",
+        },
+        id if id == HYBRID_PORTAL.id => match (f.portal_from_windows, f.hybrid) {
+            (false, _) => "notApplied",
+            (true, true) => "success",
+            (true, false) => "failure",
+        },
+        id if id == BLOCK_UNSUPPORTED.id => {
+            if f.code == 53003 && !f.legacy {
+                "failure"
+            } else {
+                "notApplied"
+            }
+        }
+        _ => {
+            if f.legacy {
+                "reportOnlyNotApplied"
+            } else if f.compliant || f.hybrid {
+                "reportOnlySuccess"
+            } else {
+                "reportOnlyFailure"
+            }
+        }
+    }
+}
+
 /// Fills the Conditional Access and authentication details of a user sign-in from its own
 /// fields (status, app, client, device, place, authentication steps), consistently: a sign-in
 /// that failed before Conditional Access (a bad password, a disabled account) lists no policy.
@@ -278,65 +342,21 @@ pub fn complete(json: &mut Value, dir: &Directory) {
         .find(|s| s["authenticationStepRequirement"] == "MFA");
     let mfa_done = mfa_step.is_some_and(|s| s["succeeded"] == true);
     let before_ca = matches!(code, 50126 | 50057 | 50053 | 50055);
+    let facts = Facts {
+        code,
+        legacy,
+        mfa_done,
+        exchange: app == EXCHANGE,
+        portal_from_windows: app == AZURE_PORTAL && windows,
+        compliant,
+        hybrid,
+    };
     let policies: Vec<Value> = if before_ca {
         Vec::new()
     } else {
         CA_POLICIES
             .iter()
-            .map(|p| {
-                let result = match p.id {
-                    id if id == REQUIRE_MFA.id => {
-                        if legacy {
-                            "notApplied"
-                        } else if mfa_done {
-                            "success"
-                        } else if matches!(code, 50074 | 50076 | 500121) {
-                            "failure"
-                        } else {
-                            "notApplied"
-                        }
-                    }
-                    // A legacy sign-in that succeeded came from a user the policy excludes.
-                    id if id == BLOCK_LEGACY.id => {
-                        if legacy && code == 53003 {
-                            "failure"
-                        } else {
-                            "notApplied"
-                        }
-                    }
-                    id if id == COMPLIANT_EXCHANGE.id => match (app == EXCHANGE, compliant) {
-                        (false, _) => "notApplied",
-                        (true, true) => "success",
-                        (true, false) if code == DEVICE_NOT_COMPLIANT => "failure",
-                        // The policy is satisfied by a device-compliance grace period.
-                        (true, false) => "success",
-                    },
-                    id if id == HYBRID_PORTAL.id => {
-                        match (app == AZURE_PORTAL && windows, hybrid) {
-                            (false, _) => "notApplied",
-                            (true, true) => "success",
-                            (true, false) => "failure",
-                        }
-                    }
-                    id if id == BLOCK_UNSUPPORTED.id => {
-                        if code == 53003 && !legacy {
-                            "failure"
-                        } else {
-                            "notApplied"
-                        }
-                    }
-                    _ => {
-                        if legacy {
-                            "reportOnlyNotApplied"
-                        } else if compliant || hybrid {
-                            "reportOnlySuccess"
-                        } else {
-                            "reportOnlyFailure"
-                        }
-                    }
-                };
-                applied(p, result)
-            })
+            .map(|p| applied(p, policy_result(p.id, &facts)))
             .collect()
     };
     let enforced: Vec<&str> = policies
