@@ -289,6 +289,36 @@ pub fn openapi() -> Value {
             } }),
         );
     }
+    risk_and_health_paths(&mut paths, &common_params);
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "entra-monitor", "version": env!("CARGO_PKG_VERSION"), "description": "Answers about Microsoft Entra activity logs, from the embedded store." },
+        "paths": paths,
+        // Any one of these lets a request in (see docs/security.md): an API key of
+        // ours, an Entra access token, or — on Azure with no key or audience of ours
+        // configured — the function key. A local `serve` on loopback lets reads in without.
+        "security": [{ "apiKey": [] }, { "bearer": [] }, { "functionKey": [] }],
+        "components": {
+          "securitySchemes": {
+            "apiKey": { "type": "apiKey", "in": "header", "name": "x-api-key", "description": "An API key whose SHA-256 is configured (ENTRA_MONITOR_API_KEYS), or locally the key in data/local-admin-key." },
+            "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An Entra access token for the configured audience, with the configured app role." },
+            "functionKey": { "type": "apiKey", "in": "header", "name": "x-functions-key", "description": "The Azure Functions key, checked by the Functions host (also accepted as the code query parameter)." }
+          },
+          "schemas": {
+            "Answer": { "type": "object", "properties": {
+                "question": { "type": "string" }, "tenant": { "type": "string" },
+                "from": { "type": "string", "format": "date-time" }, "to": { "type": "string", "format": "date-time" },
+                "columns": { "type": "array", "items": { "type": "string" } },
+                "rows": { "type": "array", "items": { "type": "object" } },
+                "next_cursor": { "type": "string", "nullable": true },
+                "summary": { "type": "object" }, "kql": { "type": "string" } } },
+            "Error": { "type": "object", "properties": { "error": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } }
+        } }
+    })
+}
+
+/// The paths of the risk listings and actions, health and this document.
+fn risk_and_health_paths(paths: &mut serde_json::Map<String, Value>, common_params: &Value) {
     let mut risk_params = vec![
         json!({ "name": "user", "in": "query", "schema": { "type": "string" }, "description": "Only this user's detections." }),
         json!({ "name": "source", "in": "query", "schema": { "type": "string", "enum": ["entra-monitor", "Microsoft"] }, "description": "Only ours, or only Microsoft's." }),
@@ -352,31 +382,6 @@ pub fn openapi() -> Value {
         "/api/openapi.json".into(),
         json!({ "get": { "operationId": "openapi", "summary": "This document.", "security": [], "responses": { "200": { "description": "OpenAPI 3.0." } } } }),
     );
-    json!({
-        "openapi": "3.0.3",
-        "info": { "title": "entra-monitor", "version": env!("CARGO_PKG_VERSION"), "description": "Answers about Microsoft Entra activity logs, from the embedded store." },
-        "paths": paths,
-        // Any one of these lets a request in (see docs/security.md): an API key of
-        // ours, an Entra access token, or — on Azure with no key or audience of ours
-        // configured — the function key. A local `serve` on loopback lets reads in without.
-        "security": [{ "apiKey": [] }, { "bearer": [] }, { "functionKey": [] }],
-        "components": {
-          "securitySchemes": {
-            "apiKey": { "type": "apiKey", "in": "header", "name": "x-api-key", "description": "An API key whose SHA-256 is configured (ENTRA_MONITOR_API_KEYS), or locally the key in data/local-admin-key." },
-            "bearer": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An Entra access token for the configured audience, with the configured app role." },
-            "functionKey": { "type": "apiKey", "in": "header", "name": "x-functions-key", "description": "The Azure Functions key, checked by the Functions host (also accepted as the code query parameter)." }
-          },
-          "schemas": {
-            "Answer": { "type": "object", "properties": {
-                "question": { "type": "string" }, "tenant": { "type": "string" },
-                "from": { "type": "string", "format": "date-time" }, "to": { "type": "string", "format": "date-time" },
-                "columns": { "type": "array", "items": { "type": "string" } },
-                "rows": { "type": "array", "items": { "type": "object" } },
-                "next_cursor": { "type": "string", "nullable": true },
-                "summary": { "type": "object" }, "kql": { "type": "string" } } },
-            "Error": { "type": "object", "properties": { "error": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } }
-        } }
-    })
 }
 
 pub static OPENAPI: FunctionSpec = FunctionSpec {
