@@ -192,28 +192,14 @@ fn cursor_offset(c: &str, query: &BTreeMap<String, String>, key: &CursorKey) -> 
     crate::auth::same_hash(&key.sign(offset, query), signature).then_some(offset)
 }
 
-/// Reads the common parameters and checks that no parameter is unknown. `own` are the
-/// endpoint's own parameter names; `default_span` the range when none is given; `retention`
-/// how far back data is kept; `key` what cursors are signed with.
-pub fn common(
+/// The range asked for (`from`/`to` or `last`, or the endpoint's default): not in the
+/// future, not before the retention.
+fn range(
     query: &BTreeMap<String, String>,
-    own: &[&str],
     now: DateTime<Utc>,
     default_span: Duration,
     retention: Duration,
-    accept_csv: bool,
-    key: &CursorKey,
-) -> Result<Common, ParamError> {
-    for k in query.keys() {
-        if !COMMON.contains(&k.as_str()) && !own.contains(&k.as_str()) {
-            let mut known: Vec<&str> = own.to_vec();
-            known.extend(COMMON);
-            return Err(bad(
-                k,
-                format!("unknown parameter; expected one of {}", known.join(", ")),
-            ));
-        }
-    }
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ParamError> {
     let last = text(query, "last")?;
     let from = text(query, "from")?;
     let to = text(query, "to")?;
@@ -261,6 +247,32 @@ pub fn common(
             ),
         ));
     }
+    Ok((from, to))
+}
+
+/// Reads the common parameters and checks that no parameter is unknown. `own` are the
+/// endpoint's own parameter names; `default_span` the range when none is given; `retention`
+/// how far back data is kept; `key` what cursors are signed with.
+pub fn common(
+    query: &BTreeMap<String, String>,
+    own: &[&str],
+    now: DateTime<Utc>,
+    default_span: Duration,
+    retention: Duration,
+    accept_csv: bool,
+    key: &CursorKey,
+) -> Result<Common, ParamError> {
+    for k in query.keys() {
+        if !COMMON.contains(&k.as_str()) && !own.contains(&k.as_str()) {
+            let mut known: Vec<&str> = own.to_vec();
+            known.extend(COMMON);
+            return Err(bad(
+                k,
+                format!("unknown parameter; expected one of {}", known.join(", ")),
+            ));
+        }
+    }
+    let (from, to) = range(query, now, default_span, retention)?;
     let limit = match text(query, "limit")? {
         None => 100,
         Some(l) => match l.parse::<usize>() {
