@@ -449,6 +449,12 @@ mod tests {
         // A little clock skew in `to` is accepted.
         let skewed = (now + Duration::minutes(2)).to_rfc3339();
         assert!(run(&[("to", skewed.as_str())]).is_ok());
+    }
+
+    #[test]
+    fn a_cursor_is_good_for_its_own_query_and_key_only() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+        let key = CursorKey::new(b"test key");
         let first = q(&[("last", "7d")]);
         let page = |cursor: String, query: &BTreeMap<String, String>| {
             let mut next = query.clone();
