@@ -106,17 +106,44 @@ pub async fn run(app: &App, args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let elapsed = started.elapsed();
+    print_summary(
+        &skipped,
+        &reports,
+        &spans,
+        started.elapsed(),
+        app.config().destinations.retention_days,
+        now,
+    );
+    detections(app, &spans).await;
+    if reports.iter().any(|r| r.needs_option) {
+        ExitCode::from(2)
+    } else if reports.iter().all(FileReport::clean) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// What the import did: files passed over, each file's summary, the totals and rate, and a
+/// note when records are older than the retention.
+fn print_summary(
+    skipped: &[std::path::PathBuf],
+    reports: &[FileReport],
+    spans: &Spans,
+    elapsed: std::time::Duration,
+    retention_days: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) {
     let mut out = std::io::stdout().lock();
     if !skipped.is_empty() {
         let _ = writeln!(
             out,
             "note: {} file(s) in the folders are not log exports by their name and were passed over: {} (name a file to read it)",
             skipped.len(),
-            names(&skipped)
+            names(skipped)
         );
     }
-    for r in &reports {
+    for r in reports {
         let _ = write!(out, "{}", summary(r));
     }
     let records: u64 = reports.iter().map(FileReport::records).sum();
@@ -131,7 +158,6 @@ pub async fn run(app: &App, args: Args) -> ExitCode {
         records as f64 / secs,
         bytes as f64 / 1e6 / secs
     );
-    let retention_days = app.config().destinations.retention_days;
     let oldest = spans.values().map(|s| s.0).min();
     if let Some(oldest) = oldest
         && oldest < now - chrono::Duration::days(retention_days as i64)
@@ -141,15 +167,6 @@ pub async fn run(app: &App, args: Args) -> ExitCode {
             "note: records go back to {}, before the retention of {retention_days} days: the endpoints answer only within it, and the retention function deletes older rows at its next run; set ENTRA_MONITOR_RETENTION_DAYS (up to 3650) to keep them",
             oldest.format("%Y-%m-%d")
         );
-    }
-    drop(out);
-    detections(app, &spans).await;
-    if reports.iter().any(|r| r.needs_option) {
-        ExitCode::from(2)
-    } else if reports.iter().all(FileReport::clean) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }
 

@@ -261,124 +261,145 @@ pub const AUDIT_DETECTIONS: [&str; 4] = [
 pub fn audit_detection(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
     let op = e.operation.as_str();
     if op == "Consent to application" {
-        let permissions = e.modified("ConsentAction.Permissions").unwrap_or_default();
-        let scopes: Vec<&str> = permissions
-            .split("Scope:")
-            .skip(1)
-            .flat_map(|s| s.split([']', ',']).next().unwrap_or("").split_whitespace())
-            .collect();
-        let risky: Vec<&str> = scopes
-            .iter()
-            .copied()
-            .filter(|s| {
-                t.high_privilege_scopes
-                    .iter()
-                    .any(|p| s.starts_with(p.as_str()))
-            })
-            .collect();
-        if risky.is_empty() {
-            return None;
-        }
-        let admin = e
-            .modified("ConsentContext.IsAdminConsent")
-            .unwrap_or_default();
-        let app = e
-            .target_of("ServicePrincipal")
-            .and_then(|t| t["displayName"].as_str())
-            .unwrap_or("(unnamed app)");
-        return Some(audit(
-            e,
-            "highPrivilegeConsent",
-            "high",
-            &e.actor,
-            format!(
-                "{} consented{} to {app} with high-privilege permissions: {}",
-                e.actor,
-                if admin.eq_ignore_ascii_case("true") {
-                    " for the organisation"
-                } else {
-                    ""
-                },
-                risky.join(", ")
-            ),
-        ));
+        return consent(e, t);
     }
     if (op.starts_with("Update application") && op.contains("Certificates and secrets")
         || op == "Add service principal credentials")
         && !e.managed_identity_rotation()
     {
-        let app = e
-            .target_of("Application")
-            .or_else(|| e.target_of("ServicePrincipal"))
-            .and_then(|t| t["displayName"].as_str())
-            .unwrap_or("(unnamed app)");
-        let key = e.modified("KeyDescription").unwrap_or_default();
-        return Some(audit(
-            e,
-            "appCredentialAdded",
-            "medium",
-            &e.actor,
-            format!("{} added a credential to {app}: {key}", e.actor),
-        ));
+        return Some(credential_added(e));
     }
     if op == "Add member to role" && !e.by_pim() {
-        let role = e
-            .target_of("Role")
-            .and_then(|t| t["displayName"].as_str())
-            .map(String::from)
-            .or_else(|| e.modified("Role.DisplayName"))?;
-        if !t
-            .privileged_roles
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(&role))
-        {
-            return None;
-        }
-        let user = e.subject();
-        return Some(audit(
-            e,
-            "privilegedRoleOutsidePim",
-            "high",
-            &user,
-            format!(
-                "{} assigned {role} to {user} directly, not through PIM",
-                e.actor
-            ),
-        ));
+        return role_outside_pim(e, t);
     }
     if (op == "Add member to group" || op == "Add owner to group") && !e.by_pim() {
-        let group = e.target_of("Group")?;
-        let id = group["id"].as_str().unwrap_or("");
-        let name = group["displayName"]
-            .as_str()
-            .map(String::from)
-            .or_else(|| e.modified("Group.DisplayName"))
-            .unwrap_or_default();
-        if !t
-            .privileged_groups
-            .iter()
-            .any(|g| g.eq_ignore_ascii_case(&name) || g.eq_ignore_ascii_case(id))
-        {
-            return None;
-        }
-        let user = e.subject();
-        let what = if op == "Add owner to group" {
-            "an owner of"
-        } else {
-            "a member of"
-        };
-        return Some(audit(
-            e,
-            "privilegedGroupMemberOutsidePim",
-            "high",
-            &user,
-            format!(
-                "{} made {user} {what} the privileged group {name} directly, not through PIM",
-                e.actor
-            ),
-        ));
+        return group_outside_pim(e, t);
     }
     None
+}
+
+/// A consent that grants a high-privilege permission.
+fn consent(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
+    let permissions = e.modified("ConsentAction.Permissions").unwrap_or_default();
+    let scopes: Vec<&str> = permissions
+        .split("Scope:")
+        .skip(1)
+        .flat_map(|s| s.split([']', ',']).next().unwrap_or("").split_whitespace())
+        .collect();
+    let risky: Vec<&str> = scopes
+        .iter()
+        .copied()
+        .filter(|s| {
+            t.high_privilege_scopes
+                .iter()
+                .any(|p| s.starts_with(p.as_str()))
+        })
+        .collect();
+    if risky.is_empty() {
+        return None;
+    }
+    let admin = e
+        .modified("ConsentContext.IsAdminConsent")
+        .unwrap_or_default();
+    let app = e
+        .target_of("ServicePrincipal")
+        .and_then(|t| t["displayName"].as_str())
+        .unwrap_or("(unnamed app)");
+    Some(audit(
+        e,
+        "highPrivilegeConsent",
+        "high",
+        &e.actor,
+        format!(
+            "{} consented{} to {app} with high-privilege permissions: {}",
+            e.actor,
+            if admin.eq_ignore_ascii_case("true") {
+                " for the organisation"
+            } else {
+                ""
+            },
+            risky.join(", ")
+        ),
+    ))
+}
+
+/// A credential added to an app (not Entra's own rotation of a managed identity's).
+fn credential_added(e: &AuditEvent) -> Detection {
+    let app = e
+        .target_of("Application")
+        .or_else(|| e.target_of("ServicePrincipal"))
+        .and_then(|t| t["displayName"].as_str())
+        .unwrap_or("(unnamed app)");
+    let key = e.modified("KeyDescription").unwrap_or_default();
+    audit(
+        e,
+        "appCredentialAdded",
+        "medium",
+        &e.actor,
+        format!("{} added a credential to {app}: {key}", e.actor),
+    )
+}
+
+/// A privileged role assigned directly, not through PIM.
+fn role_outside_pim(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
+    let role = e
+        .target_of("Role")
+        .and_then(|t| t["displayName"].as_str())
+        .map(String::from)
+        .or_else(|| e.modified("Role.DisplayName"))?;
+    if !t
+        .privileged_roles
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(&role))
+    {
+        return None;
+    }
+    let user = e.subject();
+    Some(audit(
+        e,
+        "privilegedRoleOutsidePim",
+        "high",
+        &user,
+        format!(
+            "{} assigned {role} to {user} directly, not through PIM",
+            e.actor
+        ),
+    ))
+}
+
+/// A member or owner added to a privileged group directly, not through PIM.
+fn group_outside_pim(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
+    let op = e.operation.as_str();
+    let group = e.target_of("Group")?;
+    let id = group["id"].as_str().unwrap_or("");
+    let name = group["displayName"]
+        .as_str()
+        .map(String::from)
+        .or_else(|| e.modified("Group.DisplayName"))
+        .unwrap_or_default();
+    if !t
+        .privileged_groups
+        .iter()
+        .any(|g| g.eq_ignore_ascii_case(&name) || g.eq_ignore_ascii_case(id))
+    {
+        return None;
+    }
+    let user = e.subject();
+    let what = if op == "Add owner to group" {
+        "an owner of"
+    } else {
+        "a member of"
+    };
+    Some(audit(
+        e,
+        "privilegedGroupMemberOutsidePim",
+        "high",
+        &user,
+        format!(
+            "{} made {user} {what} the privileged group {name} directly, not through PIM",
+            e.actor
+        ),
+    ))
 }
 
 #[cfg(test)]
