@@ -197,7 +197,7 @@ fn main() -> ExitCode {
         Some(start) => Arc::new(shared::clock::StartedClock::new(start)),
         None => Arc::new(SystemClock),
     };
-    let app = App::new(config, host_kind, clock);
+    let app = App::new(config, host_kind, clock, functions::REGISTRY.as_slice());
     runtime.block_on(async move {
         match command {
             Command::Serve { .. } => report(hosts::local::serve(app).await),

@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod query;
 pub mod registry;
 pub mod schedule;
+pub mod secret;
 pub mod simulated;
 pub mod source;
 pub mod state;

@@ -17,7 +17,7 @@ impl App {
         HttpResponse,
     > {
         let mut allowed = Vec::new();
-        for f in functions::REGISTRY.iter() {
+        for f in self.registry.iter() {
             let Trigger::Http { route, methods, .. } = f.spec.trigger else {
                 continue;
             };

@@ -3,9 +3,8 @@
 //! call [`App::invoke_timer`] or [`App::handle_http`].
 
 use crate::admission::{self, LocalAdminKey, Refusals};
-use crate::functions::{self, Function, Handler};
 use crate::invocation::{
-    FunctionError, HostKind, HttpRequest, HttpResponse, Invocation, TimerInfo,
+    BoxFuture, FunctionError, HostKind, HttpRequest, HttpResponse, Invocation, TimerInfo,
 };
 use shared::auth::{Authenticator, Caller, KnownTenant, Unauthenticated};
 use shared::clock::Clock;
@@ -30,7 +29,35 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 use tracing::Instrument;
 
+/// What a timer function returns: a one-line summary of what the run did.
+pub type TimerResult = Result<String, FunctionError>;
+
+/// What an HTTP function returns.
+pub type HttpResult = Result<HttpResponse, FunctionError>;
+
+/// How a function is run.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    Timer(fn(Arc<App>, Invocation, TimerInfo) -> BoxFuture<TimerResult>),
+    Http(fn(Arc<App>, Invocation, HttpRequest) -> BoxFuture<HttpResult>),
+}
+
+/// A registered function: its declaration and its code.
+#[derive(Clone, Copy)]
+pub struct Function {
+    pub spec: &'static FunctionSpec,
+    pub handler: Handler,
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function").field("spec", self.spec).finish()
+    }
+}
+
 pub struct App {
+    /// The function set (`crate::functions::REGISTRY`), given by whoever builds the app.
+    registry: &'static [Function],
     tenants: std::sync::OnceLock<Vec<KnownTenant>>,
     sources: tokio::sync::OnceCell<Vec<TenantSource>>,
     authenticator: tokio::sync::OnceCell<Authenticator>,
@@ -103,9 +130,15 @@ impl Drop for RunningGuard<'_> {
 }
 
 impl App {
-    pub fn new(config: Config, host: HostKind, clock: Arc<dyn Clock>) -> Arc<Self> {
+    pub fn new(
+        config: Config,
+        host: HostKind,
+        clock: Arc<dyn Clock>,
+        registry: &'static [Function],
+    ) -> Arc<Self> {
         let (shutdown, _) = watch::channel(false);
         Arc::new(Self {
+            registry,
             tenants: std::sync::OnceLock::new(),
             sources: tokio::sync::OnceCell::new(),
             authenticator: tokio::sync::OnceCell::new(),
@@ -126,6 +159,13 @@ impl App {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Function `name` of the set (any case, as Azure treats function names).
+    pub fn find(&self, name: &str) -> Option<&'static Function> {
+        self.registry
+            .iter()
+            .find(|f| f.spec.name.eq_ignore_ascii_case(name))
     }
 
     /// The detections' thresholds. With the simulated tenant as the source and no privileged
@@ -225,8 +265,9 @@ impl App {
         timer: TimerInfo,
         invocation_id: String,
     ) -> Result<TimerReport, InvokeError> {
-        let function =
-            functions::find(name).ok_or_else(|| InvokeError::UnknownFunction(name.to_string()))?;
+        let function = self
+            .find(name)
+            .ok_or_else(|| InvokeError::UnknownFunction(name.to_string()))?;
         let Handler::Timer(handler) = function.handler else {
             return Err(InvokeError::NotATimer(function.spec.name.to_string()));
         };

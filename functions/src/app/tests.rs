@@ -6,7 +6,12 @@ fn app(data_dir: &std::path::Path) -> Arc<App> {
     let mut config = Config::defaults(Host::Local);
     config.data_dir = data_dir.to_path_buf();
     let clock = FixedClock::new(chrono::DateTime::from_timestamp(1_795_773_900, 0).unwrap());
-    App::new(config, HostKind::Local, Arc::new(clock))
+    App::new(
+        config,
+        HostKind::Local,
+        Arc::new(clock),
+        crate::functions::REGISTRY.as_slice(),
+    )
 }
 
 #[test]

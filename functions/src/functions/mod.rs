@@ -16,38 +16,7 @@ pub mod retention;
 pub mod risk_detections;
 pub mod risky_users;
 
-use crate::app::App;
-use crate::invocation::{
-    BoxFuture, FunctionError, HttpRequest, HttpResponse, Invocation, TimerInfo,
-};
-use shared::registry::FunctionSpec;
-use std::sync::Arc;
-
-/// What a timer function returns: a one-line summary of what the run did.
-pub type TimerResult = Result<String, FunctionError>;
-
-/// What an HTTP function returns.
-pub type HttpResult = Result<HttpResponse, FunctionError>;
-
-/// How a function is run.
-#[derive(Clone, Copy)]
-pub enum Handler {
-    Timer(fn(Arc<App>, Invocation, TimerInfo) -> BoxFuture<TimerResult>),
-    Http(fn(Arc<App>, Invocation, HttpRequest) -> BoxFuture<HttpResult>),
-}
-
-/// A registered function: its declaration and its code.
-#[derive(Clone, Copy)]
-pub struct Function {
-    pub spec: &'static FunctionSpec,
-    pub handler: Handler,
-}
-
-impl std::fmt::Debug for Function {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Function").field("spec", self.spec).finish()
-    }
-}
+pub use crate::app::{Function, Handler, HttpResult, TimerResult};
 
 /// Every function of the set: the list below, then one HTTP function per question of
 /// [`shared::query::questions::ALL`].

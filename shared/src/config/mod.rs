@@ -11,6 +11,7 @@ mod detections;
 mod http;
 mod query;
 
+pub use crate::secret::Secret;
 pub use auth::{ApiKey, AuthSettings};
 pub use destinations::{
     DestinationCredential, DestinationSettings, EventHubsSetting, LogAnalyticsSetting,
@@ -30,33 +31,6 @@ use std::time::Duration;
 
 /// Prefix of every environment variable this program reads.
 pub const ENV_PREFIX: &str = "ENTRA_MONITOR_";
-
-/// A secret value. It can be used, never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value, for the one place that must send it (a token request).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// Which host the process runs under; it decides defaults such as where state lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

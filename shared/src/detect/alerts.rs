@@ -5,7 +5,7 @@
 //! a secret (Slack's and Teams' do): it is never logged.
 
 use super::Detection;
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::state::{AlertClaim, SqliteState, StateError};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;

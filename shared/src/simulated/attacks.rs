@@ -3,7 +3,8 @@
 //! of the records that make it up. Detections are tested against this truth.
 
 use super::directory::{Directory, PLACES, ROLES, guid_from};
-use super::events::{SimRecord, delay_for, user_sign_in};
+use super::record::{SimRecord, delay_for};
+use super::sign_ins::user_sign_in;
 use crate::model::Category;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use fastrand::Rng;

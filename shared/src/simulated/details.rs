@@ -426,7 +426,7 @@ pub fn revision(
     json: &Value,
     time: chrono::DateTime<chrono::Utc>,
     visible_at: chrono::DateTime<chrono::Utc>,
-) -> Option<super::events::Revision> {
+) -> Option<super::record::Revision> {
     let steps = json["authenticationDetails"].as_array()?;
     let mfa = steps
         .iter()
@@ -447,5 +447,5 @@ pub fn revision(
     );
     first["authenticationDetails"] = json!(early);
     first["mfaDetail"] = Value::Null;
-    Some(super::events::Revision { first, revised_at })
+    Some(super::record::Revision { first, revised_at })
 }

@@ -5,45 +5,13 @@
 //! memory and the tests have an exact ground truth. Each record also carries the moment it
 //! becomes visible through the API, because Entra publishes records late (<https://learn.microsoft.com/en-us/entra/identity/monitoring-health/reference-reports-latencies>).
 
-use super::directory::{APPS, Directory, PLACES, ROLES, guid_from};
+use super::directory::{Directory, ROLES, guid_from};
+use super::record::{SimRecord, delay_for, id, ip, iso, location};
+use super::sign_ins::user_sign_in;
 use crate::model::Category;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use fastrand::Rng;
 use serde_json::{Value, json};
-
-/// One generated record, in its Graph shape.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SimRecord {
-    pub category: Category,
-    pub id: String,
-    /// `createdDateTime` / `activityDateTime` / `riskLastUpdatedDateTime`.
-    pub time: DateTime<Utc>,
-    /// When the API starts returning it.
-    pub visible_at: DateTime<Utc>,
-    /// The record as the API returns it from `revised_at` on (before then, `first`).
-    pub json: Value,
-    /// A record Entra completes after publishing it (MFA details aggregate into a sign-in up
-    /// to ~2 h later, per the reporting FAQ,
-    /// <https://learn.microsoft.com/entra/identity/monitoring-health/reports-faq>): its first version
-    /// and when the final one replaces it.
-    pub revision: Option<Revision>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Revision {
-    pub first: Value,
-    pub revised_at: DateTime<Utc>,
-}
-
-impl SimRecord {
-    /// The version the API returns at `as_of`.
-    pub fn json_at(&self, as_of: DateTime<Utc>) -> &Value {
-        match &self.revision {
-            Some(r) if as_of < r.revised_at => &r.first,
-            _ => &self.json,
-        }
-    }
-}
 
 fn mix(seed: u64, category: Category, minute: i64) -> u64 {
     // SplitMix64 finaliser over the three inputs: neighbouring minutes get unrelated streams.
@@ -57,54 +25,6 @@ fn mix(seed: u64, category: Category, minute: i64) -> u64 {
 
 fn time_in(rng: &mut Rng, minute_start: DateTime<Utc>) -> DateTime<Utc> {
     minute_start + Duration::milliseconds(rng.i64(0..60_000))
-}
-
-/// Publication delay: most records within minutes, a tail much later (sign-ins 10–30 min,
-/// non-interactive later still, offline risk detections hours), and a very late few: of the
-/// tail, 2.5% of sign-ins and audits and 2% of non-interactive sign-ins and provisioning
-/// events (about 1 in 800 and 1 in 500 records) come 2.5–6 hours late, past the default
-/// overlap (Microsoft documents no upper bound; this tests what the overlap catches).
-pub fn delay_for(rng: &mut Rng, category: Category) -> Duration {
-    // The very late are taken from the bottom of the tail's draw, so adding them changes no
-    // other record.
-    let very_late = |secs: i64, floor: i64, span: i64| {
-        if secs < floor + span {
-            9_000 + (secs - floor) * 13_500 / span
-        } else {
-            secs
-        }
-    };
-    let secs = match category {
-        Category::SignInLogs | Category::AuditLogs => {
-            if rng.f64() < 0.05 {
-                very_late(rng.i64(600..1800), 600, 30)
-            } else {
-                rng.i64(20..300)
-            }
-        }
-        Category::NonInteractiveUserSignInLogs | Category::ProvisioningLogs => {
-            if rng.f64() < 0.10 {
-                very_late(rng.i64(900..2400), 900, 30)
-            } else {
-                rng.i64(60..600)
-            }
-        }
-        Category::ServicePrincipalSignInLogs | Category::ManagedIdentitySignInLogs => {
-            rng.i64(30..600)
-        }
-        Category::UserRiskEvents | Category::RiskyUsers => {
-            if rng.f64() < 0.5 {
-                rng.i64(300..7200)
-            } else {
-                rng.i64(3600..6 * 3600)
-            }
-        }
-    };
-    Duration::seconds(secs)
-}
-
-fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Generates the records whose event time falls in the minute starting at `minute_start`.
@@ -228,127 +148,6 @@ fn poisson(rng: &mut Rng, lambda: f64) -> usize {
         }
         k += 1;
     }
-}
-
-fn id(rng: &mut Rng) -> String {
-    guid_from(rng.u128(..))
-}
-
-fn location(place: usize) -> Value {
-    let p = &PLACES[place];
-    json!({ "city": p.city, "state": p.state, "countryOrRegion": p.country,
-            "geoCoordinates": { "altitude": null, "latitude": p.latitude, "longitude": p.longitude } })
-}
-
-fn ip(rng: &mut Rng, place: usize) -> String {
-    format!("{}.{}", PLACES[place].ip_prefix, rng.u8(2..250))
-}
-
-/// Sign-in failures seen in real tenants (<https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>).
-const FAILURES: &[(i64, &str)] = &[
-    (
-        50126,
-        "Error validating credentials due to invalid username or password.",
-    ),
-    (50074, "Strong Authentication is required."),
-    (
-        50140,
-        "This error occurred due to 'Keep me signed in' interrupt when the user was signing in.",
-    ),
-    (
-        53003,
-        "Access has been blocked by Conditional Access policies.",
-    ),
-    (
-        50076,
-        "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication.",
-    ),
-];
-
-pub fn user_sign_in(
-    rng: &mut Rng,
-    dir: &Directory,
-    user: &super::directory::User,
-    t: DateTime<Utc>,
-    interactive: bool,
-) -> Value {
-    let app = &APPS[rng.usize(..APPS.len())];
-    let (code, reason) = if !user.account_enabled {
-        (
-            50057,
-            "User account is disabled. The account has been disabled by an administrator.",
-        )
-    } else if rng.f64() < if interactive { 0.08 } else { 0.03 } {
-        FAILURES[rng.usize(..FAILURES.len())]
-    } else {
-        (0, "")
-    };
-    let mfa = interactive && code == 0 && rng.f64() < 0.6;
-    // Drawn to keep the generator's sequence; the status is derived from the policies applied
-    // (details::complete).
-    if code != 53003 {
-        let _ = rng.f64();
-    }
-    let mut json = json!({
-        "id": id(rng),
-        "createdDateTime": iso(t),
-        "userDisplayName": user.display_name,
-        "userPrincipalName": user.user_principal_name,
-        "userId": user.id,
-        "userType": if user.is_guest { "guest" } else { "member" },
-        "appId": app.app_id,
-        "appDisplayName": app.display_name,
-        "ipAddress": ip(rng, user.home),
-        "autonomousSystemNumber": PLACES[user.home].asn,
-        "clientAppUsed": if interactive { "Browser" } else { "Mobile Apps and Desktop clients" },
-        "userAgent": format!("Mozilla/5.0 ({}) {}", user.device.operating_system, user.device.browser),
-        "correlationId": id(rng),
-        "conditionalAccessStatus": "notApplied",
-        "isInteractive": interactive,
-        "signInEventTypes": [if interactive { "interactiveUser" } else { "nonInteractiveUser" }],
-        "resourceDisplayName": app.resource_display_name,
-        "resourceId": app.resource_id,
-        "resourceTenantId": dir.tenant_id,
-        "homeTenantId": dir.tenant_id,
-        "riskDetail": "none",
-        "riskLevelAggregated": "none",
-        "riskLevelDuringSignIn": "none",
-        "riskState": "none",
-        "riskEventTypes": [],
-        "riskEventTypes_v2": [],
-        "authenticationRequirement": if mfa { "multiFactorAuthentication" } else { "singleFactorAuthentication" },
-        "authenticationProtocol": "none",
-        "tokenIssuerType": "AzureAD",
-        "tokenIssuerName": "",
-        "uniqueTokenIdentifier": id(rng).replace('-', ""),
-        "processingTimeInMilliseconds": rng.i64(40..900),
-        "status": { "errorCode": code, "failureReason": if code == 0 { "Other." } else { reason }, "additionalDetails": null },
-        "deviceDetail": {
-            "deviceId": user.device.id, "displayName": user.device.display_name,
-            "operatingSystem": user.device.operating_system, "browser": user.device.browser,
-            "isCompliant": user.device.is_compliant, "isManaged": user.device.is_managed,
-            "trustType": user.device.trust_type
-        },
-        "location": location(user.home),
-        "appliedConditionalAccessPolicies": [],
-        "authenticationDetails": if mfa {
-            json!([
-                { "authenticationStepDateTime": iso(t), "authenticationMethod": "Password", "authenticationMethodDetail": "Password in the cloud", "succeeded": true, "authenticationStepResultDetail": "Correct password", "authenticationStepRequirement": "Primary authentication" },
-                { "authenticationStepDateTime": iso(t), "authenticationMethod": "Mobile app notification", "authenticationMethodDetail": null, "succeeded": true, "authenticationStepResultDetail": "MFA successfully completed", "authenticationStepRequirement": "MFA" }
-            ])
-        } else { json!([]) },
-        "servicePrincipalId": "",
-        "servicePrincipalName": null,
-        "managedServiceIdentity": { "msiType": "none", "associatedResourceId": null },
-        "clientCredentialType": "none",
-        "crossTenantAccessType": "none",
-        "incomingTokenType": "none",
-        "flaggedForReview": false,
-        "mfaDetail": null
-    });
-    super::details::vary(&mut json, user);
-    super::details::complete(&mut json, dir);
-    json
 }
 
 fn workload_sign_in(

@@ -11,13 +11,15 @@ pub mod attacks;
 pub mod details;
 pub mod directory;
 pub mod events;
+mod record;
 pub mod server;
+mod sign_ins;
 
 use crate::model::Category;
 pub use attacks::{Attack, AttackKind};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 pub use directory::Directory;
-pub use events::{Revision, SimRecord};
+pub use record::{Revision, SimRecord};
 
 /// A simulated tenant.
 #[derive(Debug, Clone)]
