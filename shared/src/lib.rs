@@ -32,3 +32,6 @@ pub mod simulated;
 pub mod source;
 pub mod state;
 pub mod telemetry;
+
+#[cfg(test)]
+mod layout;
