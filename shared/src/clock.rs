@@ -3,6 +3,19 @@
 use chrono::{DateTime, Utc};
 use std::sync::Mutex;
 
+/// The one way times are written: RFC 3339 in UTC with milliseconds and `Z`
+/// (`2026-11-19T15:00:00.000Z`), which sorts as text in time order (the embedded store's
+/// columns, cursors, KQL literals and Graph filters rely on it).
+pub trait Timestamp {
+    fn rfc3339_millis(&self) -> String;
+}
+
+impl Timestamp for DateTime<Utc> {
+    fn rfc3339_millis(&self) -> String {
+        self.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+}
+
 /// A source of the current UTC time.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;

@@ -8,15 +8,16 @@
 use super::risky::RiskyUser;
 use super::signals::AUDIT_DETECTIONS;
 use super::{Detection, SOURCE};
+use crate::clock::Timestamp;
 use crate::destinations::router::Router;
 use crate::model::Category;
 use crate::model::rows::normalise;
 use crate::state::{PageRouting, SqliteState, StateError, StoredRow};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    t.rfc3339_millis()
 }
 
 /// A short, stable id from a key.

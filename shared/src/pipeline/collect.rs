@@ -1,12 +1,13 @@
 //! One category of one tenant, one run.
 
+use crate::clock::Timestamp;
 use crate::destinations::router::{RouteError, Router};
 use crate::model::Category;
 use crate::model::rows::{normalise, time_property};
 use crate::source::graph::{Counters, GraphClient, GraphError, Page};
 use crate::state::Checkpoint;
 use crate::state::{PageRouting, RunFigures, SqliteState, StateError, StoredRow};
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 /// How far back and how late to read.
@@ -116,7 +117,7 @@ pub fn first_page_url(
         Category::UserRiskEvents => ("v1.0", "identityProtection/riskDetections", None),
         Category::RiskyUsers => ("v1.0", "identityProtection/riskyUsers", None),
     };
-    let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let ts = |t: DateTime<Utc>| t.rfc3339_millis();
     let mut filter = format!("{field} ge {} and {field} le {}", ts(from), ts(to));
     if let Some(kind) = event_type {
         filter = format!("signInEventTypes/any(t: t eq '{kind}') and {filter}");

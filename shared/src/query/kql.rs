@@ -1,6 +1,7 @@
 //! Writing values into KQL: string literals escaped (so a user name such as `x" | take 1` stays
 //! a string), date-times in `datetime(...)`.
 
+use crate::clock::Timestamp;
 use chrono::{DateTime, Utc};
 
 /// A KQL string literal: double quotes, with `\`, `"` and control characters escaped.
@@ -24,10 +25,7 @@ pub fn lit(value: &str) -> String {
 
 /// `datetime(2026-11-27T10:00:00.000Z)`.
 pub fn time(t: DateTime<Utc>) -> String {
-    format!(
-        "datetime({})",
-        t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    )
+    format!("datetime({})", t.rfc3339_millis())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! the plan's columns. Date-times come back in the embedded store's form (UTC, milliseconds) so
 //! both backends give the same answer.
 
+use crate::clock::Timestamp;
 use crate::source::token::TokenCache;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -53,7 +54,7 @@ impl LogAnalyticsQuery {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Vec<Value>>, QueryError> {
-        let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let ts = |t: DateTime<Utc>| t.rfc3339_millis();
         let body = json!({ "query": kql, "timespan": format!("{}/{}", ts(from), ts(to)) });
         let mut attempt = 0;
         loop {
@@ -139,12 +140,7 @@ fn read_table(answer: &Value) -> Result<Vec<Vec<Value>>, QueryError> {
                         .zip(&kinds)
                         .map(|(v, k)| match (*k, v) {
                             ("datetime", Value::String(t)) => DateTime::parse_from_rfc3339(t)
-                                .map(|t| {
-                                    json!(
-                                        t.with_timezone(&Utc)
-                                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                                    )
-                                })
+                                .map(|t| json!(t.with_timezone(&Utc).rfc3339_millis()))
                                 .unwrap_or_else(|_| v.clone()),
                             _ => v.clone(),
                         })

@@ -5,6 +5,7 @@
 use super::directory::{Directory, PLACES, ROLES, guid_from};
 use super::record::{SimRecord, delay_for};
 use super::sign_ins::user_sign_in;
+use crate::clock::Timestamp;
 use crate::model::Category;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use fastrand::Rng;
@@ -489,7 +490,7 @@ fn attack_audit(
     };
     let json = json!({
         "id": id, "category": category, "correlationId": guid_from(rng.u128(..)), "result": "success", "resultReason": "",
-        "activityDisplayName": activity, "activityDateTime": t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "activityDisplayName": activity, "activityDateTime": t.rfc3339_millis(),
         "loggedByService": "Core Directory", "operationType": operation, "initiatedBy": initiated,
         "targetResources": targets, "additionalDetails": []
     });

@@ -1,6 +1,7 @@
 //! A generated record, when the API shows it, and what building one takes.
 
 use super::directory::{PLACES, guid_from};
+use crate::clock::Timestamp;
 use crate::model::Category;
 use chrono::{DateTime, Duration, Utc};
 use fastrand::Rng;
@@ -84,7 +85,7 @@ pub fn delay_for(rng: &mut Rng, category: Category) -> Duration {
 }
 
 pub(super) fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    t.rfc3339_millis()
 }
 
 pub(super) fn id(rng: &mut Rng) -> String {

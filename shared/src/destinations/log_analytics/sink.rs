@@ -2,6 +2,7 @@
 
 use super::config::LogAnalyticsTarget;
 use super::service::{IngestionService, MAX_CALL_BYTES};
+use crate::clock::Timestamp;
 use crate::destinations::{Encoded, RetryPolicy, SendFailure, Sent, send_in_calls};
 use crate::model::Category;
 use crate::source::token::TokenCache;
@@ -78,8 +79,7 @@ impl LogAnalyticsSink {
                 let mut row = row.clone();
                 // Logs Ingestion needs TimeGenerated; rows without one are stamped with arrival.
                 if row.get("TimeGenerated").is_none_or(Value::is_null) {
-                    row["TimeGenerated"] =
-                        Value::String(now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+                    row["TimeGenerated"] = Value::String(now.rfc3339_millis());
                 }
                 let bytes = row.to_string().into_bytes();
                 Encoded {

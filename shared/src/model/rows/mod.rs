@@ -11,6 +11,7 @@
 
 use super::Category;
 use super::tables::{ColumnType, columns};
+use crate::clock::Timestamp;
 use chrono::{DateTime, Utc};
 use properties::*;
 use serde_json::{Map, Value, json};
@@ -212,10 +213,7 @@ pub fn from_table_row(
         ("AADTenantId", json!(tenant_id)),
         ("Id", json!(id)),
         ("Type", json!(category.table())),
-        (
-            "TimeGenerated",
-            json!(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        ),
+        ("TimeGenerated", json!(time.rfc3339_millis())),
     ] {
         mapped.insert(column.to_string(), value);
     }
@@ -301,10 +299,7 @@ fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowEr
     put("Type", json!(category.table()));
     put("Category", json!(category.name()));
     // The event time: Log Analytics needs TimeGenerated, and the embedded store's time index.
-    put(
-        "TimeGenerated",
-        json!(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-    );
+    put("TimeGenerated", json!(time.rfc3339_millis()));
     let known: &[&str] = match category {
         Category::SignInLogs | Category::NonInteractiveUserSignInLogs => {
             user_sign_in(category, &r, &mut put)

@@ -1,9 +1,9 @@
 use super::*;
+use crate::clock::Timestamp;
 
 #[test]
 fn event_times_are_read_in_the_forms_exports_use() {
-    let at =
-        |s: &str| parse_time(s).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    let at = |s: &str| parse_time(s).map(|t| t.rfc3339_millis());
     let expect = Some("2022-09-09T09:59:27.958Z".to_string());
     assert_eq!(at("2022-09-09T09:59:27.958Z"), expect);
     assert_eq!(at("2022-09-09T9:59:27.958Z"), expect);

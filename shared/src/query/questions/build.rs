@@ -2,6 +2,7 @@
 //! tenant and filter conditions in SQL and KQL together, paging, and the reading of the hourly
 //! and daily summaries for whole periods of a range.
 
+use crate::clock::Timestamp;
 use crate::model::Category;
 use crate::model::tables::columns;
 use crate::query::kql::{lit, time as kt};
@@ -79,9 +80,7 @@ pub(super) struct Builder {
 
 impl Builder {
     pub(super) fn new(category: Category, tenant: &str, c: &Common) -> Self {
-        let t = |x: chrono::DateTime<chrono::Utc>| {
-            x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        };
+        let t = |x: chrono::DateTime<chrono::Utc>| x.rfc3339_millis();
         Builder {
             category,
             index: None,
@@ -215,7 +214,7 @@ impl Summarised<'_> {
     /// A `UNION ALL` of the summary's lines and the rows at the ends, with its parameters;
     /// without `use_summary`, of the rows alone.
     pub(super) fn parts(&self, tenant: &str, c: &Common, use_summary: bool) -> (String, Vec<Sql>) {
-        let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let t = |x: DateTime<Utc>| x.rfc3339_millis();
         let tenant_col = tenant_column(self.category);
         let (filter_sql, values) = match self.filter {
             Some((sql, values)) => (format!(" AND {sql}"), values),

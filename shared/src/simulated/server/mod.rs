@@ -19,6 +19,7 @@
 
 use super::{SimRecord, SimulatedTenant};
 use crate::clock::Clock;
+use crate::clock::Timestamp;
 use crate::model::Category;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
@@ -289,7 +290,7 @@ impl SimServer {
                 visible_at: now,
                 json: json!({
                     "id": id, "isDeleted": false, "isProcessing": false, "riskDetail": detail,
-                    "riskLastUpdatedDateTime": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "riskLastUpdatedDateTime": now.rfc3339_millis(),
                     "riskLevel": level, "riskState": action, "userDisplayName": null, "userPrincipalName": upn,
                 }),
                 revision: None,

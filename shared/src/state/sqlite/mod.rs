@@ -5,6 +5,7 @@ use super::{
     Checkpoint, DestinationDelta, DestinationHealth, OutboxEntry, Outcome, PageRouting, PageWrite,
     RunFigures, RunRecord, StateError, StateStore, StoredRow,
 };
+use crate::clock::Timestamp;
 use crate::model::{Category, Destination};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -464,14 +465,7 @@ fn write_rows(
         let now = now.to_rfc3339();
         for r in rows {
             let digest = r.digest();
-            let args = params![
-                tenant,
-                ledger,
-                r.id,
-                r.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                digest,
-                now
-            ];
+            let args = params![tenant, ledger, r.id, r.time.rfc3339_millis(), digest, now];
             if insert.execute(args)? == 1 {
                 write.new += 1;
                 changed.push(r);
@@ -544,7 +538,7 @@ fn advance_watermark(
     to: DateTime<Utc>,
 ) -> Result<(), StateError> {
     // Fixed-width UTC text compares in time order, so MAX keeps the watermark monotonic.
-    let to = to.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let to = to.rfc3339_millis();
     tx.execute(
         "INSERT INTO checkpoints (tenant, category, watermark) VALUES (?1, ?2, ?3)
          ON CONFLICT (tenant, category) DO UPDATE SET watermark = MAX(COALESCE(watermark, ''), excluded.watermark)",

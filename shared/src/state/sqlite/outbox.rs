@@ -1,6 +1,7 @@
 //! The outbox of batches for the external destinations, their health figures, and retention.
 
 use super::*;
+use crate::clock::Timestamp;
 
 impl SqliteState {
     /// Outbox batches after `after_seq`, oldest first.
@@ -125,7 +126,7 @@ impl SqliteState {
         ledger_cutoff: DateTime<Utc>,
     ) -> Result<BTreeMap<String, i64>, StateError> {
         let conn = self.conn();
-        let t = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let t = |t: DateTime<Utc>| t.rfc3339_millis();
         let mut out = BTreeMap::new();
         for c in Category::ALL {
             let n = conn.execute(

@@ -1,6 +1,7 @@
 //! The records: pages stored with their checkpoint in one transaction, imports, bulk loads, and reading the embedded tables.
 
 use super::*;
+use crate::clock::Timestamp;
 
 impl SqliteState {
     /// Stores one page of rows and moves the watermark to `progress`, in one transaction: a
@@ -175,7 +176,7 @@ impl SqliteState {
             category.table(),
             embedded::tenant_column(category)
         );
-        let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let t = |x: DateTime<Utc>| x.rfc3339_millis();
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![tenant, t(from), t(to)])?;

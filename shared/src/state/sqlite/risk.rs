@@ -1,6 +1,7 @@
 //! Detections, alerts, risk actions and stored documents (risky users), and the reads the risk endpoints make.
 
 use super::*;
+use crate::clock::Timestamp;
 
 impl SqliteState {
     /// A stored document (JSON), if any.
@@ -40,7 +41,7 @@ impl SqliteState {
                 "INSERT OR IGNORE INTO risk_detections (tenant, key, name, risk_level, user, ip, first_seen, last_seen, record_ids, evidence, detected_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
-            let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let t = |x: DateTime<Utc>| x.rfc3339_millis();
             for d in detections {
                 let added = insert.execute(params![
                     tenant,
@@ -78,7 +79,7 @@ impl SqliteState {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
-        let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let t = |x: DateTime<Utc>| x.rfc3339_millis();
         self.query_rows(
             "SELECT 'entra-monitor', name, risk_level, user, ip, first_seen, last_seen, evidence, record_ids, 'atRisk' FROM risk_detections WHERE tenant = ?1 AND first_seen >= ?2 AND first_seen <= ?3",
             &[
@@ -99,7 +100,7 @@ impl SqliteState {
         max: usize,
         now: DateTime<Utc>,
     ) -> Result<AlertClaim, StateError> {
-        let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let t = |x: DateTime<Utc>| x.rfc3339_millis();
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let sent: i64 = tx.query_row(
@@ -147,7 +148,7 @@ impl SqliteState {
     ) -> Result<(), StateError> {
         self.conn().execute(
             "INSERT INTO risk_actions (tenant, user, action, actor, reason, at) VALUES (?1, lower(?2), ?3, ?4, ?5, ?6)",
-            params![tenant, user, action, actor, reason, at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)],
+            params![tenant, user, action, actor, reason, at.rfc3339_millis()],
         )?;
         Ok(())
     }
@@ -171,7 +172,7 @@ impl SqliteState {
              WHERE \"AADTenantId\" = ?1 AND \"TimeGenerated\" >= ?2 AND \"OperationName\" IN ('Reset password (self-service)', 'Reset user password', 'Change password (self-service)')",
             &[
                 rusqlite::types::Value::Text(tenant.into()),
-                rusqlite::types::Value::Text(from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                rusqlite::types::Value::Text(from.rfc3339_millis()),
             ],
         )
     }
@@ -188,7 +189,7 @@ impl SqliteState {
     ) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
         use rusqlite::types::Value::Text;
         use serde_json::{Value, json};
-        let t = |x: DateTime<Utc>| x.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let t = |x: DateTime<Utc>| x.rfc3339_millis();
         let sql = format!(
             "SELECT s.\"Id\", s.\"TimeGenerated\", s.\"UserPrincipalName\", s.\"IPAddress\", s.\"Location\", s.\"AppDisplayName\", s.\"ResultType\", s.\"RiskLevelDuringSignIn\", s.\"RiskState\", d.name, d.risk_level
              FROM \"SigninLogs\" s
