@@ -14,6 +14,7 @@ use shared::simulated::SimulatedTenant;
 use shared::simulated::server::{Faults, SimServer};
 use shared::source::budget::Budget;
 use shared::source::graph::{GraphClient, RetryPolicy};
+use shared::state::Checkpoints;
 use shared::state::SqliteState;
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use shared::clock::FixedClock;
 use shared::model::Category;
 use shared::simulated::SimulatedTenant;
 use shared::simulated::server::{Faults, SimServer};
+use shared::state::Checkpoints;
 use shared::state::SqliteState;
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -23,6 +23,7 @@ use shared::simulated::SimulatedTenant;
 use shared::simulated::server::{Faults, SimServer};
 use shared::source::budget::Budget;
 use shared::source::graph::GraphClient;
+use shared::state::Outbox;
 use shared::state::SqliteState;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -21,7 +21,7 @@ use shared::simulated::server::{Faults, SimServer};
 use shared::source::budget::Budget;
 use shared::source::graph::{GraphClient, RetryPolicy};
 use shared::source::token::{TokenCache, TokenSource};
-use shared::state::{Outcome, RunRecord, SqliteState, StateError, StateStore};
+use shared::state::{Outcome, RunRecord, Runs, SqliteState, StateError};
 use std::collections::BTreeSet;
 #[cfg(test)]
 use std::path::Path;

@@ -9,7 +9,9 @@ use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
 use serde_json::{Value, json};
 use shared::model::Destination;
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
-use shared::state::StateStore;
+use shared::state::Checkpoints;
+use shared::state::Outbox;
+use shared::state::Runs;
 use std::sync::Arc;
 
 pub static SPEC: FunctionSpec = FunctionSpec {

@@ -11,6 +11,7 @@ use serde_json::Value;
 use shared::query::Answer;
 use shared::query::params;
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
+use shared::state::RiskStore;
 use std::sync::Arc;
 
 pub static SPEC: FunctionSpec = FunctionSpec {

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use shared::query::params;
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use shared::source::graph::GraphError;
+use shared::state::RiskStore;
 use std::sync::Arc;
 
 pub static LIST: FunctionSpec = FunctionSpec {

@@ -16,6 +16,7 @@ use super::storage::sink::ExportLine;
 use super::{Batch, BatchItem, RetryPolicy, Sent};
 use crate::model::export::export_record;
 use crate::model::{Category, Destination};
+use crate::state::Outbox;
 use crate::state::{DestinationDelta, OutboxBatch, SqliteState, StateError, StoredRow};
 use chrono::{DateTime, Utc};
 use serde::Serialize;

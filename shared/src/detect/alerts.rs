@@ -6,6 +6,7 @@
 
 use super::Detection;
 use crate::secret::Secret;
+use crate::state::RiskStore;
 use crate::state::{AlertClaim, SqliteState, StateError};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;

@@ -4,6 +4,7 @@
 //! detection puts a user at risk again; a later secure password reset remediates; a person's
 //! dismissal or confirmation stands until the next detection.
 
+use crate::state::RiskStore;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};

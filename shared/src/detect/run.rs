@@ -8,6 +8,8 @@
 use super::signals::{AuditEvent, SignIn};
 use super::{History, Incidents, Thresholds, detect};
 use crate::model::Category;
+use crate::state::Checkpoints;
+use crate::state::RiskStore;
 use crate::state::{SqliteState, StateError};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;

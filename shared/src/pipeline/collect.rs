@@ -6,6 +6,7 @@ use crate::model::Category;
 use crate::model::rows::{normalise, time_property};
 use crate::source::graph::{Counters, GraphClient, GraphError, Page};
 use crate::state::Checkpoint;
+use crate::state::Checkpoints;
 use crate::state::{PageRouting, RunFigures, SqliteState, StateError, StoredRow};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;

@@ -253,12 +253,106 @@ pub struct Checkpoint {
     pub since: Option<DateTime<Utc>>,
 }
 
-/// What every state backend offers.
-pub trait StateStore: Send + Sync {
+// What a state backend offers, one interface per concern. The SQLite backend implements them
+// all; a backend for the cloud (Azure Storage, S3) implements them on its own services. The
+// embedded tables (rows, the ledger, the questions' reads) are SQLite's own (`SqliteState`).
+
+/// The run history of the timer functions.
+pub trait Runs: Send + Sync {
     /// Appends one run to the history.
     fn record_run(&self, run: &RunRecord) -> Result<(), StateError>;
     /// The latest run of each function, by function name.
     fn last_runs(&self) -> Result<BTreeMap<String, RunRecord>, StateError>;
+}
+
+/// Where collection stands per tenant and category.
+pub trait Checkpoints: Send + Sync {
+    /// The category's checkpoint for a tenant, if it was ever collected.
+    fn checkpoint(
+        &self,
+        tenant: &str,
+        category: Category,
+    ) -> Result<Option<Checkpoint>, StateError>;
+    /// Every checkpoint.
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StateError>;
+    /// Keeps a record that is not one, with its reason.
+    fn reject(
+        &self,
+        tenant: &str,
+        category: Category,
+        reason: &str,
+        raw: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError>;
+    /// Records a run's figures, its error and how far it read.
+    fn finish_run(
+        &self,
+        tenant: &str,
+        category: Category,
+        run: &RunFigures,
+    ) -> Result<(), StateError>;
+}
+
+/// The batches waiting for the external destinations, and the destinations' health.
+pub trait Outbox: Send + Sync {
+    /// Batches after `after_seq`, oldest first.
+    fn outbox(&self, after_seq: i64, limit: usize) -> Result<Vec<OutboxEntry>, StateError>;
+    /// A batch delivered (or spooled): it leaves the outbox.
+    fn outbox_done(&self, seq: i64) -> Result<(), StateError>;
+    /// Batches waiting, per destination.
+    fn outbox_counts(&self) -> Result<BTreeMap<String, i64>, StateError>;
+    /// Adds a delivery's figures to a destination's health.
+    fn note_destination(
+        &self,
+        destination: Destination,
+        d: &DestinationDelta,
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError>;
+    /// Every destination's health figures.
+    fn destination_health(&self) -> Result<Vec<DestinationHealth>, StateError>;
+}
+
+/// Our risk detections, the alerts sent for them and the actions taken on risky users.
+pub trait RiskStore: Send + Sync {
+    /// Stores detections (a key already stored is kept) and the documents that go with them,
+    /// together. Returns the keys that were new.
+    fn store_detections(
+        &self,
+        tenant: &str,
+        detections: &[crate::detect::Detection],
+        documents: &[(&str, String)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StateError>;
+    /// Our detections first seen in a range, newest first, as answer rows.
+    fn risk_detections(
+        &self,
+        tenant: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Vec<serde_json::Value>>, StateError>;
+    /// Claims the right to alert once for `key`, within `max` alerts since `since`.
+    fn claim_alert(
+        &self,
+        tenant: &str,
+        key: &str,
+        since: DateTime<Utc>,
+        max: usize,
+        now: DateTime<Utc>,
+    ) -> Result<AlertClaim, StateError>;
+    /// Gives a claim back (its alert could not be sent).
+    fn release_alert(&self, tenant: &str, key: &str) -> Result<(), StateError>;
+    /// Records who did what to a user's risk, when and why.
+    fn record_risk_action(
+        &self,
+        tenant: &str,
+        user: &str,
+        action: &str,
+        actor: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StateError>;
+    /// The actions taken on the tenant's risky users, as rows.
+    fn risk_actions(&self, tenant: &str) -> Result<Vec<Vec<serde_json::Value>>, StateError>;
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 
 use super::*;
 
-impl SqliteState {
+impl Checkpoints for SqliteState {
     /// Where the category's collection stands for a tenant.
-    pub fn checkpoint(
+    fn checkpoint(
         &self,
         tenant: &str,
         category: Category,
@@ -16,7 +16,7 @@ impl SqliteState {
     }
 
     /// Every checkpoint, for the health report.
-    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StateError> {
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StateError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT tenant, category, watermark, last_run_at, window_from, window_to, records_last_run, new_last_run,
@@ -58,7 +58,7 @@ impl SqliteState {
     }
 
     /// Keeps a record that could not be normalised, with the reason, so nothing is lost.
-    pub fn reject(
+    fn reject(
         &self,
         tenant: &str,
         category: Category,
@@ -74,7 +74,7 @@ impl SqliteState {
     }
 
     /// Records how a collection run of one category ended.
-    pub fn finish_run(
+    fn finish_run(
         &self,
         tenant: &str,
         category: Category,

@@ -2,8 +2,8 @@
 
 use super::embedded;
 use super::{
-    Checkpoint, DestinationDelta, DestinationHealth, OutboxEntry, Outcome, PageRouting, PageWrite,
-    RunFigures, RunRecord, StateError, StateStore, StoredRow,
+    Checkpoint, Checkpoints, DestinationDelta, DestinationHealth, Outbox, OutboxEntry, Outcome,
+    PageRouting, PageWrite, RiskStore, RunFigures, RunRecord, Runs, StateError, StoredRow,
 };
 use crate::clock::Timestamp;
 use crate::model::{Category, Destination};
@@ -371,7 +371,7 @@ pub enum AlertClaim {
     RateLimited,
 }
 
-impl StateStore for SqliteState {
+impl Runs for SqliteState {
     fn record_run(&self, run: &RunRecord) -> Result<(), StateError> {
         self.conn().execute(
             "INSERT INTO function_runs (function, invocation_id, host, started_at, finished_at, duration_ms, outcome, detail, past_due)

@@ -3,9 +3,9 @@
 use super::*;
 use crate::clock::Timestamp;
 
-impl SqliteState {
+impl Outbox for SqliteState {
     /// Outbox batches after `after_seq`, oldest first.
-    pub fn outbox(&self, after_seq: i64, limit: usize) -> Result<Vec<OutboxEntry>, StateError> {
+    fn outbox(&self, after_seq: i64, limit: usize) -> Result<Vec<OutboxEntry>, StateError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT seq, batch_id, destination, tenant, category, created, items FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
@@ -42,14 +42,14 @@ impl SqliteState {
     }
 
     /// Removes a batch that was delivered or spooled.
-    pub fn outbox_done(&self, seq: i64) -> Result<(), StateError> {
+    fn outbox_done(&self, seq: i64) -> Result<(), StateError> {
         self.conn()
             .execute("DELETE FROM outbox WHERE seq = ?1", params![seq])?;
         Ok(())
     }
 
     /// How many batches wait in the outbox, per destination.
-    pub fn outbox_counts(&self) -> Result<BTreeMap<String, i64>, StateError> {
+    fn outbox_counts(&self) -> Result<BTreeMap<String, i64>, StateError> {
         let conn = self.conn();
         let mut stmt =
             conn.prepare("SELECT destination, COUNT(*) FROM outbox GROUP BY destination")?;
@@ -58,7 +58,7 @@ impl SqliteState {
     }
 
     /// Adds what a delivery did to a destination's health figures.
-    pub fn note_destination(
+    fn note_destination(
         &self,
         destination: Destination,
         d: &DestinationDelta,
@@ -94,7 +94,7 @@ impl SqliteState {
     }
 
     /// Every destination's health figures.
-    pub fn destination_health(&self) -> Result<Vec<DestinationHealth>, StateError> {
+    fn destination_health(&self) -> Result<Vec<DestinationHealth>, StateError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT destination, last_success, last_error, last_error_at, batches_sent, records_sent, bytes_sent, spooled_total, replayed_total, dead_letters
@@ -117,7 +117,9 @@ impl SqliteState {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
 
+impl SqliteState {
     /// Deletes embedded rows whose event time is before `cutoff`, and ledger entries before
     /// `ledger_cutoff`. Returns the rows deleted per table.
     pub fn apply_retention(

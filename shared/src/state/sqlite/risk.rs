@@ -3,30 +3,10 @@
 use super::*;
 use crate::clock::Timestamp;
 
-impl SqliteState {
-    /// A stored document (JSON), if any.
-    pub fn document<T: serde::de::DeserializeOwned>(
-        &self,
-        name: &str,
-    ) -> Result<Option<T>, StateError> {
-        let text: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT value FROM documents WHERE name = ?1",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()?;
-        text.map(|t| {
-            serde_json::from_str(&t)
-                .map_err(|e| StateError::Corrupt(format!("document {name}: {e}")))
-        })
-        .transpose()
-    }
-
+impl RiskStore for SqliteState {
     /// Stores detections (a key already stored is kept) and the documents that go with them,
     /// in one transaction. Returns the keys that were new.
-    pub fn store_detections(
+    fn store_detections(
         &self,
         tenant: &str,
         detections: &[crate::detect::Detection],
@@ -73,7 +53,7 @@ impl SqliteState {
 
     /// Our detections of a tenant that began in `[from, to]`: source, name, risk level, user,
     /// ip, first and last seen, evidence, record ids (JSON text), risk state.
-    pub fn risk_detections(
+    fn risk_detections(
         &self,
         tenant: &str,
         from: DateTime<Utc>,
@@ -92,7 +72,7 @@ impl SqliteState {
 
     /// Whether an alert for this detection was sent; otherwise, when fewer than `max` alerts
     /// went out since `since`, records it as sent and answers Ok(true) to send it now.
-    pub fn claim_alert(
+    fn claim_alert(
         &self,
         tenant: &str,
         key: &str,
@@ -128,7 +108,7 @@ impl SqliteState {
     }
 
     /// Forgets a claimed alert whose sending failed, so a later run tries again.
-    pub fn release_alert(&self, tenant: &str, key: &str) -> Result<(), StateError> {
+    fn release_alert(&self, tenant: &str, key: &str) -> Result<(), StateError> {
         self.conn().execute(
             "DELETE FROM alerts_sent WHERE tenant = ?1 AND key = ?2",
             params![tenant, key],
@@ -137,7 +117,7 @@ impl SqliteState {
     }
 
     /// Records a risk action (dismiss, confirm compromised) in the audit trail.
-    pub fn record_risk_action(
+    fn record_risk_action(
         &self,
         tenant: &str,
         user: &str,
@@ -154,11 +134,33 @@ impl SqliteState {
     }
 
     /// A tenant's risk actions, oldest first: user, action, actor, reason, at.
-    pub fn risk_actions(&self, tenant: &str) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
+    fn risk_actions(&self, tenant: &str) -> Result<Vec<Vec<serde_json::Value>>, StateError> {
         self.query_rows(
             "SELECT user, action, actor, reason, at FROM risk_actions WHERE tenant = ?1 ORDER BY at, rowid",
             &[rusqlite::types::Value::Text(tenant.into())],
         )
+    }
+}
+
+impl SqliteState {
+    /// A stored document (JSON), if any.
+    pub fn document<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, StateError> {
+        let text: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT value FROM documents WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        text.map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| StateError::Corrupt(format!("document {name}: {e}")))
+        })
+        .transpose()
     }
 
     /// Password resets (self-service or by an admin) of a tenant's users: user, time.
