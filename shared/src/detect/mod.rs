@@ -14,6 +14,7 @@ pub mod signals;
 /// The source our detections carry (Microsoft's keep theirs).
 pub const SOURCE: &str = "entra-monitor";
 
+use crate::query::codes;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use signals::{AuditEvent, SignIn};
@@ -272,7 +273,7 @@ fn password_spray(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
         let failures: Vec<&SignIn> = all
             .iter()
             .copied()
-            .filter(|s| s.result == "50126")
+            .filter(|s| s.result == codes::INVALID_PASSWORD)
             .collect();
         for burst in bursts(&failures, |s| s.time, t.spray_window) {
             let mut per_user: BTreeMap<String, usize> = BTreeMap::new();
@@ -324,7 +325,7 @@ fn brute_force(ordered: &[&SignIn], history: &History, t: &Thresholds) -> Vec<De
     let failures: Vec<&SignIn> = ordered
         .iter()
         .copied()
-        .filter(|s| s.result == "50126" && !history.familiar(s))
+        .filter(|s| s.result == codes::INVALID_PASSWORD && !history.familiar(s))
         .collect();
     for ((user, ip), list) in by(&failures, |s| {
         Some((s.user.to_ascii_lowercase(), s.ip.clone()))
@@ -416,7 +417,7 @@ fn mfa_fatigue(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
         let denials: Vec<&SignIn> = list
             .iter()
             .copied()
-            .filter(|s| s.result == "500121")
+            .filter(|s| s.result == codes::MFA_FAILED)
             .collect();
         for burst in bursts(&denials, |s| s.time, t.mfa_window) {
             if burst.len() < t.mfa_min_denials {
@@ -492,7 +493,7 @@ fn disabled_account(
         .iter()
         .copied()
         .filter(|s| {
-            s.result == "50057"
+            s.result == codes::ACCOUNT_DISABLED
                 && !history.familiar(s)
                 && !history.organisation_network(s)
                 && others(s) < ORGANISATION_USERS

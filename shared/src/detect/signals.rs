@@ -2,6 +2,7 @@
 //! audit detections (consent, credentials, roles), which need no history.
 
 use super::{Detection, Thresholds};
+use crate::query::codes;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -92,7 +93,13 @@ impl SignIn {
 /// Failures that an attacker produces at will (wrong password, MFA denied, lockout): never
 /// learned as usual.
 pub fn is_credential_failure(result: &str) -> bool {
-    matches!(result, "50126" | "500121" | "50053" | "50055")
+    [
+        codes::INVALID_PASSWORD,
+        codes::MFA_FAILED,
+        codes::ACCOUNT_LOCKED,
+        codes::PASSWORD_EXPIRED,
+    ]
+    .contains(&result)
 }
 
 /// Client apps that use legacy authentication (no MFA, no Conditional Access device checks),

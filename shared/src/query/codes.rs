@@ -21,21 +21,33 @@ impl Status {
     }
 }
 
+/// The codes the detections read.
+pub const INVALID_PASSWORD: &str = "50126";
+pub const ACCOUNT_LOCKED: &str = "50053";
+pub const PASSWORD_EXPIRED: &str = "50055";
+pub const ACCOUNT_DISABLED: &str = "50057";
+/// The strong-authentication (MFA) step failed or was denied.
+pub const MFA_FAILED: &str = "500121";
+
 const CODES: &[(&str, &str, Status)] = &[
     ("0", "Success", Status::Success),
-    ("50126", "Invalid username or password", Status::Failure),
     (
-        "50053",
+        INVALID_PASSWORD,
+        "Invalid username or password",
+        Status::Failure,
+    ),
+    (
+        ACCOUNT_LOCKED,
         "Account locked, or sign-in from a malicious IP blocked",
         Status::Failure,
     ),
-    ("50055", "Password expired", Status::Failure),
+    (PASSWORD_EXPIRED, "Password expired", Status::Failure),
     (
         "50056",
         "No password in the directory for the user",
         Status::Failure,
     ),
-    ("50057", "User account disabled", Status::Failure),
+    (ACCOUNT_DISABLED, "User account disabled", Status::Failure),
     ("50034", "User not found in the tenant", Status::Failure),
     (
         "50058",
@@ -63,7 +75,7 @@ const CODES: &[(&str, &str, Status)] = &[
         Status::Interrupted,
     ),
     (
-        "500121",
+        MFA_FAILED,
         "Authentication failed during the strong-authentication request",
         Status::Failure,
     ),
