@@ -12,9 +12,10 @@ use chrono::{Duration, TimeZone, Utc};
 use serde_json::Value;
 use shared::clock::{Clock, FixedClock};
 use shared::destinations::RetryPolicy;
+use shared::destinations::Sink;
 use shared::destinations::event_hubs::{EventHubsSink, EventHubsTarget};
 use shared::destinations::log_analytics::{LogAnalyticsSink, LogAnalyticsTarget};
-use shared::destinations::router::{Router, Sinks};
+use shared::destinations::router::Router;
 use shared::destinations::spool::Spool;
 use shared::destinations::storage::{StorageSink, container};
 use shared::model::{Category, Destination};
@@ -81,9 +82,13 @@ async fn destinations_down_for_a_while_receive_everything_once_back() {
         .iter()
         .map(|c| (*c, Destination::ALL.to_vec()))
         .collect();
-    let sinks = Sinks {
-        storage: Some(StorageSink::new(azurite::target(&azurite::endpoint(az_port))).unwrap()),
-        log_analytics: Some(
+    let sinks: Vec<Box<dyn Sink>> = vec![
+        Box::new(
+            StorageSink::new(azurite::target(&azurite::endpoint(az_port)))
+                .unwrap()
+                .with_retry(fast()),
+        ),
+        Box::new(
             LogAnalyticsSink::new(
                 LogAnalyticsTarget {
                     endpoint: la_base.clone(),
@@ -93,7 +98,7 @@ async fn destinations_down_for_a_while_receive_everything_once_back() {
             )
             .with_retry(fast()),
         ),
-        event_hubs: Some(
+        Box::new(
             EventHubsSink::new(
                 EventHubsTarget::from_connection_string(&event_hubs::connection_string(
                     &eh_base, None,
@@ -102,9 +107,8 @@ async fn destinations_down_for_a_while_receive_everything_once_back() {
             )
             .with_retry(fast()),
         ),
-    };
-    let router =
-        Router::new(routes, sinks, Spool::Folder(dir.join("spool"))).with_storage_retry(fast());
+    ];
+    let router = Router::new(routes, sinks, Spool::Folder(dir.join("spool")));
     let source = Source {
         tenant: tenant_id.clone(),
         graph_base: graph,

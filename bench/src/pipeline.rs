@@ -6,9 +6,9 @@
 
 use crate::data::Generator;
 use chrono::{Duration, Utc};
-use shared::destinations::router::{Router, Sinks};
+use shared::destinations::router::Router;
 use shared::destinations::spool::Spool;
-use shared::destinations::storage::sink::StorageSink;
+use shared::destinations::storage::sink::{Place, StorageSink};
 use shared::model::rows::normalise;
 use shared::model::{Category, Destination};
 use shared::simulated::SimulatedTenant;
@@ -43,10 +43,9 @@ pub fn run(work: &Path, records: u64, tenant: &SimulatedTenant) -> Throughput {
     .collect();
     let router = Router::new(
         routes,
-        Sinks {
-            storage: Some(StorageSink::Folder(dir.join("archive"))),
-            ..Default::default()
-        },
+        vec![Box::new(StorageSink::at(Place::Folder(
+            dir.join("archive"),
+        )))],
         Spool::Folder(dir.join("spool")),
     );
     let now = Utc::now();

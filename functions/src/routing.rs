@@ -4,11 +4,13 @@
 use crate::app::App;
 use crate::invocation::FunctionError;
 use shared::config::{SpoolSetting, StorageSetting};
+use shared::destinations::Sink;
 use shared::destinations::event_hubs::{EventHubsAuth, EventHubsSink, EventHubsTarget};
 use shared::destinations::log_analytics::{LogAnalyticsSink, LogAnalyticsTarget};
-use shared::destinations::router::{Router, Sinks};
+use shared::destinations::router::Router;
 use shared::destinations::spool::Spool;
 use shared::destinations::storage::service::BlobService;
+use shared::destinations::storage::sink::Place;
 use shared::destinations::storage::{StorageSink, StorageTarget};
 
 /// Token audiences (<https://learn.microsoft.com/en-us/azure/azure-monitor/logs/logs-ingestion-api-overview>, <https://learn.microsoft.com/en-us/rest/api/eventhub/send-batch-events>, <https://learn.microsoft.com/en-us/entra/identity/managed-identities-azure-resources/services-id-authentication-support>).
@@ -42,9 +44,9 @@ pub fn build(app: &App) -> Result<Router, FunctionError> {
         Some(StorageSetting::Account(target)) => {
             Some(StorageSink::new(target.clone()).map_err(|e| failed("storage", e))?)
         }
-        Some(StorageSetting::AccountWithIdentity { url }) => Some(StorageSink::Blob(
+        Some(StorageSetting::AccountWithIdentity { url }) => Some(StorageSink::at(Place::Blob(
             BlobService::with_tokens(url, &account_of(url), app.destination_tokens(STORAGE)?),
-        )),
+        ))),
     };
     let log_analytics = match &settings.log_analytics {
         None => None,
@@ -92,15 +94,17 @@ pub fn build(app: &App) -> Result<Router, FunctionError> {
             }
         }
     };
-    Ok(Router::new(
-        app.config().routes.clone(),
-        Sinks {
-            storage,
-            log_analytics,
-            event_hubs,
-        },
-        spool,
-    ))
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(s) = storage {
+        sinks.push(Box::new(s));
+    }
+    if let Some(s) = log_analytics {
+        sinks.push(Box::new(s));
+    }
+    if let Some(s) = event_hubs {
+        sinks.push(Box::new(s));
+    }
+    Ok(Router::new(app.config().routes.clone(), sinks, spool))
 }
 
 #[cfg(test)]

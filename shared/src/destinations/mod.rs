@@ -91,6 +91,110 @@ pub(crate) struct Encoded {
     pub cost: usize,
 }
 
+/// A future a sink returns (the trait is used as `dyn Sink`).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An external destination: a folder under `destinations/` implements it, and the router holds
+/// the configured ones (docs/architecture.md, "Add a destination").
+pub trait Sink: Send + Sync {
+    /// Which destination this is (what routes name).
+    fn destination(&self) -> Destination;
+    /// What a delivery promises.
+    fn guarantee(&self) -> Guarantee;
+    /// Sends one batch with the destination's own retries; an error means the batch was not
+    /// (wholly) taken and goes to the spool.
+    fn send<'a>(
+        &'a self,
+        batch: &'a Batch,
+        now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Sent, SendError>>;
+}
+
+/// What a destination promises about a record it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarantee {
+    /// Once, and how that is ensured.
+    ExactlyOnce(&'static str),
+    /// At least once, and what to deduplicate on.
+    AtLeastOnce(&'static str),
+}
+
+impl Guarantee {
+    /// As `/api/health` says it.
+    pub fn describe(self) -> String {
+        match self {
+            Guarantee::ExactlyOnce(how) => format!("exactly once ({how})"),
+            Guarantee::AtLeastOnce(key) => format!("at least once (dedupe on {key})"),
+        }
+    }
+}
+
+/// Why a destination did not take a batch.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{destination}: {message}")]
+pub struct SendError {
+    pub destination: &'static str,
+    pub message: String,
+}
+
+impl SendError {
+    pub fn new(destination: &'static str, message: impl std::fmt::Display) -> Self {
+        Self {
+            destination,
+            message: message.to_string(),
+        }
+    }
+}
+
+/// The body a page's row becomes for a destination: Log Analytics takes the custom table's
+/// row, Storage and Event Hubs the diagnostic-settings export record.
+pub fn encode(
+    destination: Destination,
+    category: Category,
+    tenant: &str,
+    row: &crate::state::StoredRow,
+) -> Value {
+    match destination {
+        Destination::LogAnalytics => log_analytics::schema::custom_row(category, &row.columns),
+        Destination::Storage | Destination::EventHubs | Destination::Embedded => {
+            crate::model::export::export_record(category, tenant, row.time, &row.columns, &row.raw)
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds or `policy` runs out, pausing between tries (doubling, at
+/// most 30 s). Returns the value and the attempts made.
+pub async fn with_retries<T, E, F, Fut>(
+    policy: RetryPolicy,
+    destination: &'static str,
+    mut attempt: F,
+) -> Result<(T, usize), SendError>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut pause = policy.first_pause;
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Ok(v) => return Ok((v, tries as usize)),
+            Err(e) if tries >= policy.attempts => {
+                return Err(SendError::new(
+                    destination,
+                    format!("{e} (after {tries} attempts)"),
+                ));
+            }
+            Err(e) => {
+                tracing::debug!("{destination}: retrying after {e}");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
 /// How many attempts a call gets and how long the first pause is (doubling after).
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {

@@ -8,13 +8,8 @@
 //! again and removes each one accepted. A crash anywhere leaves the batch in the outbox or the
 //! spool (or, for a moment, both: then it is sent twice — at least once).
 
-use super::event_hubs::EventHubsSink;
-use super::log_analytics::{LogAnalyticsSink, schema};
 use super::spool::Spool;
-use super::storage::StorageSink;
-use super::storage::sink::ExportLine;
-use super::{Batch, BatchItem, RetryPolicy, Sent};
-use crate::model::export::export_record;
+use super::{Batch, BatchItem, Sent, Sink, encode};
 use crate::model::{Category, Destination};
 use crate::state::Outbox;
 use crate::state::{DestinationDelta, OutboxBatch, SqliteState, StateError, StoredRow};
@@ -24,22 +19,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 /// The configured external destinations.
-#[derive(Default)]
-pub struct Sinks {
-    pub storage: Option<StorageSink>,
-    pub log_analytics: Option<LogAnalyticsSink>,
-    pub event_hubs: Option<EventHubsSink>,
-}
+pub type Sinks = Vec<Box<dyn Sink>>;
 
 pub struct Router {
     routes: BTreeMap<Category, Vec<Destination>>,
-    sinks: Sinks,
+    sinks: BTreeMap<Destination, Box<dyn Sink>>,
     spool: Spool,
     /// Destinations that failed recently: their batches go straight to the spool until the
     /// cool-down passes or a replay succeeds, so collection is not held up by a dead endpoint.
     down: std::sync::Mutex<BTreeMap<Destination, (Instant, String)>>,
     cool_down: Duration,
-    storage_retry: RetryPolicy,
     /// One delivery at a time, so two collectors do not send the same outbox batch at once.
     delivering: tokio::sync::Mutex<()>,
 }
@@ -69,11 +58,10 @@ impl Router {
     pub fn new(routes: BTreeMap<Category, Vec<Destination>>, sinks: Sinks, spool: Spool) -> Self {
         Self {
             routes,
-            sinks,
+            sinks: sinks.into_iter().map(|s| (s.destination(), s)).collect(),
             spool,
             down: Default::default(),
             cool_down: Duration::from_secs(60),
-            storage_retry: RetryPolicy::default(),
             delivering: Default::default(),
         }
     }
@@ -84,7 +72,7 @@ impl Router {
             .iter()
             .map(|c| (*c, vec![Destination::Embedded]))
             .collect();
-        Self::new(routes, Sinks::default(), Spool::Folder(spool_dir))
+        Self::new(routes, Vec::new(), Spool::Folder(spool_dir))
     }
 
     /// How long a failed destination is skipped (its batches spooled without a try).
@@ -93,9 +81,9 @@ impl Router {
         self
     }
 
-    pub fn with_storage_retry(mut self, retry: RetryPolicy) -> Self {
-        self.storage_retry = retry;
-        self
+    /// The configured destination `d`.
+    pub fn sink(&self, d: Destination) -> Option<&dyn Sink> {
+        self.sinks.get(&d).map(|s| s.as_ref())
     }
 
     pub fn spool(&self) -> &Spool {
@@ -131,10 +119,6 @@ impl Router {
     ) -> Vec<OutboxBatch> {
         let mut out = Vec::new();
         for destination in self.routes(category) {
-            let body = |r: &StoredRow| match destination {
-                Destination::LogAnalytics => schema::custom_row(category, &r.columns),
-                _ => export_record(category, tenant, r.time, &r.columns, &r.raw),
-            };
             if *destination == Destination::Embedded {
                 continue;
             }
@@ -143,7 +127,7 @@ impl Router {
                 .map(|r| BatchItem {
                     id: r.id.clone(),
                     time: r.time,
-                    body: body(r),
+                    body: encode(*destination, category, tenant, r),
                 })
                 .collect();
             out.push(OutboxBatch {
@@ -157,72 +141,13 @@ impl Router {
 
     /// Sends one batch to its destination, with that destination's retries.
     async fn send(&self, batch: &Batch, now: DateTime<Utc>) -> Result<Sent, String> {
-        let not_configured = || {
-            format!(
-                "{} is routed to but not configured",
-                batch.destination.name()
-            )
+        let Some(sink) = self.sinks.get(&batch.destination) else {
+            return Err(match batch.destination {
+                Destination::Embedded => "the embedded store is written with the page".into(),
+                d => format!("{} is routed to but not configured", d.name()),
+            });
         };
-        match batch.destination {
-            Destination::Embedded => Err("the embedded store is written with the page".into()),
-            Destination::Storage => {
-                let sink = self.sinks.storage.as_ref().ok_or_else(not_configured)?;
-                let lines: Vec<ExportLine> = batch
-                    .items
-                    .iter()
-                    .map(|i| ExportLine {
-                        id: i.id.clone(),
-                        time: i.time,
-                        record: i.body.clone(),
-                    })
-                    .collect();
-                let mut pause = self.storage_retry.first_pause;
-                let mut attempt = 0;
-                loop {
-                    attempt += 1;
-                    match sink.write(batch.category, &batch.tenant, &lines).await {
-                        Ok(w) => {
-                            return Ok(Sent {
-                                calls: attempt as usize,
-                                records: w.lines + w.skipped,
-                                bytes: lines.iter().map(|l| l.record.to_string().len() + 1).sum(),
-                                dead_letter: Vec::new(),
-                            });
-                        }
-                        Err(e) if attempt >= self.storage_retry.attempts => {
-                            return Err(format!("Storage: {e} (after {attempt} attempts)"));
-                        }
-                        Err(e) => {
-                            tracing::debug!("Storage: retrying after {e}");
-                            tokio::time::sleep(pause).await;
-                            pause = (pause * 2).min(Duration::from_secs(30));
-                        }
-                    }
-                }
-            }
-            Destination::LogAnalytics => {
-                let sink = self
-                    .sinks
-                    .log_analytics
-                    .as_ref()
-                    .ok_or_else(not_configured)?;
-                let rows: Vec<_> = batch.items.iter().map(|i| i.body.clone()).collect();
-                sink.send(batch.category, &rows, now)
-                    .await
-                    .map_err(|e| format!("Log Analytics: {e}"))
-            }
-            Destination::EventHubs => {
-                let sink = self.sinks.event_hubs.as_ref().ok_or_else(not_configured)?;
-                let records: Vec<_> = batch
-                    .items
-                    .iter()
-                    .map(|i| (i.id.clone(), i.body.clone()))
-                    .collect();
-                sink.send(batch.category, &batch.tenant, &records)
-                    .await
-                    .map_err(|e| format!("Event Hubs: {e}"))
-            }
-        }
+        sink.send(batch, now).await.map_err(|e| e.to_string())
     }
 
     fn is_down(&self, d: Destination) -> Option<String> {

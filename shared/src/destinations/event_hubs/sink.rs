@@ -125,6 +125,33 @@ fn batch_body(records: &[&[u8]], event_limit: usize, category: Category, tenant:
     Value::Array(events).to_string().into_bytes()
 }
 
+impl crate::destinations::Sink for EventHubsSink {
+    fn destination(&self) -> crate::model::Destination {
+        crate::model::Destination::EventHubs
+    }
+
+    fn guarantee(&self) -> crate::destinations::Guarantee {
+        crate::destinations::Guarantee::AtLeastOnce("the record id")
+    }
+
+    fn send<'a>(
+        &'a self,
+        batch: &'a crate::destinations::Batch,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::destinations::BoxFuture<'a, Result<Sent, crate::destinations::SendError>> {
+        Box::pin(async move {
+            let records: Vec<(String, Value)> = batch
+                .items
+                .iter()
+                .map(|i| (i.id.clone(), i.body.clone()))
+                .collect();
+            EventHubsSink::send(self, batch.category, &batch.tenant, &records)
+                .await
+                .map_err(|e| crate::destinations::SendError::new("Event Hubs", e))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

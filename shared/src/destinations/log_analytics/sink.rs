@@ -120,3 +120,26 @@ fn id_of(row: &Value) -> String {
         .unwrap_or("(no id)")
         .to_string()
 }
+
+impl crate::destinations::Sink for LogAnalyticsSink {
+    fn destination(&self) -> crate::model::Destination {
+        crate::model::Destination::LogAnalytics
+    }
+
+    fn guarantee(&self) -> crate::destinations::Guarantee {
+        crate::destinations::Guarantee::AtLeastOnce("the record id")
+    }
+
+    fn send<'a>(
+        &'a self,
+        batch: &'a crate::destinations::Batch,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::destinations::BoxFuture<'a, Result<Sent, crate::destinations::SendError>> {
+        Box::pin(async move {
+            let rows: Vec<Value> = batch.items.iter().map(|i| i.body.clone()).collect();
+            LogAnalyticsSink::send(self, batch.category, &rows, now)
+                .await
+                .map_err(|e| crate::destinations::SendError::new("Log Analytics", e))
+        })
+    }
+}

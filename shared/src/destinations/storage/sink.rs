@@ -9,7 +9,9 @@
 
 use super::config::StorageTarget;
 use super::service::{BlobError, BlobService};
+use crate::destinations::{Batch, BoxFuture, Guarantee, RetryPolicy, SendError, Sent, Sink};
 use crate::model::Category;
+use crate::model::Destination;
 use base64::Engine;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde_json::Value;
@@ -63,36 +65,55 @@ pub fn blob_path(tenant_id: &str, time: DateTime<Utc>) -> String {
     )
 }
 
-pub enum StorageSink {
+/// Where the archive is written.
+pub enum Place {
     Folder(std::path::PathBuf),
     Blob(BlobService),
 }
 
+/// The diagnostic-settings archive, with its retries.
+pub struct StorageSink {
+    place: Place,
+    retry: RetryPolicy,
+}
+
 impl StorageSink {
     pub fn new(target: StorageTarget) -> Result<Self, StorageError> {
-        Ok(match target {
+        Ok(Self::at(match target {
             StorageTarget::Account {
                 endpoint,
                 account,
                 key,
-            } => Self::Blob(BlobService::new(&endpoint, &account, &key)?),
-            StorageTarget::Folder(dir) => Self::Folder(dir),
-        })
+            } => Place::Blob(BlobService::new(&endpoint, &account, &key)?),
+            StorageTarget::Folder(dir) => Place::Folder(dir),
+        }))
+    }
+
+    pub fn at(place: Place) -> Self {
+        Self {
+            place,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// How many block-list commits lost a race with another writer (and were retried).
     pub fn conflicts(&self) -> u64 {
-        match self {
-            Self::Folder(_) => 0,
-            Self::Blob(blob) => blob.conflicts(),
+        match &self.place {
+            Place::Folder(_) => 0,
+            Place::Blob(blob) => blob.conflicts(),
         }
     }
 
     /// Where the archive goes, for logs and health.
     pub fn describe(&self) -> String {
-        match self {
-            Self::Folder(dir) => format!("folder {}", dir.display()),
-            Self::Blob(blob) => format!("{blob:?}"),
+        match &self.place {
+            Place::Folder(dir) => format!("folder {}", dir.display()),
+            Place::Blob(blob) => format!("{blob:?}"),
         }
     }
 
@@ -113,9 +134,9 @@ impl StorageSink {
         let container = container(category);
         let mut total = Written::default();
         for (path, lines) in by_hour {
-            let w = match self {
-                Self::Folder(dir) => write_file(&dir.join(&container).join(&path), &lines)?,
-                Self::Blob(blob) => write_blob(blob, &container, &path, &lines).await?,
+            let w = match &self.place {
+                Place::Folder(dir) => write_file(&dir.join(&container).join(&path), &lines)?,
+                Place::Blob(blob) => write_blob(blob, &container, &path, &lines).await?,
             };
             total.lines += w.lines;
             total.skipped += w.skipped;
@@ -215,6 +236,46 @@ fn write_file(path: &std::path::Path, lines: &[&ExportLine]) -> Result<Written, 
         lines: fresh.len(),
         skipped,
     })
+}
+
+impl Sink for StorageSink {
+    fn destination(&self) -> Destination {
+        Destination::Storage
+    }
+
+    fn guarantee(&self) -> Guarantee {
+        Guarantee::ExactlyOnce("block ids, record ids")
+    }
+
+    /// Writes the batch's lines to their hours' blobs, again after a failure (a conflict, a
+    /// network error) with doubling pauses.
+    fn send<'a>(
+        &'a self,
+        batch: &'a Batch,
+        _now: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Sent, SendError>> {
+        Box::pin(async move {
+            let lines: Vec<ExportLine> = batch
+                .items
+                .iter()
+                .map(|i| ExportLine {
+                    id: i.id.clone(),
+                    time: i.time,
+                    record: i.body.clone(),
+                })
+                .collect();
+            let (written, calls) = crate::destinations::with_retries(self.retry, "Storage", || {
+                self.write(batch.category, &batch.tenant, &lines)
+            })
+            .await?;
+            Ok(Sent {
+                calls,
+                records: written.lines + written.skipped,
+                bytes: lines.iter().map(|l| l.record.to_string().len() + 1).sum(),
+                dead_letter: Vec::new(),
+            })
+        })
+    }
 }
 
 #[cfg(test)]
