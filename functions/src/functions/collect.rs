@@ -109,3 +109,22 @@ pub async fn run(
         Err(FunctionError::Failed(failures.join("; ")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::functions::{collect_audit, collect_provisioning, collect_risk, collect_signins};
+    use shared::model::Category;
+
+    #[test]
+    fn every_category_is_collected_by_exactly_one_timer_function() {
+        let mut collected = [
+            collect_signins::CATEGORIES,
+            collect_audit::CATEGORIES,
+            collect_provisioning::CATEGORIES,
+            collect_risk::CATEGORIES,
+        ]
+        .concat();
+        collected.sort();
+        assert_eq!(collected, Category::ALL.to_vec());
+    }
+}

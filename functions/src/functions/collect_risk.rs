@@ -15,7 +15,7 @@ pub static SPEC: FunctionSpec = FunctionSpec {
     },
 };
 
-const CATEGORIES: &[Category] = &[Category::UserRiskEvents, Category::RiskyUsers];
+pub const CATEGORIES: &[Category] = &[Category::UserRiskEvents, Category::RiskyUsers];
 
 pub fn run(app: Arc<App>, inv: Invocation, timer: TimerInfo) -> BoxFuture<TimerResult> {
     Box::pin(async move { collect::run(&app, &inv, &timer, CATEGORIES).await })

@@ -15,7 +15,7 @@ pub static SPEC: FunctionSpec = FunctionSpec {
     },
 };
 
-const CATEGORIES: &[Category] = &[
+pub const CATEGORIES: &[Category] = &[
     Category::SignInLogs,
     Category::NonInteractiveUserSignInLogs,
     Category::ServicePrincipalSignInLogs,

@@ -79,17 +79,8 @@ pub fn columns_category(obj: &Map<String, Value>) -> Option<Category> {
         return Some(c);
     }
     let has = |k: &str| get(k).is_some();
-    if has("RiskEventType") {
-        return Some(Category::UserRiskEvents);
-    }
-    if has("RiskLastUpdatedDateTime") {
-        return Some(Category::RiskyUsers);
-    }
-    if has("ProvisioningAction") || has("JobId") || has("CycleId") {
-        return Some(Category::ProvisioningLogs);
-    }
-    if has("ActivityDisplayName") || has("LoggedByService") {
-        return Some(Category::AuditLogs);
+    if let Some(c) = Category::by_column_marker(has) {
+        return Some(c);
     }
     if !(has("ResultType") || has("AppId") || has("CreatedDateTime")) {
         return None;
@@ -127,17 +118,8 @@ fn column<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 /// says so.
 pub fn graph_category(obj: &Map<String, Value>) -> Result<Category, String> {
     let has = |k: &str| obj.get(k).is_some_and(|v| !v.is_null());
-    if has("riskEventType") {
-        return Ok(Category::UserRiskEvents);
-    }
-    if has("riskLastUpdatedDateTime") {
-        return Ok(Category::RiskyUsers);
-    }
-    if has("provisioningAction") || has("provisioningStatusInfo") || has("jobId") {
-        return Ok(Category::ProvisioningLogs);
-    }
-    if has("activityDisplayName") || has("loggedByService") {
-        return Ok(Category::AuditLogs);
+    if let Some(c) = Category::by_graph_marker(has) {
+        return Ok(c);
     }
     if !has("createdDateTime") {
         return Err(

@@ -2,7 +2,7 @@
 //! (<https://learn.microsoft.com/en-us/azure/azure-monitor/essentials/resource-logs-schema>): a few top-level fields and `properties`, the Graph-shaped record in
 //! camelCase. Tools that read Entra archives and SIEM connectors read this shape.
 
-use super::Category;
+use super::{Category, ExportValue};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
@@ -15,33 +15,18 @@ pub fn export_record(
     raw: &Value,
 ) -> Value {
     let text = |name: &str| c.get(name).cloned().unwrap_or(Value::Null);
-    let (operation, caller_ip, identity) = match category {
-        Category::AuditLogs => (
-            text("OperationName"),
-            raw.pointer("/initiatedBy/user/ipAddress")
-                .cloned()
-                .unwrap_or(Value::Null),
-            text("Identity"),
-        ),
-        Category::ProvisioningLogs => (
-            json!("Provisioning activity"),
-            Value::Null,
-            raw.pointer("/initiatedBy/displayName")
-                .cloned()
-                .unwrap_or(Value::Null),
-        ),
-        Category::UserRiskEvents => (
-            json!("User Risk Detection"),
-            text("IpAddress"),
-            text("UserDisplayName"),
-        ),
-        Category::RiskyUsers => (json!("Risky user"), Value::Null, text("UserDisplayName")),
-        _ => (
-            json!("Sign-in activity"),
-            text("IPAddress"),
-            text("Identity"),
-        ),
+    let value = |v: &ExportValue| match v {
+        ExportValue::Fixed(text) => json!(text),
+        ExportValue::Column(name) => text(name),
+        ExportValue::Raw(pointer) => raw.pointer(pointer).cloned().unwrap_or(Value::Null),
+        ExportValue::Null => Value::Null,
     };
+    let fields = &category.definition().export;
+    let (operation, caller_ip, identity) = (
+        value(&fields.operation),
+        value(&fields.caller_ip),
+        value(&fields.identity),
+    );
     let location = match c.get("Location") {
         Some(Value::String(country)) => json!(country),
         Some(Value::Object(o)) => o.get("countryOrRegion").cloned().unwrap_or(Value::Null),

@@ -36,7 +36,7 @@ pub type Column = (&'static str, ColumnType);
 
 use ColumnType::{Bool, DateTime, Dynamic, Long, String as Str};
 
-const SIGNIN_LOGS: &[Column] = &[
+pub(super) const SIGNIN_LOGS: &[Column] = &[
     ("AADTenantId", Str),
     ("Agent", Dynamic),
     ("AlternateSignInName", Str),
@@ -132,7 +132,7 @@ const SIGNIN_LOGS: &[Column] = &[
     ("UserType", Str),
 ];
 
-const NON_INTERACTIVE_LOGS: &[Column] = &[
+pub(super) const NON_INTERACTIVE_LOGS: &[Column] = &[
     ("AADTenantId", Str),
     ("Agent", Str),
     ("AlternateSignInName", Str),
@@ -219,7 +219,7 @@ const NON_INTERACTIVE_LOGS: &[Column] = &[
     ("UserType", Str),
 ];
 
-const SERVICE_PRINCIPAL_LOGS: &[Column] = &[
+pub(super) const SERVICE_PRINCIPAL_LOGS: &[Column] = &[
     ("AADTenantId", Str),
     ("Agent", Str),
     ("AppId", Str),
@@ -266,7 +266,7 @@ const SERVICE_PRINCIPAL_LOGS: &[Column] = &[
     ("UserAgent", Str),
 ];
 
-const MANAGED_IDENTITY_LOGS: &[Column] = &[
+pub(super) const MANAGED_IDENTITY_LOGS: &[Column] = &[
     ("AADTenantId", Str),
     ("Agent", Str),
     ("AppId", Str),
@@ -314,7 +314,7 @@ const MANAGED_IDENTITY_LOGS: &[Column] = &[
     ("UserAgent", Str),
 ];
 
-const AUDIT_LOGS: &[Column] = &[
+pub(super) const AUDIT_LOGS: &[Column] = &[
     ("AADOperationType", Str),
     ("AADTenantId", Str),
     ("ActivityDateTime", DateTime),
@@ -346,7 +346,7 @@ const AUDIT_LOGS: &[Column] = &[
     ("Type", Str),
 ];
 
-const PROVISIONING_LOGS: &[Column] = &[
+pub(super) const PROVISIONING_LOGS: &[Column] = &[
     ("AADTenantId", Str),
     ("Category", Str),
     ("ChangeId", Str),
@@ -375,7 +375,7 @@ const PROVISIONING_LOGS: &[Column] = &[
     ("Type", Str),
 ];
 
-const RISKY_USERS: &[Column] = &[
+pub(super) const RISKY_USERS: &[Column] = &[
     ("CorrelationId", Str),
     ("Id", Str),
     ("IsDeleted", Bool),
@@ -393,7 +393,7 @@ const RISKY_USERS: &[Column] = &[
     ("UserPrincipalName", Str),
 ];
 
-const USER_RISK_EVENTS: &[Column] = &[
+pub(super) const USER_RISK_EVENTS: &[Column] = &[
     ("Activity", Str),
     ("ActivityDateTime", DateTime),
     ("AdditionalInfo", Dynamic),
@@ -423,14 +423,5 @@ const USER_RISK_EVENTS: &[Column] = &[
 
 /// The columns of a category's table.
 pub fn columns(category: Category) -> &'static [Column] {
-    match category {
-        Category::SignInLogs => SIGNIN_LOGS,
-        Category::NonInteractiveUserSignInLogs => NON_INTERACTIVE_LOGS,
-        Category::ServicePrincipalSignInLogs => SERVICE_PRINCIPAL_LOGS,
-        Category::ManagedIdentitySignInLogs => MANAGED_IDENTITY_LOGS,
-        Category::AuditLogs => AUDIT_LOGS,
-        Category::ProvisioningLogs => PROVISIONING_LOGS,
-        Category::UserRiskEvents => USER_RISK_EVENTS,
-        Category::RiskyUsers => RISKY_USERS,
-    }
+    category.definition().columns
 }

@@ -51,14 +51,7 @@ impl Default for CollectSettings {
 /// How far back each run re-reads, to catch records published late (<https://learn.microsoft.com/en-us/entra/identity/monitoring-health/reference-reports-latencies>):
 /// sign-ins up to 30 min (MFA details up to ~2 h), offline risk detections up to 48 h.
 pub fn overlap(category: Category) -> Duration {
-    match category {
-        Category::SignInLogs | Category::NonInteractiveUserSignInLogs => Duration::hours(2),
-        Category::ServicePrincipalSignInLogs | Category::ManagedIdentitySignInLogs => {
-            Duration::hours(1)
-        }
-        Category::AuditLogs | Category::ProvisioningLogs => Duration::hours(1),
-        Category::UserRiskEvents | Category::RiskyUsers => Duration::hours(48),
-    }
+    Duration::hours(category.definition().overlap_hours)
 }
 
 /// A tenant's Graph endpoint and client.
@@ -102,22 +95,8 @@ pub fn first_page_url(
     top: usize,
 ) -> String {
     let field = time_property(category);
-    let (version, path, event_type) = match category {
-        Category::SignInLogs => ("beta", "auditLogs/signIns", Some("interactiveUser")),
-        Category::NonInteractiveUserSignInLogs => {
-            ("beta", "auditLogs/signIns", Some("nonInteractiveUser"))
-        }
-        Category::ServicePrincipalSignInLogs => {
-            ("beta", "auditLogs/signIns", Some("servicePrincipal"))
-        }
-        Category::ManagedIdentitySignInLogs => {
-            ("beta", "auditLogs/signIns", Some("managedIdentity"))
-        }
-        Category::AuditLogs => ("v1.0", "auditLogs/directoryAudits", None),
-        Category::ProvisioningLogs => ("v1.0", "auditLogs/provisioning", None),
-        Category::UserRiskEvents => ("v1.0", "identityProtection/riskDetections", None),
-        Category::RiskyUsers => ("v1.0", "identityProtection/riskyUsers", None),
-    };
+    let graph = &category.definition().graph;
+    let (version, path, event_type) = (graph.version, graph.path, graph.sign_in_event_type);
     let ts = |t: DateTime<Utc>| t.rfc3339_millis();
     let mut filter = format!("{field} ge {} and {field} le {}", ts(from), ts(to));
     if let Some(kind) = event_type {

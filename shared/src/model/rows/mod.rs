@@ -9,8 +9,8 @@
 //! `id` or a readable event time is refused. Top-level properties the mapping does not know are
 //! counted as schema drift; the raw record is always kept beside the row.
 
-use super::Category;
 use super::tables::{ColumnType, columns};
+use super::{Category, Mapping};
 use crate::clock::Timestamp;
 use chrono::{DateTime, Utc};
 use properties::*;
@@ -44,15 +44,7 @@ pub enum RowError {
 
 /// The Graph property carrying the event time of a category's records.
 pub fn time_property(category: Category) -> &'static str {
-    match category {
-        Category::SignInLogs
-        | Category::NonInteractiveUserSignInLogs
-        | Category::ServicePrincipalSignInLogs
-        | Category::ManagedIdentitySignInLogs => "createdDateTime",
-        Category::AuditLogs | Category::ProvisioningLogs => "activityDateTime",
-        Category::UserRiskEvents => "lastUpdatedDateTime",
-        Category::RiskyUsers => "riskLastUpdatedDateTime",
-    }
+    category.definition().time_property
 }
 
 /// An event time: RFC 3339, or the near-misses exports contain — an hour of one digit
@@ -300,17 +292,13 @@ fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowEr
     put("Category", json!(category.name()));
     // The event time: Log Analytics needs TimeGenerated, and the embedded store's time index.
     put("TimeGenerated", json!(time.rfc3339_millis()));
-    let known: &[&str] = match category {
-        Category::SignInLogs | Category::NonInteractiveUserSignInLogs => {
-            user_sign_in(category, &r, &mut put)
-        }
-        Category::ServicePrincipalSignInLogs | Category::ManagedIdentitySignInLogs => {
-            app_sign_in(category, &r, &mut put)
-        }
-        Category::AuditLogs => audit(&r, &mut put),
-        Category::ProvisioningLogs => provisioning(&r, &mut put),
-        Category::UserRiskEvents => risk_event(&r, &mut put),
-        Category::RiskyUsers => risky_user(&r, &mut put),
+    let known: &[&str] = match category.definition().mapping {
+        Mapping::UserSignIn => user_sign_in(category, &r, &mut put),
+        Mapping::AppSignIn => app_sign_in(category, &r, &mut put),
+        Mapping::Audit => audit(&r, &mut put),
+        Mapping::Provisioning => provisioning(&r, &mut put),
+        Mapping::RiskEvent => risk_event(&r, &mut put),
+        Mapping::RiskyUser => risky_user(&r, &mut put),
     };
     let unknown_fields = obj
         .keys()
