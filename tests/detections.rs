@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use shared::detect::run::run_detections;
 use shared::detect::signals::{AuditEvent, SignIn};
-use shared::detect::{Detection, History, Thresholds, detect};
+use shared::detect::{Detection, DetectionKind, History, RiskLevel, Thresholds, detect};
 use shared::model::Category;
 use shared::model::rows::normalise;
 use shared::simulated::SimulatedTenant;
@@ -29,7 +29,7 @@ fn rows(
 }
 
 /// The injected attack a detection is named for (None: no attack of that kind is injected).
-fn kind_of(name: &str) -> Option<AttackKind> {
+fn kind_of(name: DetectionKind) -> Option<AttackKind> {
     AttackKind::ALL.into_iter().find(|k| k.detection() == name)
 }
 
@@ -154,9 +154,9 @@ fn every_injected_attack_is_found_by_the_detect_risks_run_and_nothing_else() {
         .filter(|i| attacks[*i].start >= scored_from + Duration::minutes(30))
         .filter(|i| attacks[*i].start < end - Duration::minutes(30))
         .collect();
-    let mut credited: BTreeSet<(usize, &str)> = BTreeSet::new();
+    let mut credited: BTreeSet<(usize, DetectionKind)> = BTreeSet::new();
     let mut false_positives: Vec<(String, Detection)> = Vec::new();
-    let mut per_name: BTreeMap<&str, (usize, usize)> = BTreeMap::new(); // (true, total)
+    let mut per_name: BTreeMap<DetectionKind, (usize, usize)> = BTreeMap::new(); // (true, total)
     for det in &found {
         let e = per_name.entry(det.name).or_default();
         e.1 += 1;
@@ -201,7 +201,7 @@ fn every_injected_attack_is_found_by_the_detect_risks_run_and_nothing_else() {
             .iter()
             .filter(|i| credited.contains(&(**i, kind.detection())))
             .count();
-        let (tp, total) = per_name.get(kind.detection()).copied().unwrap_or((0, 0));
+        let (tp, total) = per_name.get(&kind.detection()).copied().unwrap_or((0, 0));
         println!(
             "{:<26} {:>9} {:>9} {:>8}",
             format!("{kind:?}"),
@@ -362,7 +362,7 @@ fn a_traveller_behind_the_corporate_vpn_is_not_impossible_travel() {
         &Thresholds::default(),
     );
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].name, "impossibleTravel");
+    assert_eq!(found[0].name, DetectionKind::ImpossibleTravel);
     assert!(found[0].evidence.contains("km/h"), "{}", found[0].evidence);
     // A real flight is fine: London to Sydney in 22 hours.
     let flight = sign_in(
@@ -434,7 +434,7 @@ fn a_service_account_failing_from_its_own_host_is_not_brute_force() {
     let found = detect(&attack, &[], &history, &Thresholds::default());
     assert_eq!(
         found.iter().map(|d| d.name).collect::<Vec<_>>(),
-        vec!["bruteForce"]
+        vec![DetectionKind::BruteForce]
     );
     assert!(
         found[0].evidence.contains("8 failed passwords"),
@@ -502,7 +502,7 @@ fn mfa_denials_without_a_later_approval_are_not_fatigue() {
     let found = detect(&then_ok, &[], &History::default(), &Thresholds::default());
     assert_eq!(
         found.iter().map(|d| d.name).collect::<Vec<_>>(),
-        vec!["mfaFatigue"]
+        vec![DetectionKind::MfaFatigue]
     );
     assert_eq!(found[0].record_ids.len(), 6);
 }
@@ -545,7 +545,11 @@ fn an_office_behind_one_address_with_a_few_wrong_passwords_is_not_a_spray() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(
         (found[0].name, found[0].user.as_str(), found[0].risk_level),
-        ("passwordSpray", "user5@contoso.com", "high")
+        (
+            DetectionKind::PasswordSpray,
+            "user5@contoso.com",
+            RiskLevel::High
+        )
     );
 }
 
@@ -608,7 +612,7 @@ fn audit_detections_tell_risky_changes_from_routine_ones() {
         &History::default(),
         &t,
     );
-    assert_eq!(direct[0].name, "privilegedRoleOutsidePim");
+    assert_eq!(direct[0].name, DetectionKind::PrivilegedRoleOutsidePim);
     assert_eq!(direct[0].user, "eve@contoso.com");
     assert!(
         detect(
@@ -658,7 +662,10 @@ fn direct_additions_to_privileged_groups_are_detected_and_pim_activations_are_no
     assert_eq!(by_name.len(), 1);
     assert_eq!(
         (by_name[0].name, by_name[0].user.as_str()),
-        ("privilegedGroupMemberOutsidePim", "mallory@contoso.com")
+        (
+            DetectionKind::PrivilegedGroupMemberOutsidePim,
+            "mallory@contoso.com"
+        )
     );
     assert!(
         by_name[0].evidence.contains("tier0 admins"),
@@ -731,7 +738,7 @@ fn a_success_from_a_new_network_and_country_is_unfamiliar_once_history_exists() 
     let found = detect(&[stranger("x")], &[], &history_of(&learned), &t);
     assert_eq!(
         found.iter().map(|d| d.name).collect::<Vec<_>>(),
-        vec!["unfamiliarSignInProperties"]
+        vec![DetectionKind::UnfamiliarSignInProperties]
     );
     assert!(
         found[0].evidence.contains("new network, country, device"),
@@ -772,7 +779,7 @@ fn anonymising_addresses_and_legacy_protocols_are_reported_on_success() {
     );
     assert_eq!(
         found.iter().map(|d| d.name).collect::<Vec<_>>(),
-        vec!["anonymousIpAddress"]
+        vec![DetectionKind::AnonymousIpAddress]
     );
     assert!(
         detect(
@@ -794,7 +801,7 @@ fn anonymising_addresses_and_legacy_protocols_are_reported_on_success() {
     );
     assert_eq!(
         found.iter().map(|d| d.name).collect::<Vec<_>>(),
-        vec!["legacyAuthentication"]
+        vec![DetectionKind::LegacyAuthentication]
     );
     imap.result = "50126".into();
     assert!(detect(&[imap], &[], &History::default(), &Thresholds::default()).is_empty());
@@ -809,7 +816,7 @@ fn anonymising_addresses_and_legacy_protocols_are_reported_on_success() {
     );
 }
 
-fn detection_of(name: &'static str, level: &'static str, key: &str) -> Detection {
+fn detection_of(name: DetectionKind, level: RiskLevel, key: &str) -> Detection {
     Detection {
         name,
         source: "entra-monitor",
@@ -861,16 +868,16 @@ async fn alerts_are_sent_once_within_the_rate_limit_and_retried_after_a_failure(
         Alerter::new(AlertSettings {
             url: Secret::new(url.clone()),
             format,
-            min_level: "medium".into(),
+            min_level: RiskLevel::Medium,
             max_per_hour: 2,
         })
     };
     let now = Utc.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
     let batch = [
-        detection_of("bruteForce", "medium", "k1"),
-        detection_of("mfaFatigue", "high", "k2"),
-        detection_of("passwordSpray", "high", "k3"),
-        detection_of("legacyAuthentication", "low", "k4"),
+        detection_of(DetectionKind::BruteForce, RiskLevel::Medium, "k1"),
+        detection_of(DetectionKind::MfaFatigue, RiskLevel::High, "k2"),
+        detection_of(DetectionKind::PasswordSpray, RiskLevel::High, "k3"),
+        detection_of(DetectionKind::LegacyAuthentication, RiskLevel::Low, "k4"),
     ];
     let slack = alerter(AlertFormat::Slack);
     let first = slack.send(&store, "t1", &batch, now).await.unwrap();
@@ -920,7 +927,11 @@ async fn alerts_are_sent_once_within_the_rate_limit_and_retried_after_a_failure(
     // A webhook that fails: counted, and tried again next time.
     failing.store(true, std::sync::atomic::Ordering::SeqCst);
     let generic = alerter(AlertFormat::Generic);
-    let late = [detection_of("impossibleTravel", "medium", "k5")];
+    let late = [detection_of(
+        DetectionKind::ImpossibleTravel,
+        RiskLevel::Medium,
+        "k5",
+    )];
     let failed = generic
         .send(&store, "t1", &late, now + Duration::hours(3))
         .await
@@ -972,7 +983,7 @@ fn published_samples_are_classified_as_labelled() {
     };
     let found = detect(&[], &[by_person], &none, &t);
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].name, "appCredentialAdded");
+    assert_eq!(found[0].name, DetectionKind::AppCredentialAdded);
     assert!(
         found[0].evidence.contains("billing-test-wus"),
         "{}",
@@ -1014,7 +1025,7 @@ fn published_samples_are_classified_as_labelled() {
     assert_eq!(wrong.len(), 1, "{wrong:?}");
     assert_eq!(
         (wrong[0].name, wrong[0].user.as_str()),
-        ("bruteForce", "test@elastic.co")
+        (DetectionKind::BruteForce, "test@elastic.co")
     );
 
     // Graph's published "Add member to group": a detection exactly when the group is named
@@ -1035,7 +1046,10 @@ fn published_samples_are_classified_as_labelled() {
     assert_eq!(found.len(), 1);
     assert_eq!(
         (found[0].name, found[0].user.as_str()),
-        ("privilegedGroupMemberOutsidePim", "bob@contoso.com")
+        (
+            DetectionKind::PrivilegedGroupMemberOutsidePim,
+            "bob@contoso.com"
+        )
     );
 
     // Microsoft's published detection, already remediated, enters the model with source
@@ -1085,7 +1099,7 @@ fn published_samples_are_classified_as_labelled() {
     assert_eq!(users.len(), 1);
     assert_eq!(
         (users[0].user.as_str(), users[0].state, users[0].level),
-        ("olack@adatum.com", "remediated", "none")
+        ("olack@adatum.com", "remediated", RiskLevel::None)
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -1113,6 +1127,6 @@ fn a_leavers_phone_still_trying_from_home_is_not_a_disabled_account_attack() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(
         (found[0].name, found[0].ip.as_deref()),
-        ("disabledAccountSignIn", Some("203.0.113.77"))
+        (DetectionKind::DisabledAccountSignIn, Some("203.0.113.77"))
     );
 }

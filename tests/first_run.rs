@@ -93,7 +93,7 @@ async fn a_fresh_serve_lists_the_window_s_attacks_and_nothing_else() {
         .iter()
         .filter(|a| a.kind != shared::simulated::attacks::AttackKind::UnfamiliarSignIn)
     {
-        let name = common::detection_name(a.kind);
+        let name = a.kind.detection().name();
         let found = rows.iter().any(|r| {
             r["name"] == name
                 && r["record_ids"]

@@ -147,11 +147,10 @@ async fn detections_after_collection_list_the_days_attacks() {
         now - chrono::Duration::hours(1),
     );
     assert!(attacks.len() >= 2, "{attacks:?}");
-    let name = common::detection_name;
     for a in &attacks {
         let ids: Vec<&str> = a.record_ids.iter().map(String::as_str).collect();
         let found = rows.iter().any(|r| {
-            r["name"] == name(a.kind)
+            r["name"] == a.kind.detection().name()
                 && r["record_ids"]
                     .as_array()
                     .unwrap()
@@ -190,7 +189,11 @@ async fn detections_after_collection_list_the_days_attacks() {
     let sign_in_detections: Vec<&Value> = rows
         .iter()
         .filter(|r| {
-            !shared::detect::signals::AUDIT_DETECTIONS.contains(&r["name"].as_str().unwrap())
+            let kind = r["name"]
+                .as_str()
+                .unwrap()
+                .parse::<shared::detect::DetectionKind>();
+            !matches!(kind, Ok(k) if k.from_audit())
         })
         .collect();
     let mut named: Vec<String> = sign_in_detections

@@ -329,11 +329,6 @@ fn check_assertion(form: &BTreeMap<String, String>, assertion: &str) -> Result<(
     Ok(())
 }
 
-/// The name of the detection that finds an injected attack of this kind.
-pub fn detection_name(k: shared::simulated::attacks::AttackKind) -> &'static str {
-    k.detection()
-}
-
 /// Every listed detection names records of one of `attacks` that warrants a detection of its
 /// name: none comes from normal traffic, none is of a kind the attack does not raise.
 pub fn assert_all_from_attacks(
@@ -347,10 +342,10 @@ pub fn assert_all_from_attacks(
             .iter()
             .map(|v| v.as_str().unwrap())
             .collect();
-        let name = r["name"].as_str().unwrap_or_default();
+        let kind = r["name"].as_str().and_then(|n| n.parse().ok());
         assert!(
             attacks.iter().any(|a| {
-                (a.kind.detection() == name || a.kind.also_warrants().contains(&name))
+                kind.is_some_and(|k| a.kind.detection() == k || a.kind.also_warrants().contains(&k))
                     && a.record_ids.iter().any(|i| ids.contains(&i.as_str()))
             }),
             "a detection no attack warrants (normal traffic, or another kind's records): {r}"

@@ -1,8 +1,8 @@
 //! Detection thresholds (`[detections]` in the file, or `ENTRA_MONITOR_DETECT_*`): the defaults
 //! and the reasoning behind them are in [`crate::detect::Thresholds`].
 
-use crate::detect::Thresholds;
 use crate::detect::alerts::{AlertFormat, AlertSettings};
+use crate::detect::{RiskLevel, Thresholds};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -85,15 +85,17 @@ pub(super) fn load_alerts(
         }
     };
     let min_level = match text("ENTRA_MONITOR_ALERT_MIN_LEVEL", &file.alert_min_level) {
-        None => "medium".to_string(),
-        Some(l) if ["low", "medium", "high"].contains(&l.as_str()) => l,
-        Some(l) => {
-            problem(
-                "ENTRA_MONITOR_ALERT_MIN_LEVEL",
-                format!("\"{l}\" is not a level; expected low, medium or high"),
-            );
-            "medium".into()
-        }
+        None => RiskLevel::Medium,
+        Some(l) => match l.parse::<RiskLevel>() {
+            Ok(level) if level != RiskLevel::None => level,
+            _ => {
+                problem(
+                    "ENTRA_MONITOR_ALERT_MIN_LEVEL",
+                    format!("\"{l}\" is not a level; expected low, medium or high"),
+                );
+                RiskLevel::Medium
+            }
+        },
     };
     let max_per_hour = match env.get("ENTRA_MONITOR_ALERT_MAX_PER_HOUR") {
         Some(v) => match v.trim().parse::<usize>() {

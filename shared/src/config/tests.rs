@@ -143,8 +143,12 @@ fn the_alert_webhook_is_read_and_its_secret_never_repeated() {
     .unwrap();
     let a = c.alerts.unwrap();
     assert_eq!(
-        (a.format, a.max_per_hour, a.min_level.as_str()),
-        (crate::detect::alerts::AlertFormat::Slack, 5, "medium")
+        (a.format, a.max_per_hour, a.min_level),
+        (
+            crate::detect::alerts::AlertFormat::Slack,
+            5,
+            crate::detect::RiskLevel::Medium
+        )
     );
     assert!(!format!("{a:?}").contains("s3cret"));
     let e = Config::load(

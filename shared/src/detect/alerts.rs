@@ -4,7 +4,7 @@
 //! stay listed at `/api/risk/detections`), and only from `min_level` up. The webhook URL holds
 //! a secret (Slack's and Teams' do): it is never logged.
 
-use super::Detection;
+use super::{Detection, RiskLevel};
 use crate::secret::Secret;
 use crate::state::RiskStore;
 use crate::state::{AlertClaim, SqliteState, StateError};
@@ -23,8 +23,8 @@ pub enum AlertFormat {
 pub struct AlertSettings {
     pub url: Secret,
     pub format: AlertFormat,
-    /// `low`, `medium` or `high`.
-    pub min_level: String,
+    /// Detections below this level are not alerted.
+    pub min_level: RiskLevel,
     pub max_per_hour: usize,
 }
 
@@ -35,14 +35,6 @@ pub struct AlertReport {
     pub already_sent: usize,
     pub suppressed: usize,
     pub failed: usize,
-}
-
-fn rank(level: &str) -> u8 {
-    match level {
-        "high" => 3,
-        "medium" => 2,
-        _ => 1,
-    }
 }
 
 /// The body for one detection in a format.
@@ -110,7 +102,7 @@ impl Alerter {
     ) -> Result<AlertReport, StateError> {
         let mut report = AlertReport::default();
         for d in detections {
-            if rank(d.risk_level) < rank(&self.settings.min_level) {
+            if d.risk_level < self.settings.min_level {
                 report.below_level += 1;
                 continue;
             }
@@ -139,7 +131,7 @@ impl Alerter {
                             };
                             tracing::warn!(
                                 tenant,
-                                detection = d.name,
+                                detection = d.name.name(),
                                 "the alert webhook failed: {why}"
                             );
                             store.release_alert(tenant, &d.key)?;

@@ -8,6 +8,7 @@
 //! sign-ins came from. History is learned after detection, and never from records a detection
 //! flagged, so an attacker does not teach the model.
 
+pub mod kinds;
 pub mod publish;
 pub mod signals;
 
@@ -16,6 +17,7 @@ pub const SOURCE: &str = "entra-monitor";
 
 use crate::query::codes;
 use chrono::{DateTime, Duration, Utc};
+pub use kinds::{DetectionKind, RiskLevel};
 use serde::Serialize;
 use signals::{AuditEvent, SignIn};
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,11 +106,10 @@ impl Default for Thresholds {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Detection {
     /// e.g. `passwordSpray`, `impossibleTravel`.
-    pub name: &'static str,
+    pub name: DetectionKind,
     /// Always `entra-monitor` (Microsoft's own detections keep theirs).
     pub source: &'static str,
-    /// `low`, `medium` or `high`.
-    pub risk_level: &'static str,
+    pub risk_level: RiskLevel,
     /// The user at risk (for a spray, the one whose password then worked, if any).
     pub user: String,
     pub ip: Option<String>,
@@ -178,8 +179,8 @@ impl History {
 }
 
 fn detection(
-    name: &'static str,
-    risk_level: &'static str,
+    name: DetectionKind,
+    risk_level: RiskLevel,
     user: &str,
     ip: Option<&str>,
     records: &[&SignIn],
@@ -249,7 +250,7 @@ pub fn detect(
     for a in audits {
         out.extend(signals::audit_detection(a, t));
     }
-    out.sort_by(|a, b| (a.first_seen, a.name).cmp(&(b.first_seen, b.name)));
+    out.sort_by(|a, b| (a.first_seen, a.name.name()).cmp(&(b.first_seen, b.name.name())));
     out.dedup_by(|a, b| a.key == b.key);
     out
 }
@@ -300,8 +301,8 @@ fn password_spray(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
                 None => "(no success)".into(),
             };
             out.push(detection(
-                "passwordSpray",
-                if success.is_some() { "high" } else { "medium" },
+                DetectionKind::PasswordSpray,
+                if success.is_some() { RiskLevel::High } else { RiskLevel::Medium },
                 &user,
                 Some(&ip),
                 &records,
@@ -333,8 +334,8 @@ fn brute_force(ordered: &[&SignIn], history: &History, t: &Thresholds) -> Vec<De
         for burst in bursts(&list, |s| s.time, t.brute_window) {
             if burst.len() >= t.brute_min_failures {
                 out.push(detection(
-                    "bruteForce",
-                    "medium",
+                    DetectionKind::BruteForce,
+                    RiskLevel::Medium,
                     &user,
                     Some(&ip),
                     &burst,
@@ -374,8 +375,8 @@ fn impossible_travel(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
             let kmh = km / hours;
             if km >= t.travel_min_km && kmh > t.travel_max_kmh {
                 legs.push(detection(
-                    "impossibleTravel",
-                    "medium",
+                    DetectionKind::ImpossibleTravel,
+                    RiskLevel::Medium,
                     &user,
                     Some(&b.ip),
                     &[a, b],
@@ -439,8 +440,8 @@ fn mfa_fatigue(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
             let mut records = burst.clone();
             records.push(success);
             out.push(detection(
-                "mfaFatigue",
-                "high",
+                DetectionKind::MfaFatigue,
+                RiskLevel::High,
                 &user,
                 Some(&success.ip),
                 &records,
@@ -517,8 +518,8 @@ fn disabled_account(
                 )
             };
             detection(
-                "disabledAccountSignIn",
-                "medium",
+                DetectionKind::DisabledAccountSignIn,
+                RiskLevel::Medium,
                 &user,
                 Some(&ip),
                 &list,
@@ -557,8 +558,8 @@ fn unfamiliar_properties(ordered: &[&SignIn], history: &History, t: &Thresholds)
             }
             let new = ["network", "country", "device"];
             Some(detection(
-                "unfamiliarSignInProperties",
-                "medium",
+                DetectionKind::UnfamiliarSignInProperties,
+                RiskLevel::Medium,
                 &s.user,
                 Some(&s.ip),
                 &[s],
@@ -580,8 +581,8 @@ fn anonymous_ip(ordered: &[&SignIn], t: &Thresholds) -> Vec<Detection> {
         .filter(|s| s.result == "0" && t.anonymous_ips.iter().any(|p| s.ip.starts_with(p.as_str())))
         .map(|s| {
             detection(
-                "anonymousIpAddress",
-                "medium",
+                DetectionKind::AnonymousIpAddress,
+                RiskLevel::Medium,
                 &s.user,
                 Some(&s.ip),
                 &[s],
@@ -608,8 +609,8 @@ fn legacy_authentication(ordered: &[&SignIn]) -> Vec<Detection> {
     .into_iter()
     .map(|((user, app), list)| {
         detection(
-            "legacyAuthentication",
-            "low",
+            DetectionKind::LegacyAuthentication,
+            RiskLevel::Low,
             &user,
             list.last().map(|s| s.ip.as_str()),
             &list,

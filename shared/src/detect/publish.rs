@@ -6,7 +6,6 @@
 //! `entra-monitor`, so they never collide with Microsoft's.
 
 use super::risky::RiskyUser;
-use super::signals::AUDIT_DETECTIONS;
 use super::{Detection, SOURCE};
 use crate::clock::Timestamp;
 use crate::destinations::router::Router;
@@ -45,7 +44,7 @@ pub fn detection_record(d: &Detection, detected: DateTime<Utc>) -> Value {
         "riskDetail": "none",
         "source": SOURCE,
         "detectionTimingType": "offline",
-        "activity": if AUDIT_DETECTIONS.contains(&d.name) { "user" } else { "signin" },
+        "activity": if d.name.from_audit() { "user" } else { "signin" },
         "tokenIssuerType": "AzureAD",
         "ipAddress": d.ip,
         "location": null,

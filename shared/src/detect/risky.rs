@@ -4,6 +4,7 @@
 //! detection puts a user at risk again; a later secure password reset remediates; a person's
 //! dismissal or confirmation stands until the next detection.
 
+use super::RiskLevel;
 use crate::state::RiskStore;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,20 +14,11 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RiskyUser {
     pub user: String,
-    pub level: &'static str,
+    pub level: RiskLevel,
     pub state: &'static str,
     pub updated: DateTime<Utc>,
     /// Detections, resets and actions, oldest first.
     pub history: Vec<Value>,
-}
-
-fn rank(level: &str) -> u8 {
-    match level {
-        "high" => 3,
-        "medium" => 2,
-        "low" => 1,
-        _ => 0,
-    }
 }
 
 fn time(v: &Value) -> Option<DateTime<Utc>> {
@@ -79,15 +71,17 @@ pub fn risky_users(
     for user in users {
         let mut list = events.remove(&user).unwrap_or_default();
         list.sort_by_key(|e| (e.0, e.1));
-        let (mut level, mut state, mut updated) = ("none", "none", DateTime::<Utc>::MIN_UTC);
+        let (mut level, mut state, mut updated) =
+            (RiskLevel::None, "none", DateTime::<Utc>::MIN_UTC);
         for (t, _, e) in &list {
             match e["event"].as_str().unwrap_or("") {
                 "detection" => {
-                    let l = e["risk_level"].as_str().unwrap_or("low");
-                    let l = ["low", "medium", "high"]
-                        .into_iter()
-                        .find(|x| *x == l)
-                        .unwrap_or("low");
+                    // Microsoft's `hidden` (and anything unknown) counts as low.
+                    let l = e["risk_level"]
+                        .as_str()
+                        .and_then(|l| l.parse::<RiskLevel>().ok())
+                        .filter(|l| *l != RiskLevel::None)
+                        .unwrap_or(RiskLevel::Low);
                     // A detection Microsoft already closed (the user reset their password, an
                     // admin dismissed it) does not put the user at risk: it says how it ended.
                     let closed = match e["state"].as_str() {
@@ -97,28 +91,28 @@ pub fn risky_users(
                     };
                     if let Some(closed) = closed {
                         if state != "atRisk" {
-                            (state, level) = (closed, "none");
+                            (state, level) = (closed, RiskLevel::None);
                         }
                         updated = *t;
                         continue;
                     }
                     // At risk already: the highest level stands; otherwise this one.
-                    if state != "atRisk" || rank(l) > rank(level) {
+                    if state != "atRisk" || l > level {
                         level = l;
                     }
                     state = "atRisk";
                 }
                 "passwordReset" if state == "atRisk" => {
                     state = "remediated";
-                    level = "none";
+                    level = RiskLevel::None;
                 }
                 "dismiss" => {
                     state = "dismissed";
-                    level = "none";
+                    level = RiskLevel::None;
                 }
                 "confirmCompromised" => {
                     state = "confirmedCompromised";
-                    level = "high";
+                    level = RiskLevel::High;
                 }
                 _ => continue,
             }
@@ -197,11 +191,17 @@ mod tests {
         ];
         let users = risky_users(&d, &resets, &actions);
         let get = |u: &str| users.iter().find(|r| r.user == u).unwrap();
-        assert_eq!((get("a@x").state, get("a@x").level), ("remediated", "none"));
-        assert_eq!((get("b@x").state, get("b@x").level), ("dismissed", "none"));
+        assert_eq!(
+            (get("a@x").state, get("a@x").level),
+            ("remediated", RiskLevel::None)
+        );
+        assert_eq!(
+            (get("b@x").state, get("b@x").level),
+            ("dismissed", RiskLevel::None)
+        );
         assert_eq!(
             (get("c@x").state, get("c@x").level),
-            ("confirmedCompromised", "high")
+            ("confirmedCompromised", RiskLevel::High)
         );
         assert_eq!(get("b@x").history.len(), 2);
         // A new detection after a dismissal puts the user at risk again.
@@ -210,6 +210,9 @@ mod tests {
             det("b@x", "medium", "2026-11-21T09:00:00.000Z"),
         ];
         let users = risky_users(&again, &[], &actions[..1]);
-        assert_eq!((users[0].state, users[0].level), ("atRisk", "medium"));
+        assert_eq!(
+            (users[0].state, users[0].level),
+            ("atRisk", RiskLevel::Medium)
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! What the detections read from rows of the Entra tables (`SigninLogs`, `AuditLogs`), and the
 //! audit detections (consent, credentials, roles), which need no history.
 
-use super::{Detection, Thresholds};
+use super::{Detection, DetectionKind, RiskLevel, Thresholds};
 use crate::query::codes;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -237,8 +237,8 @@ const PIM_APP_ID: &str = "01fc33a7-78ba-4d2f-a4b7-768e336e890e";
 
 fn audit(
     e: &AuditEvent,
-    name: &'static str,
-    risk_level: &'static str,
+    name: DetectionKind,
+    risk_level: RiskLevel,
     user: &str,
     evidence: String,
 ) -> Detection {
@@ -255,14 +255,6 @@ fn audit(
         key: format!("{name}:{}", e.id),
     }
 }
-
-/// The detections made from audit events (about a user's account, not a sign-in).
-pub const AUDIT_DETECTIONS: [&str; 4] = [
-    "highPrivilegeConsent",
-    "appCredentialAdded",
-    "privilegedRoleOutsidePim",
-    "privilegedGroupMemberOutsidePim",
-];
 
 /// The detection an audit event is, if any.
 pub fn audit_detection(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
@@ -314,8 +306,8 @@ fn consent(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
         .unwrap_or("(unnamed app)");
     Some(audit(
         e,
-        "highPrivilegeConsent",
-        "high",
+        DetectionKind::HighPrivilegeConsent,
+        RiskLevel::High,
         &e.actor,
         format!(
             "{} consented{} to {app} with high-privilege permissions: {}",
@@ -340,8 +332,8 @@ fn credential_added(e: &AuditEvent) -> Detection {
     let key = e.modified("KeyDescription").unwrap_or_default();
     audit(
         e,
-        "appCredentialAdded",
-        "medium",
+        DetectionKind::AppCredentialAdded,
+        RiskLevel::Medium,
         &e.actor,
         format!("{} added a credential to {app}: {key}", e.actor),
     )
@@ -364,8 +356,8 @@ fn role_outside_pim(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
     let user = e.subject();
     Some(audit(
         e,
-        "privilegedRoleOutsidePim",
-        "high",
+        DetectionKind::PrivilegedRoleOutsidePim,
+        RiskLevel::High,
         &user,
         format!(
             "{} assigned {role} to {user} directly, not through PIM",
@@ -399,8 +391,8 @@ fn group_outside_pim(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
     };
     Some(audit(
         e,
-        "privilegedGroupMemberOutsidePim",
-        "high",
+        DetectionKind::PrivilegedGroupMemberOutsidePim,
+        RiskLevel::High,
         &user,
         format!(
             "{} made {user} {what} the privileged group {name} directly, not through PIM",

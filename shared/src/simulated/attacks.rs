@@ -6,6 +6,7 @@ use super::directory::{Directory, PLACES, ROLES, guid_from};
 use super::record::{SimRecord, delay_for};
 use super::sign_ins::user_sign_in;
 use crate::clock::Timestamp;
+use crate::detect::DetectionKind;
 use crate::model::Category;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use fastrand::Rng;
@@ -57,51 +58,51 @@ impl AttackKind {
         AttackKind::LegacyAuthentication,
     ];
 
-    /// The name of the detection that finds this attack.
-    pub fn detection(self) -> &'static str {
+    /// The detection that finds this attack.
+    pub fn detection(self) -> DetectionKind {
         match self {
-            AttackKind::PasswordSpray => "passwordSpray",
-            AttackKind::BruteForce => "bruteForce",
-            AttackKind::ImpossibleTravel => "impossibleTravel",
-            AttackKind::MfaFatigue => "mfaFatigue",
-            AttackKind::DisabledAccount => "disabledAccountSignIn",
-            AttackKind::ConsentGrant => "highPrivilegeConsent",
-            AttackKind::AppCredentialAdded => "appCredentialAdded",
-            AttackKind::RoleOutsidePim => "privilegedRoleOutsidePim",
-            AttackKind::GroupOutsidePim => "privilegedGroupMemberOutsidePim",
-            AttackKind::UnfamiliarSignIn => "unfamiliarSignInProperties",
-            AttackKind::AnonymousIp => "anonymousIpAddress",
-            AttackKind::LegacyAuthentication => "legacyAuthentication",
+            AttackKind::PasswordSpray => DetectionKind::PasswordSpray,
+            AttackKind::BruteForce => DetectionKind::BruteForce,
+            AttackKind::ImpossibleTravel => DetectionKind::ImpossibleTravel,
+            AttackKind::MfaFatigue => DetectionKind::MfaFatigue,
+            AttackKind::DisabledAccount => DetectionKind::DisabledAccountSignIn,
+            AttackKind::ConsentGrant => DetectionKind::HighPrivilegeConsent,
+            AttackKind::AppCredentialAdded => DetectionKind::AppCredentialAdded,
+            AttackKind::RoleOutsidePim => DetectionKind::PrivilegedRoleOutsidePim,
+            AttackKind::GroupOutsidePim => DetectionKind::PrivilegedGroupMemberOutsidePim,
+            AttackKind::UnfamiliarSignIn => DetectionKind::UnfamiliarSignInProperties,
+            AttackKind::AnonymousIp => DetectionKind::AnonymousIpAddress,
+            AttackKind::LegacyAuthentication => DetectionKind::LegacyAuthentication,
         }
     }
 
     /// Other detections this attack rightly raises besides its own: a success from the
     /// attacker's network is also unfamiliar to the user (new network, country and device),
     /// from a Tor exit anonymous, and soon after the user's own sign-in far away, impossible
-    /// travel. A detection of another name on an attack's records is a false positive.
-    pub fn also_warrants(self) -> &'static [&'static str] {
+    /// travel. A detection of another kind on an attack's records is a false positive.
+    pub fn also_warrants(self) -> &'static [DetectionKind] {
+        use DetectionKind::{AnonymousIpAddress, ImpossibleTravel, UnfamiliarSignInProperties};
         match self {
             AttackKind::PasswordSpray
             | AttackKind::MfaFatigue
             | AttackKind::LegacyAuthentication => &[
-                "unfamiliarSignInProperties",
-                "anonymousIpAddress",
-                "impossibleTravel",
+                UnfamiliarSignInProperties,
+                AnonymousIpAddress,
+                ImpossibleTravel,
             ],
-            AttackKind::ImpossibleTravel => &["unfamiliarSignInProperties"],
-            AttackKind::UnfamiliarSignIn => &["impossibleTravel"],
-            AttackKind::AnonymousIp => &["unfamiliarSignInProperties", "impossibleTravel"],
+            AttackKind::ImpossibleTravel => &[UnfamiliarSignInProperties],
+            AttackKind::UnfamiliarSignIn => &[ImpossibleTravel],
+            AttackKind::AnonymousIp => &[UnfamiliarSignInProperties, ImpossibleTravel],
             _ => &[],
         }
     }
 
+    /// Audit events, not sign-ins, carry the attack.
     fn category(self) -> Category {
-        match self {
-            AttackKind::ConsentGrant
-            | AttackKind::AppCredentialAdded
-            | AttackKind::RoleOutsidePim
-            | AttackKind::GroupOutsidePim => Category::AuditLogs,
-            _ => Category::SignInLogs,
+        if self.detection().from_audit() {
+            Category::AuditLogs
+        } else {
+            Category::SignInLogs
         }
     }
 

@@ -26,8 +26,8 @@ impl RiskStore for SqliteState {
                 let added = insert.execute(params![
                     tenant,
                     d.key,
-                    d.name,
-                    d.risk_level,
+                    d.name.name(),
+                    d.risk_level.name(),
                     d.user,
                     d.ip,
                     t(d.first_seen),
