@@ -7,100 +7,19 @@
 use crate::app::App;
 use crate::functions::HttpResult;
 use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
+use crate::request::{Read, bad_request};
 use serde_json::{Value, json};
 use shared::model::Destination;
 use shared::query::log_analytics::QueryError;
-use shared::query::params::{self, Backend, Format, ParamError};
+use shared::query::params::{self, Backend};
 use shared::query::questions;
-use shared::query::{finish, run_embedded, to_csv, to_json};
+use shared::query::{finish, run_embedded};
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use std::sync::Arc;
 
 /// The handler of every question function: the invocation names the question.
 pub fn run(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
     Box::pin(async move { answer(&app, inv.function, req).await })
-}
-
-fn bad_request(e: &ParamError) -> HttpResponse {
-    HttpResponse::error(400, "BadParameter", e.to_string())
-}
-
-/// The tenant a request asks about, once the caller is known to be allowed to read it: the
-/// `tenant` parameter (a configured tenant's id or name, or a tenant whose logs were
-/// imported), or else the only configured (or simulated) tenant — imported tenants never become
-/// the default. A caller limited to some tenants gets the same 403 for a tenant it may not read
-/// whether that tenant exists or not, and is told only of its own.
-pub async fn tenant(
-    app: &App,
-    req: &HttpRequest,
-    asked: Option<&str>,
-) -> Result<String, HttpResponse> {
-    let caller = req
-        .caller
-        .as_ref()
-        .ok_or_else(|| HttpResponse::error(401, "Unauthenticated", "no caller"))?;
-    let sources = app.tenants();
-    let configured: Vec<(String, String)> = sources
-        .iter()
-        .map(|s| (s.id.clone(), s.name.clone()))
-        .filter(|(id, _)| caller.may_read(id))
-        .collect();
-    let Some(asked) = asked else {
-        return match configured.as_slice() {
-            [(id, _)] => Ok(id.clone()),
-            [] => Err(HttpResponse::error(
-                400,
-                "BadParameter",
-                "tenant: required; name a tenant you may read",
-            )),
-            several => Err(HttpResponse::error(
-                400,
-                "BadParameter",
-                format!(
-                    "tenant: required when there are several tenants; expected one of {}",
-                    several
-                        .iter()
-                        .map(|k| k.1.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )),
-        };
-    };
-    let found = sources
-        .iter()
-        .find(|s| s.id.eq_ignore_ascii_case(asked) || s.name == asked)
-        .map(|s| s.id.clone());
-    let found = match found {
-        Some(id) => Some(id),
-        // Tenants whose logs were imported from files answer too, by their id.
-        None => app
-            .state()
-            .and_then(|s| s.imported_tenants())
-            .map_err(|e| HttpResponse::error(503, "StateUnavailable", e.to_string()))?
-            .into_iter()
-            .find(|t| t.eq_ignore_ascii_case(asked)),
-    };
-    let readable = match &found {
-        Some(id) => caller.may_read(id),
-        None => caller.may_read(asked),
-    };
-    if !readable || (found.is_none() && caller.tenants.is_some()) {
-        return Err(HttpResponse::error(
-            403,
-            "Forbidden",
-            format!("{} may not read tenant {asked}", caller.name),
-        ));
-    }
-    found.ok_or_else(|| {
-        HttpResponse::error(
-            400,
-            "BadParameter",
-            format!(
-                "tenant: \"{asked}\" is not a configured tenant's id or name, nor a tenant whose logs were imported"
-            ),
-        )
-    })
 }
 
 /// Answers question `name`.
@@ -116,36 +35,25 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
             format!("no question {name}"),
         ));
     };
-    let accept_csv = req
-        .headers
-        .get("accept")
-        .is_some_and(|a| a.contains("text/csv"));
-    let retention = chrono::Duration::days(app.config().destinations.retention_days as i64);
-    let now = app.now();
-    let common = match params::common(
-        &req.query,
+    let read = Read::resolve(
+        app,
+        &req,
         &q.spec().parameter_names(),
-        now,
-        chrono::Duration::days(q.spec().default_days),
-        retention,
-        accept_csv,
-        app.cursor_key(),
-    ) {
-        Ok(c) => c,
-        Err(e) => return Ok(bad_request(&e)),
+        q.spec().default_days,
+    )
+    .await;
+    let mut read = match read {
+        Ok(r) => r,
+        Err(r) => return Ok(r),
     };
     let question = match q.parse(&req.query) {
         Ok(q) => q,
         Err(e) => return Ok(bad_request(&e)),
     };
-    let tenant = match tenant(app, &req, common.tenant.as_deref()).await {
-        Ok(t) => t,
-        Err(r) => return Ok(r),
-    };
-    let mut common = common;
-    common.kql_tables = app.config().query.tables;
+    read.common.kql_tables = app.config().query.tables;
+    let (common, tenant) = (&read.common, &read.tenant);
     let backend = common.backend.unwrap_or(app.config().query.backend);
-    let p = question.plan(&tenant, &common);
+    let p = question.plan(tenant, common);
     let rows = match backend {
         Backend::Embedded => {
             let category = question.category();
@@ -200,48 +108,9 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
             }
         }
     };
-    let a = finish(&*question, &p, &common, rows);
-    let next_cursor = a
-        .next_offset
-        .map(|o| params::cursor(o, &req.query, app.cursor_key()));
-    Ok(respond(
-        name,
-        &tenant,
-        &common,
-        &a,
-        next_cursor,
-        common.explain.then_some(p.kql.as_str()),
-    ))
-}
-
-/// An answer in the format asked for: JSON, or CSV with the next cursor in `x-next-cursor`.
-pub fn respond(
-    name: &str,
-    tenant: &str,
-    common: &params::Common,
-    a: &shared::query::Answer,
-    next_cursor: Option<String>,
-    kql: Option<&str>,
-) -> HttpResponse {
-    match common.format {
-        Format::Csv => {
-            let mut r = HttpResponse::json(200, &Value::Null);
-            r.headers
-                .insert("content-type".into(), "text/csv; charset=utf-8".into());
-            if let Some(c) = &next_cursor {
-                r.headers.insert("x-next-cursor".into(), c.clone());
-            }
-            // The figures over the whole answer travel beside the rows, never dropped.
-            if let Some(summary) = &a.summary {
-                r.headers.insert("x-summary".into(), summary.to_string());
-            }
-            r.body = to_csv(a).into();
-            r
-        }
-        Format::Json => {
-            HttpResponse::json(200, &to_json(name, tenant, common, a, next_cursor, kql))
-        }
-    }
+    let a = finish(&*question, &p, common, rows);
+    let kql = common.explain.then_some(p.kql.as_str());
+    Ok(read.respond(app, &req, name, &a, kql))
 }
 
 /// The OpenAPI 3.0 document of the HTTP functions.

@@ -6,9 +6,9 @@
 
 use crate::app::App;
 use crate::functions::HttpResult;
-use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
+use crate::invocation::{BoxFuture, HttpRequest, Invocation};
+use crate::request::{Read, bad_request};
 use serde_json::Value;
-use shared::query::Answer;
 use shared::query::params;
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use shared::state::RiskStore;
@@ -51,49 +51,32 @@ pub fn sign_ins(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<
 }
 
 async fn answer(app: &App, req: HttpRequest, listing: Listing) -> HttpResult {
-    let bad = |e: params::ParamError| HttpResponse::error(400, "BadParameter", e.to_string());
-    let retention = chrono::Duration::days(app.config().destinations.retention_days as i64);
-    let accept_csv = req
-        .headers
-        .get("accept")
-        .is_some_and(|a| a.contains("text/csv"));
-    let c = match params::common(
-        &req.query,
-        OWN,
-        app.now(),
-        chrono::Duration::days(7),
-        retention,
-        accept_csv,
-        app.cursor_key(),
-    ) {
-        Ok(c) => c,
-        Err(e) => return Ok(bad(e)),
+    let read = match Read::resolve(app, &req, OWN, 7).await {
+        Ok(r) => r,
+        Err(r) => return Ok(r),
     };
     let user = match params::text(&req.query, "user") {
         Ok(u) => u.map(|u| u.to_ascii_lowercase()),
-        Err(e) => return Ok(bad(e)),
+        Err(e) => return Ok(bad_request(&e)),
     };
     let source = match params::text(&req.query, "source") {
         Ok(None) => None,
         Ok(Some(s)) if s == "entra-monitor" || s == "Microsoft" => Some(s),
         Ok(Some(s)) => {
-            return Ok(bad(params::ParamError {
+            return Ok(bad_request(&params::ParamError {
                 parameter: "source".into(),
                 message: format!("\"{s}\" is not a source; expected entra-monitor or Microsoft"),
             }));
         }
-        Err(e) => return Ok(bad(e)),
+        Err(e) => return Ok(bad_request(&e)),
     };
-    let tenant = match crate::functions::questions::tenant(app, &req, c.tenant.as_deref()).await {
-        Ok(t) => t,
-        Err(r) => return Ok(r),
-    };
+    let (c, tenant) = (&read.common, &read.tenant);
     let store = app.state()?;
     let (columns, mut rows, name, user_at): (&[&str], Vec<Vec<Value>>, _, usize) = match listing {
         Listing::Detections => {
             let mut rows: Vec<Vec<Value>> = Vec::new();
             if source.as_deref() != Some("Microsoft") {
-                let ours = store.risk_detections(&tenant, c.from, c.to)?;
+                let ours = store.risk_detections(tenant, c.from, c.to)?;
                 rows.extend(ours.into_iter().map(|mut r| {
                     r[8] =
                         serde_json::from_str(r[8].as_str().unwrap_or("[]")).unwrap_or(Value::Null);
@@ -101,7 +84,7 @@ async fn answer(app: &App, req: HttpRequest, listing: Listing) -> HttpResult {
                 }));
             }
             if source.as_deref() != Some("entra-monitor") {
-                rows.extend(store.microsoft_detections(&tenant, c.from, c.to)?);
+                rows.extend(store.microsoft_detections(tenant, c.from, c.to)?);
             }
             rows.sort_by(|a, b| {
                 b[5].as_str()
@@ -111,7 +94,7 @@ async fn answer(app: &App, req: HttpRequest, listing: Listing) -> HttpResult {
             (&DETECTION_COLUMNS[..], rows, "risk-detections", 3)
         }
         Listing::SignIns => {
-            let mut rows = store.risky_sign_ins(&tenant, c.from, c.to)?;
+            let mut rows = store.risky_sign_ins(tenant, c.from, c.to)?;
             if let Some(s) = &source {
                 rows.retain(|r| r[10].as_array().is_some_and(|x| x.iter().any(|v| v == s)));
             }
@@ -125,20 +108,8 @@ async fn answer(app: &App, req: HttpRequest, listing: Listing) -> HttpResult {
                 .is_some_and(|x| x.eq_ignore_ascii_case(u))
         });
     }
-    let more = rows.len() > c.offset + c.limit;
-    let page: Vec<Vec<Value>> = rows.into_iter().skip(c.offset).take(c.limit).collect();
-    let a = Answer {
-        columns: columns.iter().map(|c| c.to_string()).collect(),
-        rows: page,
-        summary: None,
-        next_offset: more.then_some(c.offset + c.limit),
-    };
-    let next = a
-        .next_offset
-        .map(|o| params::cursor(o, &req.query, app.cursor_key()));
-    Ok(crate::functions::questions::respond(
-        name, &tenant, &c, &a, next, None,
-    ))
+    let a = read.page(columns, rows);
+    Ok(read.respond(app, &req, name, &a, None))
 }
 
 const DETECTION_COLUMNS: [&str; 10] = [

@@ -6,8 +6,8 @@
 
 use crate::app::App;
 use crate::functions::HttpResult;
-use crate::functions::questions::tenant;
 use crate::invocation::{BoxFuture, HttpRequest, HttpResponse, Invocation};
+use crate::request::tenant;
 use serde_json::{Value, json};
 use shared::query::params;
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
