@@ -1,7 +1,7 @@
 //! A real Azurite blob service, started on a port of the test's choosing.
 
-use shared::destinations::storage::config::AZURITE_KEY;
 use shared::destinations::storage::service::BlobService;
+use shared::destinations::storage::target::AZURITE_KEY;
 use shared::destinations::storage::{StorageSink, StorageTarget};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;

@@ -4,40 +4,23 @@
 //! the file names the variable). Checked against the routes: a route to an unconfigured
 //! destination is an error.
 
-use super::Secret;
-use crate::destinations::event_hubs::EventHubsTarget;
+use super::given::{pick, secret};
+use crate::destinations::Sink;
+use crate::destinations::event_hubs::config::{self as event_hubs, FileEventHubs};
+use crate::destinations::log_analytics::config::{self as log_analytics, FileLogAnalytics};
 use crate::destinations::storage::StorageTarget;
+use crate::destinations::storage::config::{self as storage, FileStorage};
 use crate::model::{Category, Destination};
+use crate::source::token::TokenCache;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Where the archive goes.
-#[derive(Debug, Clone)]
-pub enum StorageSetting {
-    /// A folder on disk, in the same layout.
-    Folder(PathBuf),
-    /// A Blob account with its key (from a connection string).
-    Account(StorageTarget),
-    /// A Blob account reached with the destination credential (bearer token), e.g.
-    /// `https://contosologs.blob.core.windows.net`.
-    AccountWithIdentity { url: String },
-}
-
-#[derive(Debug, Clone)]
-pub struct LogAnalyticsSetting {
-    pub endpoint: String,
-    pub dcr_immutable_id: String,
-}
-
-#[derive(Debug, Clone)]
-pub struct EventHubsSetting {
-    pub endpoint: String,
-    pub hub: Option<String>,
-    /// From a connection string; None: the destination credential's bearer token.
-    pub sas: Option<(String, Secret)>,
-    pub max_request_bytes: usize,
-}
+pub use crate::destinations::event_hubs::config::EventHubsSetting;
+pub use crate::destinations::storage::config::StorageSetting;
+/// Log Analytics' settings are its target: the ingestion endpoint and the DCR.
+pub type LogAnalyticsSetting = crate::destinations::log_analytics::LogAnalyticsTarget;
 
 #[derive(Debug, Clone)]
 pub enum SpoolSetting {
@@ -69,6 +52,32 @@ pub struct DestinationSettings {
     pub credential: DestinationCredential,
 }
 
+impl DestinationSettings {
+    /// The sinks of the configured destinations; `tokens` gives the destination credential's
+    /// tokens for an audience, for those reached with it.
+    pub fn sinks(
+        &self,
+        tokens: &dyn Fn(&str) -> Result<Arc<TokenCache>, String>,
+    ) -> Result<Vec<Box<dyn Sink>>, String> {
+        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+        let named = |what: &str, e: String| format!("{what}: {e}");
+        if let Some(s) = &self.storage {
+            sinks.push(Box::new(s.sink(tokens).map_err(|e| named("storage", e))?));
+        }
+        if let Some(s) = &self.log_analytics {
+            sinks.push(Box::new(
+                s.sink(tokens).map_err(|e| named("log analytics", e))?,
+            ));
+        }
+        if let Some(s) = &self.event_hubs {
+            sinks.push(Box::new(
+                s.sink(tokens).map_err(|e| named("event hubs", e))?,
+            ));
+        }
+        Ok(sinks)
+    }
+}
+
 /// The file's destination tables.
 #[derive(Debug, Default)]
 pub(super) struct FileDestinations {
@@ -80,101 +89,20 @@ pub(super) struct FileDestinations {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct FileStorage {
-    folder: Option<PathBuf>,
-    connection_string_env: Option<String>,
-    account_url: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileLogAnalytics {
-    endpoint: Option<String>,
-    dcr_immutable_id: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct FileEventHubs {
-    connection_string_env: Option<String>,
-    namespace_url: Option<String>,
-    hub: Option<String>,
-    max_request_bytes: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(super) struct FileSpool {
     folder: Option<PathBuf>,
     connection_string_env: Option<String>,
     container: Option<String>,
 }
 
-/// The environment variables read here.
+/// The environment variables read here; each destination's own are in its `config.rs`.
 pub(super) const ENV: &[&str] = &[
-    "ENTRA_MONITOR_STORAGE_FOLDER",
-    "ENTRA_MONITOR_STORAGE_CONNECTION_STRING",
-    "ENTRA_MONITOR_STORAGE_ACCOUNT_URL",
-    "ENTRA_MONITOR_LOG_ANALYTICS_ENDPOINT",
-    "ENTRA_MONITOR_LOG_ANALYTICS_DCR_ID",
-    "ENTRA_MONITOR_EVENT_HUBS_CONNECTION_STRING",
-    "ENTRA_MONITOR_EVENT_HUBS_NAMESPACE_URL",
-    "ENTRA_MONITOR_EVENT_HUB",
-    "ENTRA_MONITOR_EVENT_HUBS_MAX_REQUEST_BYTES",
     "ENTRA_MONITOR_SPOOL_FOLDER",
     "ENTRA_MONITOR_SPOOL_CONNECTION_STRING",
     "ENTRA_MONITOR_SPOOL_CONTAINER",
     "ENTRA_MONITOR_RETENTION_DAYS",
     "ENTRA_MONITOR_DESTINATION_CREDENTIAL",
 ];
-
-/// A setting from the environment (named by its variable) or the file (named by its key).
-fn pick(
-    env: &BTreeMap<String, String>,
-    var: &str,
-    file: Option<String>,
-    key: &str,
-) -> Option<(String, String)> {
-    env.get(var)
-        .map(|v| (var.to_string(), v.trim().to_string()))
-        .or(file.map(|v| (key.to_string(), v.trim().to_string())))
-        .filter(|(_, v)| !v.is_empty())
-}
-
-/// A secret read from the variable the file names (`..._env`), or the variable itself.
-fn secret(
-    env: &BTreeMap<String, String>,
-    var: &str,
-    file_env: Option<String>,
-    key: &str,
-    problem: &mut impl FnMut(&str, String),
-) -> Option<(String, String)> {
-    if let Some(v) = env.get(var) {
-        return Some((var.to_string(), v.clone()));
-    }
-    let named = file_env?;
-    match env.get(&named) {
-        Some(v) => Some((named, v.clone())),
-        None => {
-            problem(
-                key,
-                format!("names the environment variable {named}, which is not set"),
-            );
-            None
-        }
-    }
-}
-
-fn url(setting: &str, text: &str, example: &str, problem: &mut impl FnMut(&str, String)) -> String {
-    let v = text.trim_end_matches('/').to_string();
-    if !(v.starts_with("https://") || v.starts_with("http://")) || v.contains(char::is_whitespace) {
-        problem(
-            setting,
-            format!("\"{text}\" is not a URL; expected e.g. {example}"),
-        );
-    }
-    v
-}
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn load(
@@ -188,208 +116,15 @@ pub(super) fn load(
     problem: &mut impl FnMut(&str, String),
 ) -> DestinationSettings {
     let settings = DestinationSettings {
-        storage: storage(env, file.storage, problem),
-        log_analytics: log_analytics(env, file.log_analytics, problem),
-        event_hubs: event_hubs(env, file.event_hubs, problem),
+        storage: storage::read(env, file.storage, problem),
+        log_analytics: log_analytics::read(env, file.log_analytics, problem),
+        event_hubs: event_hubs::read(env, file.event_hubs, problem),
         spool: spool(env, file.spool, data_dir, problem),
         retention_days: retention_days(env, file_retention, problem),
         credential: credential(env, file_credential, tenants, problem),
     };
     check_routes(routes, &settings, problem);
     settings
-}
-
-/// Storage: a folder, a connection string, or an account URL with the identity.
-fn storage(
-    env: &BTreeMap<String, String>,
-    file: FileStorage,
-    problem: &mut impl FnMut(&str, String),
-) -> Option<StorageSetting> {
-    let folder = pick(
-        env,
-        "ENTRA_MONITOR_STORAGE_FOLDER",
-        file.folder.map(|p| p.display().to_string()),
-        "storage.folder",
-    );
-    let conn = secret(
-        env,
-        "ENTRA_MONITOR_STORAGE_CONNECTION_STRING",
-        file.connection_string_env,
-        "storage.connection_string_env",
-        problem,
-    );
-    let account_url = pick(
-        env,
-        "ENTRA_MONITOR_STORAGE_ACCOUNT_URL",
-        file.account_url,
-        "storage.account_url",
-    );
-    let chosen = [&folder, &conn, &account_url]
-        .iter()
-        .filter(|o| o.is_some())
-        .count();
-    if chosen > 1 {
-        problem(
-            "ENTRA_MONITOR_STORAGE_FOLDER",
-            "set only one of the storage folder, connection string and account URL".into(),
-        );
-    }
-    if let Some((_, f)) = folder {
-        Some(StorageSetting::Folder(PathBuf::from(f)))
-    } else if let Some((setting, text)) = conn {
-        match StorageTarget::from_connection_string(&text) {
-            Ok(t) => Some(StorageSetting::Account(t)),
-            Err(e) => {
-                problem(&setting, format!("not a storage connection string: {e}"));
-                None
-            }
-        }
-    } else {
-        account_url.map(|(setting, u)| StorageSetting::AccountWithIdentity {
-            url: url(
-                &setting,
-                &u,
-                "https://contosologs.blob.core.windows.net",
-                problem,
-            ),
-        })
-    }
-}
-
-/// Log Analytics: both the endpoint and the DCR.
-fn log_analytics(
-    env: &BTreeMap<String, String>,
-    file: FileLogAnalytics,
-    problem: &mut impl FnMut(&str, String),
-) -> Option<LogAnalyticsSetting> {
-    let endpoint = pick(
-        env,
-        "ENTRA_MONITOR_LOG_ANALYTICS_ENDPOINT",
-        file.endpoint,
-        "log_analytics.endpoint",
-    );
-    let dcr = pick(
-        env,
-        "ENTRA_MONITOR_LOG_ANALYTICS_DCR_ID",
-        file.dcr_immutable_id,
-        "log_analytics.dcr_immutable_id",
-    );
-    match (endpoint, dcr) {
-        (None, None) => None,
-        (Some((setting, e)), Some((dcr_setting, d))) => {
-            if !d.starts_with("dcr-") {
-                problem(
-                    &dcr_setting,
-                    format!(
-                        "\"{d}\" is not a DCR immutable id; expected dcr-… (the DCR's JSON view, or the template output dcrImmutableId)"
-                    ),
-                );
-            }
-            Some(LogAnalyticsSetting {
-                endpoint: url(
-                    &setting,
-                    &e,
-                    "https://entra-monitor-abcd.westeurope-1.ingest.monitor.azure.com",
-                    problem,
-                ),
-                dcr_immutable_id: d,
-            })
-        }
-        (Some((setting, _)), None) => {
-            problem(&setting, "is set but ENTRA_MONITOR_LOG_ANALYTICS_DCR_ID is not; set both (the template outputs logsIngestionEndpoint and dcrImmutableId)".into());
-            None
-        }
-        (None, Some((setting, _))) => {
-            problem(&setting, "is set but ENTRA_MONITOR_LOG_ANALYTICS_ENDPOINT is not; set both (the template outputs logsIngestionEndpoint and dcrImmutableId)".into());
-            None
-        }
-    }
-}
-
-/// Event Hubs: a connection string (SAS) or a namespace URL with the identity.
-fn event_hubs(
-    env: &BTreeMap<String, String>,
-    file: FileEventHubs,
-    problem: &mut impl FnMut(&str, String),
-) -> Option<EventHubsSetting> {
-    let eh_conn = secret(
-        env,
-        "ENTRA_MONITOR_EVENT_HUBS_CONNECTION_STRING",
-        file.connection_string_env,
-        "event_hubs.connection_string_env",
-        problem,
-    );
-    let namespace = pick(
-        env,
-        "ENTRA_MONITOR_EVENT_HUBS_NAMESPACE_URL",
-        file.namespace_url,
-        "event_hubs.namespace_url",
-    );
-    let hub = pick(env, "ENTRA_MONITOR_EVENT_HUB", file.hub, "event_hubs.hub");
-    let max_request_bytes = match pick(
-        env,
-        "ENTRA_MONITOR_EVENT_HUBS_MAX_REQUEST_BYTES",
-        file.max_request_bytes.map(|n| n.to_string()),
-        "event_hubs.max_request_bytes",
-    ) {
-        None => 1_048_576,
-        Some((setting, text)) => match text.parse::<usize>() {
-            Ok(n) if (4096..=1_048_576).contains(&n) => n,
-            _ => {
-                problem(
-                    &setting,
-                    format!(
-                        "\"{text}\" is out of range; expected 4096 to 1048576 bytes (1048576 on Standard and above, 262144 on Basic)"
-                    ),
-                );
-                1_048_576
-            }
-        },
-    };
-    match (eh_conn, namespace) {
-        (Some(_), Some((setting, _))) => {
-            problem(
-                &setting,
-                "set either the Event Hubs connection string or the namespace URL, not both".into(),
-            );
-            None
-        }
-        (Some((setting, text)), None) => match EventHubsTarget::from_connection_string(&text) {
-            Ok(t) => {
-                let sas = match t.auth {
-                    crate::destinations::event_hubs::EventHubsAuth::Sas { key_name, key } => {
-                        Some((key_name, key))
-                    }
-                    _ => None,
-                };
-                Some(EventHubsSetting {
-                    endpoint: t.endpoint,
-                    hub: hub.map(|(_, h)| h).or(t.hub),
-                    sas,
-                    max_request_bytes,
-                })
-            }
-            Err(e) => {
-                problem(
-                    &setting,
-                    format!("not an Event Hubs connection string: {e}"),
-                );
-                None
-            }
-        },
-        (None, Some((setting, u))) => Some(EventHubsSetting {
-            endpoint: url(
-                &setting,
-                &u,
-                "https://contoso-logs.servicebus.windows.net",
-                problem,
-            ),
-            hub: hub.map(|(_, h)| h),
-            sas: None,
-            max_request_bytes,
-        }),
-        (None, None) => None,
-    }
 }
 
 /// The spool: a folder (default: in the data directory) or a Blob container.

@@ -8,6 +8,7 @@
 mod auth;
 mod destinations;
 mod detections;
+pub(crate) mod given;
 mod http;
 mod query;
 
@@ -212,11 +213,11 @@ struct FileConfig {
     #[serde(default)]
     routes: BTreeMap<String, Vec<String>>,
     #[serde(default)]
-    storage: destinations::FileStorage,
+    storage: crate::destinations::storage::config::FileStorage,
     #[serde(default)]
-    log_analytics: destinations::FileLogAnalytics,
+    log_analytics: crate::destinations::log_analytics::config::FileLogAnalytics,
     #[serde(default)]
-    event_hubs: destinations::FileEventHubs,
+    event_hubs: crate::destinations::event_hubs::config::FileEventHubs,
     #[serde(default)]
     spool: destinations::FileSpool,
     retention_days: Option<u64>,

@@ -26,6 +26,9 @@ pub(super) fn unknown_variables(
         let known = [
             KNOWN_ENV,
             destinations::ENV,
+            crate::destinations::storage::config::ENV,
+            crate::destinations::log_analytics::config::ENV,
+            crate::destinations::event_hubs::config::ENV,
             auth::ENV,
             query::ENV,
             http::ENV,

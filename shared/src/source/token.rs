@@ -4,7 +4,7 @@
 //! (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`). Tokens are cached and refreshed five minutes before
 //! they expire. Neither the secret nor a token ever appears in an error or a log line.
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;

@@ -1,110 +1,149 @@
 //! Where events are sent.
 
-use crate::config::Secret;
-use crate::model::Category;
+use super::sink::EventHubsSink;
+use super::target::{EventHubsAuth, EventHubsTarget};
+use crate::config::given::{pick, secret, url};
+use crate::secret::Secret;
 use crate::source::token::TokenCache;
+use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// How requests are authorised.
-#[derive(Clone)]
-pub enum EventHubsAuth {
-    /// A shared access policy with the Send claim.
-    Sas { key_name: String, key: Secret },
-    /// A token for `https://eventhubs.azure.net/.default` (Azure Event Hubs Data Sender role).
-    Bearer(Arc<TokenCache>),
-}
+/// The token audience of Event Hubs (<https://learn.microsoft.com/en-us/rest/api/eventhub/send-batch-events>).
+pub const AUDIENCE: &str = "https://eventhubs.azure.net";
 
-impl std::fmt::Debug for EventHubsAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            EventHubsAuth::Sas { key_name, .. } => write!(f, "Sas({key_name})"),
-            EventHubsAuth::Bearer(_) => f.write_str("Bearer"),
-        }
-    }
-}
+/// The environment variables read here.
+pub const ENV: &[&str] = &[
+    "ENTRA_MONITOR_EVENT_HUBS_CONNECTION_STRING",
+    "ENTRA_MONITOR_EVENT_HUBS_NAMESPACE_URL",
+    "ENTRA_MONITOR_EVENT_HUB",
+    "ENTRA_MONITOR_EVENT_HUBS_MAX_REQUEST_BYTES",
+];
 
+/// The Event Hubs settings: the namespace, the hub, and a SAS key or (None) the destination
+/// credential.
 #[derive(Debug, Clone)]
-pub struct EventHubsTarget {
-    /// `https://<namespace>.servicebus.windows.net`.
+pub struct EventHubsSetting {
     pub endpoint: String,
-    /// One hub for every category, or (None) one per category named like diagnostic settings
-    /// name them: `insights-logs-<category>`.
     pub hub: Option<String>,
-    pub auth: EventHubsAuth,
-    /// The largest request: 1 MB on Standard and above, 256 KB on Basic.
+    /// From a connection string; None: the destination credential's bearer token.
+    pub sas: Option<(String, Secret)>,
     pub max_request_bytes: usize,
 }
 
-impl EventHubsTarget {
-    /// The hub a category's events go to.
-    pub fn hub_for(&self, category: Category) -> String {
-        self.hub
-            .clone()
-            .unwrap_or_else(|| format!("insights-logs-{}", category.name().to_ascii_lowercase()))
-    }
+/// The file's `[event_hubs]` table (the connection string, which holds the key, only through
+/// an environment variable the file names).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEventHubs {
+    connection_string_env: Option<String>,
+    namespace_url: Option<String>,
+    hub: Option<String>,
+    max_request_bytes: Option<u64>,
+}
 
-    /// Reads a connection string: `Endpoint=sb://<ns>.servicebus.windows.net/;
-    /// SharedAccessKeyName=...;SharedAccessKey=...[;EntityPath=<hub>]`. An `http://` or
-    /// `https://` endpoint is kept as written (a local test server); `sb://` becomes `https://`.
-    pub fn from_connection_string(text: &str) -> Result<Self, String> {
-        let parts = crate::destinations::connection_string_parts(text)?;
-        let endpoint = parts.get("endpoint").ok_or("Endpoint is missing")?;
-        let endpoint = match endpoint.split_once("://") {
-            Some(("sb", rest)) => format!("https://{rest}"),
-            Some(("http" | "https", _)) => endpoint.clone(),
+/// Event Hubs: a connection string (SAS) or a namespace URL with the identity.
+pub fn read(
+    env: &BTreeMap<String, String>,
+    file: FileEventHubs,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<EventHubsSetting> {
+    let eh_conn = secret(
+        env,
+        "ENTRA_MONITOR_EVENT_HUBS_CONNECTION_STRING",
+        file.connection_string_env,
+        "event_hubs.connection_string_env",
+        problem,
+    );
+    let namespace = pick(
+        env,
+        "ENTRA_MONITOR_EVENT_HUBS_NAMESPACE_URL",
+        file.namespace_url,
+        "event_hubs.namespace_url",
+    );
+    let hub = pick(env, "ENTRA_MONITOR_EVENT_HUB", file.hub, "event_hubs.hub");
+    let max_request_bytes = match pick(
+        env,
+        "ENTRA_MONITOR_EVENT_HUBS_MAX_REQUEST_BYTES",
+        file.max_request_bytes.map(|n| n.to_string()),
+        "event_hubs.max_request_bytes",
+    ) {
+        None => 1_048_576,
+        Some((setting, text)) => match text.parse::<usize>() {
+            Ok(n) if (4096..=1_048_576).contains(&n) => n,
             _ => {
-                return Err(format!(
-                    "Endpoint \"{endpoint}\" is not an sb:// or https:// address"
-                ));
+                problem(
+                    &setting,
+                    format!(
+                        "\"{text}\" is out of range; expected 4096 to 1048576 bytes (1048576 on Standard and above, 262144 on Basic)"
+                    ),
+                );
+                1_048_576
             }
-        };
-        let key_name = parts
-            .get("sharedaccesskeyname")
-            .cloned()
-            .ok_or("SharedAccessKeyName is missing")?;
-        let key = parts
-            .get("sharedaccesskey")
-            .cloned()
-            .ok_or("SharedAccessKey is missing")?;
-        Ok(Self {
-            endpoint: endpoint.trim_end_matches('/').to_string(),
-            hub: parts.get("entitypath").cloned(),
-            auth: EventHubsAuth::Sas {
-                key_name,
-                key: Secret::new(key),
-            },
-            max_request_bytes: 1_048_576,
-        })
+        },
+    };
+    match (eh_conn, namespace) {
+        (Some(_), Some((setting, _))) => {
+            problem(
+                &setting,
+                "set either the Event Hubs connection string or the namespace URL, not both".into(),
+            );
+            None
+        }
+        (Some((setting, text)), None) => match EventHubsTarget::from_connection_string(&text) {
+            Ok(t) => {
+                let sas = match t.auth {
+                    EventHubsAuth::Sas { key_name, key } => Some((key_name, key)),
+                    _ => None,
+                };
+                Some(EventHubsSetting {
+                    endpoint: t.endpoint,
+                    hub: hub.map(|(_, h)| h).or(t.hub),
+                    sas,
+                    max_request_bytes,
+                })
+            }
+            Err(e) => {
+                problem(
+                    &setting,
+                    format!("not an Event Hubs connection string: {e}"),
+                );
+                None
+            }
+        },
+        (None, Some((setting, u))) => Some(EventHubsSetting {
+            endpoint: url(
+                &setting,
+                &u,
+                "https://contoso-logs.servicebus.windows.net",
+                problem,
+            ),
+            hub: hub.map(|(_, h)| h),
+            sas: None,
+            max_request_bytes,
+        }),
+        (None, None) => None,
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connection_strings_are_read() {
-        let t = EventHubsTarget::from_connection_string(
-            "Endpoint=sb://contoso-logs.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=abc=;EntityPath=entra",
-        )
-        .unwrap();
-        assert_eq!(t.endpoint, "https://contoso-logs.servicebus.windows.net");
-        assert_eq!(t.hub_for(Category::AuditLogs), "entra");
-        assert!(
-            matches!(t.auth, EventHubsAuth::Sas { ref key_name, ref key } if key_name == "send" && key.expose() == "abc=")
-        );
-        let t = EventHubsTarget::from_connection_string(
-            "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=k",
-        )
-        .unwrap();
-        assert_eq!(
-            t.hub_for(Category::NonInteractiveUserSignInLogs),
-            "insights-logs-noninteractiveusersigninlogs"
-        );
-        assert!(
-            EventHubsTarget::from_connection_string("Endpoint=sb://x/;SharedAccessKeyName=a")
-                .unwrap_err()
-                .contains("SharedAccessKey is missing")
-        );
+impl EventHubsSetting {
+    /// The sink these settings describe; `tokens` is asked only without a SAS key.
+    pub fn sink(
+        &self,
+        tokens: impl FnOnce(&str) -> Result<Arc<TokenCache>, String>,
+    ) -> Result<EventHubsSink, String> {
+        let auth = match &self.sas {
+            Some((key_name, key)) => EventHubsAuth::Sas {
+                key_name: key_name.clone(),
+                key: key.clone(),
+            },
+            None => EventHubsAuth::Bearer(tokens(AUDIENCE)?),
+        };
+        Ok(EventHubsSink::new(EventHubsTarget {
+            endpoint: self.endpoint.clone(),
+            hub: self.hub.clone(),
+            auth,
+            max_request_bytes: self.max_request_bytes,
+        }))
     }
 }

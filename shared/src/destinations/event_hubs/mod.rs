@@ -8,6 +8,7 @@
 pub mod config;
 pub mod service;
 pub mod sink;
+pub mod target;
 
-pub use config::{EventHubsAuth, EventHubsTarget};
 pub use sink::{EventHubsError, EventHubsSink};
+pub use target::{EventHubsAuth, EventHubsTarget};

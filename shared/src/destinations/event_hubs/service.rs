@@ -1,6 +1,6 @@
 //! One send to the Event Hubs HTTPS API (<https://learn.microsoft.com/en-us/rest/api/eventhub/send-batch-events>, <https://learn.microsoft.com/en-us/azure/event-hubs/authenticate-shared-access-signature>).
 
-use super::config::EventHubsAuth;
+use super::target::EventHubsAuth;
 use crate::destinations::{CallOutcome, SendFailure, retry_after};
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};

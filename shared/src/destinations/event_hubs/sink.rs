@@ -1,7 +1,7 @@
 //! Export records → `{"records":[...]}` events → batch requests within the tier's limit.
 
-use super::config::EventHubsTarget;
 use super::service::SendService;
+use super::target::EventHubsTarget;
 use crate::destinations::{Encoded, RetryPolicy, SendFailure, Sent, send_in_calls};
 use crate::model::Category;
 use serde_json::{Value, json};

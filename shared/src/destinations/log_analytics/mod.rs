@@ -10,6 +10,7 @@ pub mod config;
 pub mod schema;
 pub mod service;
 pub mod sink;
+pub mod target;
 
-pub use config::LogAnalyticsTarget;
 pub use sink::{LogAnalyticsError, LogAnalyticsSink};
+pub use target::LogAnalyticsTarget;

@@ -1,7 +1,7 @@
 //! Rows → calls of at most 1 MB, delivered at least once.
 
-use super::config::LogAnalyticsTarget;
 use super::service::{IngestionService, MAX_CALL_BYTES};
+use super::target::LogAnalyticsTarget;
 use crate::clock::Timestamp;
 use crate::destinations::{Encoded, RetryPolicy, SendFailure, Sent, send_in_calls};
 use crate::model::Category;

@@ -1,94 +1,146 @@
-//! Where the archive is written.
+//! Where the archive is written: the settings (a folder, a connection string, or an account URL
+//! reached with the destination credential), read and checked here, and the sink they build.
 
-use crate::config::Secret;
+use super::service::BlobService;
+use super::sink::{Place, StorageSink};
+use super::target::StorageTarget;
+use crate::config::given::{pick, secret, url};
+use crate::source::token::TokenCache;
+use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+/// The token audience of Blob Storage (<https://learn.microsoft.com/en-us/entra/identity/managed-identities-azure-resources/services-id-authentication-support>).
+pub const AUDIENCE: &str = "https://storage.azure.com";
+
+/// The environment variables read here.
+pub const ENV: &[&str] = &[
+    "ENTRA_MONITOR_STORAGE_FOLDER",
+    "ENTRA_MONITOR_STORAGE_CONNECTION_STRING",
+    "ENTRA_MONITOR_STORAGE_ACCOUNT_URL",
+];
+
+/// Where the archive goes.
 #[derive(Debug, Clone)]
-pub enum StorageTarget {
-    /// A local folder holding `<container>/<blob path>` files.
+pub enum StorageSetting {
+    /// A folder on disk, in the same layout.
     Folder(PathBuf),
-    /// A Blob account: its endpoint (`https://<account>.blob.core.windows.net`, or Azurite's
-    /// path-style `http://127.0.0.1:10000/devstoreaccount1`), name and Shared Key.
-    Account {
-        endpoint: String,
-        account: String,
-        key: Secret,
-    },
+    /// A Blob account with its key (from a connection string).
+    Account(StorageTarget),
+    /// A Blob account reached with the destination credential (bearer token), e.g.
+    /// `https://contosologs.blob.core.windows.net`.
+    AccountWithIdentity { url: String },
 }
 
-impl StorageTarget {
-    /// Reads an Azure Storage connection string (`DefaultEndpointsProtocol=...;AccountName=...;
-    /// AccountKey=...;BlobEndpoint=...` or `UseDevelopmentStorage=true`).
-    pub fn from_connection_string(text: &str) -> Result<Self, String> {
-        let parts = crate::destinations::connection_string_parts(text)?;
-        if parts
-            .get("usedevelopmentstorage")
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        {
-            return Ok(StorageTarget::Account {
-                endpoint: "http://127.0.0.1:10000/devstoreaccount1".into(),
-                account: "devstoreaccount1".into(),
-                key: Secret::new(AZURITE_KEY),
-            });
-        }
-        let account = parts
-            .get("accountname")
-            .cloned()
-            .ok_or("AccountName is missing")?;
-        let key = parts
-            .get("accountkey")
-            .cloned()
-            .ok_or("AccountKey is missing")?;
-        let endpoint = match parts.get("blobendpoint") {
-            Some(e) => e.trim_end_matches('/').to_string(),
-            None => {
-                let protocol = parts
-                    .get("defaultendpointsprotocol")
-                    .map(String::as_str)
-                    .unwrap_or("https");
-                let suffix = parts
-                    .get("endpointsuffix")
-                    .map(String::as_str)
-                    .unwrap_or("core.windows.net");
-                format!("{protocol}://{account}.blob.{suffix}")
+/// The file's `[storage]` table (the connection string, which holds the key, only through an
+/// environment variable the file names).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStorage {
+    folder: Option<PathBuf>,
+    connection_string_env: Option<String>,
+    account_url: Option<String>,
+}
+
+/// Storage: a folder, a connection string, or an account URL with the identity.
+pub fn read(
+    env: &BTreeMap<String, String>,
+    file: FileStorage,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<StorageSetting> {
+    let folder = pick(
+        env,
+        "ENTRA_MONITOR_STORAGE_FOLDER",
+        file.folder.map(|p| p.display().to_string()),
+        "storage.folder",
+    );
+    let conn = secret(
+        env,
+        "ENTRA_MONITOR_STORAGE_CONNECTION_STRING",
+        file.connection_string_env,
+        "storage.connection_string_env",
+        problem,
+    );
+    let account_url = pick(
+        env,
+        "ENTRA_MONITOR_STORAGE_ACCOUNT_URL",
+        file.account_url,
+        "storage.account_url",
+    );
+    let chosen = [&folder, &conn, &account_url]
+        .iter()
+        .filter(|o| o.is_some())
+        .count();
+    if chosen > 1 {
+        problem(
+            "ENTRA_MONITOR_STORAGE_FOLDER",
+            "set only one of the storage folder, connection string and account URL".into(),
+        );
+    }
+    if let Some((_, f)) = folder {
+        Some(StorageSetting::Folder(PathBuf::from(f)))
+    } else if let Some((setting, text)) = conn {
+        match StorageTarget::from_connection_string(&text) {
+            Ok(t) => Some(StorageSetting::Account(t)),
+            Err(e) => {
+                problem(&setting, format!("not a storage connection string: {e}"));
+                None
             }
-        };
-        Ok(StorageTarget::Account {
-            endpoint,
-            account,
-            key: Secret::new(key),
+        }
+    } else {
+        account_url.map(|(setting, u)| StorageSetting::AccountWithIdentity {
+            url: url(
+                &setting,
+                &u,
+                "https://contosologs.blob.core.windows.net",
+                problem,
+            ),
         })
     }
 }
 
-/// Azurite's well-known development account key (<https://learn.microsoft.com/en-us/azure/storage/common/storage-use-azurite#well-known-storage-account-and-key>); not a secret.
-pub const AZURITE_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+impl StorageSetting {
+    /// The sink these settings describe; `tokens` gives the destination credential's tokens
+    /// for an audience, asked only when the account is reached with it.
+    pub fn sink(
+        &self,
+        tokens: impl FnOnce(&str) -> Result<Arc<TokenCache>, String>,
+    ) -> Result<StorageSink, String> {
+        match self {
+            StorageSetting::Folder(dir) => {
+                StorageSink::new(StorageTarget::Folder(dir.clone())).map_err(|e| e.to_string())
+            }
+            StorageSetting::Account(target) => {
+                StorageSink::new(target.clone()).map_err(|e| e.to_string())
+            }
+            StorageSetting::AccountWithIdentity { url } => Ok(StorageSink::at(Place::Blob(
+                BlobService::with_tokens(url, &account_of(url), tokens(AUDIENCE)?),
+            ))),
+        }
+    }
+}
+
+/// The account name in a Blob endpoint URL (`https://<account>.blob.core.windows.net`).
+fn account_of(url: &str) -> String {
+    url.split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(url)
+        .split(['.', '/', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn connection_strings_are_read() {
-        let t = StorageTarget::from_connection_string("DefaultEndpointsProtocol=https;AccountName=contosologs;AccountKey=a2V5;EndpointSuffix=core.windows.net").unwrap();
-        let StorageTarget::Account {
-            endpoint, account, ..
-        } = t
-        else {
-            panic!()
-        };
+    fn account_names_come_from_blob_urls() {
         assert_eq!(
-            (endpoint.as_str(), account.as_str()),
-            ("https://contosologs.blob.core.windows.net", "contosologs")
-        );
-        assert!(
-            matches!(StorageTarget::from_connection_string("UseDevelopmentStorage=true").unwrap(), StorageTarget::Account { account, .. } if account == "devstoreaccount1")
-        );
-        assert!(
-            StorageTarget::from_connection_string("AccountName=x")
-                .unwrap_err()
-                .contains("AccountKey")
+            account_of("https://contosologs.blob.core.windows.net"),
+            "contosologs"
         );
     }
 }

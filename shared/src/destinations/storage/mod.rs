@@ -7,6 +7,7 @@
 pub mod config;
 pub mod service;
 pub mod sink;
+pub mod target;
 
-pub use config::StorageTarget;
 pub use sink::{StorageSink, blob_path, container};
+pub use target::StorageTarget;

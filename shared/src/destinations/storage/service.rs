@@ -3,7 +3,7 @@
 //! create a container, stage a block, read the committed block list, commit a block list
 //! conditionally, put, read, list and delete a blob.
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;

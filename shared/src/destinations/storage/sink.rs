@@ -7,8 +7,8 @@
 //! skipped. A record that changed (a risky user dismissed within the hour) is a new line, as
 //! diagnostic settings write one per change.
 
-use super::config::StorageTarget;
 use super::service::{BlobError, BlobService};
+use super::target::StorageTarget;
 use crate::destinations::{Batch, BoxFuture, Guarantee, RetryPolicy, SendError, Sent, Sink};
 use crate::model::Category;
 use crate::model::Destination;
