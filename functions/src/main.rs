@@ -14,7 +14,7 @@ use entra_monitor::{functions, hosts};
 use shared::clock::SystemClock;
 use shared::config::{Config, ConfigSource, Host};
 use shared::registry::Trigger;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -169,20 +169,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // `serve` on a network address with no credential configured would answer every question
-    // to anyone who can reach it (and refuse every state change): refused, as check-config says.
-    if matches!(command, Command::Serve { .. } | Command::CheckConfig)
-        && !config.listen.ip().is_loopback()
-        && !config.auth.configured()
-    {
-        eprintln!(
-            "configuration error: ENTRA_MONITOR_LISTEN: {} is not a loopback address and no credential is configured; set ENTRA_MONITOR_API_KEYS or ENTRA_MONITOR_AUTH_AUDIENCE, or listen on 127.0.0.1",
-            config.listen
-        );
-        eprintln!("entra-monitor: 1 configuration problem(s); nothing was started");
-        return ExitCode::from(2);
+    if let Some(code) = refuse_unsafe(&command, &config) {
+        return code;
     }
     shared::telemetry::init(config.log_format, &config.log_filter);
+    if host == Host::Azure && config.data_dir == Path::new(shared::config::AZURE_LOCAL_DATA_DIR) {
+        tracing::warn!(
+            data_dir = shared::config::AZURE_LOCAL_DATA_DIR,
+            "$HOME is a network share, where SQLite must not run: the state is on this instance's local disk and is lost when the instance goes (checkpoints included: the next instance collects its backfill again)"
+        );
+    }
 
     let host_kind = match host {
         Host::Local => HostKind::Local,
@@ -259,6 +255,33 @@ fn config_source(file: Option<PathBuf>, command: &Command) -> ConfigSource {
             .insert("ENTRA_MONITOR_DATA_DIR".into(), dir.display().to_string());
     }
     source
+}
+
+/// Settings that are valid but unsafe to start with: refused with exit 2, nothing started.
+fn refuse_unsafe(command: &Command, config: &Config) -> Option<ExitCode> {
+    // `serve` on a network address with no credential configured would answer every question
+    // to anyone who can reach it (and refuse every state change): refused, as check-config says.
+    if matches!(*command, Command::Serve { .. } | Command::CheckConfig)
+        && !config.listen.ip().is_loopback()
+        && !config.auth.configured()
+    {
+        eprintln!(
+            "configuration error: ENTRA_MONITOR_LISTEN: {} is not a loopback address and no credential is configured; set ENTRA_MONITOR_API_KEYS or ENTRA_MONITOR_AUTH_AUDIENCE, or listen on 127.0.0.1",
+            config.listen
+        );
+        eprintln!("entra-monitor: 1 configuration problem(s); nothing was started");
+        return Some(ExitCode::from(2));
+    }
+    // SQLite on a network file system corrupts the store: refused before anything starts.
+    if let Some(fstype) = shared::state::filesystem::network_filesystem(&config.data_dir) {
+        eprintln!(
+            "configuration error: ENTRA_MONITOR_DATA_DIR: {} is on a network file system ({fstype}); SQLite's WAL mode and locking do not work there; set it to local disk (e.g. /tmp/entra-monitor)",
+            config.data_dir.display()
+        );
+        eprintln!("entra-monitor: 1 configuration problem(s); nothing was started");
+        return Some(ExitCode::from(2));
+    }
+    None
 }
 
 /// The commands that need no configuration (they print or write something and exit).

@@ -30,6 +30,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Where the state lives on Azure when `$HOME` is a network share: the instance's local disk.
+pub const AZURE_LOCAL_DATA_DIR: &str = "/tmp/entra-monitor";
+
 /// Prefix of every environment variable this program reads.
 pub const ENV_PREFIX: &str = "ENTRA_MONITOR_";
 

@@ -235,11 +235,20 @@ pub(super) fn default_data_dir(host: Host, env: &BTreeMap<String, String>) -> Pa
         Host::Local => PathBuf::from("data"),
         // Only /tmp is writable on Lambda.
         Host::Lambda => PathBuf::from("/tmp/entra-monitor"),
-        // The app root may be a read-only package; $HOME/data persists on App Service plans.
-        Host::Azure => env
-            .get("HOME")
-            .map(|h| Path::new(h).join("data").join("entra-monitor"))
-            .unwrap_or_else(|| PathBuf::from("data")),
+        // The app root may be a read-only package. $HOME/data persists where $HOME is local
+        // disk; on the Consumption and Premium plans $HOME is an Azure Files share, where
+        // SQLite must not run: there the instance's local /tmp (lost when the instance goes).
+        Host::Azure => match env.get("HOME") {
+            Some(home) => {
+                let dir = Path::new(home).join("data").join("entra-monitor");
+                if crate::state::filesystem::network_filesystem(&dir).is_some() {
+                    PathBuf::from(super::AZURE_LOCAL_DATA_DIR)
+                } else {
+                    dir
+                }
+            }
+            None => PathBuf::from("data"),
+        },
     }
 }
 

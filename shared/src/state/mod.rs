@@ -6,6 +6,7 @@
 //! destinations and their health figures.
 
 pub mod embedded;
+pub mod filesystem;
 pub mod migrations;
 mod sqlite;
 
@@ -79,6 +80,10 @@ pub enum StateError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "the data directory {path} is on a network file system ({fstype}): SQLite's WAL mode and locking do not work there and the store would be corrupted; set ENTRA_MONITOR_DATA_DIR to local disk (e.g. /tmp/entra-monitor; on Azure's Consumption and Premium plans $HOME is an Azure Files share)"
+    )]
+    NetworkFileSystem { path: String, fstype: String },
     #[error(
         "the state database {path} is unusable: {source}; move the file aside (a new one is created) or set ENTRA_MONITOR_DATA_DIR"
     )]

@@ -201,6 +201,12 @@ impl SqliteState {
                 }
             }
         })?;
+        if let Some(fstype) = super::filesystem::network_filesystem(data_dir) {
+            return Err(StateError::NetworkFileSystem {
+                path: folder,
+                fstype,
+            });
+        }
         // A folder that refuses writes is named as such, not taken for a broken database.
         let probe = data_dir.join(format!(".write-check-{}", std::process::id()));
         match std::fs::write(&probe, b"") {
