@@ -6,6 +6,8 @@
 //! unlike Vixie cron's "either". Five-field cron copied from elsewhere is a classic mistake, so
 //! it is refused with a hint instead of being silently reinterpreted.
 
+mod eventbridge;
+
 use chrono::{DateTime, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
@@ -40,7 +42,8 @@ impl Schedule {
             )));
         }
         // NCrontab knows none of these extensions; refuse them rather than run on other days.
-        if let Some(c) = trimmed
+        // (Month and day names such as JUL and WED hold these letters too: they are not it.)
+        if let Some(c) = without_names(trimmed)
             .chars()
             .find(|c| matches!(c, 'L' | 'W' | '#' | '?' | '+' | '@'))
         {
@@ -75,10 +78,28 @@ impl Schedule {
         &self.text
     }
 
+    /// The same schedule as an Amazon EventBridge `cron(...)` expression, or why it has none.
+    pub fn eventbridge(&self) -> Result<String, ScheduleError> {
+        eventbridge::to_eventbridge(&self.text)
+    }
+
     /// The first occurrence strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron.find_next_occurrence(&after, false).ok()
     }
+}
+
+/// The expression with the month and day-of-week names taken out.
+fn without_names(text: &str) -> String {
+    const NAMES: [&str; 19] = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", "SUN",
+        "MON", "TUE", "WED", "THU", "FRI", "SAT",
+    ];
+    let mut out = text.to_ascii_uppercase();
+    for name in NAMES {
+        out = out.replace(name, "");
+    }
+    out
 }
 
 impl FromStr for Schedule {
@@ -174,6 +195,23 @@ mod tests {
         let e = Schedule::parse("*/5 * * * *").unwrap_err().to_string();
         assert!(e.contains("expected 6"), "{e}");
         assert!(e.contains("\"0 */5 * * * *\""), "{e}");
+    }
+
+    #[test]
+    fn month_and_day_names_are_not_taken_for_extensions() {
+        // JUL holds an L, WED a W: names, not the L and W extensions.
+        let s = Schedule::parse("0 0 9 1 JUL *").unwrap();
+        assert_eq!(
+            s.next_after(at(2026, 11, 27, 0, 0, 0)),
+            Some(at(2027, 7, 1, 9, 0, 0))
+        );
+        let s = Schedule::parse("0 0 9 * * wed").unwrap();
+        assert_eq!(
+            s.next_after(at(2026, 11, 27, 0, 0, 0)),
+            Some(at(2026, 12, 2, 9, 0, 0))
+        );
+        assert!(Schedule::parse("0 0 0 15W * *").is_err());
+        assert!(Schedule::parse("0 0 0 * * 5L").is_err());
     }
 
     #[test]

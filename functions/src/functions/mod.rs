@@ -124,7 +124,9 @@ mod tests {
         assert_eq!(names.len(), REGISTRY.len());
         for f in REGISTRY.iter() {
             if let Trigger::Timer { schedule } = f.spec.trigger {
-                Schedule::parse(schedule).unwrap();
+                // Every default schedule also runs on AWS as an EventBridge rule.
+                let expression = Schedule::parse(schedule).unwrap().eventbridge();
+                assert!(expression.is_ok(), "{}: {expression:?}", f.spec.name);
             }
         }
     }
