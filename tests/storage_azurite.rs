@@ -292,3 +292,71 @@ async fn an_account_url_sends_the_managed_identitys_bearer_token() {
         vec!["contosologs/entra-monitor-spool/batches/x.json".to_string()]
     );
 }
+
+#[tokio::test]
+async fn a_lease_admits_one_writer_per_tenant_and_category() {
+    use shared::state::lease::Leases;
+    let azurite = start_azurite();
+    // Two instances of the function app, each with its own client.
+    let leases = |_: u8| {
+        Leases::new(
+            std::sync::Arc::new(azurite.blob()),
+            "entra-monitor-state",
+            15,
+        )
+    };
+    let (first, second) = (leases(1), leases(2));
+
+    let held = first
+        .try_acquire("t-1", Category::SignInLogs)
+        .await
+        .unwrap()
+        .expect("the first writer gets the lease");
+    // The second waits for the same tenant and category, not for another of either.
+    let same = second
+        .try_acquire("t-1", Category::SignInLogs)
+        .await
+        .unwrap();
+    assert!(same.is_none());
+    let other_category = second
+        .try_acquire("t-1", Category::AuditLogs)
+        .await
+        .unwrap();
+    let other_tenant = second
+        .try_acquire("t-2", Category::SignInLogs)
+        .await
+        .unwrap();
+    assert!(other_category.is_some() && other_tenant.is_some());
+    assert!(held.renew().await.unwrap() && !held.lost());
+
+    // Released, it is the second's at once.
+    held.release().await.unwrap();
+    let taken = second
+        .try_acquire("t-1", Category::SignInLogs)
+        .await
+        .unwrap()
+        .expect("released, the lease is free");
+    assert!(taken.renew().await.unwrap());
+
+    // A writer that dies without releasing holds it no longer than its 15 seconds.
+    drop(taken);
+    assert!(
+        first
+            .try_acquire("t-1", Category::SignInLogs)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(16)).await;
+    let after_crash = first
+        .try_acquire("t-1", Category::SignInLogs)
+        .await
+        .unwrap();
+    assert!(after_crash.is_some(), "the lease of a dead writer lapses");
+    for h in [after_crash, other_category, other_tenant]
+        .into_iter()
+        .flatten()
+    {
+        h.release().await.unwrap();
+    }
+}

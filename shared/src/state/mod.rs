@@ -7,6 +7,7 @@
 
 pub mod embedded;
 pub mod filesystem;
+pub mod lease;
 pub mod migrations;
 mod sqlite;
 

@@ -1,7 +1,7 @@
 //! One exchange with the Blob service, signed with Shared Key (<https://learn.microsoft.com/en-us/rest/api/storageservices/authorize-with-shared-key>) or carrying
 //! a managed identity's bearer token: the few operations the archive and the spool need —
 //! create a container, stage a block, read the committed block list, commit a block list
-//! conditionally, put, read, list and delete a blob.
+//! conditionally, put, read, list and delete a blob, and take, renew and give up a blob's lease.
 
 use crate::secret::Secret;
 use base64::Engine;
@@ -196,7 +196,10 @@ impl BlobService {
         ) {
             req = req.header(k.as_str(), v.as_str());
         }
-        if !body.is_empty() {
+        if body.is_empty() {
+            // Put Blob and the lease calls need the length said, even when it is 0.
+            req = req.header("Content-Length", "0");
+        } else {
             req = req.body(body);
         }
         req.send().await.map_err(|e| BlobError::Unreachable {
@@ -422,6 +425,98 @@ impl BlobService {
         }
         out.sort();
         Ok(out)
+    }
+}
+
+/// Blob leases (<https://learn.microsoft.com/en-us/rest/api/storageservices/lease-blob>): one
+/// holder at a time, for 15 to 60 seconds, renewed by its holder.
+impl BlobService {
+    /// Creates an empty blob unless one exists (a lease needs a blob to hold).
+    pub async fn create_if_absent(&self, path: &str) -> Result<(), BlobError> {
+        let headers = [
+            ("x-ms-blob-type", "BlockBlob".to_string()),
+            ("If-None-Match", "*".to_string()),
+        ];
+        let resp = self
+            .send(
+                "create blob",
+                reqwest::Method::PUT,
+                path,
+                &[],
+                &headers,
+                Vec::new(),
+            )
+            .await?;
+        match resp.status().as_u16() {
+            // 409: it exists; 412: it exists and is leased.
+            201 | 409 | 412 => Ok(()),
+            status => Err(status_error("create blob", status, resp).await),
+        }
+    }
+
+    async fn lease(
+        &self,
+        operation: &'static str,
+        path: &str,
+        headers: &[(&str, String)],
+    ) -> Result<reqwest::Response, BlobError> {
+        self.send(
+            operation,
+            reqwest::Method::PUT,
+            path,
+            &[("comp", "lease")],
+            headers,
+            Vec::new(),
+        )
+        .await
+    }
+
+    /// Takes the blob's lease for `seconds` (15 to 60) under the id `proposed` (a GUID):
+    /// true, or false while someone else holds it.
+    pub async fn acquire_lease(
+        &self,
+        path: &str,
+        seconds: u32,
+        proposed: &str,
+    ) -> Result<bool, BlobError> {
+        let headers = [
+            ("x-ms-lease-action", "acquire".to_string()),
+            ("x-ms-lease-duration", seconds.to_string()),
+            ("x-ms-proposed-lease-id", proposed.to_string()),
+        ];
+        let resp = self.lease("acquire lease", path, &headers).await?;
+        match resp.status().as_u16() {
+            201 => Ok(true),
+            409 => Ok(false),
+            status => Err(status_error("acquire lease", status, resp).await),
+        }
+    }
+
+    /// Extends a lease we hold: false when it is no longer ours (it lapsed and another took it).
+    pub async fn renew_lease(&self, path: &str, id: &str) -> Result<bool, BlobError> {
+        let headers = [
+            ("x-ms-lease-action", "renew".to_string()),
+            ("x-ms-lease-id", id.to_string()),
+        ];
+        let resp = self.lease("renew lease", path, &headers).await?;
+        match resp.status().as_u16() {
+            200 => Ok(true),
+            409 => Ok(false),
+            status => Err(status_error("renew lease", status, resp).await),
+        }
+    }
+
+    /// Gives a lease up before it lapses; one no longer ours is left alone.
+    pub async fn release_lease(&self, path: &str, id: &str) -> Result<(), BlobError> {
+        let headers = [
+            ("x-ms-lease-action", "release".to_string()),
+            ("x-ms-lease-id", id.to_string()),
+        ];
+        let resp = self.lease("release lease", path, &headers).await?;
+        match resp.status().as_u16() {
+            200 | 409 => Ok(()),
+            status => Err(status_error("release lease", status, resp).await),
+        }
     }
 }
 
