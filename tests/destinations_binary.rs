@@ -334,3 +334,67 @@ async fn the_binary_archives_to_blob_storage_with_its_managed_identity() {
         .unwrap();
     assert!(anonymous.status().as_u16() >= 400);
 }
+
+/// With the instances sharing state (`ENTRA_MONITOR_STATE_CONNECTION_STRING`), a tenant's
+/// category whose lease another instance holds is skipped and said so; released, the next run
+/// collects it and gives the lease up when done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_category_leased_by_another_instance_is_skipped_until_the_lease_is_free() {
+    use shared::state::lease::Leases;
+    let azurite = support::azurite::start();
+    let connection = format!(
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={};BlobEndpoint={}",
+        shared::destinations::storage::target::AZURITE_KEY,
+        azurite.endpoint
+    );
+    let tenant = shared::simulated::SimulatedTenant::new(7, 25)
+        .directory
+        .tenant_id
+        .clone();
+    let env = [
+        ("ENTRA_MONITOR_STATE_CONNECTION_STRING", connection.as_str()),
+        ("ENTRA_MONITOR_SIMULATED_SEED", "7"),
+    ];
+    let other = Leases::new(
+        std::sync::Arc::new(azurite.blob()),
+        "entra-monitor-state",
+        15,
+    );
+    let held = other
+        .try_acquire(&tenant, Category::AuditLogs)
+        .await
+        .unwrap()
+        .expect("the other instance takes the lease first");
+
+    let dir = TempDir::new("lease-binary");
+    let audit_rows = || {
+        SqliteState::open(&dir.path().join("data"))
+            .unwrap()
+            .record_counts_all()
+            .unwrap()
+            .into_iter()
+            .filter(|((_, c), _)| c == "AuditLogs")
+            .map(|(_, n)| n)
+            .sum::<i64>()
+    };
+    let out = run_ok(dir.path(), &["run", "collect-audit"], &env);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        said.contains("AuditLogs: another instance is collecting it"),
+        "{said}"
+    );
+    assert_eq!(audit_rows(), 0, "collected while another instance held it");
+
+    held.release().await.unwrap();
+    let out = run_ok(dir.path(), &["run", "collect-audit"], &env);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!said.contains("another instance"), "{said}");
+    assert!(audit_rows() > 0, "{said}");
+    // The run gave the lease up: the other instance takes it at once.
+    let again = other
+        .try_acquire(&tenant, Category::AuditLogs)
+        .await
+        .unwrap();
+    assert!(again.is_some(), "the run kept the lease");
+    again.unwrap().release().await.unwrap();
+}

@@ -100,6 +100,23 @@ impl App {
             .await
     }
 
+    /// The collection leases, when the instances share state (`ENTRA_MONITOR_STATE_*`).
+    pub async fn leases(&self) -> Result<Option<&shared::state::lease::Leases>, FunctionError> {
+        let leases = self
+            .leases
+            .get_or_try_init(|| async {
+                self.config
+                    .state
+                    .leases(|audience| {
+                        self.destination_tokens(audience)
+                            .map_err(|e| format!("the destination credential: {e}"))
+                    })
+                    .map_err(|e| FunctionError::Failed(format!("shared state: {e}")))
+            })
+            .await?;
+        Ok(leases.as_ref())
+    }
+
     /// Sources for the configured tenants: Microsoft Graph with each tenant's credential, one
     /// budget per tenant and one for the app across them.
     fn graph_sources(&self) -> Result<Vec<TenantSource>, FunctionError> {

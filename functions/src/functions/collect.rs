@@ -22,6 +22,7 @@ pub async fn run(
     let store = app.state()?;
     let sources = app.sources().await?;
     let router = app.router().await?;
+    let leases = app.leases().await?;
     let settings = CollectSettings {
         backfill: app.config().backfill,
         settle: app.config().settle,
@@ -38,6 +39,29 @@ pub async fn run(
                 inv.log("stopping at a safe point (time budget spent or shutting down); the next run continues");
                 break;
             }
+            // One writer per tenant and category when instances share state.
+            let held = match leases {
+                None => None,
+                Some(l) => match l.try_acquire(&tenant.reports.tenant, *category).await {
+                    Ok(Some(held)) => Some(held),
+                    Ok(None) => {
+                        inv.log(format!(
+                            "tenant {}: {category}: another instance is collecting it (it holds the lease); skipped",
+                            tenant.name
+                        ));
+                        continue;
+                    }
+                    Err(e) => {
+                        failures.push(format!(
+                            "{} {category}: the collection lease could not be taken: {e}",
+                            tenant.name
+                        ));
+                        continue;
+                    }
+                },
+            };
+            // A lease lost (it lapsed and another instance took it): stop at the next page.
+            let keep = || keep_going() && !held.as_ref().is_some_and(|h| h.lost());
             let report = collect_category(
                 &store,
                 router,
@@ -45,34 +69,18 @@ pub async fn run(
                 *category,
                 app.now(),
                 &settings,
-                &keep_going,
+                &keep,
             )
-            .await?;
-            let routes: Vec<&str> = app.config().routes[category]
-                .iter()
-                .map(|d| d.name())
-                .collect();
-            let state = if report.paused {
-                "paused".to_string()
-            } else if report.completed {
-                "complete".to_string()
-            } else {
-                "partial".to_string()
-            };
-            inv.log(format!(
-                "tenant {}: {category}: {} records ({} new, {} updated, {} rejected), {} requests, {} throttled, {state}; routed to {} ({} batches delivered, {} spooled){}",
-                tenant.name,
-                report.records,
-                report.new,
-                report.updated,
-                report.rejected,
-                report.requests,
-                report.throttled,
-                routes.join(", "),
-                report.batches_delivered,
-                report.batches_spooled,
-                report.error.as_ref().map(|e| format!("; {e}")).unwrap_or_default()
-            ));
+            .await;
+            if let Some(held) = held
+                && let Err(e) = held.release().await
+            {
+                inv.log(format!(
+                    "the collection lease was not released (it lapses on its own): {e}"
+                ));
+            }
+            let report = report?;
+            inv.log(summary(app, &tenant.name, *category, &report));
             records += report.records;
             new += report.new;
             if let Some(e) = report.error.filter(|_| !report.paused) {
@@ -108,6 +116,43 @@ pub async fn run(
     } else {
         Err(FunctionError::Failed(failures.join("; ")))
     }
+}
+
+/// One line saying what a category's run did.
+fn summary(
+    app: &App,
+    tenant: &str,
+    category: Category,
+    report: &shared::pipeline::CategoryReport,
+) -> String {
+    let routes: Vec<&str> = app.config().routes[&category]
+        .iter()
+        .map(|d| d.name())
+        .collect();
+    let state = if report.paused {
+        "paused"
+    } else if report.completed {
+        "complete"
+    } else {
+        "partial"
+    };
+    format!(
+        "tenant {tenant}: {category}: {} records ({} new, {} updated, {} rejected), {} requests, {} throttled, {state}; routed to {} ({} batches delivered, {} spooled){}",
+        report.records,
+        report.new,
+        report.updated,
+        report.rejected,
+        report.requests,
+        report.throttled,
+        routes.join(", "),
+        report.batches_delivered,
+        report.batches_spooled,
+        report
+            .error
+            .as_ref()
+            .map(|e| format!("; {e}"))
+            .unwrap_or_default()
+    )
 }
 
 #[cfg(test)]

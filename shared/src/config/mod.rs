@@ -103,6 +103,8 @@ pub struct Config {
     pub query: QuerySettings,
     /// Limits of the HTTP listener.
     pub http: HttpLimits,
+    /// State shared by the instances (the collection leases), if any.
+    pub state: crate::state::settings::StateSettings,
     /// Risk detection thresholds.
     pub detections: crate::detect::Thresholds,
     /// Where new detections are alerted, if anywhere.
@@ -233,6 +235,8 @@ struct FileConfig {
     query: query::FileQuery,
     #[serde(default)]
     http: http::FileHttp,
+    #[serde(default)]
+    state: crate::state::settings::FileState,
     #[serde(default)]
     detections: detections::FileDetections,
 }
@@ -394,6 +398,7 @@ impl Config {
         tenants::check_key_tenants(&auth, &tenants, p);
         let query = query::load(env, file.query, p);
         let http = http::load(env, file.http, p);
+        let state = crate::state::settings::read(env, file.state, p);
         let alerts = detections::load_alerts(env, &file.detections, p);
         let risk_write_back = read::flag(env, "ENTRA_MONITOR_RISK_WRITE_BACK", p)
             .or(file.detections.risk_write_back)
@@ -415,6 +420,7 @@ impl Config {
             auth,
             query,
             http,
+            state,
             detections,
             alerts,
             risk_write_back,

@@ -29,6 +29,7 @@ pub(super) fn unknown_variables(
             crate::destinations::storage::config::ENV,
             crate::destinations::log_analytics::config::ENV,
             crate::destinations::event_hubs::config::ENV,
+            crate::state::settings::ENV,
             auth::ENV,
             query::ENV,
             http::ENV,

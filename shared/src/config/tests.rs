@@ -514,3 +514,49 @@ fn a_malformed_file_names_the_line() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn shared_state_is_an_account_and_a_container_checked_like_the_others() {
+    let c = Config::load(&env(&[]), Host::Local, FUNCTIONS).unwrap();
+    assert!(c.state.shared.is_none(), "one process by default");
+    let c = Config::load(
+        &env(&[(
+            "ENTRA_MONITOR_STATE_ACCOUNT_URL",
+            "https://contosostate.blob.core.windows.net/",
+        )]),
+        Host::Azure,
+        FUNCTIONS,
+    )
+    .unwrap();
+    let (account, container) = c.state.shared.unwrap();
+    assert!(matches!(
+        account,
+        crate::state::settings::StateAccount::AccountWithIdentity { ref url }
+            if url == "https://contosostate.blob.core.windows.net"
+    ));
+    assert_eq!(container, "entra-monitor-state");
+    let said = problems(&env(&[
+        (
+            "ENTRA_MONITOR_STATE_CONNECTION_STRING",
+            "AccountName=x;AccountKey=a2V5",
+        ),
+        (
+            "ENTRA_MONITOR_STATE_ACCOUNT_URL",
+            "https://x.blob.core.windows.net",
+        ),
+        ("ENTRA_MONITOR_STATE_CONTAINER", "State_Here"),
+    ]));
+    assert!(
+        said.iter()
+            .any(|p| p.starts_with("ENTRA_MONITOR_STATE_CONTAINER:")
+                && p.contains("not a container name")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|p| p.starts_with("ENTRA_MONITOR_STATE_ACCOUNT_URL:") && p.contains("not both")),
+        "{said:?}"
+    );
+    // The key is never repeated.
+    assert!(said.iter().all(|p| !p.contains("a2V5")), "{said:?}");
+}

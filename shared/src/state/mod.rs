@@ -9,6 +9,7 @@ pub mod embedded;
 pub mod filesystem;
 pub mod lease;
 pub mod migrations;
+pub mod settings;
 mod sqlite;
 
 pub use sqlite::{AlertClaim, SqliteState};

@@ -122,7 +122,7 @@ impl StorageSetting {
 }
 
 /// The account name in a Blob endpoint URL (`https://<account>.blob.core.windows.net`).
-fn account_of(url: &str) -> String {
+pub(crate) fn account_of(url: &str) -> String {
     url.split_once("://")
         .map(|(_, rest)| rest)
         .unwrap_or(url)
