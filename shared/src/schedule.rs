@@ -91,12 +91,11 @@ impl Schedule {
 
 /// The expression with the month and day-of-week names taken out.
 fn without_names(text: &str) -> String {
-    const NAMES: [&str; 19] = [
-        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", "SUN",
-        "MON", "TUE", "WED", "THU", "FRI", "SAT",
+    const MONTHS: [&str; 12] = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
     ];
     let mut out = text.to_ascii_uppercase();
-    for name in NAMES {
+    for name in MONTHS.iter().chain(&eventbridge::DAY_NAMES) {
         out = out.replace(name, "");
     }
     out

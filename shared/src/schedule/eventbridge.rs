@@ -10,7 +10,8 @@
 use super::ScheduleError;
 use std::collections::BTreeSet;
 
-const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+/// The days of the week from Sunday, as both dialects name them.
+pub(super) const DAY_NAMES: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
 
 /// The EventBridge expression (`cron(...)`) firing when the NCRONTAB `text` (already valid)
 /// fires.

@@ -16,6 +16,8 @@ pub struct Leases {
     service: Arc<BlobService>,
     container: String,
     seconds: u32,
+    /// The container is created once per process, not at every lease taken.
+    created: Arc<tokio::sync::OnceCell<()>>,
 }
 
 /// A lease held: renewed until released or lost.
@@ -34,6 +36,7 @@ impl Leases {
             service,
             container: container.to_string(),
             seconds: seconds.clamp(15, 60),
+            created: Arc::default(),
         }
     }
 
@@ -53,7 +56,9 @@ impl Leases {
         tenant: &str,
         category: Category,
     ) -> Result<Option<Held>, BlobError> {
-        self.service.create_container(&self.container).await?;
+        self.created
+            .get_or_try_init(|| self.service.create_container(&self.container))
+            .await?;
         let path = self.path(tenant, category);
         self.service.create_if_absent(&path).await?;
         let id = lease_id();
