@@ -100,21 +100,24 @@ impl App {
             .await
     }
 
-    /// The collection leases, when the instances share state (`ENTRA_MONITOR_STATE_*`).
-    pub async fn leases(&self) -> Result<Option<&shared::state::lease::Leases>, FunctionError> {
-        let leases = self
-            .leases
+    /// The collection leases and durable bookkeeping, when the instances share state
+    /// (`ENTRA_MONITOR_STATE_*`).
+    pub async fn shared_state(
+        &self,
+    ) -> Result<Option<&shared::state::settings::Shared>, FunctionError> {
+        let shared = self
+            .shared_state
             .get_or_try_init(|| async {
                 self.config
                     .state
-                    .leases(|audience| {
+                    .shared(|audience| {
                         self.destination_tokens(audience)
                             .map_err(|e| format!("the destination credential: {e}"))
                     })
                     .map_err(|e| FunctionError::Failed(format!("shared state: {e}")))
             })
             .await?;
-        Ok(leases.as_ref())
+        Ok(shared.as_ref())
     }
 
     /// Sources for the configured tenants: Microsoft Graph with each tenant's credential, one

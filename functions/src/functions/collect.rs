@@ -4,10 +4,11 @@
 //! shuts down; the next run continues from the stored checkpoint.
 
 use crate::app::App;
+use crate::app::TenantSource;
 use crate::functions::TimerResult;
 use crate::invocation::{FunctionError, Invocation, TimerInfo};
 use shared::model::Category;
-use shared::pipeline::{CollectSettings, collect_category};
+use shared::pipeline::{CategoryReport, CollectSettings, collect_category};
 use std::time::Instant;
 
 pub async fn run(
@@ -19,16 +20,7 @@ pub async fn run(
     if timer.past_due {
         inv.log("the trigger fired later than scheduled (past due); running now");
     }
-    let store = app.state()?;
     let sources = app.sources().await?;
-    let router = app.router().await?;
-    let leases = app.leases().await?;
-    let settings = CollectSettings {
-        backfill: app.config().backfill,
-        settle: app.config().settle,
-        overlaps: app.config().overlaps.clone(),
-        ..Default::default()
-    };
     let started = Instant::now();
     let budget = app.config().run_budget;
     let keep_going = || !inv.shutting_down() && started.elapsed() < budget;
@@ -39,47 +31,14 @@ pub async fn run(
                 inv.log("stopping at a safe point (time budget spent or shutting down); the next run continues");
                 break;
             }
-            // One writer per tenant and category when instances share state.
-            let held = match leases {
-                None => None,
-                Some(l) => match l.try_acquire(&tenant.reports.tenant, *category).await {
-                    Ok(Some(held)) => Some(held),
-                    Ok(None) => {
-                        inv.log(format!(
-                            "tenant {}: {category}: another instance is collecting it (it holds the lease); skipped",
-                            tenant.name
-                        ));
-                        continue;
-                    }
-                    Err(e) => {
-                        failures.push(format!(
-                            "{} {category}: the collection lease could not be taken: {e}",
-                            tenant.name
-                        ));
-                        continue;
-                    }
-                },
+            let Some(report) = collect_one(app, inv, tenant, *category, &keep_going)
+                .await
+                .map_err(|e| failures.push(format!("{} {category}: {e}", tenant.name)))
+                .ok()
+                .flatten()
+            else {
+                continue;
             };
-            // A lease lost (it lapsed and another instance took it): stop at the next page.
-            let keep = || keep_going() && !held.as_ref().is_some_and(|h| h.lost());
-            let report = collect_category(
-                &store,
-                router,
-                tenant.for_category(*category),
-                *category,
-                app.now(),
-                &settings,
-                &keep,
-            )
-            .await;
-            if let Some(held) = held
-                && let Err(e) = held.release().await
-            {
-                inv.log(format!(
-                    "the collection lease was not released (it lapses on its own): {e}"
-                ));
-            }
-            let report = report?;
             inv.log(summary(app, &tenant.name, *category, &report));
             records += report.records;
             new += report.new;
@@ -118,13 +77,92 @@ pub async fn run(
     }
 }
 
-/// One line saying what a category's run did.
-fn summary(
+/// Collects one tenant's category. When the instances share state, under the category's
+/// lease (None: another instance holds it) and from its durable bookkeeping, written back
+/// after.
+async fn collect_one(
     app: &App,
-    tenant: &str,
+    inv: &Invocation,
+    tenant: &TenantSource,
     category: Category,
-    report: &shared::pipeline::CategoryReport,
-) -> String {
+    keep_going: &(dyn Fn() -> bool + Sync),
+) -> Result<Option<CategoryReport>, String> {
+    let store = app.state().map_err(|e| e.to_string())?;
+    let router = app.router().await.map_err(|e| e.to_string())?;
+    let shared = app.shared_state().await.map_err(|e| e.to_string())?;
+    let settings = CollectSettings {
+        backfill: app.config().backfill,
+        settle: app.config().settle,
+        overlaps: app.config().overlaps.clone(),
+        ..Default::default()
+    };
+    let source = tenant.for_category(category);
+    let Some(shared) = shared else {
+        let report = collect_category(
+            &store,
+            router,
+            source,
+            category,
+            app.now(),
+            &settings,
+            keep_going,
+        )
+        .await;
+        return report.map(Some).map_err(|e| e.to_string());
+    };
+    // One writer per tenant and category.
+    let held = match shared.leases.try_acquire(&source.tenant, category).await {
+        Ok(Some(held)) => held,
+        Ok(None) => {
+            inv.log(format!(
+                "tenant {}: {category}: another instance is collecting it (it holds the lease); skipped",
+                tenant.name
+            ));
+            return Ok(None);
+        }
+        Err(e) => return Err(format!("the collection lease could not be taken: {e}")),
+    };
+    let outcome = async {
+        let restored = shared
+            .durable
+            .restore(&store, &source.tenant, category)
+            .await
+            .map_err(|e| e.to_string())?;
+        if restored.replaced {
+            inv.log(format!(
+                "tenant {}: {category}: bookkeeping restored from the shared state (another instance, or an earlier life of this one, collected it last)",
+                tenant.name
+            ));
+        }
+        // A lease lost (it lapsed and another instance took it): stop at the next page.
+        let keep = || keep_going() && !held.lost();
+        let report = collect_category(&store, router, source, category, app.now(), &settings, &keep)
+            .await
+            .map_err(|e| e.to_string())?;
+        shared
+            .durable
+            .save(
+                &store,
+                &source.tenant,
+                category,
+                settings.overlap(category),
+                restored.etag.as_deref(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Some(report))
+    }
+    .await;
+    if let Err(e) = held.release().await {
+        inv.log(format!(
+            "the collection lease was not released (it lapses on its own): {e}"
+        ));
+    }
+    outcome
+}
+
+/// One line saying what a category's run did.
+fn summary(app: &App, tenant: &str, category: Category, report: &CategoryReport) -> String {
     let routes: Vec<&str> = app.config().routes[&category]
         .iter()
         .map(|d| d.name())

@@ -560,3 +560,51 @@ fn shared_state_is_an_account_and_a_container_checked_like_the_others() {
     // The key is never repeated.
     assert!(said.iter().all(|p| !p.contains("a2V5")), "{said:?}");
 }
+
+/// On AWS the shared state is an S3 bucket with the region and keys Lambda puts in the
+/// function's environment; without them, or with an Azure account as well, it is refused
+/// with what to set, and the secret key is never repeated.
+#[test]
+fn shared_state_on_s3_takes_lambdas_credentials() {
+    let aws = [
+        ("ENTRA_MONITOR_STATE_BUCKET", "contoso-entra-state"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "c2VjcmV0LWtleQ"),
+        ("AWS_SESSION_TOKEN", "session"),
+    ];
+    let c = Config::load(&env(&aws), Host::Lambda, FUNCTIONS).unwrap();
+    let (account, _) = c.state.shared.unwrap();
+    assert!(matches!(
+        account,
+        crate::state::settings::StateAccount::S3 { ref bucket, ref region, endpoint: None, ref credentials }
+            if bucket == "contoso-entra-state" && region == "eu-west-1"
+                && credentials.session_token.is_some()
+    ));
+    let said = problems(&env(&[(
+        "ENTRA_MONITOR_STATE_BUCKET",
+        "contoso-entra-state",
+    )]));
+    assert!(
+        said.iter()
+            .any(|p| p.starts_with("ENTRA_MONITOR_STATE_BUCKET:")
+                && p.contains("AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")),
+        "{said:?}"
+    );
+    let said = problems(&env(&[("ENTRA_MONITOR_STATE_BUCKET", "Bad_Bucket")]));
+    assert!(
+        said.iter().any(|p| p.contains("not an S3 bucket name")),
+        "{said:?}"
+    );
+    let mut both = aws.to_vec();
+    both.push((
+        "ENTRA_MONITOR_STATE_ACCOUNT_URL",
+        "https://x.blob.core.windows.net",
+    ));
+    let said = problems(&env(&both));
+    assert!(said.iter().any(|p| p.contains("not both")), "{said:?}");
+    assert!(
+        said.iter().all(|p| !p.contains("c2VjcmV0LWtleQ")),
+        "{said:?}"
+    );
+}

@@ -5,10 +5,13 @@
 //! records seen, the embedded store's tables ([`embedded`]), the outbox of batches for external
 //! destinations and their health figures.
 
+pub mod durable;
 pub mod embedded;
 pub mod filesystem;
 pub mod lease;
 pub mod migrations;
+pub mod objects;
+pub mod s3;
 pub mod settings;
 mod sqlite;
 

@@ -1,13 +1,20 @@
 //! Where state shared by every instance lives: a Blob container on a storage account (a
-//! connection string, or the account's URL reached with the destination credential). Today
-//! it holds the collection leases ([`super::lease`]), so that one instance at a time collects a
-//! tenant's category; unset, a single process is assumed (local `serve`, one instance).
+//! connection string, or the account's URL reached with the destination credential), or an S3
+//! bucket on AWS (with the credentials Lambda gives the function). It holds the collection
+//! leases ([`super::lease`]), so that one instance at a time collects a tenant's category, and
+//! the durable bookkeeping ([`super::durable`]) that lets any instance — a new one, one whose
+//! disk was wiped — go on where the last one stopped. Unset, a single process with its own
+//! disk is assumed (local `serve`, one instance).
 
+use super::durable::Durable;
 use super::lease::Leases;
+use super::objects::Objects;
+use super::s3::{AwsCredentials, S3Bucket};
 use crate::config::given::{pick, secret, url};
 use crate::destinations::storage::config::{AUDIENCE, account_of};
 use crate::destinations::storage::service::BlobService;
 use crate::destinations::storage::target::StorageTarget;
+use crate::secret::Secret;
 use crate::source::token::TokenCache;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -21,6 +28,8 @@ pub const ENV: &[&str] = &[
     "ENTRA_MONITOR_STATE_CONNECTION_STRING",
     "ENTRA_MONITOR_STATE_ACCOUNT_URL",
     "ENTRA_MONITOR_STATE_CONTAINER",
+    "ENTRA_MONITOR_STATE_BUCKET",
+    "ENTRA_MONITOR_STATE_S3_ENDPOINT",
 ];
 
 /// The file's `[state]` table (the connection string only through a variable it names).
@@ -30,6 +39,8 @@ pub struct FileState {
     connection_string_env: Option<String>,
     account_url: Option<String>,
     container: Option<String>,
+    bucket: Option<String>,
+    s3_endpoint: Option<String>,
 }
 
 /// The shared state's account.
@@ -39,6 +50,28 @@ pub enum StateAccount {
     Account(StorageTarget),
     /// Reached with the destination credential's bearer token.
     AccountWithIdentity { url: String },
+    /// An S3 bucket (the container is then a key prefix-free bucket of its own).
+    S3 {
+        bucket: String,
+        region: String,
+        endpoint: Option<String>,
+        credentials: AwsCredentials,
+    },
+}
+
+impl std::fmt::Debug for AwsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the instances share: the leases and the durable bookkeeping, in one place.
+#[derive(Clone)]
+pub struct Shared {
+    pub leases: Leases,
+    pub durable: Durable,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -120,36 +153,122 @@ pub fn read(
         }),
         (None, None) => None,
     };
+    let account = match (account, s3(env, file.bucket, file.s3_endpoint, problem)) {
+        (Some(_), Some(_)) => {
+            problem(
+                "ENTRA_MONITOR_STATE_BUCKET",
+                "set either a storage account (Azure) or an S3 bucket (AWS) for the shared state, not both".into(),
+            );
+            None
+        }
+        (account, bucket) => account.or(bucket),
+    };
     StateSettings {
         shared: account.map(|a| (a, container)),
     }
 }
 
+/// The S3 bucket of `ENTRA_MONITOR_STATE_BUCKET` / `state.bucket`, with the region and
+/// credentials of the environment (Lambda sets `AWS_REGION` and the role's keys).
+fn s3(
+    env: &BTreeMap<String, String>,
+    bucket: Option<String>,
+    endpoint: Option<String>,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<StateAccount> {
+    let (setting, bucket) = pick(env, "ENTRA_MONITOR_STATE_BUCKET", bucket, "state.bucket")?;
+    // Bucket names: 3-63 lower-case letters, digits, dots and hyphens.
+    if !(3..=63).contains(&bucket.len())
+        || !bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    {
+        problem(
+            &setting,
+            format!(
+                "\"{bucket}\" is not an S3 bucket name; expected 3 to 63 lower-case letters, digits, dots and hyphens"
+            ),
+        );
+        return None;
+    }
+    let endpoint = pick(
+        env,
+        "ENTRA_MONITOR_STATE_S3_ENDPOINT",
+        endpoint,
+        "state.s3_endpoint",
+    )
+    .map(|(setting, u)| url(&setting, &u, "http://127.0.0.1:5000", problem));
+    let var = |name: &str| env.get(name).filter(|v| !v.trim().is_empty()).cloned();
+    let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
+    let (Some(key_id), Some(secret), Some(region)) = (
+        var("AWS_ACCESS_KEY_ID"),
+        var("AWS_SECRET_ACCESS_KEY"),
+        region,
+    ) else {
+        problem(
+            &setting,
+            "the S3 state needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (Lambda sets them from the function's role; elsewhere set them)".into(),
+        );
+        return None;
+    };
+    Some(StateAccount::S3 {
+        bucket,
+        region,
+        endpoint,
+        credentials: AwsCredentials {
+            access_key_id: key_id,
+            secret_access_key: Secret::new(secret),
+            session_token: var("AWS_SESSION_TOKEN").map(Secret::new),
+        },
+    })
+}
+
 impl StateSettings {
-    /// The collection leases, when instances share state; `tokens` gives the destination
-    /// credential's tokens for an audience.
-    pub fn leases(
+    /// The leases and durable bookkeeping, when instances share state; `tokens` gives the
+    /// destination credential's tokens for an audience.
+    pub fn shared(
         &self,
         tokens: impl FnOnce(&str) -> Result<Arc<TokenCache>, String>,
-    ) -> Result<Option<Leases>, String> {
+    ) -> Result<Option<Shared>, String> {
         let Some((account, container)) = &self.shared else {
             return Ok(None);
         };
-        let service = match account {
+        let blob = |service: BlobService| {
+            let service = Arc::new(service);
+            Shared {
+                leases: Leases::new(service.clone(), container, LEASE_SECONDS),
+                durable: Durable::new(Objects::blob(service, container)),
+            }
+        };
+        Ok(Some(match account {
             StateAccount::Account(StorageTarget::Account {
                 endpoint,
                 account,
                 key,
-            }) => BlobService::new(endpoint, account, key).map_err(|e| e.to_string())?,
+            }) => blob(BlobService::new(endpoint, account, key).map_err(|e| e.to_string())?),
             StateAccount::Account(StorageTarget::Folder(_)) => return Ok(None),
-            StateAccount::AccountWithIdentity { url } => {
-                BlobService::with_tokens(url, &account_of(url), tokens(AUDIENCE)?)
+            StateAccount::AccountWithIdentity { url } => blob(BlobService::with_tokens(
+                url,
+                &account_of(url),
+                tokens(AUDIENCE)?,
+            )),
+            StateAccount::S3 {
+                bucket,
+                region,
+                endpoint,
+                credentials,
+            } => {
+                let bucket = Arc::new(S3Bucket::new(
+                    bucket,
+                    region,
+                    endpoint.as_deref(),
+                    credentials.clone(),
+                ));
+                Shared {
+                    leases: Leases::on_s3(bucket.clone(), LEASE_SECONDS),
+                    durable: Durable::new(Objects::S3(bucket)),
+                }
             }
-        };
-        Ok(Some(Leases::new(
-            Arc::new(service),
-            container,
-            LEASE_SECONDS,
-        )))
+        }))
     }
 }

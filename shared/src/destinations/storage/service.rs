@@ -328,23 +328,66 @@ impl BlobService {
 
     /// A blob's content, or None when it does not exist.
     pub async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        Ok(self.get_tagged(path).await?.map(|(body, _)| body))
+    }
+}
+
+/// Whole blobs read and written conditionally on their ETag: the durable state's documents.
+impl BlobService {
+    /// A blob's content and ETag, or None when it does not exist.
+    pub async fn get_tagged(&self, path: &str) -> Result<Option<(Vec<u8>, String)>, BlobError> {
         let resp = self
             .send("get blob", reqwest::Method::GET, path, &[], &[], Vec::new())
             .await?;
         match resp.status().as_u16() {
             404 => Ok(None),
             200 => {
-                resp.bytes()
-                    .await
-                    .map(|b| Some(b.to_vec()))
-                    .map_err(|e| BlobError::Unreachable {
-                        operation: "get blob",
-                        reason: e.to_string(),
-                    })
+                let etag = header(&resp, "etag");
+                let body = resp.bytes().await.map_err(|e| BlobError::Unreachable {
+                    operation: "get blob",
+                    reason: e.to_string(),
+                })?;
+                Ok(Some((body.to_vec(), etag)))
             }
             status => Err(status_error("get blob", status, resp).await),
         }
     }
+
+    /// Writes a whole blob only if it is still as last read (`If-Match` its ETag, or
+    /// `If-None-Match: *` when it did not exist): its new ETag, or None when another writer
+    /// changed it first.
+    pub async fn put_if(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        etag: Option<&str>,
+    ) -> Result<Option<String>, BlobError> {
+        let condition = match etag {
+            Some(e) => ("If-Match", e.to_string()),
+            None => ("If-None-Match", "*".to_string()),
+        };
+        let headers = [
+            condition,
+            ("x-ms-blob-type", "BlockBlob".to_string()),
+            ("Content-Type", "application/octet-stream".to_string()),
+        ];
+        let resp = self
+            .send("put blob", reqwest::Method::PUT, path, &[], &headers, body)
+            .await?;
+        match resp.status().as_u16() {
+            201 => Ok(Some(header(&resp, "etag"))),
+            409 | 412 => Ok(None),
+            status => Err(status_error("put blob", status, resp).await),
+        }
+    }
+}
+
+fn header(resp: &reqwest::Response, name: &str) -> String {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }
 
 impl BlobService {

@@ -559,6 +559,7 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, StateError> {
         .map_err(|_| StateError::Corrupt(text.to_string()))
 }
 
+pub mod bookkeeping;
 mod checkpoints;
 mod outbox;
 mod records;
