@@ -396,7 +396,7 @@ impl Config {
         );
         let auth = auth::load(env, file.auth, file.api_keys, p);
         tenants::check_key_tenants(&auth, &tenants, p);
-        let query = query::load(env, file.query, p);
+        let query = query::load(env, file.query, host, p);
         let http = http::load(env, file.http, p);
         let state = crate::state::settings::read(env, file.state, p);
         let alerts = detections::load_alerts(env, &file.detections, p);

@@ -1,4 +1,7 @@
-//! Where the question endpoints read: the embedded store (default) or a Log Analytics workspace.
+//! Where the question endpoints read: the embedded store or a Log Analytics workspace. Locally
+//! the embedded store is the default. In the cloud (Azure, Lambda) an instance's store holds
+//! only what that instance collected since it started — instances come and go, and the shared
+//! state keeps the bookkeeping, not the rows — so there a configured workspace is the default.
 
 use crate::query::params::{Backend, KqlTables};
 use serde::Deserialize;
@@ -33,6 +36,7 @@ pub(super) const ENV: &[&str] = &[
 pub(super) fn load(
     env: &BTreeMap<String, String>,
     file: FileQuery,
+    host: super::Host,
     problem: &mut impl FnMut(&str, String),
 ) -> QuerySettings {
     let get = |var: &str, from_file: Option<String>, key: &str| {
@@ -40,7 +44,13 @@ pub(super) fn load(
             .map(|v| (var.to_string(), v.trim().to_string()))
             .or(from_file.map(|v| (format!("query.{key}"), v.trim().to_string())))
     };
+    let workspace_id = get(
+        "ENTRA_MONITOR_LOG_ANALYTICS_WORKSPACE_ID",
+        file.workspace_id,
+        "workspace_id",
+    );
     let backend = match get("ENTRA_MONITOR_QUERY_BACKEND", file.backend, "backend") {
+        None if host != super::Host::Local && workspace_id.is_some() => Backend::LogAnalytics,
         None => Backend::Embedded,
         Some((_, b)) if b == "embedded" => Backend::Embedded,
         Some((_, b)) if b == "log-analytics" => Backend::LogAnalytics,
@@ -52,11 +62,6 @@ pub(super) fn load(
             Backend::Embedded
         }
     };
-    let workspace_id = get(
-        "ENTRA_MONITOR_LOG_ANALYTICS_WORKSPACE_ID",
-        file.workspace_id,
-        "workspace_id",
-    );
     if let Some((setting, w)) = &workspace_id
         && !crate::model::is_guid(w)
     {

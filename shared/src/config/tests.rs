@@ -608,3 +608,28 @@ fn shared_state_on_s3_takes_lambdas_credentials() {
         "{said:?}"
     );
 }
+
+/// In the cloud an instance's embedded store holds only what it collected since it started:
+/// with a workspace configured, the questions go to Log Analytics unless told otherwise;
+/// locally the embedded store stays the default.
+#[test]
+fn in_the_cloud_questions_go_to_log_analytics_when_a_workspace_is_configured() {
+    use crate::query::params::Backend;
+    let workspace = [(
+        "ENTRA_MONITOR_LOG_ANALYTICS_WORKSPACE_ID",
+        "8b1d9c2e-3f4a-4b5c-9d6e-7f8a9b0c1d2e",
+    )];
+    let backend = |vars: &[(&str, &str)], host| {
+        Config::load(&env(vars), host, FUNCTIONS)
+            .unwrap()
+            .query
+            .backend
+    };
+    assert_eq!(backend(&workspace, Host::Local), Backend::Embedded);
+    assert_eq!(backend(&workspace, Host::Azure), Backend::LogAnalytics);
+    assert_eq!(backend(&workspace, Host::Lambda), Backend::LogAnalytics);
+    assert_eq!(backend(&[], Host::Azure), Backend::Embedded);
+    let mut chosen = workspace.to_vec();
+    chosen.push(("ENTRA_MONITOR_QUERY_BACKEND", "embedded"));
+    assert_eq!(backend(&chosen, Host::Azure), Backend::Embedded);
+}
