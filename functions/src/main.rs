@@ -121,6 +121,12 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Print (or write to --out) the AWS SAM template (`infra/aws/template.json`), generated
+    /// from the function registry.
+    AwsTemplate {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Write, or check, the Azure `<FunctionName>/function.json` files from the registry.
     FunctionJson {
         /// The folder to write them into.
@@ -230,7 +236,8 @@ fn main() -> ExitCode {
             Command::FunctionJson { .. }
             | Command::Simulate { .. }
             | Command::HashKey
-            | Command::LogAnalyticsTemplate { .. } => {
+            | Command::LogAnalyticsTemplate { .. }
+            | Command::AwsTemplate { .. } => {
                 unreachable!("handled before the configuration is read")
             }
         }
@@ -284,6 +291,23 @@ fn refuse_unsafe(command: &Command, config: &Config) -> Option<ExitCode> {
     None
 }
 
+/// Prints `text`, or writes it to `out`.
+fn print_or_write(text: &str, out: Option<&std::path::Path>) -> ExitCode {
+    match out {
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Some(path) => match std::fs::write(path, text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("entra-monitor: cannot write {}: {e}", path.display());
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
 /// The commands that need no configuration (they print or write something and exit).
 fn without_configuration(command: &Command) -> Option<ExitCode> {
     if let Command::FunctionJson { out, check } = command {
@@ -302,18 +326,15 @@ fn without_configuration(command: &Command) -> Option<ExitCode> {
     }
     if let Command::LogAnalyticsTemplate { out } = command {
         let text = shared::destinations::log_analytics::schema::arm_template_text();
-        return Some(match out {
-            None => {
-                print!("{text}");
-                ExitCode::SUCCESS
+        return Some(print_or_write(&text, out.as_deref()));
+    }
+    if let Command::AwsTemplate { out } = command {
+        return Some(match entra_monitor::aws_template::text() {
+            Ok(text) => print_or_write(&text, out.as_deref()),
+            Err(e) => {
+                eprintln!("entra-monitor: a schedule cannot run on EventBridge: {e}");
+                ExitCode::FAILURE
             }
-            Some(path) => match std::fs::write(path, text) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("entra-monitor: cannot write {}: {e}", path.display());
-                    ExitCode::FAILURE
-                }
-            },
         });
     }
     None
