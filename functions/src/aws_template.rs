@@ -48,6 +48,20 @@ pub fn text() -> Result<String, String> {
             "StateBucket": state_bucket(),
             "Collector": {
                 "Type": "AWS::Serverless::Function",
+                "Metadata": { "checkov": { "skip": [
+                    {
+                        "id": "CKV_AWS_116",
+                        "comment": "No dead-letter queue: a failed scheduled run is not lost work, the next run goes on from the checkpoint kept in the state bucket",
+                    },
+                    {
+                        "id": "CKV_AWS_117",
+                        "comment": "Not in a VPC: the function only calls Microsoft Graph, Entra and the state bucket over HTTPS; a VPC would need a NAT gateway for Graph and adds nothing to protect",
+                    },
+                    {
+                        "id": "CKV_AWS_173",
+                        "comment": "Environment encrypted with Lambda's AWS-managed key; the client secret is resolved from Secrets Manager at deployment. Reading it at run time instead (no secret in the configuration) is not built yet",
+                    },
+                ]}},
                 "Properties": {
                     "CodeUri": { "Ref": "PackageUri" },
                     "Handler": "bootstrap",
@@ -168,7 +182,18 @@ fn state_bucket() -> Value {
         // The bookkeeping is what lets collection go on without a second backfill.
         "DeletionPolicy": "Retain",
         "UpdateReplacePolicy": "Retain",
+        "Metadata": { "checkov": { "skip": [{
+            "id": "CKV_AWS_18",
+            "comment": "No access logging bucket: only the function's role reads and writes this bucket (leases and bookkeeping, a few requests per run); enable CloudTrail data events to audit it",
+        }]}},
         "Properties": {
+            // Versions kept a week: a bookkeeping document overwritten by mistake can be restored.
+            "VersioningConfiguration": { "Status": "Enabled" },
+            "LifecycleConfiguration": { "Rules": [{
+                "Id": "old-versions",
+                "Status": "Enabled",
+                "NoncurrentVersionExpiration": { "NoncurrentDays": 7 },
+            }]},
             "BucketEncryption": {
                 "ServerSideEncryptionConfiguration": [{
                     "ServerSideEncryptionByDefault": { "SSEAlgorithm": "AES256" }
