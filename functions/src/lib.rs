@@ -9,6 +9,7 @@
 pub mod admission;
 pub mod app;
 pub mod aws_template;
+pub mod azure_template;
 pub mod functions;
 pub mod hosts;
 pub mod import;

@@ -121,6 +121,12 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Print (or write to --out) the Azure ARM template of the function app
+    /// (`infra/azure/function-app.json`).
+    AzureTemplate {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Print (or write to --out) the AWS SAM template (`infra/aws/template.json`), generated
     /// from the function registry.
     AwsTemplate {
@@ -237,7 +243,8 @@ fn main() -> ExitCode {
             | Command::Simulate { .. }
             | Command::HashKey
             | Command::LogAnalyticsTemplate { .. }
-            | Command::AwsTemplate { .. } => {
+            | Command::AwsTemplate { .. }
+            | Command::AzureTemplate { .. } => {
                 unreachable!("handled before the configuration is read")
             }
         }
@@ -326,6 +333,10 @@ fn without_configuration(command: &Command) -> Option<ExitCode> {
     }
     if let Command::LogAnalyticsTemplate { out } = command {
         let text = shared::destinations::log_analytics::schema::arm_template_text();
+        return Some(print_or_write(&text, out.as_deref()));
+    }
+    if let Command::AzureTemplate { out } = command {
+        let text = entra_monitor::azure_template::text();
         return Some(print_or_write(&text, out.as_deref()));
     }
     if let Command::AwsTemplate { out } = command {
