@@ -354,6 +354,9 @@ async fn a_category_leased_by_another_instance_is_skipped_until_the_lease_is_fre
     let env = [
         ("ENTRA_MONITOR_STATE_CONNECTION_STRING", connection.as_str()),
         ("ENTRA_MONITOR_SIMULATED_SEED", "7"),
+        // A whole day: audit events whatever the time of day (two hours on a Sunday evening
+        // may hold none).
+        ("ENTRA_MONITOR_BACKFILL_HOURS", "24"),
     ];
     let other = Leases::new(
         std::sync::Arc::new(azurite.blob()),
