@@ -174,6 +174,7 @@ async fn timer_and_http_envelopes_are_answered_in_the_host_format() {
             "collect-audit",
             "collect-provisioning",
             "collect-risk",
+            "collect-inventory",
             "replay-spool",
             "retention",
             "detect-risks",
@@ -194,7 +195,16 @@ async fn timer_and_http_envelopes_are_answered_in_the_host_format() {
             "users-created",
             "logs",
             "provisioning",
-            "client-apps"
+            "client-apps",
+            "app-sign-ins",
+            "app-sign-in-failures",
+            "service-principal-sign-ins",
+            "app-credentials",
+            "auth-requirements",
+            "auth-method-usage",
+            "auth-registration",
+            "password-activity",
+            "inactive-users"
         ]
     );
     // The runs above are recorded and reported, with outcome, duration and invocation id.

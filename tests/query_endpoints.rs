@@ -80,8 +80,8 @@ async fn every_question_answers_over_http_and_bad_input_gets_a_400() {
             (status, ct, resp.text().await.unwrap())
         }
     };
-    // Wait until sign-ins, audits and provisioning have been collected once, and the
-    // detections have run over them.
+    // Wait until sign-ins, audits and provisioning have been collected once, the detections
+    // have run over them, and the directory inventory has been listed.
     let start = Instant::now();
     loop {
         let (_, _, body) = get("/api/health".into(), None).await;
@@ -96,13 +96,15 @@ async fn every_question_answers_over_http_and_bad_input_gets_a_400() {
                 })
             });
         // A collection run ends with the detections over what it stored.
-        let detected = ["collect-signins", "collect-audit"].iter().all(|name| {
-            h["functions"].as_array().unwrap().iter().any(|f| {
-                f["name"] == *name
-                    && f["running"] == false
-                    && f["last_run"]["outcome"] == "succeeded"
-            })
-        });
+        let detected = ["collect-signins", "collect-audit", "collect-inventory"]
+            .iter()
+            .all(|name| {
+                h["functions"].as_array().unwrap().iter().any(|f| {
+                    f["name"] == *name
+                        && f["running"] == false
+                        && f["last_run"]["outcome"] == "succeeded"
+                })
+            });
         if collected && detected {
             break;
         }

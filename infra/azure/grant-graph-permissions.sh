@@ -2,6 +2,10 @@
 # Grants the function app's managed identity the Microsoft Graph application permissions the
 # enabled features need, least privilege (an app role assignment each, which is admin consent):
 #   AuditLog.Read.All             sign-ins (all four kinds), audit logs, provisioning logs
+#   Application.Read.All          the directory inventory: app registrations and service principals
+#   User.Read.All                 the inventory's users (their signInActivity also needs AuditLog.Read.All and P1)
+#   RoleManagement.Read.Directory the inventory's directory role definitions and assignments
+#   Policy.Read.All               the inventory's Conditional Access policies
 #   IdentityRiskEvent.Read.All    risk detections (AADUserRiskEvents)
 #   IdentityRiskyUser.Read.All    risky users (AADRiskyUsers)
 #   IdentityRiskyUser.ReadWrite.All  only with --risk-write-back (ENTRA_MONITOR_RISK_WRITE_BACK=true)
@@ -17,7 +21,7 @@ if [ -z "$principal" ] || [[ "$principal" == --* ]]; then
 fi
 shift
 dry_run=false
-permissions=(AuditLog.Read.All IdentityRiskEvent.Read.All IdentityRiskyUser.Read.All)
+permissions=(AuditLog.Read.All Application.Read.All User.Read.All RoleManagement.Read.Directory Policy.Read.All IdentityRiskEvent.Read.All IdentityRiskyUser.Read.All)
 for arg in "$@"; do
     case "$arg" in
         --dry-run) dry_run=true ;;

@@ -5,6 +5,7 @@
 
 mod collect;
 pub mod collect_audit;
+pub mod collect_inventory;
 pub mod collect_provisioning;
 pub mod collect_risk;
 pub mod collect_signins;
@@ -37,6 +38,10 @@ pub static REGISTRY: std::sync::LazyLock<Vec<Function>> = std::sync::LazyLock::n
         Function {
             spec: &collect_risk::SPEC,
             handler: Handler::Timer(collect_risk::run),
+        },
+        Function {
+            spec: &collect_inventory::SPEC,
+            handler: Handler::Timer(collect_inventory::run),
         },
         Function {
             spec: &replay_spool::SPEC,
@@ -159,6 +164,7 @@ mod tests {
                 "collect-audit",
                 "collect-provisioning",
                 "collect-risk",
+                "collect-inventory",
                 "replay-spool",
                 "retention",
                 "detect-risks"

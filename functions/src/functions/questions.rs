@@ -53,11 +53,23 @@ pub async fn answer(app: &App, name: &'static str, mut req: HttpRequest) -> Http
     read.common.kql_tables = app.config().query.tables;
     let (common, tenant) = (&read.common, &read.tenant);
     let backend = common.backend.unwrap_or(app.config().query.backend);
+    if backend == Backend::LogAnalytics && question.embedded_only() {
+        return Ok(HttpResponse::error(
+            409,
+            "EmbeddedOnly",
+            format!(
+                "{name} reads the directory inventory, which only the embedded store keeps; ask with backend=embedded"
+            ),
+        ));
+    }
     let p = question.plan(tenant, common);
     let rows = match backend {
         Backend::Embedded => {
-            let category = question.category();
-            if !app.config().routes[&category].contains(&Destination::Embedded) {
+            let missing = question
+                .categories()
+                .into_iter()
+                .find(|c| !app.config().routes[c].contains(&Destination::Embedded));
+            if let Some(category) = missing {
                 return Ok(HttpResponse::error(
                     409,
                     "NotInEmbeddedStore",
@@ -136,7 +148,12 @@ pub fn openapi() -> Value {
             .params
             .iter()
             .map(|p| {
-                json!({ "name": p.name, "in": "query", "required": p.required, "schema": { "type": "string" }, "description": p.description, "example": p.example })
+                let schema = if p.values.is_empty() {
+                    json!({ "type": "string" })
+                } else {
+                    json!({ "type": "string", "enum": p.values })
+                };
+                json!({ "name": p.name, "in": "query", "required": p.required, "schema": schema, "description": p.description, "example": p.example })
             })
             .collect();
         if route.contains("{category}") {

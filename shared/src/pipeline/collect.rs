@@ -4,7 +4,7 @@ use crate::clock::Timestamp;
 use crate::destinations::router::{RouteError, Router};
 use crate::model::Category;
 use crate::model::rows::{normalise, time_property};
-use crate::source::graph::{Counters, GraphClient, GraphError, Page};
+use crate::source::graph::{Counters, GraphClient, GraphError, Page, same_origin};
 use crate::state::Checkpoint;
 use crate::state::Checkpoints;
 use crate::state::{PageRouting, RunFigures, SqliteState, StateError, StoredRow};
@@ -222,13 +222,7 @@ pub async fn collect_category(
                     break;
                 }
             };
-            match &page.next_link {
-                Some(link) if keep_going() => {
-                    next = Some(Prefetch::start(&source.client, link.clone()));
-                }
-                Some(_) => {}
-                None => report.completed = true,
-            }
+            next = follow(source, page.next_link.as_deref(), keep_going(), &mut report);
             let (rows, newest_here) = page_rows(
                 store,
                 tenant,
@@ -296,6 +290,32 @@ fn window(
         None => now - settings.backfill,
     };
     (from, to)
+}
+
+/// The next page, fetched while this one is stored: none when the window is read (the report
+/// says complete), when told to stop, or when the link leaves the configured Graph host (the
+/// report says why).
+fn follow(
+    source: &Source,
+    link: Option<&str>,
+    keep_going: bool,
+    report: &mut CategoryReport,
+) -> Option<Prefetch> {
+    match link {
+        Some(link) if !same_origin(&source.graph_base, link) => {
+            report.error = Some(format!(
+                "Graph's next-page link is not on {}; not followed (the token is never sent elsewhere)",
+                source.graph_base
+            ));
+            None
+        }
+        Some(link) if keep_going => Some(Prefetch::start(&source.client, link.to_string())),
+        Some(_) => None,
+        None => {
+            report.completed = true;
+            None
+        }
+    }
 }
 
 /// After Graph refused a next-page link as expired: the window's rest, read again from a

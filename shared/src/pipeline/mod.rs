@@ -9,5 +9,6 @@
 //! so the overlap that catches late records never duplicates one.
 
 pub mod collect;
+pub mod inventory;
 
 pub use collect::{CategoryReport, CollectSettings, Source, collect_category};

@@ -193,6 +193,27 @@ const CODES: &[(&str, &str, Status)] = &[
     ),
 ];
 
+/// The codes Microsoft's Entra workbooks count as "Pending user action" (an interrupt) rather
+/// than a failure, as the Sign-ins workbook template lists them
+/// (`Application-Insights-Workbooks`, `Workbooks/Azure Active Directory/SignIns/SignIns.workbook`).
+/// The usage reports classify with this list, so their figures match the workbooks'; it differs
+/// from [`classify`]'s (which, for one, counts an expired password 50055 as a failure).
+pub const WORKBOOK_INTERRUPTS: &[&str] = &[
+    "50058", "50140", "51006", "50059", "65001", "52004", "50055", "50144", "50072", "50074",
+    "16000", "16001", "16003", "50127", "50125", "50129", "50143", "81010", "81014", "81012",
+];
+
+/// How the workbooks count a result code: success, pending user action, or failure.
+pub fn workbook_status(code: &str) -> Status {
+    if code == "0" {
+        Status::Success
+    } else if WORKBOOK_INTERRUPTS.contains(&code) {
+        Status::Interrupted
+    } else {
+        Status::Failure
+    }
+}
+
 /// What a result code means and how it counts.
 pub fn classify(code: &str) -> (Status, Option<&'static str>) {
     match CODES.iter().find(|(c, _, _)| *c == code) {

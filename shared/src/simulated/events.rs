@@ -276,8 +276,22 @@ fn directory_audit(rng: &mut Rng, dir: &Directory, t: DateTime<Utc>) -> Value {
             json!([]),
         )
     };
+    let record_id = format!("Directory_{}", id(rng).to_uppercase());
+    // One self-service event in six unlocks an account rather than resetting its password,
+    // drawn from the record's id so the rest of the tenant's activity stays as it was.
+    let activity = if service == "Self-service Password Management"
+        && Rng::with_seed(record_id.bytes().fold(0xCBF2_9CE4_8422_2325, |h: u64, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
+        }))
+        .f64()
+            < 1.0 / 6.0
+    {
+        "Unlock user account (self-service)"
+    } else {
+        activity
+    };
     json!({
-        "id": format!("Directory_{}", id(rng).to_uppercase()),
+        "id": record_id,
         "category": category,
         "correlationId": id(rng),
         "result": "success",

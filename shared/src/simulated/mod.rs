@@ -11,6 +11,8 @@ pub mod attacks;
 pub mod details;
 pub mod directory;
 pub mod events;
+pub mod inventory;
+pub mod people;
 mod record;
 pub mod server;
 mod sign_ins;

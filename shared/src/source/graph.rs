@@ -279,6 +279,16 @@ fn without_url(e: &reqwest::Error) -> String {
     text
 }
 
+/// Whether `link` (a page's `@odata.nextLink`) has the scheme, host and port of `base`, the
+/// Graph endpoint configured: a next-page link elsewhere is never followed, so the bearer token
+/// never goes to a host a page names.
+pub fn same_origin(base: &str, link: &str) -> bool {
+    match (reqwest::Url::parse(base), reqwest::Url::parse(link)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
 /// A Graph list page: `value` and `@odata.nextLink`.
 pub fn parse_page(text: &str) -> Result<Page, String> {
     let mut v: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
@@ -309,4 +319,32 @@ fn error_of(body: &str) -> (String, String) {
         .take(300)
         .collect();
     (code, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_page_links_are_followed_on_the_configured_host_only() {
+        let base = "https://graph.microsoft.com";
+        assert!(same_origin(
+            base,
+            "https://graph.microsoft.com/v1.0/users?$skiptoken=x"
+        ));
+        assert!(!same_origin(
+            base,
+            "https://graph.microsoft.com.evil.example/v1.0/users"
+        ));
+        assert!(!same_origin(base, "http://graph.microsoft.com/v1.0/users"));
+        assert!(!same_origin(
+            base,
+            "https://graph.microsoft.com:8443/v1.0/users"
+        ));
+        assert!(!same_origin(base, "/v1.0/users"));
+        assert!(same_origin(
+            "http://127.0.0.1:4000/",
+            "http://127.0.0.1:4000/v1.0/users"
+        ));
+    }
 }

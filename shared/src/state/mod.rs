@@ -15,7 +15,7 @@ pub mod s3;
 pub mod settings;
 mod sqlite;
 
-pub use sqlite::{AlertClaim, SqliteState};
+pub use sqlite::{AlertClaim, InventoryChanges, SqliteState};
 
 use crate::model::{Category, Destination};
 

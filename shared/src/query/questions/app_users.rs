@@ -23,6 +23,7 @@ static SPEC: QuestionSpec = QuestionSpec {
         required: true,
         description: "The app's display name or application id.",
         example: "Microsoft Teams",
+        values: &[],
     }],
     default_days: 7,
 };

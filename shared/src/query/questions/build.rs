@@ -68,6 +68,50 @@ pub(super) fn kql_id(c: &Common) -> &'static str {
     }
 }
 
+/// The Log Analytics table of `category` the KQL reads.
+pub(super) fn kql_table(category: Category, c: &Common) -> String {
+    match c.kql_tables {
+        KqlTables::Entra => category.table().to_string(),
+        KqlTables::Custom => crate::destinations::log_analytics::schema::table_name(category),
+    }
+}
+
+/// The `type` parameter of the usage reports over user sign-ins.
+pub(super) const SIGN_IN_TYPE: super::Param = super::Param {
+    name: "type",
+    required: false,
+    description: "Which user sign-ins: interactive (the default) or non-interactive.",
+    example: "interactive",
+    values: &SIGN_IN_TYPES,
+};
+
+/// The values of [`SIGN_IN_TYPE`].
+pub(super) const SIGN_IN_TYPES: [&str; 2] = ["interactive", "non-interactive"];
+
+/// Reads [`SIGN_IN_TYPE`]: the category of the sign-ins asked about.
+pub(super) fn sign_in_type(q: &BTreeMap<String, String>) -> Result<Category, ParamError> {
+    Ok(match one_of(q, "type", &SIGN_IN_TYPES)?.as_deref() {
+        Some("non-interactive") => Category::NonInteractiveUserSignInLogs,
+        _ => Category::SignInLogs,
+    })
+}
+
+/// The SQL of a row's day (`YYYY-MM-DD`, UTC) and its KQL.
+pub(super) const DAY_SQL: &str = "substr(\"TimeGenerated\", 1, 10)";
+pub(super) const DAY_KQL: &str = "format_datetime(startofday(TimeGenerated), \"yyyy-MM-dd\")";
+
+/// `values` as a SQL list of literals (for fixed, known values such as result codes) and as a
+/// KQL one.
+pub(super) fn lists(values: &[&str]) -> (String, String) {
+    let sql = values
+        .iter()
+        .map(|v| format!("'{}'", v.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let kql = values.iter().map(|v| lit(v)).collect::<Vec<_>>().join(", ");
+    (sql, kql)
+}
+
 pub(super) struct Builder {
     pub category: Category,
     /// An index to read through (SQLite would rather scan the covering time index for one
@@ -95,12 +139,7 @@ impl Builder {
                 Sql::Text(t(c.to)),
             ],
             kql: vec![
-                match c.kql_tables {
-                    KqlTables::Entra => category.table().to_string(),
-                    KqlTables::Custom => {
-                        crate::destinations::log_analytics::schema::table_name(category)
-                    }
-                },
+                kql_table(category, c),
                 format!(
                     "| where TimeGenerated between ({} .. {})",
                     kt(c.from),

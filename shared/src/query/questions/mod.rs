@@ -12,21 +12,34 @@
 mod build;
 
 mod admin_access;
+mod app_credentials;
+mod app_sign_in_failures;
+mod app_sign_ins;
 mod app_users;
+mod auth_method_usage;
+mod auth_registration;
+mod auth_requirements;
 mod client_apps;
 mod groups_created;
+mod inactive_users;
 mod logs;
+mod password_activity;
 mod password_resets;
 mod provisioning;
 mod sign_in_pattern;
 mod sign_in_status;
+mod sp_sign_ins;
 mod users_created;
 mod users_removed;
 mod weekly_users;
 
 pub use admin_access::ROLE_ACTIVITIES;
+pub use app_credentials::CREDENTIAL_DAYS;
+pub use auth_method_usage::{BY_TOKEN_CLAIM, NOT_A_USE, PASSWORD_METHODS};
+pub use auth_registration::FEATURES;
 pub use build::Plan;
 pub use logs::LIST_FILTERS;
+pub use password_activity::SSPR_SERVICE;
 pub use password_resets::{ADMIN_RESET, SELF_SERVICE_RESET};
 pub use provisioning::{PROVISIONING_ACTIONS, PROVISIONING_RESULTS};
 
@@ -46,6 +59,8 @@ pub struct Param {
     pub required: bool,
     pub description: &'static str,
     pub example: &'static str,
+    /// The values it may take, when they are a fixed set (an enum in the OpenAPI document).
+    pub values: &'static [&'static str],
 }
 
 /// What a question is: its HTTP function, its parameters, its range when none is given.
@@ -93,6 +108,16 @@ pub trait Question: Sync {
 pub trait Asked: std::fmt::Debug + Send + Sync {
     /// The category whose table it reads.
     fn category(&self) -> Category;
+    /// Every category whose table it reads (a report over several sign-in logs reads more
+    /// than one).
+    fn categories(&self) -> Vec<Category> {
+        vec![self.category()]
+    }
+    /// It reads what only the embedded store holds (the directory inventory), so Log Analytics
+    /// cannot answer it.
+    fn embedded_only(&self) -> bool {
+        false
+    }
     /// The SQL and KQL that answer it for `tenant` over the common parameters' range.
     fn plan(&self, tenant: &str, c: &Common) -> Plan;
     /// The answer from the plan's rows (already cut to a page): most questions answer their
@@ -116,6 +141,15 @@ pub static ALL: &[&dyn Question] = &[
     &logs::Logs,
     &provisioning::Provisioning,
     &client_apps::ClientApps,
+    &app_sign_ins::AppSignIns,
+    &app_sign_in_failures::AppSignInFailures,
+    &sp_sign_ins::ServicePrincipalSignIns,
+    &app_credentials::AppCredentials,
+    &auth_requirements::AuthRequirements,
+    &auth_method_usage::AuthMethodUsage,
+    &auth_registration::AuthRegistration,
+    &password_activity::PasswordActivity,
+    &inactive_users::InactiveUsers,
 ];
 
 /// The question named `name` (its function's name).

@@ -22,6 +22,7 @@ static SPEC: QuestionSpec = QuestionSpec {
         required: true,
         description: "The user principal name (any case).",
         example: "adele.vance@contoso.com",
+        values: &[],
     }],
     default_days: 30,
 };

@@ -20,6 +20,7 @@ static SPEC: QuestionSpec = QuestionSpec {
         required: true,
         description: "The target system's name (any case).",
         example: "Adobe Identity Management",
+        values: &[],
     }],
     default_days: 7,
 };

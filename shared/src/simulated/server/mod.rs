@@ -21,7 +21,7 @@ use super::{SimRecord, SimulatedTenant};
 use crate::clock::Clock;
 use crate::clock::Timestamp;
 use crate::model::Category;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,7 +30,9 @@ use std::sync::{Arc, Mutex};
 use warp::Filter;
 use warp::http::StatusCode;
 
+mod directory;
 mod query;
+pub use directory::MAX_DIRECTORY_TOP;
 use query::Query;
 
 /// Which faults to inject, as probabilities per request (0.0 = never).
@@ -57,6 +59,12 @@ pub struct Faults {
     /// A next-page link refused as expired: 400 "Invalid Skip Token", as Graph answers one
     /// kept too long.
     pub expire_skiptoken: f64,
+    /// Listing users with `signInActivity` is refused as for a tenant without Entra ID P1
+    /// (403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant`).
+    pub unlicensed_sign_in_activity: bool,
+    /// Directory lists answer at most this many objects a page, whatever `$top` asks (Graph
+    /// may return fewer than asked).
+    pub max_directory_page: Option<usize>,
     /// A burst: the requests numbered `[first, first + count)` (in arrival order, counting
     /// from 0) are all throttled with `Retry-After: seconds`.
     pub throttle_burst: Option<ThrottleBurst>,
@@ -109,6 +117,9 @@ pub struct SimServer {
     /// Every request: when it arrived, what it asked for.
     requests: Mutex<Vec<(std::time::Instant, String)>>,
     risk_actions: Mutex<Vec<SimRecord>>,
+    /// The directory objects, dated against the day the server was made (the anchor).
+    inventory: Mutex<super::inventory::Inventory>,
+    anchor: DateTime<Utc>,
 }
 
 /// The largest page Graph serves for sign-ins, used for every endpoint here.
@@ -116,7 +127,13 @@ pub const MAX_TOP: usize = 1000;
 
 impl SimServer {
     pub fn new(tenant: SimulatedTenant, clock: Arc<dyn Clock>, faults: Faults) -> Arc<Self> {
+        let anchor = clock.now();
+        let anchor = anchor.duration_trunc(Duration::days(1)).unwrap_or(anchor);
+        let inventory =
+            super::inventory::Inventory::generate(tenant.seed, &tenant.directory, anchor);
         Arc::new(Self {
+            inventory: Mutex::new(inventory),
+            anchor,
             tenant,
             clock,
             faults,
@@ -129,6 +146,31 @@ impl SimServer {
             requests: Mutex::default(),
             risk_actions: Mutex::default(),
         })
+    }
+
+    /// The directory objects it serves now (and the conditions seeded into them).
+    pub fn inventory(&self) -> super::inventory::Inventory {
+        self.inventory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The users' `signInActivity`, from the week of sign-ins before the anchor, the first
+    /// time users are listed.
+    fn fill_sign_in_activity(&self) {
+        let mut inv = self.inventory.lock().unwrap_or_else(|e| e.into_inner());
+        if inv.sign_in_activity_filled {
+            return;
+        }
+        let anchor = self.anchor;
+        super::people::fill_sign_in_activity(&mut inv.people.users, &self.tenant, anchor, 7);
+        inv.sign_in_activity_filled = true;
+    }
+
+    /// Changes the directory objects it serves (an app removed, a credential added, …).
+    pub fn edit_inventory(&self, edit: impl FnOnce(&mut super::inventory::Inventory)) {
+        edit(&mut self.inventory.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
     pub fn tenant(&self) -> &SimulatedTenant {
@@ -326,6 +368,32 @@ impl SimServer {
         }
         if let Some(r) = self.transient_fault(n, &mut rng, request) {
             return r;
+        }
+        if let Some(list) = directory::list_of(path) {
+            let base = self
+                .base_url
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if list.1 == "users" {
+                if self.faults.unlicensed_sign_in_activity && raw_query.contains("signInActivity") {
+                    return graph_error(
+                        StatusCode::FORBIDDEN,
+                        "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                        "Neither tenant is B2C or tenant doesn't have premium license",
+                    );
+                }
+                self.fill_sign_in_activity();
+            }
+            let inventory = self.inventory();
+            let most = self.faults.max_directory_page;
+            return match directory::page(&inventory, list, raw_query, &base, most) {
+                Ok(body) => {
+                    self.count(|s| s.pages += 1);
+                    self.deliver(body.to_string(), &mut rng)
+                }
+                Err((status, message)) => graph_error(status, "BadRequest", &message),
+            };
         }
         let query = match Query::parse(path, raw_query) {
             Ok(q) => q,

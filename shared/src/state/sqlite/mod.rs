@@ -164,6 +164,35 @@ CREATE TABLE IF NOT EXISTS imported_tenants (
     tenant TEXT PRIMARY KEY,
     last_import TEXT NOT NULL
 );
+-- The directory inventory: objects as last listed, what changed, and each kind's last
+-- complete listing (sqlite/inventory.rs).
+CREATE TABLE IF NOT EXISTS inventory (
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    removed TEXT,
+    PRIMARY KEY (tenant, kind, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inventory_changes (
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    at TEXT NOT NULL,
+    change TEXT NOT NULL,
+    body TEXT
+);
+CREATE INDEX IF NOT EXISTS inventory_changes_by_time ON inventory_changes (tenant, kind, at);
+CREATE TABLE IF NOT EXISTS inventory_syncs (
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    listed INTEGER NOT NULL,
+    PRIMARY KEY (tenant, kind)
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     tenant TEXT NOT NULL,
     category TEXT NOT NULL,
@@ -560,7 +589,9 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, StateError> {
 }
 
 pub mod bookkeeping;
+pub use inventory::InventoryChanges;
 mod checkpoints;
+mod inventory;
 mod outbox;
 mod records;
 mod risk;

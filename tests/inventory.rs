@@ -1,0 +1,249 @@
+//! The directory inventory against the simulated tenant's Graph: `collect_inventory` lists
+//! applications (with owners) and service principals through paging and injected faults, and
+//! keeps exactly what the server lists; a second listing changes nothing; a removed app and a
+//! changed service principal are recorded in the history; a listing cut short keeps the
+//! snapshot as it was.
+
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+use shared::clock::FixedClock;
+use shared::pipeline::Source;
+use shared::pipeline::inventory::collect_inventory;
+use shared::simulated::SimulatedTenant;
+use shared::simulated::server::{Faults, SimServer};
+use shared::source::budget::Budget;
+use shared::source::graph::{GraphClient, RetryPolicy};
+use shared::state::SqliteState;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn client() -> GraphClient {
+    GraphClient::new(
+        Arc::new(Budget::new(10_000, std::time::Duration::from_secs(1))),
+        Arc::new(Budget::new(10_000, std::time::Duration::from_secs(1))),
+        RetryPolicy {
+            max_attempts: 10,
+            base_delay: std::time::Duration::from_millis(2),
+            max_delay: std::time::Duration::from_millis(50),
+            request_timeout: std::time::Duration::from_secs(5),
+        },
+    )
+}
+
+fn by_id(objects: &[Value]) -> BTreeMap<String, Value> {
+    objects
+        .iter()
+        .map(|o| (o["id"].as_str().unwrap().to_string(), o.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inventory_is_what_graph_lists_and_its_changes_are_kept() {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 17, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(t0));
+    let faults = Faults {
+        throttle: 0.1,
+        server_error: 0.1,
+        truncate: 0.05,
+        max_directory_page: Some(3),
+        ..Default::default()
+    };
+    let server = SimServer::new(SimulatedTenant::new(5, 60), clock.clone(), faults);
+    let base = server.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("entra-inventory-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = SqliteState::open(&dir).unwrap();
+    let source = Source {
+        tenant: "sim".into(),
+        graph_base: base,
+        client: client(),
+    };
+    let always = || true;
+    let reports = collect_inventory(&store, &source, t0, &always).await;
+    let truth = server.inventory();
+    assert!(truth.applications.len() > 3 && truth.service_principals.len() > 14);
+    for r in &reports {
+        assert!(r.error.is_none(), "{r:?}");
+        // Several pages each, through the injected faults.
+        assert!(r.requests >= 2, "{r:?}");
+    }
+    assert_eq!(
+        by_id(&store.inventory("sim", "applications").unwrap()),
+        by_id(&truth.applications),
+        "applications with their credentials and owners"
+    );
+    assert_eq!(
+        by_id(&store.inventory("sim", "servicePrincipals").unwrap()),
+        by_id(&truth.service_principals)
+    );
+    let p = &truth.people;
+    for (kind, objects) in [
+        ("users", &p.users),
+        ("roleDefinitions", &p.role_definitions),
+        ("roleAssignments", &p.role_assignments),
+        ("userRegistrationDetails", &p.registration_details),
+        ("conditionalAccessPolicies", &p.conditional_access_policies),
+    ] {
+        assert_eq!(
+            by_id(&store.inventory("sim", kind).unwrap()),
+            by_id(objects),
+            "{kind}"
+        );
+    }
+    let added: Vec<usize> = reports
+        .iter()
+        .map(|r| r.changes.as_ref().unwrap().added)
+        .collect();
+    assert_eq!(
+        added,
+        [
+            truth.applications.len(),
+            truth.service_principals.len(),
+            p.users.len(),
+            p.role_definitions.len(),
+            p.role_assignments.len(),
+            p.registration_details.len(),
+            p.conditional_access_policies.len()
+        ]
+    );
+    // Users carry signInActivity from the week of sign-ins before the anchor; the seeded
+    // guests last signed in months ago.
+    let users = by_id(&p.users);
+    assert!(truth.sign_in_activity_filled);
+    let active = p
+        .users
+        .iter()
+        .filter(|u| u["signInActivity"]["lastSignInDateTime"].is_string())
+        .count();
+    assert!(active > p.users.len() / 2, "{active} of {}", p.users.len());
+    for id in &truth.seeded.people.inactive_guests {
+        assert_eq!(users[id]["userType"], "Guest");
+        let last = users[id]["signInActivity"]["lastSignInDateTime"]
+            .as_str()
+            .unwrap();
+        assert!(last < "2026-08-01", "{last}");
+    }
+    // Six Global Administrators; two role holders without an MFA method.
+    let ga = "62e90394-69f5-4237-9190-012177145e10";
+    let holders: Vec<&str> = p
+        .role_assignments
+        .iter()
+        .filter(|a| a["roleDefinitionId"] == ga)
+        .map(|a| a["principalId"].as_str().unwrap())
+        .collect();
+    assert_eq!(holders, truth.seeded.people.global_admins);
+    assert!(holders.len() >= 5);
+    let unregistered: Vec<&str> = p
+        .registration_details
+        .iter()
+        .filter(|r| r["isAdmin"] == true && r["isMfaRegistered"] == false)
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(unregistered, truth.seeded.people.admins_without_mfa);
+
+    // Listed again unchanged: no change recorded.
+    let t1 = t0 + chrono::Duration::hours(1);
+    for r in collect_inventory(&store, &source, t1, &always).await {
+        let c = r.changes.unwrap();
+        assert_eq!((c.added, c.changed, c.removed), (0, 0, 0), "{}", r.kind);
+    }
+
+    // An app deleted and a service principal given a certificate.
+    let gone = truth.applications[2]["id"].as_str().unwrap().to_string();
+    let sp = truth.service_principals[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.edit_inventory(|inv| {
+        inv.applications.retain(|a| a["id"] != json!(gone));
+        inv.service_principals[0]["keyCredentials"] = json!([{ "keyId": "00000000-0000-0000-0000-0000000000aa",
+            "type": "AsymmetricX509Cert", "usage": "Verify", "endDateTime": "2027-06-01T00:00:00Z" }]);
+    });
+    let t2 = t1 + chrono::Duration::hours(1);
+    let reports = collect_inventory(&store, &source, t2, &always).await;
+    let c: Vec<(usize, usize, usize)> = reports
+        .iter()
+        .take(2)
+        .map(|r| {
+            let c = r.changes.as_ref().unwrap();
+            (c.added, c.changed, c.removed)
+        })
+        .collect();
+    assert_eq!(c, [(0, 0, 1), (0, 1, 0)]);
+    let history = store.inventory_changes("sim", "applications", t2).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (history[0][0].as_str(), history[0][2].as_str()),
+        (Some(gone.as_str()), Some("removed"))
+    );
+    let history = store
+        .inventory_changes("sim", "servicePrincipals", t2)
+        .unwrap();
+    assert_eq!(
+        (history[0][0].as_str(), history[0][2].as_str()),
+        (Some(sp.as_str()), Some("changed"))
+    );
+    assert_eq!(
+        store.inventory("sim", "applications").unwrap().len(),
+        truth.applications.len() - 1
+    );
+
+    // A listing cut short (the run's time spent after its first page) keeps the snapshot as
+    // it was, though the apps of later pages are gone.
+    server.edit_inventory(|inv| {
+        inv.applications.truncate(9);
+    });
+    let calls = AtomicUsize::new(0);
+    let one_page = || calls.fetch_add(1, Ordering::SeqCst) < 2;
+    let reports =
+        collect_inventory(&store, &source, t2 + chrono::Duration::hours(1), &one_page).await;
+    assert!(reports[0].changes.is_none());
+    assert!(
+        reports[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("kept as it was"),
+        "{reports:?}"
+    );
+    assert_eq!(
+        store.inventory("sim", "applications").unwrap().len(),
+        truth.applications.len() - 1
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A tenant without Entra ID P1 refuses users' `signInActivity`: the users are listed without
+/// it, and the run says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_listed_without_sign_in_activity_where_it_is_not_licensed() {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 17, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(t0));
+    let faults = Faults {
+        unlicensed_sign_in_activity: true,
+        ..Default::default()
+    };
+    let server = SimServer::new(SimulatedTenant::new(6, 30), clock, faults);
+    let base = server.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("entra-inventory-p1-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = SqliteState::open(&dir).unwrap();
+    let source = Source {
+        tenant: "sim".into(),
+        graph_base: base,
+        client: client(),
+    };
+    let reports = collect_inventory(&store, &source, t0, &|| true).await;
+    let users = reports.iter().find(|r| r.kind == "users").unwrap();
+    assert!(users.error.is_none(), "{users:?}");
+    assert!(
+        users.note.as_deref().unwrap().contains("P1 or P2 licence"),
+        "{users:?}"
+    );
+    let kept = store.inventory("sim", "users").unwrap();
+    assert_eq!(kept.len(), server.inventory().people.users.len());
+    // The guests the directory knows as inactive carry their activity only where licensed.
+    assert!(kept.iter().all(|u| u.get("signInActivity").is_none()));
+    std::fs::remove_dir_all(&dir).ok();
+}
