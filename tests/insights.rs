@@ -14,7 +14,7 @@ use shared::query::questions::{self, BY_TOKEN_CLAIM, NOT_A_USE, PASSWORD_METHODS
 use shared::query::{Answer, finish, run_embedded};
 use shared::simulated::SimulatedTenant;
 use shared::simulated::inventory::Inventory;
-use shared::simulated::people;
+use shared::simulated::usage_reports;
 use shared::state::{PageRouting, SqliteState, StoredRow};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -60,7 +60,7 @@ fn fixture() -> &'static Fixture {
         // The directory inventory as `collect-inventory` keeps it, dated against the range's
         // end, with the users' signInActivity from the week's sign-ins.
         let mut inventory = Inventory::generate(tenant.seed, &tenant.directory, end());
-        people::fill_sign_in_activity(&mut inventory.people.users, &tenant, end(), 7);
+        usage_reports::fill_from_logs(&mut inventory, &tenant, end());
         sync(&store, TENANT, &inventory);
         // A second tenant without Entra ID P1: its users have no signInActivity.
         let unlicensed = SimulatedTenant::new(24, 40);
@@ -145,6 +145,14 @@ fn sync(store: &SqliteState, key: &str, inv: &Inventory) {
         ("roleAssignments", &p.role_assignments),
         ("userRegistrationDetails", &p.registration_details),
         ("conditionalAccessPolicies", &p.conditional_access_policies),
+        (
+            "servicePrincipalSignInActivities",
+            &inv.sp_sign_in_activities,
+        ),
+        (
+            "appCredentialSignInActivities",
+            &inv.credential_sign_in_activities,
+        ),
     ] {
         store.sync_inventory(key, kind, objects, end()).unwrap();
     }
@@ -370,7 +378,12 @@ fn service_principal_sign_in_activity_in_its_four_roles() {
         }
     }
     let a = ask("service-principal-sign-ins", &[]);
-    let rows = objects(&a);
+    let all = objects(&a);
+    let rows: Vec<_> = all
+        .iter()
+        .filter(|o| o["source"] == "logs")
+        .cloned()
+        .collect();
     assert_eq!(rows.len(), truth.len());
     let millis = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     for o in &rows {
@@ -412,7 +425,41 @@ fn service_principal_sign_in_activity_in_its_four_roles() {
         "service-principal-sign-ins",
         &[("app", &s(&rows[3]["app_id"]))],
     );
-    assert_eq!(objects(&one), vec![rows[3].clone()]);
+    let both: Vec<_> = all
+        .iter()
+        .filter(|o| o["app_id"] == rows[3]["app_id"])
+        .cloned()
+        .collect();
+    assert_eq!(objects(&one), both);
+    // Microsoft's report side by side: the same last sign-ins where our logs reach, and the
+    // older history only it has — legacy-reporting's sign-in 200 days ago.
+    let inv = &fixture().inventory;
+    let microsoft: BTreeMap<String, &BTreeMap<String, Value>> = all
+        .iter()
+        .filter(|o| o["source"] == "microsoft")
+        .map(|o| (s(&o["app_id"]), o))
+        .collect();
+    assert!(microsoft.values().all(|o| o["covers_from"].is_null()));
+    let mut differ = BTreeSet::new();
+    for (app, m) in &microsoft {
+        let ours = rows.iter().find(|o| o["app_id"] == app.as_str());
+        let same = ours.is_some_and(|o| {
+            [
+                "last_sign_in",
+                "app_only_client",
+                "app_only_resource",
+                "delegated_client",
+                "delegated_resource",
+            ]
+            .iter()
+            .all(|k| o[*k] == m[*k])
+        });
+        if !same {
+            differ.insert(app.clone());
+        }
+    }
+    assert_eq!(differ, BTreeSet::from([inv.seeded.unused_app.clone()]));
+    assert_eq!(microsoft.len(), rows.len() + 1);
     let q = questions::ask("service-principal-sign-ins", &[]).unwrap();
     let c = Common {
         limit: 2,
@@ -639,6 +686,21 @@ fn application_credential_activity_finds_the_seeded_conditions() {
         questions::ask("app-credentials", &[])
             .unwrap()
             .embedded_only()
+    );
+    // Microsoft's last use agrees with ours but for the secret used before our logs begin.
+    let differ: BTreeSet<String> = objects(&a)
+        .into_iter()
+        .filter(|o| o["microsoft_last_used"] != o["last_used"])
+        .map(|o| s(&o["key_id"]))
+        .collect();
+    let legacy = inv
+        .applications
+        .iter()
+        .find(|x| x["appId"] == inv.seeded.unused_app.as_str())
+        .unwrap();
+    assert_eq!(
+        differ,
+        BTreeSet::from([s(&legacy["passwordCredentials"][0]["keyId"])])
     );
 }
 

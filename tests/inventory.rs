@@ -104,9 +104,21 @@ async fn the_inventory_is_what_graph_lists_and_its_changes_are_kept() {
             p.role_definitions.len(),
             p.role_assignments.len(),
             p.registration_details.len(),
-            p.conditional_access_policies.len()
+            p.conditional_access_policies.len(),
+            truth.sp_sign_in_activities.len(),
+            truth.credential_sign_in_activities.len()
         ]
     );
+    // Microsoft's usage reports, as served.
+    assert_eq!(
+        by_id(
+            &store
+                .inventory("sim", "appCredentialSignInActivities")
+                .unwrap()
+        ),
+        by_id(&truth.credential_sign_in_activities)
+    );
+    assert!(!truth.sp_sign_in_activities.is_empty());
     // Users carry signInActivity from the week of sign-ins before the anchor; the seeded
     // guests last signed in months ago.
     let users = by_id(&p.users);
@@ -215,13 +227,15 @@ async fn the_inventory_is_what_graph_lists_and_its_changes_are_kept() {
 }
 
 /// A tenant without Entra ID P1 refuses users' `signInActivity`: the users are listed without
-/// it, and the run says why.
+/// it, and the run says why; without Workload ID Premium, Microsoft's usage reports are not
+/// collected, which the run notes without failing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_listed_without_sign_in_activity_where_it_is_not_licensed() {
     let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 17, 0, 0).unwrap();
     let clock = Arc::new(FixedClock::new(t0));
     let faults = Faults {
         unlicensed_sign_in_activity: true,
+        unlicensed_workload_reports: true,
         ..Default::default()
     };
     let server = SimServer::new(SimulatedTenant::new(6, 30), clock, faults);
@@ -245,5 +259,17 @@ async fn users_are_listed_without_sign_in_activity_where_it_is_not_licensed() {
     assert_eq!(kept.len(), server.inventory().people.users.len());
     // The guests the directory knows as inactive carry their activity only where licensed.
     assert!(kept.iter().all(|u| u.get("signInActivity").is_none()));
+    // Microsoft's usage reports need Workload ID Premium: noted, not a failure.
+    for kind in [
+        "servicePrincipalSignInActivities",
+        "appCredentialSignInActivities",
+    ] {
+        let r = reports.iter().find(|r| r.kind == kind).unwrap();
+        assert!(r.error.is_none() && r.changes.is_none(), "{r:?}");
+        assert!(
+            r.note.as_deref().unwrap().starts_with("not collected"),
+            "{r:?}"
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

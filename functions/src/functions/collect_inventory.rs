@@ -1,8 +1,9 @@
 //! `collect-inventory`: lists the directory objects the usage reports and recommendations
 //! read — application registrations (with credentials and owners), service principals, users
 //! (with `signInActivity` where licensed), directory role definitions and assignments,
-//! authentication-methods registration details and Conditional Access policies — for every
-//! tenant, and keeps them as the tenant's inventory with the history of changes.
+//! authentication-methods registration details and Conditional Access policies, and Microsoft's
+//! usage reports where licensed — for every tenant, and keeps them as the tenant's inventory
+//! with the history of changes.
 
 use crate::app::App;
 use crate::functions::TimerResult;
@@ -42,7 +43,11 @@ pub fn run(app: Arc<App>, inv: Invocation, _timer: TimerInfo) -> BoxFuture<Timer
                         changed += c.added + c.changed + c.removed;
                     }
                     (None, Some(e)) => failures.push(format!("{} {}: {e}", tenant.name, r.kind)),
-                    (None, None) => {}
+                    (None, None) => {
+                        if let Some(n) = &r.note {
+                            inv.log(format!("tenant {}: {}: {n}", tenant.name, r.kind));
+                        }
+                    }
                 }
             }
         }

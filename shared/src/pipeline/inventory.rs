@@ -25,6 +25,9 @@ pub struct Kind {
     /// Where a licence refusal of `first_page` is answered by listing without what needs the
     /// licence (users' `signInActivity` needs Entra ID P1): the page to list instead.
     pub unlicensed: Option<&'static str>,
+    /// A report the tenant may not be licensed for (Microsoft's own usage reports): a refusal
+    /// is noted, not a failure.
+    pub optional: bool,
 }
 
 /// The kinds collected, in order.
@@ -34,12 +37,14 @@ pub const KINDS: &[Kind] = &[
         first_page: "v1.0/applications?$top=999&$expand=owners($select=id)&$select=id,appId,displayName,createdDateTime,signInAudience,publisherDomain,passwordCredentials,keyCredentials",
         permission: "Application.Read.All",
         unlicensed: None,
+        optional: false,
     },
     Kind {
         name: "servicePrincipals",
         first_page: "v1.0/servicePrincipals?$top=999&$select=id,appId,displayName,accountEnabled,servicePrincipalType,appOwnerOrganizationId,passwordCredentials,keyCredentials,tags",
         permission: "Application.Read.All",
         unlicensed: None,
+        optional: false,
     },
     Kind {
         name: "users",
@@ -48,30 +53,49 @@ pub const KINDS: &[Kind] = &[
         unlicensed: Some(
             "v1.0/users?$top=999&$select=id,displayName,userPrincipalName,userType,accountEnabled,createdDateTime",
         ),
+        optional: false,
     },
     Kind {
         name: "roleDefinitions",
         first_page: "v1.0/roleManagement/directory/roleDefinitions?$select=id,displayName,isBuiltIn,isEnabled,isPrivileged,templateId",
         permission: "RoleManagement.Read.Directory",
         unlicensed: None,
+        optional: false,
     },
     Kind {
         name: "roleAssignments",
         first_page: "v1.0/roleManagement/directory/roleAssignments",
         permission: "RoleManagement.Read.Directory",
         unlicensed: None,
+        optional: false,
     },
     Kind {
         name: "userRegistrationDetails",
         first_page: "v1.0/reports/authenticationMethods/userRegistrationDetails",
         permission: "AuditLog.Read.All (and an Entra ID P1 or P2 licence)",
         unlicensed: None,
+        optional: false,
     },
     Kind {
         name: "conditionalAccessPolicies",
         first_page: "v1.0/identity/conditionalAccess/policies",
         permission: "Policy.Read.All",
         unlicensed: None,
+        optional: false,
+    },
+    Kind {
+        name: "servicePrincipalSignInActivities",
+        first_page: "beta/reports/servicePrincipalSignInActivities",
+        permission: "AuditLog.Read.All (and Workload ID Premium)",
+        unlicensed: None,
+        optional: true,
+    },
+    Kind {
+        name: "appCredentialSignInActivities",
+        first_page: "beta/reports/appCredentialSignInActivities",
+        permission: "AuditLog.Read.All (and Workload ID Premium)",
+        unlicensed: None,
+        optional: true,
     },
 ];
 
@@ -130,6 +154,7 @@ pub async fn collect_inventory(
                 }
             }
             Ok(None) => report.error = Some("stopped before the listing ended (time budget spent or shutting down); kept as it was, listed again next run".into()),
+            Err(e) if kind.optional => report.note = Some(format!("not collected: {e}")),
             Err(e) => report.error = Some(e),
         }
         report.requests = counters.requests;

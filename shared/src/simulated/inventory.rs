@@ -48,8 +48,12 @@ pub struct Inventory {
     /// Users, role definitions and assignments, registration details, Conditional Access
     /// policies.
     pub people: People,
-    /// Whether the users' `signInActivity` has been filled from the logs
-    /// ([`super::people::fill_sign_in_activity`]; done when first listed, as it reads days of
+    /// Microsoft's usage reports (beta, Workload ID Premium):
+    /// `servicePrincipalSignInActivities` and `appCredentialSignInActivities`.
+    pub sp_sign_in_activities: Vec<Value>,
+    pub credential_sign_in_activities: Vec<Value>,
+    /// Whether the users' `signInActivity` and Microsoft's usage reports have been filled from
+    /// the logs ([`Inventory::fill_from_logs`]; done when first listed, as it reads days of
     /// sign-ins).
     pub sign_in_activity_filled: bool,
     pub seeded: Seeded,
@@ -179,6 +183,8 @@ impl Inventory {
             applications,
             service_principals,
             people,
+            sp_sign_in_activities: Vec::new(),
+            credential_sign_in_activities: Vec::new(),
             sign_in_activity_filled: false,
             seeded,
         }

@@ -16,6 +16,7 @@ pub mod people;
 mod record;
 pub mod server;
 mod sign_ins;
+pub mod usage_reports;
 
 use crate::model::Category;
 pub use attacks::{Attack, AttackKind};

@@ -5,7 +5,9 @@
 //! is used when a service principal signs in with it (`ServicePrincipalCredentialKeyId`); a
 //! service principal's signing certificate when a SAML 2.0 sign-in to its app succeeds.
 //! Flags: expiring within 30 days of the range's end, expired, unused for the 30 days before
-//! it. The inventory is in the embedded store only, so this report is answered there.
+//! it. Beside ours, Microsoft's last use (`appCredentialSignInActivities`, where the tenant has
+//! Workload ID Premium and `collect-inventory` collected it; it covers all history). The
+//! inventory is in the embedded store only, so this report is answered there.
 
 use super::build::{Builder, Plan};
 use super::{Asked, Query, Question, QuestionSpec};
@@ -132,6 +134,10 @@ impl Asked for AppCredentials {
         );
         params.extend(sp.params);
         params.extend(saml.params);
+        // Microsoft's own report of each credential's last use, where collected.
+        let microsoft = "SELECT lower(json_extract(body, '$.keyId')) AS key_id, json_extract(body, '$.signInActivity.lastSignInDateTime') AS t \
+             FROM inventory WHERE tenant = ? AND kind = 'appCredentialSignInActivities' AND removed IS NULL";
+        params.push(Sql::Text(tenant.into()));
         // The other side's object: an app's service principal, a service principal's app.
         let other = |kind: &str| {
             format!(
@@ -139,13 +145,14 @@ impl Asked for AppCredentials {
             )
         };
         let sql = format!(
-            "WITH creds AS ({creds}), used AS ({used}), signed AS ({signed}) \
+            "WITH creds AS ({creds}), used AS ({used}), signed AS ({signed}), microsoft AS ({microsoft}) \
              SELECT c.key_id, c.key_type, c.usage, c.origin, c.app_id, c.name, \
              CASE WHEN c.origin = 'application' THEN c.object_id ELSE {} END, \
              CASE WHEN c.origin = 'servicePrincipal' THEN c.object_id ELSE {} END, \
              c.start, c.ends, \
-             CASE WHEN c.origin = 'servicePrincipal' AND c.key_type = 'certificate' AND c.usage = 'sign' THEN s.t ELSE u.t END \
+             CASE WHEN c.origin = 'servicePrincipal' AND c.key_type = 'certificate' AND c.usage = 'sign' THEN s.t ELSE u.t END, m.t \
              FROM creds AS c LEFT JOIN used AS u ON u.key_id = lower(c.key_id) LEFT JOIN signed AS s ON s.app_id = c.app_id \
+             LEFT JOIN microsoft AS m ON m.key_id = lower(c.key_id) \
              ORDER BY c.ends, c.key_id",
             other("applications"),
             other("servicePrincipals"),
@@ -171,6 +178,7 @@ impl Asked for AppCredentials {
                 "created",
                 "expires",
                 "last_used",
+                "microsoft_last_used",
             ],
             sql,
             params,

@@ -5,7 +5,9 @@
 //! sign-ins' `ResourceIdentity`), and overall — the four roles and the overall figure of
 //! Microsoft's `servicePrincipalSignInActivity` (beta). Every attempt counts, as Graph's user
 //! `lastSignInDateTime` does. Computed from the logs we hold, so a row covers the range asked
-//! (said in each row), where Microsoft's covers all history.
+//! (said in each row). Beside them, Microsoft's own rows (`source: microsoft`) where
+//! `collect-inventory` collected `servicePrincipalSignInActivities` (Workload ID Premium): they
+//! cover all history. Log Analytics answers our rows only.
 
 use super::build::{Builder, Plan, kql_id, page};
 use super::{Asked, Param, Query, Question, QuestionSpec};
@@ -16,7 +18,7 @@ use crate::query::kql::lit;
 use crate::query::params::{Common, ParamError, text as param};
 use crate::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use rusqlite::types::Value as Sql;
-use serde_json::json;
+use serde_json::{Value, json};
 
 static SPEC: QuestionSpec = QuestionSpec {
     function: FunctionSpec {
@@ -99,6 +101,15 @@ const ROLES: [(&str, &str, &[Source]); 4] = [
     ),
 ];
 
+/// The `signInActivity` objects of Microsoft's `servicePrincipalSignInActivity`, in the order
+/// of [`ROLES`].
+const MICROSOFT_ROLES: [&str; 4] = [
+    "applicationAuthenticationClientSignInActivity",
+    "applicationAuthenticationResourceSignInActivity",
+    "delegatedClientSignInActivity",
+    "delegatedResourceSignInActivity",
+];
+
 pub struct ServicePrincipalSignIns;
 
 #[derive(Debug)]
@@ -161,28 +172,48 @@ impl Asked for Asking {
                 ));
             }
         }
-        let (app_sql, app_kql) = match &self.app {
-            Some(app) => {
-                params.push(Sql::Text(app.clone()));
-                (
-                    " WHERE app_id = ?".to_string(),
-                    Some(format!("| where app_id == {}", lit(app))),
-                )
-            }
-            None => (String::new(), None),
-        };
         let per_role = ROLES
             .iter()
             .map(|(role, col, _)| format!("MAX(CASE WHEN role = '{role}' THEN t END) AS {col}"))
             .collect::<Vec<_>>()
             .join(", ");
+        // Microsoft's report (collected where the tenant has Workload ID Premium), side by side.
+        let activity =
+            |object: &str, field: &str| format!("json_extract(i.body, '$.{object}.{field}')");
+        let microsoft_roles = MICROSOFT_ROLES
+            .iter()
+            .zip(ROLES)
+            .map(|(object, (_, col, _))| {
+                format!("{} AS {col}", activity(object, "lastSignInDateTime"))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        params.push(Sql::Text(tenant.into()));
+        let app_sql = match &self.app {
+            Some(app) => {
+                params.push(Sql::Text(app.clone()));
+                " WHERE app_id = ?"
+            }
+            None => "",
+        };
         let mut sql = format!(
-            "WITH g AS (SELECT app_id, role, MAX(t) AS t, req, name FROM ({}) GROUP BY 1, 2) \
-             SELECT app_id, MAX(name), MAX(t) AS last, \
-             (SELECT h.req FROM g AS h WHERE h.app_id = g.app_id ORDER BY h.t DESC, h.req LIMIT 1), {per_role} \
-             FROM g{app_sql} GROUP BY app_id ORDER BY last DESC, app_id",
-            parts.join(" UNION ALL ")
+            "WITH g AS (SELECT app_id, role, MAX(t) AS t, req, name FROM ({}) GROUP BY 1, 2), \
+             ours AS (SELECT app_id, MAX(name) AS name, MAX(t) AS last, \
+             (SELECT h.req FROM g AS h WHERE h.app_id = g.app_id ORDER BY h.t DESC, h.req LIMIT 1) AS req, {per_role}, 'logs' AS source \
+             FROM g GROUP BY app_id), \
+             microsoft AS (SELECT json_extract(i.body, '$.appId') AS app_id, \
+             (SELECT json_extract(o.body, '$.displayName') FROM inventory AS o WHERE o.tenant = i.tenant AND o.kind = 'servicePrincipals' AND o.removed IS NULL AND json_extract(o.body, '$.appId') = json_extract(i.body, '$.appId') LIMIT 1) AS name, \
+             {} AS last, {} AS req, {microsoft_roles}, 'microsoft' AS source \
+             FROM inventory AS i WHERE i.tenant = ? AND i.kind = 'servicePrincipalSignInActivities' AND i.removed IS NULL) \
+             SELECT * FROM (SELECT * FROM ours UNION ALL SELECT * FROM microsoft){app_sql} ORDER BY last DESC, app_id, source",
+            parts.join(" UNION ALL "),
+            activity("lastSignInActivity", "lastSignInDateTime"),
+            activity("lastSignInActivity", "lastSignInRequestId"),
         );
+        let app_kql = self
+            .app
+            .as_ref()
+            .map(|app| format!("| where app_id == {}", lit(app)));
         let mut kql = vec![format!("union\n    {}", legs.join(",\n    "))];
         kql.extend(app_kql);
         kql.push("| summarize arg_max(TimeGenerated, request_id, name) by app_id, role".into());
@@ -194,7 +225,7 @@ impl Asked for Asking {
         kql.push(format!(
             "| summarize display_name = take_any(name), arg_max(TimeGenerated, request_id), {per_role_kql} by app_id"
         ));
-        kql.push("| project app_id, display_name, last_sign_in = TimeGenerated, last_request_id = request_id, app_only_client, app_only_resource, delegated_client, delegated_resource".into());
+        kql.push("| project app_id, display_name, last_sign_in = TimeGenerated, last_request_id = request_id, app_only_client, app_only_resource, delegated_client, delegated_resource, source = \"logs\"".into());
         kql.push("| order by last_sign_in desc, app_id asc".into());
         page(&mut sql, &mut params, &mut kql, c);
         Plan {
@@ -207,6 +238,7 @@ impl Asked for Asking {
                 "app_only_resource",
                 "delegated_client",
                 "delegated_resource",
+                "source",
             ],
             sql,
             params,
@@ -217,15 +249,16 @@ impl Asked for Asking {
     }
 
     /// Each row says where it comes from and the history it covers.
+    /// The history each row covers: ours the range asked; Microsoft's all of it (null).
     fn shape(&self, c: &Common, mut a: Answer) -> Answer {
         a.columns
-            .extend(["source", "covers_from", "covers_to"].map(String::from));
+            .extend(["covers_from", "covers_to"].map(String::from));
         for r in &mut a.rows {
-            r.extend([
-                json!("logs"),
-                json!(c.from.rfc3339_millis()),
-                json!(c.to.rfc3339_millis()),
-            ]);
+            if r[8] == "logs" {
+                r.extend([json!(c.from.rfc3339_millis()), json!(c.to.rfc3339_millis())]);
+            } else {
+                r.extend([Value::Null, Value::Null]);
+            }
         }
         a
     }

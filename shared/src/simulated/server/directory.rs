@@ -1,7 +1,9 @@
 //! The directory lists of the simulated Graph: `GET /v1.0/applications`, `servicePrincipals`,
 //! `users`, `roleManagement/directory/roleDefinitions` and `roleAssignments`,
 //! `reports/authenticationMethods/userRegistrationDetails` and
-//! `identity/conditionalAccess/policies` (also under `/beta/`), paged as Graph pages them —
+//! `identity/conditionalAccess/policies`, and Microsoft's usage reports
+//! `reports/servicePrincipalSignInActivities` and `reports/appCredentialSignInActivities` (also
+//! under `/beta/`, where Graph has the reports only), paged as Graph pages them —
 //! `$top` from 1 to 999 (100 by default), `@odata.nextLink` with an opaque `$skiptoken` — with
 //! an application's `owners` only when asked for with `$expand=owners`, and `$select` honoured
 //! (plus `id`, which Graph always returns). Other query options are refused as Graph would.
@@ -14,7 +16,7 @@ use warp::http::StatusCode;
 pub const MAX_DIRECTORY_TOP: usize = 999;
 
 /// The directory lists served.
-pub(super) const RESOURCES: [&str; 7] = [
+pub(super) const RESOURCES: [&str; 9] = [
     "applications",
     "servicePrincipals",
     "users",
@@ -22,6 +24,8 @@ pub(super) const RESOURCES: [&str; 7] = [
     "roleManagement/directory/roleAssignments",
     "reports/authenticationMethods/userRegistrationDetails",
     "identity/conditionalAccess/policies",
+    "reports/servicePrincipalSignInActivities",
+    "reports/appCredentialSignInActivities",
 ];
 
 /// Whether `path` names one of the directory lists, and which.
@@ -90,6 +94,8 @@ pub(super) fn page(
         "roleManagement/directory/roleDefinitions" => &p.role_definitions,
         "roleManagement/directory/roleAssignments" => &p.role_assignments,
         "reports/authenticationMethods/userRegistrationDetails" => &p.registration_details,
+        "reports/servicePrincipalSignInActivities" => &inventory.sp_sign_in_activities,
+        "reports/appCredentialSignInActivities" => &inventory.credential_sign_in_activities,
         _ => &p.conditional_access_policies,
     };
     let end = (offset + most.map_or(top, |m| top.min(m.max(1)))).min(all.len());

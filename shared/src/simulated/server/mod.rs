@@ -62,6 +62,9 @@ pub struct Faults {
     /// Listing users with `signInActivity` is refused as for a tenant without Entra ID P1
     /// (403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant`).
     pub unlicensed_sign_in_activity: bool,
+    /// Microsoft's workload usage reports (`reports/servicePrincipalSignInActivities`,
+    /// `appCredentialSignInActivities`) are refused as for a tenant without Workload ID Premium.
+    pub unlicensed_workload_reports: bool,
     /// Directory lists answer at most this many objects a page, whatever `$top` asks (Graph
     /// may return fewer than asked).
     pub max_directory_page: Option<usize>,
@@ -156,16 +159,13 @@ impl SimServer {
             .clone()
     }
 
-    /// The users' `signInActivity`, from the week of sign-ins before the anchor, the first
-    /// time users are listed.
-    fn fill_sign_in_activity(&self) {
+    /// The users' `signInActivity` and Microsoft's usage reports, from the week of sign-ins
+    /// before the anchor, the first time either is listed.
+    fn fill_from_logs(&self) {
         let mut inv = self.inventory.lock().unwrap_or_else(|e| e.into_inner());
-        if inv.sign_in_activity_filled {
-            return;
+        if !inv.sign_in_activity_filled {
+            super::usage_reports::fill_from_logs(&mut inv, &self.tenant, self.anchor);
         }
-        let anchor = self.anchor;
-        super::people::fill_sign_in_activity(&mut inv.people.users, &self.tenant, anchor, 7);
-        inv.sign_in_activity_filled = true;
     }
 
     /// Changes the directory objects it serves (an app removed, a credential added, …).
@@ -375,15 +375,24 @@ impl SimServer {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone();
-            if list.1 == "users" {
-                if self.faults.unlicensed_sign_in_activity && raw_query.contains("signInActivity") {
-                    return graph_error(
-                        StatusCode::FORBIDDEN,
-                        "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-                        "Neither tenant is B2C or tenant doesn't have premium license",
-                    );
+            let unlicensed = match list.1 {
+                "users" => {
+                    self.faults.unlicensed_sign_in_activity && raw_query.contains("signInActivity")
                 }
-                self.fill_sign_in_activity();
+                r if r.starts_with("reports/") && r.ends_with("SignInActivities") => {
+                    self.faults.unlicensed_workload_reports
+                }
+                _ => false,
+            };
+            if unlicensed {
+                return graph_error(
+                    StatusCode::FORBIDDEN,
+                    "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                    "Neither tenant is B2C or tenant doesn't have premium license",
+                );
+            }
+            if list.1 == "users" || list.1.ends_with("SignInActivities") {
+                self.fill_from_logs();
             }
             let inventory = self.inventory();
             let most = self.faults.max_directory_page;
