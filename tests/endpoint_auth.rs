@@ -286,7 +286,9 @@ tenants = ["fabrikam"]
     assert!(status == 200 || status == 503, "{status}");
     assert_eq!(anonymous["status"] == "ok", status == 200, "{anonymous}");
     assert!(
-        anonymous.get("collection").is_none() && anonymous.get("destinations").is_none(),
+        anonymous.get("collection").is_none()
+            && anonymous.get("inventory").is_none()
+            && anonymous.get("destinations").is_none(),
         "{anonymous}"
     );
     assert!(
@@ -307,6 +309,14 @@ tenants = ["fabrikam"]
     assert!(
         !tenants.is_empty() && tenants.iter().all(|t| *t == FABRIKAM),
         "{tenants:?}"
+    );
+    assert!(
+        with_key["inventory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["tenant"] == FABRIKAM),
+        "{with_key}"
     );
     let logs = process.logs();
     assert!(

@@ -116,6 +116,27 @@ async fn every_question_answers_over_http_and_bad_input_gets_a_400() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
+    // Health says what the inventory holds: every kind listed, with its objects.
+    let (_, _, body) = get("/api/health".into(), None).await;
+    let h: Value = serde_json::from_str(&body).unwrap();
+    let listed: Vec<(&str, i64)> = h["inventory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kind"].as_str().unwrap(), k["objects"].as_i64().unwrap()))
+        .collect();
+    for kind in [
+        "applications",
+        "servicePrincipals",
+        "users",
+        "userRegistrationDetails",
+    ] {
+        assert!(
+            listed.iter().any(|(k, n)| *k == kind && *n > 0),
+            "{kind} not in health's inventory: {listed:?}"
+        );
+    }
+
     // Every README example answers with what it promises: rows, each with its columns filled.
     let mut empty = Vec::new();
     for (accept, path) in &examples {

@@ -37,7 +37,13 @@ pub fn run(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
             // nothing about tenants, files or failures: no collection, destinations, run
             // details or reasons.
             None => {
-                for key in ["collection", "destinations", "source", "reasons"] {
+                for key in [
+                    "collection",
+                    "inventory",
+                    "destinations",
+                    "source",
+                    "reasons",
+                ] {
                     body.as_object_mut().map(|o| o.remove(key));
                 }
                 body["state"] = json!({ "ok": body["state"]["ok"] });
@@ -54,8 +60,10 @@ pub fn run(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
             }
             // A caller limited to some tenants sees only theirs.
             Some(c) if c.tenants.is_some() => {
-                if let Some(rows) = body["collection"].as_array_mut() {
-                    rows.retain(|r| r["tenant"].as_str().is_some_and(|t| c.may_read(t)));
+                for key in ["collection", "inventory"] {
+                    if let Some(rows) = body[key].as_array_mut() {
+                        rows.retain(|r| r["tenant"].as_str().is_some_and(|t| c.may_read(t)));
+                    }
                 }
             }
             Some(_) => {}
@@ -237,20 +245,27 @@ fn answer(app: &App, inv: &Invocation, destinations: Value, counted: bool) -> (u
         } else {
             Default::default()
         };
-        Ok((s.last_runs()?, s.checkpoints()?, counts))
+        Ok((
+            (s.last_runs()?, s.checkpoints()?, counts),
+            s.inventory_syncs()?,
+        ))
     });
-    let (mut last_runs, checkpoints, counts, state) = match read {
-        Ok((runs, checkpoints, counts)) => (runs, checkpoints, counts, json!({ "ok": true })),
+    let ((mut last_runs, checkpoints, counts), syncs, state) = match read {
+        Ok((read, syncs)) => (read, syncs, json!({ "ok": true })),
         Err(e) => {
             tracing::warn!(error = %e, "health: state store unavailable");
             (
                 Default::default(),
                 Vec::new(),
-                Default::default(),
                 json!({ "ok": false, "error": e.to_string() }),
             )
         }
     };
+    // Per tenant and kind of directory object: the last complete listing.
+    let inventory: Vec<Value> = syncs
+        .iter()
+        .map(|r| json!({ "tenant": r[0], "kind": r[1], "listed_at": r[2], "objects": r[3] }))
+        .collect();
     // A run the store could not record is newer than the stored one.
     let unrecorded = app.unrecorded_runs();
     for (name, run) in &unrecorded {
@@ -300,6 +315,7 @@ fn answer(app: &App, inv: &Invocation, destinations: Value, counted: bool) -> (u
         "state": state,
         "functions": functions,
         "collection": collection,
+        "inventory": inventory,
         "destinations": destinations,
     });
     (if ok { 200 } else { 503 }, body)

@@ -149,6 +149,14 @@ impl SqliteState {
         )
     }
 
+    /// Every tenant's and kind's last complete listing: tenant, kind, at, objects listed.
+    pub fn inventory_syncs(&self) -> Result<Vec<Vec<Value>>, StateError> {
+        self.query_rows(
+            "SELECT tenant, kind, at, listed FROM inventory_syncs ORDER BY tenant, kind",
+            &[],
+        )
+    }
+
     /// When `tenant`'s `kind` was last listed completely, and how many objects it had.
     pub fn inventory_synced(
         &self,
