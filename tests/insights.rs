@@ -925,3 +925,30 @@ fn the_kql_of_each_report_is_the_reviewed_text() {
         );
     }
 }
+
+/// A value that tries to break out of its string stays a value: the SQL binds it, the KQL
+/// escapes it, and the answer is simply empty.
+#[test]
+fn names_that_try_to_break_out_of_a_string_stay_strings() {
+    for app in [
+        "x' OR '1'='1",
+        "x\" | take 1 //",
+        "Microsoft Teams'); DROP TABLE inventory; --",
+    ] {
+        let a = ask("app-sign-in-failures", &[("app", app)]);
+        assert!(a.rows.is_empty(), "{app}: {:?}", a.rows);
+        let q = questions::ask("app-sign-in-failures", &[("app", app)]).unwrap();
+        let kql = q.plan(TENANT, &common(KqlTables::Entra)).kql;
+        let literal = shared::query::kql::lit(app);
+        assert!(
+            kql.contains(&format!("AppDisplayName =~ {literal}")),
+            "{kql}"
+        );
+    }
+    // The inventory is still there.
+    assert!(!ask("app-credentials", &[]).rows.is_empty());
+    let bad = questions::ask("inactive-users", &[("days", "99999")]).unwrap_err();
+    assert_eq!(bad.parameter, "days");
+    let bad = questions::ask("auth-registration", &[("role", "owner")]).unwrap_err();
+    assert_eq!(bad.parameter, "role");
+}
