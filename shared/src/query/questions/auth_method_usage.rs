@@ -5,13 +5,12 @@
 //! claim in the token; password hash sync, pass-through and cloud-only passwords are all
 //! "Password". Microsoft's `userSignInsByAuthMethodSummary` is delegated-only.
 
-use super::build::{Builder, Plan, SIGN_IN_TYPE, lists, sign_in_type};
+use super::build::{Builder, Plan, SIGN_IN_TYPE, counts_from, lists, sign_in_type};
 use super::{Asked, Query, Question, QuestionSpec};
 use crate::model::Category;
+use crate::query::Answer;
 use crate::query::params::{Common, ParamError};
-use crate::query::{Answer, int};
 use crate::registry::{AuthLevel, FunctionSpec, Method, Trigger};
-use serde_json::json;
 
 static SPEC: QuestionSpec = QuestionSpec {
     function: FunctionSpec {
@@ -97,12 +96,7 @@ impl Asked for Asking {
         }
     }
 
-    fn shape(&self, _c: &Common, mut a: Answer) -> Answer {
-        for r in &mut a.rows {
-            for v in r.iter_mut().skip(1) {
-                *v = json!(int(v));
-            }
-        }
-        a
+    fn shape(&self, _c: &Common, a: Answer) -> Answer {
+        counts_from(a, 1)
     }
 }

@@ -7,14 +7,13 @@
 //! Graph's: `user_type` (all, member, guest) and `role` (all, admin, user; admin is the row's
 //! `isAdmin`). Every row also splits its figure by user type and admin/non-admin.
 
-use super::build::{Plan, one_of};
+use super::build::{Plan, counts_from, one_of};
 use super::{Asked, Param, Query, Question, QuestionSpec};
 use crate::model::Category;
+use crate::query::Answer;
 use crate::query::params::{Common, ParamError};
-use crate::query::{Answer, int};
 use crate::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use rusqlite::types::Value as Sql;
-use serde_json::json;
 
 const PER: [&str; 2] = ["feature", "method"];
 const USER_TYPES: [&str; 3] = ["all", "member", "guest"];
@@ -165,12 +164,7 @@ impl Asked for Asking {
         }
     }
 
-    fn shape(&self, _c: &Common, mut a: Answer) -> Answer {
-        for r in &mut a.rows {
-            for v in r.iter_mut().skip(1) {
-                *v = json!(int(v));
-            }
-        }
-        a
+    fn shape(&self, _c: &Common, a: Answer) -> Answer {
+        counts_from(a, 1)
     }
 }

@@ -100,6 +100,17 @@ pub(super) fn sign_in_type(q: &BTreeMap<String, String>) -> Result<Category, Par
 pub(super) const DAY_SQL: &str = "substr(\"TimeGenerated\", 1, 10)";
 pub(super) const DAY_KQL: &str = "format_datetime(startofday(TimeGenerated), \"yyyy-MM-dd\")";
 
+/// Counts as JSON numbers from either backend (SQLite answers integers, the Log Analytics API
+/// may answer them as text): every cell of every row from column `first` on.
+pub(super) fn counts_from(mut a: crate::query::Answer, first: usize) -> crate::query::Answer {
+    for r in &mut a.rows {
+        for v in r.iter_mut().skip(first) {
+            *v = serde_json::json!(crate::query::int(v));
+        }
+    }
+    a
+}
+
 /// `values` as a SQL list of literals (for fixed, known values such as result codes) and as a
 /// KQL one.
 pub(super) fn lists(values: &[&str]) -> (String, String) {

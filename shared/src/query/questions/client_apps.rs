@@ -3,11 +3,10 @@
 //! authentication" workbook counts it, every client but the browser and modern apps:
 //! <https://learn.microsoft.com/en-us/entra/identity/monitoring-health/workbook-legacy-authentication>
 
-use super::build::{Builder, Plan};
+use super::build::{Builder, Plan, lists};
 use super::{Asked, Query, Question, QuestionSpec};
 use crate::model::Category;
 use crate::query::Answer;
-use crate::query::kql::lit;
 use crate::query::params::{Common, ParamError};
 use crate::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use serde_json::{Value, json};
@@ -50,16 +49,7 @@ impl Asked for ClientApps {
 
     fn plan(&self, tenant: &str, c: &Common) -> Plan {
         let b = Builder::new(self.category(), tenant, c);
-        let modern_sql = MODERN_CLIENTS
-            .iter()
-            .map(|m| format!("'{m}'"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let modern_kql = MODERN_CLIENTS
-            .iter()
-            .map(|m| lit(m))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let (modern_sql, modern_kql) = lists(&MODERN_CLIENTS);
         let sql = format!(
             "SELECT client, client NOT IN ({modern_sql}, ''), n, failures, users FROM (SELECT COALESCE(\"ClientAppUsed\", '') AS client, COUNT(*) AS n, SUM(\"ResultType\" != '0') AS failures, COUNT(DISTINCT lower(\"UserPrincipalName\")) AS users {} GROUP BY 1) ORDER BY n DESC, client",
             b.source_sql()

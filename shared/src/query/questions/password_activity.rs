@@ -3,14 +3,13 @@
 //! Auth Methods Activity workbook counts them (`AuditLogs` logged by "Self-service Password
 //! Management", by day and operation).
 
-use super::build::{Builder, DAY_KQL, DAY_SQL, Plan};
+use super::build::{Builder, DAY_KQL, DAY_SQL, Plan, counts_from};
 use super::{Asked, Query, Question, QuestionSpec};
 use crate::model::Category;
+use crate::query::Answer;
 use crate::query::kql::lit;
 use crate::query::params::{Common, ParamError};
-use crate::query::{Answer, int};
 use crate::registry::{AuthLevel, FunctionSpec, Method, Trigger};
-use serde_json::json;
 
 /// The audit service that logs self-service password resets and unlocks.
 pub const SSPR_SERVICE: &str = "Self-service Password Management";
@@ -72,12 +71,7 @@ impl Asked for PasswordActivity {
         }
     }
 
-    fn shape(&self, _c: &Common, mut a: Answer) -> Answer {
-        for r in &mut a.rows {
-            for v in r.iter_mut().skip(2) {
-                *v = json!(int(v));
-            }
-        }
-        a
+    fn shape(&self, _c: &Common, a: Answer) -> Answer {
+        counts_from(a, 2)
     }
 }
