@@ -173,7 +173,10 @@ fn run_executes_one_function_and_reports_failure_by_exit_code() {
 #[test]
 fn run_passes_parameters_to_an_http_function_and_names_what_is_wrong() {
     let dir = TempDir::new("run-params");
-    run_ok(dir.path(), &["run", "collect-provisioning"], &[]);
+    // A day of provisioning (a couple of hundred events): two hours of a 25-user tenant can
+    // hold none at all on an unlucky hour.
+    let day = [("ENTRA_MONITOR_BACKFILL_HOURS", "24")];
+    run_ok(dir.path(), &["run", "collect-provisioning"], &day);
     // A route parameter, a filter and the range, as name=value; the answer is the endpoint's.
     let logs = |limit: &str| -> Value {
         let limit = format!("limit={limit}");
@@ -181,7 +184,7 @@ fn run_passes_parameters_to_an_http_function_and_names_what_is_wrong() {
             "run",
             "logs",
             "category=ProvisioningLogs",
-            "last=3h",
+            "last=1d",
             &limit,
         ];
         serde_json::from_slice(&run_ok(dir.path(), &args, &[]).stdout).unwrap()
@@ -189,6 +192,25 @@ fn run_passes_parameters_to_an_http_function_and_names_what_is_wrong() {
     let all = logs("1000");
     let total = all["rows"].as_array().unwrap().len();
     assert!(total > 0, "{all}");
+    // A reader that stops early (`| head -c 10`) ends the output quietly, with no panic
+    // (the answer is larger than a pipe's buffer, so the write meets the closed pipe).
+    assert!(all.to_string().len() > 1 << 16);
+    let mut child = common::command(
+        dir.path(),
+        &["run", "logs", "category=ProvisioningLogs", "last=1d", "limit=1000"],
+        &[],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut head = [0u8; 10];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut head).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
     let answer = logs("1");
     assert_eq!(answer["question"], "logs");
     let rows = answer["rows"].as_array().unwrap();

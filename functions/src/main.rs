@@ -298,13 +298,24 @@ fn refuse_unsafe(command: &Command, config: &Config) -> Option<ExitCode> {
     None
 }
 
+/// Prints `text` to standard output. A reader that went away early (`| head`) is not a
+/// failure; any other write error is said and is one.
+fn print_out(text: &str) -> ExitCode {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("entra-monitor: cannot write to standard output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Prints `text`, or writes it to `out`.
 fn print_or_write(text: &str, out: Option<&std::path::Path>) -> ExitCode {
     match out {
-        None => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
+        None => print_out(text),
         Some(path) => match std::fs::write(path, text) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -482,9 +493,9 @@ async fn run_once(app: Arc<App>, name: &str, params: &[String]) -> ExitCode {
                 req.headers.insert("x-api-key".into(), key.trim().into());
             }
             let resp = app.handle_http(req, uuid::Uuid::new_v4().to_string()).await;
-            println!("{}", resp.body_text());
+            let printed = print_out(&format!("{}\n", resp.body_text()));
             if resp.status < 400 {
-                ExitCode::SUCCESS
+                printed
             } else {
                 ExitCode::FAILURE
             }
