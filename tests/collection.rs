@@ -257,6 +257,7 @@ async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
     let faults = Faults {
         unlicensed: vec![Category::SignInLogs],
         forbidden: vec![Category::UserRiskEvents],
+        unlicensed_workload_reports: true,
         ..Default::default()
     };
     let (server, base) = start(SimulatedTenant::new(3, 100), clock.clone(), faults).await;
@@ -312,6 +313,18 @@ async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
         "{error}"
     );
     assert_eq!(denied.requests, 1);
+    // Service principals' risk needs Workload ID Premium: said so, not a permission to grant.
+    for category in [
+        Category::ServicePrincipalRiskEvents,
+        Category::RiskyServicePrincipals,
+    ] {
+        let paused = collect_category(&store, &router, &source, category, t0, &settings, &always)
+            .await
+            .unwrap();
+        let error = paused.error.clone().unwrap();
+        assert!(error.contains("Workload ID Premium"), "{error}");
+        assert!(!paused.completed);
+    }
     let other = collect_category(
         &store,
         &router,

@@ -590,6 +590,30 @@ fn audit_detections_tell_risky_changes_from_routine_ones() {
         "{}",
         risky[0].evidence
     );
+    // The consent is about an app: the detection names its service principal.
+    let app = risky[0].service_principal.as_ref().unwrap();
+    assert_eq!(
+        (app.kind.as_str(), app.display_name.as_str()),
+        ("ServicePrincipal", "Helper")
+    );
+    // So is a credential added, with the key ids the event names.
+    let added = detect(
+        &[],
+        &[audit(
+            "k",
+            "Update application – Certificates and secrets management ",
+            json!([{ "id": "app-object-1", "type": "Application", "displayName": "crm-connector", "modifiedProperties": [
+                { "displayName": "KeyDescription", "oldValue": "[]", "newValue": "[\"[KeyIdentifier=5b1c,KeyType=Password,KeyUsage=Verify,DisplayName=backup]\", \"[KeyIdentifier=77aa,KeyType=AsymmetricX509Cert,KeyUsage=Verify,DisplayName=cert]\"]" }
+            ] }]),
+        )],
+        &History::default(),
+        &t,
+    );
+    assert_eq!(added[0].name, DetectionKind::AppCredentialAdded);
+    let app = added[0].service_principal.as_ref().unwrap();
+    assert_eq!(app.kind, "Application");
+    assert_eq!(app.id, "app-object-1");
+    assert_eq!(app.key_ids, ["5b1c", "77aa"]);
     assert!(
         detect(
             &[],
@@ -614,6 +638,8 @@ fn audit_detections_tell_risky_changes_from_routine_ones() {
     );
     assert_eq!(direct[0].name, DetectionKind::PrivilegedRoleOutsidePim);
     assert_eq!(direct[0].user, "eve@contoso.com");
+    // A detection about a user names no app.
+    assert!(direct[0].service_principal.is_none());
     assert!(
         detect(
             &[],
@@ -828,6 +854,7 @@ fn detection_of(name: DetectionKind, level: RiskLevel, key: &str) -> Detection {
         record_ids: vec![format!("{key}-r")],
         evidence: "8 failed passwords".into(),
         key: key.into(),
+        service_principal: None,
     }
 }
 

@@ -107,6 +107,66 @@ fn risk_samples() {
     assert_eq!(risky.unknown_fields, vec!["isGuest".to_string()]);
 }
 
+#[test]
+fn service_principal_risk_samples() {
+    let record = &sample("serviceprincipalriskdetections-list.json")[0];
+    let detection = normalise(Category::ServicePrincipalRiskEvents, "t", record).unwrap();
+    let c = &detection.columns;
+    assert_eq!(c["Type"], "AADServicePrincipalRiskEvents");
+    assert_eq!(c["RiskEventType"], "investigationsThreatIntelligence");
+    assert_eq!(c["ServicePrincipalDisplayName"], "Contoso App");
+    assert_eq!(
+        c["ServicePrincipalId"],
+        "99b8d28b-11ae-4e84-9bef-0e767e286grg"
+    );
+    assert_eq!(c["AppId"], "0grb38ac-a572-491d-a9db-b07197643457");
+    assert_eq!(c["KeyIds"][0], "9d9fea30-d8e3-481b-b57c-0ef569a989e5");
+    assert_eq!(c["AdditionalInfo"][0]["Key"], "alertUrl");
+    assert_eq!(c["OperationName"], "Service Principal Risk Detection");
+    assert_eq!(
+        detection.time.to_rfc3339(),
+        "2021-10-26T16:28:17.820297500+00:00"
+    );
+    assert!(
+        detection.unknown_fields.is_empty(),
+        "{:?}",
+        detection.unknown_fields
+    );
+    let risky = normalise(
+        Category::RiskyServicePrincipals,
+        "t",
+        &sample("riskyserviceprincipals-list.json")[0],
+    )
+    .unwrap();
+    let c = &risky.columns;
+    assert_eq!(c["Type"], "AADRiskyServicePrincipals");
+    assert_eq!(c["DisplayName"], "Contoso App");
+    assert_eq!(c["AccountEnabled"], true);
+    assert_eq!(c["ServicePrincipalType"], "Application");
+    assert_eq!(c["RiskLevel"], "high");
+    assert!(
+        risky.unknown_fields.is_empty(),
+        "{:?}",
+        risky.unknown_fields
+    );
+    // Records that do not say what they are are told apart from users' by their properties.
+    use shared::import::classify::graph_category;
+    assert_eq!(
+        graph_category(record.as_object().unwrap()),
+        Ok(Category::ServicePrincipalRiskEvents)
+    );
+    let user = &sample("riskdetections-list.json")[0];
+    assert_eq!(
+        graph_category(user.as_object().unwrap()),
+        Ok(Category::UserRiskEvents)
+    );
+    let risky = &sample("riskyserviceprincipals-list.json")[0];
+    assert_eq!(
+        graph_category(risky.as_object().unwrap()),
+        Ok(Category::RiskyServicePrincipals)
+    );
+}
+
 /// Mutates a record in seeded, hostile ways: wrong types, deep nesting, huge and odd strings,
 /// removed properties.
 fn mutate(rng: &mut fastrand::Rng, v: &Value, depth: usize) -> Value {
@@ -168,6 +228,14 @@ fn adversarial_records_get_errors_never_panics() {
         (Category::ProvisioningLogs, sample("provisioning-list.json")),
         (Category::UserRiskEvents, sample("riskdetections-list.json")),
         (Category::RiskyUsers, sample("riskyuser-get.json")),
+        (
+            Category::ServicePrincipalRiskEvents,
+            sample("serviceprincipalriskdetections-list.json"),
+        ),
+        (
+            Category::RiskyServicePrincipals,
+            sample("riskyserviceprincipals-list.json"),
+        ),
     ];
     let (mut accepted, mut refused) = (0, 0);
     for round in 0..4000 {
@@ -175,7 +243,7 @@ fn adversarial_records_get_errors_never_panics() {
         let record = mutate(&mut rng, &records[round % records.len()], 0);
         // Any category may receive any record (a misrouted page).
         let category = if round % 7 == 0 {
-            Category::ALL[rng.usize(..8)]
+            Category::ALL[rng.usize(..Category::ALL.len())]
         } else {
             *category
         };
@@ -249,7 +317,13 @@ fn generated(category: Category) -> Vec<Value> {
     use chrono::TimeZone;
     let tenant = shared::simulated::SimulatedTenant::new(1, 300);
     let from = chrono::Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
-    let days = if matches!(category, Category::UserRiskEvents | Category::RiskyUsers) {
+    let days = if matches!(
+        category,
+        Category::UserRiskEvents
+            | Category::RiskyUsers
+            | Category::ServicePrincipalRiskEvents
+            | Category::RiskyServicePrincipals
+    ) {
         14
     } else {
         1
@@ -294,6 +368,16 @@ fn simulated_records_have_every_property_of_the_published_examples() {
             Category::RiskyUsers,
             "riskyuser-get.json",
             sample("riskyuser-get.json")[0].clone(),
+        ),
+        (
+            Category::ServicePrincipalRiskEvents,
+            "serviceprincipalriskdetections-list.json",
+            sample("serviceprincipalriskdetections-list.json")[0].clone(),
+        ),
+        (
+            Category::RiskyServicePrincipals,
+            "riskyserviceprincipals-list.json",
+            sample("riskyserviceprincipals-list.json")[0].clone(),
         ),
     ] {
         let records = generated(category);

@@ -71,13 +71,15 @@ async fn serve_runs_timers_on_schedule_and_stops_cleanly_on_sigterm() {
     // and health shows where each stands.
     let mut collection = Vec::new();
     let start = Instant::now();
-    let done = |c: &Vec<Value>| c.len() == 8 && c.iter().all(|c| c["watermark"].is_string());
+    let categories = shared::model::Category::ALL.len();
+    let done =
+        |c: &Vec<Value>| c.len() == categories && c.iter().all(|c| c["watermark"].is_string());
     while !done(&collection) && start.elapsed() < Duration::from_secs(30) {
         let h: Value = get_json(&client, &health_url).await;
         collection = h["collection"].as_array().unwrap().clone();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(collection.len(), 8, "{collection:#?}");
+    assert_eq!(collection.len(), categories, "{collection:#?}");
     for c in &collection {
         assert!(
             c["watermark"].is_string() && c["lag_seconds"].as_i64().unwrap() >= 0,
@@ -197,7 +199,13 @@ fn run_passes_parameters_to_an_http_function_and_names_what_is_wrong() {
     assert!(all.to_string().len() > 1 << 16);
     let mut child = common::command(
         dir.path(),
-        &["run", "logs", "category=ProvisioningLogs", "last=1d", "limit=1000"],
+        &[
+            "run",
+            "logs",
+            "category=ProvisioningLogs",
+            "last=1d",
+            "limit=1000",
+        ],
         &[],
     )
     .stdout(std::process::Stdio::piped())

@@ -53,7 +53,7 @@ async fn detections_after_collection_list_the_days_attacks() {
             ("ENTRA_MONITOR_BACKFILL_HOURS", "72"),
             (
                 "ENTRA_MONITOR_CATEGORIES",
-                "SignInLogs,AuditLogs,RiskyUsers",
+                "SignInLogs,AuditLogs,RiskyUsers,ServicePrincipalRiskEvents",
             ),
             // Dismissals written back to (simulated) Graph, and read back from it at once.
             ("ENTRA_MONITOR_RISK_WRITE_BACK", "true"),
@@ -70,6 +70,10 @@ async fn detections_after_collection_list_the_days_attacks() {
             ("ENTRA_MONITOR_STORAGE_FOLDER", &archive_text),
             ("ENTRA_MONITOR_ROUTES_USERRISKEVENTS", "embedded,storage"),
             ("ENTRA_MONITOR_ROUTES_RISKYUSERS", "embedded,storage"),
+            (
+                "ENTRA_MONITOR_ROUTES_SERVICEPRINCIPALRISKEVENTS",
+                "embedded,storage",
+            ),
         ],
     );
     let base = format!("http://{listen}");
@@ -268,6 +272,35 @@ async fn detections_after_collection_list_the_days_attacks() {
     listed.sort();
     // The listing covers three days; every detection stored was routed once.
     assert_eq!(routed, listed);
+    // Those about an app (a credential added to it, a consent to it) were also routed as that
+    // app's service principal risk, naming it, beside Microsoft's for service principals.
+    let about_apps: Vec<String> = listed
+        .iter()
+        .filter(|(n, _)| n == "appCredentialAdded" || n == "highPrivilegeConsent")
+        .map(|(n, _)| n.clone())
+        .collect();
+    assert!(!about_apps.is_empty(), "{listed:?}");
+    let service_principal_events = archived("serviceprincipalriskevents");
+    let mut about_apps_routed: Vec<String> = service_principal_events
+        .iter()
+        .filter(|e| e["properties"]["source"] == "entra-monitor")
+        .map(|e| {
+            let named = &e["properties"]["servicePrincipalDisplayName"];
+            assert!(named.as_str().is_some_and(|n| !n.is_empty()), "{e}");
+            e["properties"]["riskEventType"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    about_apps_routed.sort();
+    assert_eq!(about_apps_routed, about_apps);
+    assert!(
+        service_principal_events
+            .iter()
+            .any(|e| e["properties"]["source"] == "IdentityProtection"),
+        "Microsoft's service principal risk detections are collected too"
+    );
     let table = get("/api/logs/UserRiskEvents?last=3d&limit=1000").await;
     let ours = table["rows"]
         .as_array()

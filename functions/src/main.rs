@@ -82,7 +82,8 @@ enum Command {
         format: Option<String>,
         /// Every record is of this category (SignInLogs, NonInteractiveUserSignInLogs,
         /// ServicePrincipalSignInLogs, ManagedIdentitySignInLogs, AuditLogs, ProvisioningLogs,
-        /// RiskyUsers, UserRiskEvents), for records that do not say.
+        /// RiskyUsers, UserRiskEvents, ServicePrincipalRiskEvents, RiskyServicePrincipals), for
+        /// records that do not say.
         #[arg(long)]
         category: Option<String>,
     },

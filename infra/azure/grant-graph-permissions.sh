@@ -6,8 +6,9 @@
 #   User.Read.All                 the inventory's users (their signInActivity also needs AuditLog.Read.All and P1)
 #   RoleManagement.Read.Directory the inventory's directory role definitions and assignments
 #   Policy.Read.All               the inventory's Conditional Access policies
-#   IdentityRiskEvent.Read.All    risk detections (AADUserRiskEvents)
+#   IdentityRiskEvent.Read.All    risk detections (AADUserRiskEvents, AADServicePrincipalRiskEvents)
 #   IdentityRiskyUser.Read.All    risky users (AADRiskyUsers)
+#   IdentityRiskyServicePrincipal.Read.All  risky service principals (AADRiskyServicePrincipals; Workload ID Premium)
 #   IdentityRiskyUser.ReadWrite.All  only with --risk-write-back (ENTRA_MONITOR_RISK_WRITE_BACK=true)
 # Needs the Azure CLI signed in as someone allowed to grant them (Privileged Role Administrator
 # or Global Administrator).
@@ -21,7 +22,7 @@ if [ -z "$principal" ] || [[ "$principal" == --* ]]; then
 fi
 shift
 dry_run=false
-permissions=(AuditLog.Read.All Application.Read.All User.Read.All RoleManagement.Read.Directory Policy.Read.All IdentityRiskEvent.Read.All IdentityRiskyUser.Read.All)
+permissions=(AuditLog.Read.All Application.Read.All User.Read.All RoleManagement.Read.Directory Policy.Read.All IdentityRiskEvent.Read.All IdentityRiskyUser.Read.All IdentityRiskyServicePrincipal.Read.All)
 for arg in "$@"; do
     case "$arg" in
         --dry-run) dry_run=true ;;

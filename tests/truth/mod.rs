@@ -13,8 +13,8 @@ pub fn key_columns(
     let text = |path: &str| as_text(record.pointer(path));
     let time_field = match category {
         C::AuditLogs | C::ProvisioningLogs => "/activityDateTime",
-        C::RiskyUsers => "/riskLastUpdatedDateTime",
-        C::UserRiskEvents => "/lastUpdatedDateTime",
+        C::RiskyUsers | C::RiskyServicePrincipals => "/riskLastUpdatedDateTime",
+        C::UserRiskEvents | C::ServicePrincipalRiskEvents => "/lastUpdatedDateTime",
         _ => "/createdDateTime",
     };
     let time = chrono::DateTime::parse_from_rfc3339(&text(time_field))
@@ -58,6 +58,17 @@ pub fn key_columns(
             ("UserPrincipalName", "/userPrincipalName"),
             ("RiskEventType", "/riskEventType"),
             ("IpAddress", "/ipAddress"),
+        ],
+        C::RiskyServicePrincipals => &[
+            ("AppId", "/appId"),
+            ("DisplayName", "/displayName"),
+            ("RiskLevel", "/riskLevel"),
+            ("RiskState", "/riskState"),
+        ],
+        C::ServicePrincipalRiskEvents => &[
+            ("ServicePrincipalId", "/servicePrincipalId"),
+            ("RiskEventType", "/riskEventType"),
+            ("KeyIds", "/keyIds"),
         ],
     };
     out.extend(more.iter().map(|(column, path)| (*column, text(path))));

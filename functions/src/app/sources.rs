@@ -202,7 +202,10 @@ pub struct TenantSource {
 impl TenantSource {
     pub fn for_category(&self, category: Category) -> &Source {
         match category {
-            Category::UserRiskEvents | Category::RiskyUsers => &self.identity_protection,
+            Category::UserRiskEvents
+            | Category::RiskyUsers
+            | Category::ServicePrincipalRiskEvents
+            | Category::RiskyServicePrincipals => &self.identity_protection,
             _ => &self.reports,
         }
     }

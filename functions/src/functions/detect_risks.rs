@@ -72,7 +72,7 @@ pub async fn detect_tenant(
         )
     } else {
         format!(
-            "tenant {}: {} sign-ins and {} audit events read, {} new detections{}; {} detections and {} risky users routed{alerted}",
+            "tenant {}: {} sign-ins and {} audit events read, {} new detections{}; {} detections ({} about apps, also as their service principals' risk) and {} risky users routed{alerted}",
             t.name,
             report.sign_ins,
             report.audits,
@@ -83,6 +83,7 @@ pub async fn detect_tenant(
                 String::new()
             },
             published.detections,
+            published.service_principal_detections,
             published.risky_users
         )
     };

@@ -121,6 +121,22 @@ pub struct Detection {
     pub evidence: String,
     /// Identifies the incident, so a re-read does not report it twice.
     pub key: String,
+    /// The app the evidence is about, when it is about one (a credential added to it, a
+    /// consent to it): the detection is then also published as that service principal's risk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_principal: Option<AppSubject>,
+}
+
+/// An app registration or service principal a detection is about, as the audit event names it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppSubject {
+    /// The object id of the audit event's target.
+    pub id: String,
+    /// `Application` (an app registration) or `ServicePrincipal`.
+    pub kind: String,
+    pub display_name: String,
+    /// The key credentials involved (`KeyIdentifier`s of a credential added).
+    pub key_ids: Vec<String>,
 }
 
 /// What is usual for each user — the networks (ASN), countries and devices of their sign-ins —
@@ -198,6 +214,7 @@ fn detection(
         last_seen: last,
         record_ids: records.iter().map(|r| r.id.clone()).collect(),
         evidence,
+        service_principal: None,
         key: format!(
             "{name}:{}:{}:{}",
             user.to_ascii_lowercase(),

@@ -1,12 +1,13 @@
 //! Our detections and risky users as rows of the Entra tables `AADUserRiskEvents` and
-//! `AADRiskyUsers` — built as the Graph `riskDetection` / `riskyUser` records Microsoft would
-//! send, then shaped by the same normalisation as collected ones — routed like those categories
+//! `AADRiskyUsers` (and a detection about an app also as a row of
+//! `AADServicePrincipalRiskEvents`) — built as the Graph `riskDetection` / `riskyUser` /
+//! `servicePrincipalRiskDetection` records Microsoft would send, then shaped by the same normalisation as collected ones — routed like those categories
 //! (embedded store, Storage, Log Analytics, Event Hubs). Ours say so: `Source` is
 //! `entra-monitor` on a detection, `SourceSystem` on both, and their ids start with
 //! `entra-monitor`, so they never collide with Microsoft's.
 
 use super::risky::RiskyUser;
-use super::{Detection, SOURCE};
+use super::{AppSubject, Detection, SOURCE};
 use crate::clock::Timestamp;
 use crate::destinations::router::Router;
 use crate::model::Category;
@@ -58,6 +59,47 @@ pub fn detection_record(d: &Detection, detected: DateTime<Utc>) -> Value {
     })
 }
 
+/// The `servicePrincipalRiskDetection` Graph would send for one of ours about an app: the
+/// same detection, naming the app. An app registration's object id is not a service
+/// principal's, so it goes in `additionalInfo` (`applicationObjectId`) and
+/// `servicePrincipalId` stays empty.
+pub fn service_principal_detection_record(
+    d: &Detection,
+    app: &AppSubject,
+    detected: DateTime<Utc>,
+) -> Value {
+    let mut info = vec![
+        json!({ "Key": "evidence", "Value": d.evidence }),
+        json!({ "Key": "recordIds", "Value": d.record_ids.join(",") }),
+        json!({ "Key": "initiatedBy", "Value": d.user }),
+    ];
+    let service_principal = if app.kind == "ServicePrincipal" {
+        Some(app.id.as_str())
+    } else {
+        info.push(json!({ "Key": "applicationObjectId", "Value": app.id }));
+        None
+    };
+    // The user's detection with the user's properties replaced by the app's.
+    let mut record = detection_record(d, detected);
+    if let Some(r) = record.as_object_mut() {
+        for user_property in ["userId", "userDisplayName", "userPrincipalName"] {
+            r.remove(user_property);
+        }
+        for (k, v) in [
+            ("id", json!(id_of("sp-detection", &d.key))),
+            ("activity", json!("servicePrincipal")),
+            ("servicePrincipalId", json!(service_principal)),
+            ("servicePrincipalDisplayName", json!(app.display_name)),
+            ("appId", Value::Null),
+            ("keyIds", json!(app.key_ids)),
+            ("additionalInfo", json!(Value::Array(info).to_string())),
+        ] {
+            r.insert(k.into(), v);
+        }
+    }
+    record
+}
+
 /// The `riskyUser` Graph would send for one of ours.
 pub fn risky_user_record(u: &RiskyUser) -> Value {
     json!({
@@ -94,6 +136,8 @@ fn stored(category: Category, tenant: &str, record: Value) -> Option<StoredRow> 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Published {
     pub detections: i64,
+    /// The same detections about an app, as its service principal's risk.
+    pub service_principal_detections: i64,
     pub risky_users: i64,
     pub batches: i64,
 }
@@ -119,6 +163,17 @@ pub fn publish(
                 .collect::<Vec<_>>(),
         ),
         (
+            Category::ServicePrincipalRiskEvents,
+            detections
+                .iter()
+                .filter_map(|d| {
+                    let app = d.service_principal.as_ref()?;
+                    let record = service_principal_detection_record(d, app, now);
+                    stored(Category::ServicePrincipalRiskEvents, tenant, record)
+                })
+                .collect(),
+        ),
+        (
             Category::RiskyUsers,
             users
                 .iter()
@@ -136,6 +191,7 @@ pub fn publish(
         let written = write.new + write.updated;
         match category {
             Category::UserRiskEvents => out.detections += written,
+            Category::ServicePrincipalRiskEvents => out.service_principal_detections += written,
             _ => out.risky_users += written,
         }
         out.batches += write.batches;

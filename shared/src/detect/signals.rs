@@ -253,7 +253,34 @@ fn audit(
         record_ids: vec![e.id.clone()],
         evidence,
         key: format!("{name}:{}", e.id),
+        service_principal: None,
     }
+}
+
+/// The app registration or service principal an audit event changed, with the key ids named
+/// in its `KeyDescription` (`[KeyIdentifier=…,KeyType=…]`).
+fn app_subject(e: &AuditEvent) -> Option<super::AppSubject> {
+    let (kind, target) = ["ServicePrincipal", "Application"]
+        .into_iter()
+        .find_map(|k| e.target_of(k).map(|t| (k, t)))?;
+    let key_ids = e
+        .modified("KeyDescription")
+        .unwrap_or_default()
+        .split("KeyIdentifier=")
+        .skip(1)
+        .filter_map(|s| s.split([',', ']']).next())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    Some(super::AppSubject {
+        id: target["id"].as_str().unwrap_or_default().to_string(),
+        kind: kind.to_string(),
+        display_name: target["displayName"]
+            .as_str()
+            .unwrap_or("(unnamed app)")
+            .to_string(),
+        key_ids,
+    })
 }
 
 /// The detection an audit event is, if any.
@@ -304,7 +331,7 @@ fn consent(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
         .target_of("ServicePrincipal")
         .and_then(|t| t["displayName"].as_str())
         .unwrap_or("(unnamed app)");
-    Some(audit(
+    let mut d = audit(
         e,
         DetectionKind::HighPrivilegeConsent,
         RiskLevel::High,
@@ -319,7 +346,9 @@ fn consent(e: &AuditEvent, t: &Thresholds) -> Option<Detection> {
             },
             risky.join(", ")
         ),
-    ))
+    );
+    d.service_principal = app_subject(e);
+    Some(d)
 }
 
 /// A credential added to an app (not Entra's own rotation of a managed identity's).
@@ -330,13 +359,15 @@ fn credential_added(e: &AuditEvent) -> Detection {
         .and_then(|t| t["displayName"].as_str())
         .unwrap_or("(unnamed app)");
     let key = e.modified("KeyDescription").unwrap_or_default();
-    audit(
+    let mut d = audit(
         e,
         DetectionKind::AppCredentialAdded,
         RiskLevel::Medium,
         &e.actor,
         format!("{} added a credential to {app}: {key}", e.actor),
-    )
+    );
+    d.service_principal = app_subject(e);
+    d
 }
 
 /// A privileged role assigned directly, not through PIM.

@@ -58,6 +58,11 @@ pub fn detect_format(obj: &Map<String, Value>) -> Option<Format> {
     None
 }
 
+/// Every category's name or table, for messages.
+fn listed(name: fn(Category) -> &'static str) -> String {
+    Category::ALL.map(name).join(", ")
+}
+
 /// The category whose Log Analytics table is `table` (`SigninLogs`, `AADRiskyUsers`, ...).
 pub fn table_category(table: &str) -> Option<Category> {
     Category::ALL
@@ -123,7 +128,7 @@ pub fn graph_category(obj: &Map<String, Value>) -> Result<Category, String> {
     }
     if !has("createdDateTime") {
         return Err(
-            "not a Graph record this imports: no signIn, directoryAudit, provisioningObjectSummary, riskDetection or riskyUser properties"
+            "not a Graph record this imports: no signIn, directoryAudit, provisioningObjectSummary, riskDetection, riskyUser, servicePrincipalRiskDetection or riskyServicePrincipal properties"
                 .into(),
         );
     }
@@ -203,7 +208,8 @@ pub fn classify(record: Value, options: &Options) -> Result<Classified, Refusal>
                 Some(c) => c,
                 None => named.parse::<Category>().map_err(|_| {
                     Refusal::Record(format!(
-                        "diagnostic-settings category \"{named}\" is not an Entra activity log this imports (SignInLogs, NonInteractiveUserSignInLogs, ServicePrincipalSignInLogs, ManagedIdentitySignInLogs, AuditLogs, ProvisioningLogs, RiskyUsers, UserRiskEvents)"
+                        "diagnostic-settings category \"{named}\" is not an Entra activity log this imports ({})",
+                        listed(Category::name)
                     ))
                 })?,
             };
@@ -244,7 +250,8 @@ pub fn classify(record: Value, options: &Options) -> Result<Classified, Refusal>
                     (None, None) => match get("Type") {
                         Some(t) => {
                             return Err(Refusal::Record(format!(
-                                "table \"{t}\" is not an Entra activity log table this imports (SigninLogs, AADNonInteractiveUserSignInLogs, AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs, AuditLogs, AADProvisioningLogs, AADRiskyUsers, AADUserRiskEvents), nor do its columns say which one it is"
+                                "table \"{t}\" is not an Entra activity log table this imports ({}), nor do its columns say which one it is",
+                                listed(Category::table)
                             )));
                         }
                         None => {
@@ -433,6 +440,14 @@ mod tests {
             (
                 json!({"Id": "1", "RiskLastUpdatedDateTime": "2026-11-27T10:00:00Z"}),
                 Some(Category::RiskyUsers),
+            ),
+            (
+                json!({"Id": "1", "RiskEventType": "leakedCredentials", "ServicePrincipalDisplayName": "crm"}),
+                Some(Category::ServicePrincipalRiskEvents),
+            ),
+            (
+                json!({"Id": "1", "RiskLastUpdatedDateTime": "2026-11-27T10:00:00Z", "ServicePrincipalType": "Application"}),
+                Some(Category::RiskyServicePrincipals),
             ),
             (
                 json!({"Id": "1", "JobId": "j"}),

@@ -20,6 +20,8 @@ pub enum Category {
     ProvisioningLogs,
     UserRiskEvents,
     RiskyUsers,
+    ServicePrincipalRiskEvents,
+    RiskyServicePrincipals,
 }
 
 /// Where Graph serves a category's records
@@ -43,6 +45,8 @@ pub enum Mapping {
     Provisioning,
     RiskEvent,
     RiskyUser,
+    ServicePrincipalRiskEvent,
+    RiskyServicePrincipal,
 }
 
 /// Where a field of the export record comes from.
@@ -82,11 +86,13 @@ pub struct Definition {
     pub columns: &'static [Column],
     pub mapping: Mapping,
     pub export: ExportFields,
-    /// Graph properties only this category's records have, for imports that do not say what
-    /// they hold. Empty for the sign-in kinds, which share a resource and are told apart by
-    /// `signInEventTypes` and their other properties.
+    /// Graph properties that say a record is this category's, for imports that do not say
+    /// what they hold: the category whose markers a record has most of is its category (a
+    /// service principal's risk detection has the user's marker and one more). Empty for the
+    /// sign-in kinds, which share a resource and are told apart by `signInEventTypes` and
+    /// their other properties.
     pub graph_markers: &'static [&'static str],
-    /// The same for Log Analytics rows: columns only this table has.
+    /// The same for Log Analytics rows, by column.
     pub column_markers: &'static [&'static str],
 }
 
@@ -236,8 +242,43 @@ const RISKY_USERS: Definition = Definition {
     column_markers: &["RiskLastUpdatedDateTime"],
 };
 
+const SERVICE_PRINCIPAL_RISK_EVENTS: Definition = Definition {
+    name: "ServicePrincipalRiskEvents",
+    table: "AADServicePrincipalRiskEvents",
+    // Workload ID Premium; without it Graph refuses and the category is paused.
+    graph: v1("identityProtection/servicePrincipalRiskDetections"),
+    time_property: "lastUpdatedDateTime",
+    overlap_hours: 48,
+    columns: tables::SERVICE_PRINCIPAL_RISK_EVENTS,
+    mapping: Mapping::ServicePrincipalRiskEvent,
+    export: ExportFields {
+        operation: Fixed("Service Principal Risk Detection"),
+        caller_ip: Col("IpAddress"),
+        identity: Col("ServicePrincipalDisplayName"),
+    },
+    graph_markers: &["riskEventType", "servicePrincipalDisplayName"],
+    column_markers: &["RiskEventType", "ServicePrincipalDisplayName"],
+};
+
+const RISKY_SERVICE_PRINCIPALS: Definition = Definition {
+    name: "RiskyServicePrincipals",
+    table: "AADRiskyServicePrincipals",
+    graph: v1("identityProtection/riskyServicePrincipals"),
+    time_property: "riskLastUpdatedDateTime",
+    overlap_hours: 48,
+    columns: tables::RISKY_SERVICE_PRINCIPALS,
+    mapping: Mapping::RiskyServicePrincipal,
+    export: ExportFields {
+        operation: Fixed("Risky service principal"),
+        caller_ip: Null,
+        identity: Col("DisplayName"),
+    },
+    graph_markers: &["riskLastUpdatedDateTime", "servicePrincipalType"],
+    column_markers: &["RiskLastUpdatedDateTime", "ServicePrincipalType"],
+};
+
 impl Category {
-    pub const ALL: [Category; 8] = [
+    pub const ALL: [Category; 10] = [
         Category::SignInLogs,
         Category::NonInteractiveUserSignInLogs,
         Category::ServicePrincipalSignInLogs,
@@ -246,6 +287,8 @@ impl Category {
         Category::ProvisioningLogs,
         Category::UserRiskEvents,
         Category::RiskyUsers,
+        Category::ServicePrincipalRiskEvents,
+        Category::RiskyServicePrincipals,
     ];
 
     /// Everything about the category.
@@ -259,6 +302,8 @@ impl Category {
             Category::ProvisioningLogs => &PROVISIONING,
             Category::UserRiskEvents => &USER_RISK_EVENTS,
             Category::RiskyUsers => &RISKY_USERS,
+            Category::ServicePrincipalRiskEvents => &SERVICE_PRINCIPAL_RISK_EVENTS,
+            Category::RiskyServicePrincipals => &RISKY_SERVICE_PRINCIPALS,
         }
     }
 
@@ -272,18 +317,30 @@ impl Category {
         self.definition().table
     }
 
-    /// The category whose Graph records alone carry one of these properties, if any.
+    /// The category whose Graph markers a record has most of, if it has any.
     pub fn by_graph_marker(has: impl Fn(&str) -> bool) -> Option<Category> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.definition().graph_markers.iter().any(|m| has(m)))
+        Self::most_markers(|d| d.graph_markers, has)
     }
 
-    /// The category whose table alone has one of these columns, if any.
+    /// The category whose column markers a row has most of, if it has any.
     pub fn by_column_marker(has: impl Fn(&str) -> bool) -> Option<Category> {
+        Self::most_markers(|d| d.column_markers, has)
+    }
+
+    fn most_markers(
+        markers: impl Fn(&Definition) -> &'static [&'static str],
+        has: impl Fn(&str) -> bool,
+    ) -> Option<Category> {
+        // The first of the categories with the most (`max_by_key` would take the last).
         Self::ALL
             .into_iter()
-            .find(|c| c.definition().column_markers.iter().any(|m| has(m)))
+            .map(|c| (markers(c.definition()).iter().filter(|m| has(m)).count(), c))
+            .filter(|(n, _)| *n > 0)
+            .fold(None, |best: Option<(usize, Category)>, (n, c)| match best {
+                Some((most, _)) if most >= n => best,
+                _ => Some((n, c)),
+            })
+            .map(|(_, c)| c)
     }
 }
 
@@ -329,37 +386,31 @@ mod tests {
     }
 
     #[test]
-    fn recognition_markers_are_unambiguous_and_real_columns() {
-        // Recognition tries the categories in order: a marker two categories shared would
-        // make the answer depend on that order.
+    fn recognition_markers_pick_their_own_category() {
+        // A row with every column of a table is recognised as that table's category, and a
+        // Graph record with every marker of a category as that category: no other category
+        // has as many of them.
         for a in Category::ALL {
             let da = a.definition();
-            for b in Category::ALL.into_iter().filter(|b| *b != a) {
-                let db = b.definition();
-                assert!(
-                    !da.graph_markers
-                        .iter()
-                        .any(|m| db.graph_markers.contains(m))
-                );
-                assert!(
-                    !da.column_markers
-                        .iter()
-                        .any(|m| db.column_markers.contains(m))
-                );
-                // A column marker names a column of its own table only.
-                for m in da.column_markers {
-                    assert!(
-                        !db.columns.iter().any(|(n, _)| n == m),
-                        "{m} is in {b}'s table"
-                    );
-                }
+            let columns: Vec<&str> = da.columns.iter().map(|(n, _)| *n).collect();
+            let by_columns = Category::by_column_marker(|m| columns.contains(&m));
+            let by_markers = Category::by_graph_marker(|m| da.graph_markers.contains(&m));
+            if da.column_markers.is_empty() {
+                // The sign-in tables are told apart by other columns.
+                assert_eq!(by_columns, None, "{a}");
+                assert_eq!(by_markers, None, "{a}");
+                continue;
             }
+            assert_eq!(by_columns, Some(a));
+            assert_eq!(by_markers, Some(a));
             for m in da.column_markers {
-                assert!(
-                    da.columns.iter().any(|(n, _)| n == m),
-                    "{m} not in {a}'s table"
-                );
+                assert!(columns.contains(m), "{m} not in {a}'s table");
             }
         }
+        // One marker of two is the other category's.
+        assert_eq!(
+            Category::by_graph_marker(|m| m == "riskEventType"),
+            Some(Category::UserRiskEvents)
+        );
     }
 }

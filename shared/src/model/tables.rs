@@ -421,6 +421,54 @@ pub(super) const USER_RISK_EVENTS: &[Column] = &[
     ("UserPrincipalName", Str),
 ];
 
+pub(super) const SERVICE_PRINCIPAL_RISK_EVENTS: &[Column] = &[
+    ("Activity", Str),
+    ("ActivityDateTime", DateTime),
+    ("AdditionalInfo", Dynamic),
+    ("AppId", Str),
+    ("CorrelationId", Str),
+    ("DetectedDateTime", DateTime),
+    ("DetectionTimingType", Str),
+    ("Id", Str),
+    ("IpAddress", Str),
+    ("KeyIds", Dynamic),
+    ("LastUpdatedDateTime", DateTime),
+    ("Location", Dynamic),
+    ("OperationName", Str),
+    ("RequestId", Str),
+    ("RiskDetail", Str),
+    ("RiskEventType", Str),
+    ("RiskLevel", Str),
+    ("RiskState", Str),
+    ("ServicePrincipalDisplayName", Str),
+    ("ServicePrincipalId", Str),
+    ("Source", Str),
+    ("SourceSystem", Str),
+    ("TenantId", Str),
+    ("TimeGenerated", DateTime),
+    ("TokenIssuerType", Str),
+    ("Type", Str),
+];
+
+pub(super) const RISKY_SERVICE_PRINCIPALS: &[Column] = &[
+    ("AccountEnabled", Bool),
+    ("AppId", Str),
+    ("CorrelationId", Str),
+    ("DisplayName", Str),
+    ("Id", Str),
+    ("IsProcessing", Bool),
+    ("OperationName", Str),
+    ("RiskDetail", Str),
+    ("RiskLastUpdatedDateTime", DateTime),
+    ("RiskLevel", Str),
+    ("RiskState", Str),
+    ("ServicePrincipalType", Str),
+    ("SourceSystem", Str),
+    ("TenantId", Str),
+    ("TimeGenerated", DateTime),
+    ("Type", Str),
+];
+
 /// The columns of a category's table.
 pub fn columns(category: Category) -> &'static [Column] {
     category.definition().columns

@@ -6,7 +6,7 @@
 //! becomes visible through the API, because Entra publishes records late (<https://learn.microsoft.com/en-us/entra/identity/monitoring-health/reference-reports-latencies>).
 
 use super::directory::{Directory, ROLES, guid_from};
-use super::record::{SimRecord, delay_for, id, ip, iso, location};
+use super::record::{SimRecord, delay_for, id, ip, iso, location, poisson};
 use super::sign_ins::user_sign_in;
 use crate::model::Category;
 use chrono::{DateTime, Duration, Timelike, Utc};
@@ -119,6 +119,19 @@ pub fn minute_records(
                 push(&mut rng, t, json);
             }
         }
+        Category::ServicePrincipalRiskEvents | Category::RiskyServicePrincipals => {
+            // Both come from the detections' stream: a risky service principal is the state a
+            // detection leaves.
+            let mut drawn = Rng::with_seed(mix(seed, Category::ServicePrincipalRiskEvents, minute));
+            for (t, detection) in super::workload_risk::detections(&mut drawn, dir, minute_start) {
+                let json = if category == Category::ServicePrincipalRiskEvents {
+                    detection
+                } else {
+                    super::workload_risk::risky(&detection)
+                };
+                push(&mut rng, t, json);
+            }
+        }
     }
     out.extend(super::attacks::minute_records(
         seed,
@@ -134,19 +147,6 @@ fn in_hours(hour: u32, start: u32, end: u32) -> bool {
         (start..end).contains(&hour)
     } else {
         hour >= start || hour < end
-    }
-}
-
-fn poisson(rng: &mut Rng, lambda: f64) -> usize {
-    // Knuth's method; lambda here is always small.
-    let l = (-lambda).exp();
-    let (mut k, mut p) = (0, 1.0);
-    loop {
-        p *= rng.f64();
-        if p <= l || k > 1000 {
-            return k;
-        }
-        k += 1;
     }
 }
 

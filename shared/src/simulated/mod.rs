@@ -17,6 +17,7 @@ mod record;
 pub mod server;
 mod sign_ins;
 pub mod usage_reports;
+mod workload_risk;
 
 use crate::model::Category;
 pub use attacks::{Attack, AttackKind};
@@ -94,7 +95,7 @@ mod tests {
                 "{c} differs between runs"
             );
             total += a.len();
-            if c != Category::RiskyUsers {
+            if !matches!(c, Category::RiskyUsers | Category::RiskyServicePrincipals) {
                 let ids: BTreeSet<&str> = a.iter().map(|r| r.id.as_str()).collect();
                 assert_eq!(ids.len(), a.len(), "{c} has duplicate ids");
             }

@@ -73,7 +73,10 @@ pub fn delay_for(rng: &mut Rng, category: Category) -> Duration {
         Category::ServicePrincipalSignInLogs | Category::ManagedIdentitySignInLogs => {
             rng.i64(30..600)
         }
-        Category::UserRiskEvents | Category::RiskyUsers => {
+        Category::UserRiskEvents
+        | Category::RiskyUsers
+        | Category::ServicePrincipalRiskEvents
+        | Category::RiskyServicePrincipals => {
             if rng.f64() < 0.5 {
                 rng.i64(300..7200)
             } else {
@@ -100,4 +103,18 @@ pub(super) fn location(place: usize) -> Value {
 
 pub(super) fn ip(rng: &mut Rng, place: usize) -> String {
     format!("{}.{}", PLACES[place].ip_prefix, rng.u8(2..250))
+}
+
+/// A count drawn from the Poisson distribution of mean `lambda`.
+pub(super) fn poisson(rng: &mut Rng, lambda: f64) -> usize {
+    // Knuth's method; lambda here is always small.
+    let l = (-lambda).exp();
+    let (mut k, mut p) = (0, 1.0);
+    loop {
+        p *= rng.f64();
+        if p <= l || k > 1000 {
+            return k;
+        }
+        k += 1;
+    }
 }

@@ -51,11 +51,20 @@ impl GraphError {
     }
 }
 
-/// What a refusal needs, by Graph error code.
-fn remedy(code: &str, status: u16) -> Option<String> {
+/// What a refusal of `url` needs, by Graph error code.
+fn remedy(url: &str, code: &str, status: u16) -> Option<String> {
+    // Identity Protection for workload identities is licensed and permitted on its own.
+    let workload_risk = url.contains("identityProtection/servicePrincipalRiskDetections")
+        || url.contains("identityProtection/riskyServicePrincipals");
     Some(match code {
+        "Authentication_RequestFromNonPremiumTenantOrB2CTenant" if workload_risk => {
+            "the tenant needs Microsoft Entra Workload ID Premium to read service principals' risk through Graph; the category is paused".into()
+        }
         "Authentication_RequestFromNonPremiumTenantOrB2CTenant" => {
             "the tenant needs a Microsoft Entra ID P1 or P2 licence to read sign-in logs through Graph; the category is paused".into()
+        }
+        "Authorization_RequestDenied" | "Forbidden" | "AccessDenied" if workload_risk => {
+            "grant the app IdentityRiskEvent.Read.All (service principal risk detections) and IdentityRiskyServicePrincipal.Read.All (risky service principals), with admin consent; the category is paused".into()
         }
         "Authorization_RequestDenied" | "Forbidden" | "AccessDenied" => {
             "grant the app AuditLog.Read.All (sign-ins, audits, provisioning) or IdentityRiskEvent.Read.All / IdentityRiskyUser.Read.All (risk), with admin consent; the category is paused".into()
@@ -226,7 +235,7 @@ impl GraphClient {
                         }
                         (status, body) => {
                             let (code, message) = error_of(&body.unwrap_or_default());
-                            if let Some(remedy) = remedy(&code, status) {
+                            if let Some(remedy) = remedy(url, &code, status) {
                                 return Err(GraphError::Refused {
                                     status,
                                     code,

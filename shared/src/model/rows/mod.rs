@@ -17,6 +17,7 @@ use properties::*;
 use serde_json::{Map, Value, json};
 
 mod properties;
+mod risk;
 #[cfg(test)]
 mod tests;
 
@@ -297,8 +298,10 @@ fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowEr
         Mapping::AppSignIn => app_sign_in(category, &r, &mut put),
         Mapping::Audit => audit(&r, &mut put),
         Mapping::Provisioning => provisioning(&r, &mut put),
-        Mapping::RiskEvent => risk_event(&r, &mut put),
-        Mapping::RiskyUser => risky_user(&r, &mut put),
+        Mapping::RiskEvent => risk::user_risk_event(&r, &mut put),
+        Mapping::RiskyUser => risk::risky_user(&r, &mut put),
+        Mapping::ServicePrincipalRiskEvent => risk::service_principal_risk_event(&r, &mut put),
+        Mapping::RiskyServicePrincipal => risk::risky_service_principal(&r, &mut put),
     };
     let unknown_fields = obj
         .keys()
@@ -631,64 +634,4 @@ fn provisioning(r: &Record, put: &mut dyn FnMut(&str, Value)) -> &'static [&'sta
             .clone(),
     );
     PROVISIONING_PROPERTIES
-}
-
-/// Risk detections. Returns the Graph properties the columns come from.
-fn risk_event(r: &Record, put: &mut dyn FnMut(&str, Value)) -> &'static [&'static str] {
-    for (col, prop) in [
-        ("Activity", "activity"),
-        ("ActivityDateTime", "activityDateTime"),
-        ("CorrelationId", "correlationId"),
-        ("DetectedDateTime", "detectedDateTime"),
-        ("DetectionTimingType", "detectionTimingType"),
-        ("IpAddress", "ipAddress"),
-        ("LastUpdatedDateTime", "lastUpdatedDateTime"),
-        ("RequestId", "requestId"),
-        ("RiskDetail", "riskDetail"),
-        ("RiskEventType", "riskEventType"),
-        ("RiskLevel", "riskLevel"),
-        ("RiskState", "riskState"),
-        ("Source", "source"),
-        ("TokenIssuerType", "tokenIssuerType"),
-        ("UserDisplayName", "userDisplayName"),
-        ("UserId", "userId"),
-        ("UserPrincipalName", "userPrincipalName"),
-    ] {
-        put(col, r.text(prop));
-    }
-    put("OperationName", json!("User Risk Detection"));
-    put("Location", r.get("location").clone());
-    // additionalInfo is a JSON string of [{Key, Value}]; the table's column is dynamic.
-    let info = r.get("additionalInfo");
-    put(
-        "AdditionalInfo",
-        info.as_str()
-            .and_then(|s| serde_json::from_str(s).ok())
-            .unwrap_or_else(|| info.clone()),
-    );
-    RISK_DETECTION_PROPERTIES
-}
-
-/// Risky users. Returns the Graph properties the columns come from.
-fn risky_user(r: &Record, put: &mut dyn FnMut(&str, Value)) -> &'static [&'static str] {
-    for (col, prop) in [
-        ("RiskDetail", "riskDetail"),
-        ("RiskLastUpdatedDateTime", "riskLastUpdatedDateTime"),
-        ("RiskLevel", "riskLevel"),
-        ("RiskState", "riskState"),
-        ("UserDisplayName", "userDisplayName"),
-        ("UserPrincipalName", "userPrincipalName"),
-    ] {
-        put(col, r.text(prop));
-    }
-    put(
-        "IsDeleted",
-        json!(r.get("isDeleted").as_bool().unwrap_or(false)),
-    );
-    put(
-        "IsProcessing",
-        json!(r.get("isProcessing").as_bool().unwrap_or(false)),
-    );
-    put("OperationName", json!("Risky user"));
-    RISKY_USER_PROPERTIES
 }

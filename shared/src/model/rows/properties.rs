@@ -152,3 +152,41 @@ pub(super) const RISKY_USER_PROPERTIES: &[&str] = &[
     "userDisplayName",
     "userPrincipalName",
 ];
+
+pub(super) const SERVICE_PRINCIPAL_RISK_DETECTION_PROPERTIES: &[&str] = &[
+    "id",
+    "requestId",
+    "correlationId",
+    "riskEventType",
+    "riskState",
+    "riskLevel",
+    "riskDetail",
+    "source",
+    "detectionTimingType",
+    "activity",
+    "tokenIssuerType",
+    "ipAddress",
+    "location",
+    "activityDateTime",
+    "detectedDateTime",
+    "lastUpdatedDateTime",
+    "servicePrincipalId",
+    "servicePrincipalDisplayName",
+    "appId",
+    "keyIds",
+    "additionalInfo",
+    "mitreTechniqueId",
+];
+
+pub(super) const RISKY_SERVICE_PRINCIPAL_PROPERTIES: &[&str] = &[
+    "id",
+    "appId",
+    "displayName",
+    "isEnabled",
+    "isProcessing",
+    "riskDetail",
+    "riskLastUpdatedDateTime",
+    "riskLevel",
+    "riskState",
+    "servicePrincipalType",
+];

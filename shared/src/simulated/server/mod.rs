@@ -62,8 +62,10 @@ pub struct Faults {
     /// Listing users with `signInActivity` is refused as for a tenant without Entra ID P1
     /// (403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant`).
     pub unlicensed_sign_in_activity: bool,
-    /// Microsoft's workload usage reports (`reports/servicePrincipalSignInActivities`,
-    /// `appCredentialSignInActivities`) are refused as for a tenant without Workload ID Premium.
+    /// What Workload ID Premium licenses is refused as for a tenant without it: Microsoft's
+    /// workload usage reports (`reports/servicePrincipalSignInActivities`,
+    /// `appCredentialSignInActivities`) and service principals' risk
+    /// (`identityProtection/servicePrincipalRiskDetections`, `riskyServicePrincipals`).
     pub unlicensed_workload_reports: bool,
     /// Directory lists answer at most this many objects a page, whatever `$top` asks (Graph
     /// may return fewer than asked).
@@ -491,7 +493,13 @@ impl SimServer {
                 "Insufficient privileges to complete the operation.",
             ));
         }
-        if f.unlicensed.contains(&query.category) {
+        let workload_risk = matches!(
+            query.category,
+            Category::ServicePrincipalRiskEvents | Category::RiskyServicePrincipals
+        );
+        if f.unlicensed.contains(&query.category)
+            || (workload_risk && f.unlicensed_workload_reports)
+        {
             self.count(|s| s.refused += 1);
             return Some(graph_error(
                 StatusCode::FORBIDDEN,

@@ -36,44 +36,7 @@ impl Query {
         if version != "v1.0" && version != "beta" {
             return Err((StatusCode::NOT_FOUND, format!("Invalid version: {version}")));
         }
-        let (mut category, time_fields, context): (Category, &[&str], &'static str) = match resource
-        {
-            "auditLogs/signIns" => (
-                Category::SignInLogs,
-                &["createdDateTime"],
-                "auditLogs/signIns",
-            ),
-            "auditLogs/directoryAudits" => (
-                Category::AuditLogs,
-                &["activityDateTime"],
-                "auditLogs/directoryAudits",
-            ),
-            "auditLogs/provisioning" => (
-                Category::ProvisioningLogs,
-                &["activityDateTime"],
-                "auditLogs/provisioning",
-            ),
-            "identityProtection/riskDetections" => (
-                Category::UserRiskEvents,
-                &[
-                    "activityDateTime",
-                    "detectedDateTime",
-                    "lastUpdatedDateTime",
-                ],
-                "identityProtection/riskDetections",
-            ),
-            "identityProtection/riskyUsers" => (
-                Category::RiskyUsers,
-                &["riskLastUpdatedDateTime"],
-                "identityProtection/riskyUsers",
-            ),
-            other => {
-                return Err((
-                    StatusCode::NOT_FOUND,
-                    format!("Resource not found for the segment '{other}'."),
-                ));
-            }
-        };
+        let (mut category, time_fields, context) = served(resource)?;
         let params: Vec<(String, String)> = serde_urlencoded::from_str(raw_query)
             .map_err(|e| bad(format!("Invalid query string: {e}")))?;
         let mut q = Query {
@@ -227,4 +190,62 @@ fn event_type(clause: &str) -> Option<String> {
         [_, "eq", literal] => Some(literal.trim_matches('\'').to_string()),
         _ => None,
     }
+}
+
+/// The category a list resource serves, the time properties it filters and orders on, and
+/// its `@odata.context`.
+type Resource = (Category, &'static [&'static str], &'static str);
+
+fn served(resource: &str) -> Result<Resource, QueryError> {
+    Ok(match resource {
+        "auditLogs/signIns" => (
+            Category::SignInLogs,
+            &["createdDateTime"],
+            "auditLogs/signIns",
+        ),
+        "auditLogs/directoryAudits" => (
+            Category::AuditLogs,
+            &["activityDateTime"],
+            "auditLogs/directoryAudits",
+        ),
+        "auditLogs/provisioning" => (
+            Category::ProvisioningLogs,
+            &["activityDateTime"],
+            "auditLogs/provisioning",
+        ),
+        "identityProtection/riskDetections" => (
+            Category::UserRiskEvents,
+            &[
+                "activityDateTime",
+                "detectedDateTime",
+                "lastUpdatedDateTime",
+            ],
+            "identityProtection/riskDetections",
+        ),
+        "identityProtection/riskyUsers" => (
+            Category::RiskyUsers,
+            &["riskLastUpdatedDateTime"],
+            "identityProtection/riskyUsers",
+        ),
+        "identityProtection/servicePrincipalRiskDetections" => (
+            Category::ServicePrincipalRiskEvents,
+            &[
+                "activityDateTime",
+                "detectedDateTime",
+                "lastUpdatedDateTime",
+            ],
+            "identityProtection/servicePrincipalRiskDetections",
+        ),
+        "identityProtection/riskyServicePrincipals" => (
+            Category::RiskyServicePrincipals,
+            &["riskLastUpdatedDateTime"],
+            "identityProtection/riskyServicePrincipals",
+        ),
+        other => {
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!("Resource not found for the segment '{other}'."),
+            ));
+        }
+    })
 }
