@@ -69,7 +69,7 @@ fn type_names(ty: ColumnType) -> (&'static str, &'static str) {
     }
 }
 
-/// An ARM template creating the eight custom tables in a workspace and one DCR (kind
+/// An ARM template creating the custom tables (one per category) in a workspace and one DCR (kind
 /// `Direct`, so it has its own logs-ingestion endpoint) with a stream per category. Its outputs
 /// are the two settings entra-monitor needs: the endpoint and the DCR's immutable id.
 pub fn arm_template() -> Value {
