@@ -293,6 +293,8 @@ async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
         "{error}"
     );
     assert!(!refused.completed);
+    // Sign-ins are core: a missing licence fails the run (and pauses the category) until fixed.
+    assert!(!refused.paused);
     assert_eq!(refused.requests, 1, "a refusal is not retried");
     // A missing permission is named with the permission to grant.
     let denied = collect_category(
@@ -324,6 +326,8 @@ async fn a_refused_category_is_named_and_paused_while_the_others_go_on() {
         let error = paused.error.clone().unwrap();
         assert!(error.contains("Workload ID Premium"), "{error}");
         assert!(!paused.completed);
+        // Most tenants lack the add-on: paused at once, which does not fail the run.
+        assert!(paused.paused);
     }
     let other = collect_category(
         &store,

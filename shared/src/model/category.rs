@@ -84,6 +84,9 @@ pub struct Definition {
     pub overlap_hours: i64,
     /// The table's columns, as Microsoft's table reference publishes them.
     pub columns: &'static [Column],
+    /// The add-on licence Graph wants besides Entra ID P1/P2, if any. Most tenants lack it, so
+    /// its refusal pauses the category without failing the run.
+    pub add_on: Option<&'static str>,
     pub mapping: Mapping,
     pub export: ExportFields,
     /// Graph properties that say a record is this category's, for imports that do not say
@@ -128,6 +131,7 @@ const SIGN_IN_LOGS: Definition = Definition {
     // Sign-ins up to 30 min late, their MFA details up to about 2 h.
     overlap_hours: 2,
     columns: tables::SIGNIN_LOGS,
+    add_on: None,
     mapping: Mapping::UserSignIn,
     export: SIGN_IN_EXPORT,
     graph_markers: &[],
@@ -141,6 +145,7 @@ const NON_INTERACTIVE: Definition = Definition {
     time_property: "createdDateTime",
     overlap_hours: 2,
     columns: tables::NON_INTERACTIVE_LOGS,
+    add_on: None,
     mapping: Mapping::UserSignIn,
     export: SIGN_IN_EXPORT,
     graph_markers: &[],
@@ -154,6 +159,7 @@ const SERVICE_PRINCIPAL: Definition = Definition {
     time_property: "createdDateTime",
     overlap_hours: 1,
     columns: tables::SERVICE_PRINCIPAL_LOGS,
+    add_on: None,
     mapping: Mapping::AppSignIn,
     export: SIGN_IN_EXPORT,
     graph_markers: &[],
@@ -167,6 +173,7 @@ const MANAGED_IDENTITY: Definition = Definition {
     time_property: "createdDateTime",
     overlap_hours: 1,
     columns: tables::MANAGED_IDENTITY_LOGS,
+    add_on: None,
     mapping: Mapping::AppSignIn,
     export: SIGN_IN_EXPORT,
     graph_markers: &[],
@@ -180,6 +187,7 @@ const AUDIT: Definition = Definition {
     time_property: "activityDateTime",
     overlap_hours: 1,
     columns: tables::AUDIT_LOGS,
+    add_on: None,
     mapping: Mapping::Audit,
     export: ExportFields {
         operation: Col("OperationName"),
@@ -197,6 +205,7 @@ const PROVISIONING: Definition = Definition {
     time_property: "activityDateTime",
     overlap_hours: 1,
     columns: tables::PROVISIONING_LOGS,
+    add_on: None,
     mapping: Mapping::Provisioning,
     export: ExportFields {
         operation: Fixed("Provisioning activity"),
@@ -215,6 +224,7 @@ const USER_RISK_EVENTS: Definition = Definition {
     // Offline risk detections arrive up to 48 h late.
     overlap_hours: 48,
     columns: tables::USER_RISK_EVENTS,
+    add_on: None,
     mapping: Mapping::RiskEvent,
     export: ExportFields {
         operation: Fixed("User Risk Detection"),
@@ -232,6 +242,7 @@ const RISKY_USERS: Definition = Definition {
     time_property: "riskLastUpdatedDateTime",
     overlap_hours: 48,
     columns: tables::RISKY_USERS,
+    add_on: None,
     mapping: Mapping::RiskyUser,
     export: ExportFields {
         operation: Fixed("Risky user"),
@@ -250,6 +261,7 @@ const SERVICE_PRINCIPAL_RISK_EVENTS: Definition = Definition {
     time_property: "lastUpdatedDateTime",
     overlap_hours: 48,
     columns: tables::SERVICE_PRINCIPAL_RISK_EVENTS,
+    add_on: Some("Microsoft Entra Workload ID Premium"),
     mapping: Mapping::ServicePrincipalRiskEvent,
     export: ExportFields {
         operation: Fixed("Service Principal Risk Detection"),
@@ -267,6 +279,7 @@ const RISKY_SERVICE_PRINCIPALS: Definition = Definition {
     time_property: "riskLastUpdatedDateTime",
     overlap_hours: 48,
     columns: tables::RISKY_SERVICE_PRINCIPALS,
+    add_on: Some("Microsoft Entra Workload ID Premium"),
     mapping: Mapping::RiskyServicePrincipal,
     export: ExportFields {
         operation: Fixed("Risky service principal"),

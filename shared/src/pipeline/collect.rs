@@ -209,9 +209,13 @@ pub async fn collect_category(
                     continue;
                 }
                 Err(e) => {
-                    // A refusal (no licence, no permission) pauses the category.
-                    if let GraphError::Refused { .. } = e {
+                    // A refusal (no licence, no permission) pauses the category; without an
+                    // add-on licence most tenants lack, the category is simply not for this
+                    // tenant: paused, not a failure.
+                    if let GraphError::Refused { code, .. } = &e {
                         figures.paused_until = Some(now + settings.pause_after_refusal);
+                        report.paused = category.definition().add_on.is_some()
+                            && code == crate::source::graph::NO_LICENCE;
                     }
                     tracing::warn!(
                         tenant,

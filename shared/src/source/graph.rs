@@ -51,16 +51,19 @@ impl GraphError {
     }
 }
 
+/// Graph's error code for a tenant without the licence a resource needs.
+pub const NO_LICENCE: &str = "Authentication_RequestFromNonPremiumTenantOrB2CTenant";
+
 /// What a refusal of `url` needs, by Graph error code.
 fn remedy(url: &str, code: &str, status: u16) -> Option<String> {
     // Identity Protection for workload identities is licensed and permitted on its own.
     let workload_risk = url.contains("identityProtection/servicePrincipalRiskDetections")
         || url.contains("identityProtection/riskyServicePrincipals");
     Some(match code {
-        "Authentication_RequestFromNonPremiumTenantOrB2CTenant" if workload_risk => {
+        NO_LICENCE if workload_risk => {
             "the tenant needs Microsoft Entra Workload ID Premium to read service principals' risk through Graph; the category is paused".into()
         }
-        "Authentication_RequestFromNonPremiumTenantOrB2CTenant" => {
+        NO_LICENCE => {
             "the tenant needs a Microsoft Entra ID P1 or P2 licence to read sign-in logs through Graph; the category is paused".into()
         }
         "Authorization_RequestDenied" | "Forbidden" | "AccessDenied" if workload_risk => {
