@@ -22,6 +22,7 @@ const ELASTIC_SIGNINS: &str = "4bbb79f7-5724-4c9e-95f3-de075f6ec090";
 const ELASTIC_RISK: &str = "5611623b-9128-461e-9d7f-a0d9c270ead2";
 const KMSI_SAMPLE: &str = "8a4de8b5-095c-47d0-a96f-a75130c61d53";
 const LA_EXPORT: &str = "4b2462a4-bbee-495a-a0e1-f23ae524cc9c";
+const GRAPH_ACTIVITY: &str = "aa30985b-427d-4434-b4dc-8f9040719adb";
 
 fn fixture(path: &str) -> PathBuf {
     repo_root().join("tests/fixtures").join(path)
@@ -66,6 +67,7 @@ fn counts(store: &SqliteState) -> Vec<(String, String, i64)> {
         ELASTIC_RISK,
         KMSI_SAMPLE,
         LA_EXPORT,
+        GRAPH_ACTIVITY,
     ] {
         for c in Category::ALL {
             out.push((
@@ -236,6 +238,33 @@ fn published_samples_of_every_format_are_imported_once() {
     assert_eq!(kmsi["UserType"], "Member");
     let status: Value = serde_json::from_str(kmsi["Status"].as_str().unwrap()).unwrap();
     assert_eq!(status["errorCode"], 50140);
+    // A Graph activity log record, which only diagnostic settings export: its own table, keyed
+    // by request id (the table has no Id), columns from its envelope and properties.
+    assert_eq!(
+        count(GRAPH_ACTIVITY, Category::MicrosoftGraphActivityLogs),
+        1
+    );
+    let from = chrono::DateTime::parse_from_rfc3339("2000-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let call = store
+        .embedded_rows(
+            GRAPH_ACTIVITY,
+            Category::MicrosoftGraphActivityLogs,
+            from,
+            chrono::Utc::now(),
+        )
+        .unwrap()
+        .remove(0);
+    assert_eq!(call["RequestId"], "f7739jk0-e6d1-4e3f-985a-64937fbge367");
+    assert_eq!(
+        call["RequestUri"],
+        "https://graph.microsoft.com/v1.0/me/photos/96x96/$value"
+    );
+    assert_eq!(call["ResponseStatusCode"], 404);
+    assert_eq!(call["ClientAuthMethod"], 2, "published as the text \"2\"");
+    assert_eq!(call["AadTenantId"], GRAPH_ACTIVITY);
+    assert_eq!(call["TimeGenerated"], "2024-03-07T10:35:31.959Z");
 
     // Again: nothing new, nothing changed.
     let before = counts(&store);

@@ -70,6 +70,8 @@ pub fn key_columns(
             ("RiskEventType", "/riskEventType"),
             ("KeyIds", "/keyIds"),
         ],
+        // Exported only: the simulated Graph serves none.
+        C::MicrosoftGraphActivityLogs | C::ADFSSignInLogs => &[],
     };
     out.extend(more.iter().map(|(column, path)| (*column, text(path))));
     out

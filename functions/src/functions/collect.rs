@@ -208,6 +208,6 @@ mod tests {
         ]
         .concat();
         collected.sort();
-        assert_eq!(collected, Category::ALL.to_vec());
+        assert_eq!(collected, Category::COLLECTED.to_vec());
     }
 }

@@ -24,7 +24,7 @@ pub(super) fn categories(
         }
         None => match from_file {
             Some(names) => parse_categories("categories", names, problem),
-            None => Category::ALL.to_vec(),
+            None => Category::COLLECTED.to_vec(),
         },
     }
 }

@@ -224,7 +224,7 @@ pub fn classify(record: Value, options: &Options) -> Result<Classified, Refusal>
                 });
             let tenant = tenant(own.as_deref(), options, "these diagnostic-settings records")?;
             let mut obj = obj;
-            let graph = match obj.remove("properties") {
+            let mut graph = match obj.remove("properties") {
                 Some(p @ Value::Object(_)) => p,
                 _ => {
                     return Err(Refusal::Record(
@@ -233,6 +233,15 @@ pub fn classify(record: Value, options: &Options) -> Result<Classified, Refusal>
                     ));
                 }
             };
+            // The categories no Graph API serves fill their columns from the envelope too
+            // (`time`, `operationName`, `resultSignature`, …); `properties` wins a clash.
+            if category.definition().mapping == crate::model::Mapping::Exported
+                && let Value::Object(p) = &mut graph
+            {
+                for (k, v) in obj {
+                    p.entry(k).or_insert(v);
+                }
+            }
             let row = rows::normalise(category, &tenant, &graph).map_err(refused)?;
             Ok(stored(format, category, tenant, row, graph))
         }
@@ -448,6 +457,14 @@ mod tests {
             (
                 json!({"Id": "1", "RiskLastUpdatedDateTime": "2026-11-27T10:00:00Z", "ServicePrincipalType": "Application"}),
                 Some(Category::RiskyServicePrincipals),
+            ),
+            (
+                json!({"RequestId": "1", "RequestUri": "https://graph.microsoft.com/v1.0/me", "ResponseStatusCode": 200}),
+                Some(Category::MicrosoftGraphActivityLogs),
+            ),
+            (
+                json!({"Id": "1", "UserPrincipalName": "a@contoso.com", "Requirement": "Primary Authentication"}),
+                Some(Category::ADFSSignInLogs),
             ),
             (
                 json!({"Id": "1", "JobId": "j"}),

@@ -22,6 +22,8 @@ pub enum Category {
     RiskyUsers,
     ServicePrincipalRiskEvents,
     RiskyServicePrincipals,
+    MicrosoftGraphActivityLogs,
+    ADFSSignInLogs,
 }
 
 /// Where Graph serves a category's records
@@ -47,6 +49,9 @@ pub enum Mapping {
     RiskyUser,
     ServicePrincipalRiskEvent,
     RiskyServicePrincipal,
+    /// A diagnostic-settings record (its envelope and `properties` together), each column
+    /// from the field of the same name: the categories no Graph API serves.
+    Exported,
 }
 
 /// Where a field of the export record comes from.
@@ -76,7 +81,12 @@ pub struct Definition {
     pub name: &'static str,
     /// The Log Analytics table the category fills.
     pub table: &'static str,
-    pub graph: GraphSource,
+    /// Where Graph serves it; None for the categories that arrive only through
+    /// diagnostic-settings export (imported, then routed like the others).
+    pub graph: Option<GraphSource>,
+    /// The record's property holding its id, and the table's column for it.
+    pub id_property: &'static str,
+    pub key_column: &'static str,
     /// The Graph property carrying the event time; collection windows filter and order on it.
     pub time_property: &'static str,
     /// How far back each run re-reads, to catch records published late
@@ -126,7 +136,9 @@ const fn v1(path: &'static str) -> GraphSource {
 const SIGN_IN_LOGS: Definition = Definition {
     name: "SignInLogs",
     table: "SigninLogs",
-    graph: sign_ins("interactiveUser"),
+    graph: Some(sign_ins("interactiveUser")),
+    id_property: "id",
+    key_column: "Id",
     time_property: "createdDateTime",
     // Sign-ins up to 30 min late, their MFA details up to about 2 h.
     overlap_hours: 2,
@@ -141,7 +153,9 @@ const SIGN_IN_LOGS: Definition = Definition {
 const NON_INTERACTIVE: Definition = Definition {
     name: "NonInteractiveUserSignInLogs",
     table: "AADNonInteractiveUserSignInLogs",
-    graph: sign_ins("nonInteractiveUser"),
+    graph: Some(sign_ins("nonInteractiveUser")),
+    id_property: "id",
+    key_column: "Id",
     time_property: "createdDateTime",
     overlap_hours: 2,
     columns: tables::NON_INTERACTIVE_LOGS,
@@ -155,7 +169,9 @@ const NON_INTERACTIVE: Definition = Definition {
 const SERVICE_PRINCIPAL: Definition = Definition {
     name: "ServicePrincipalSignInLogs",
     table: "AADServicePrincipalSignInLogs",
-    graph: sign_ins("servicePrincipal"),
+    graph: Some(sign_ins("servicePrincipal")),
+    id_property: "id",
+    key_column: "Id",
     time_property: "createdDateTime",
     overlap_hours: 1,
     columns: tables::SERVICE_PRINCIPAL_LOGS,
@@ -169,7 +185,9 @@ const SERVICE_PRINCIPAL: Definition = Definition {
 const MANAGED_IDENTITY: Definition = Definition {
     name: "ManagedIdentitySignInLogs",
     table: "AADManagedIdentitySignInLogs",
-    graph: sign_ins("managedIdentity"),
+    graph: Some(sign_ins("managedIdentity")),
+    id_property: "id",
+    key_column: "Id",
     time_property: "createdDateTime",
     overlap_hours: 1,
     columns: tables::MANAGED_IDENTITY_LOGS,
@@ -183,7 +201,9 @@ const MANAGED_IDENTITY: Definition = Definition {
 const AUDIT: Definition = Definition {
     name: "AuditLogs",
     table: "AuditLogs",
-    graph: v1("auditLogs/directoryAudits"),
+    graph: Some(v1("auditLogs/directoryAudits")),
+    id_property: "id",
+    key_column: "Id",
     time_property: "activityDateTime",
     overlap_hours: 1,
     columns: tables::AUDIT_LOGS,
@@ -201,7 +221,9 @@ const AUDIT: Definition = Definition {
 const PROVISIONING: Definition = Definition {
     name: "ProvisioningLogs",
     table: "AADProvisioningLogs",
-    graph: v1("auditLogs/provisioning"),
+    graph: Some(v1("auditLogs/provisioning")),
+    id_property: "id",
+    key_column: "Id",
     time_property: "activityDateTime",
     overlap_hours: 1,
     columns: tables::PROVISIONING_LOGS,
@@ -219,7 +241,9 @@ const PROVISIONING: Definition = Definition {
 const USER_RISK_EVENTS: Definition = Definition {
     name: "UserRiskEvents",
     table: "AADUserRiskEvents",
-    graph: v1("identityProtection/riskDetections"),
+    graph: Some(v1("identityProtection/riskDetections")),
+    id_property: "id",
+    key_column: "Id",
     time_property: "lastUpdatedDateTime",
     // Offline risk detections arrive up to 48 h late.
     overlap_hours: 48,
@@ -238,7 +262,9 @@ const USER_RISK_EVENTS: Definition = Definition {
 const RISKY_USERS: Definition = Definition {
     name: "RiskyUsers",
     table: "AADRiskyUsers",
-    graph: v1("identityProtection/riskyUsers"),
+    graph: Some(v1("identityProtection/riskyUsers")),
+    id_property: "id",
+    key_column: "Id",
     time_property: "riskLastUpdatedDateTime",
     overlap_hours: 48,
     columns: tables::RISKY_USERS,
@@ -257,7 +283,9 @@ const SERVICE_PRINCIPAL_RISK_EVENTS: Definition = Definition {
     name: "ServicePrincipalRiskEvents",
     table: "AADServicePrincipalRiskEvents",
     // Workload ID Premium; without it Graph refuses and the category is paused.
-    graph: v1("identityProtection/servicePrincipalRiskDetections"),
+    graph: Some(v1("identityProtection/servicePrincipalRiskDetections")),
+    id_property: "id",
+    key_column: "Id",
     time_property: "lastUpdatedDateTime",
     overlap_hours: 48,
     columns: tables::SERVICE_PRINCIPAL_RISK_EVENTS,
@@ -275,7 +303,9 @@ const SERVICE_PRINCIPAL_RISK_EVENTS: Definition = Definition {
 const RISKY_SERVICE_PRINCIPALS: Definition = Definition {
     name: "RiskyServicePrincipals",
     table: "AADRiskyServicePrincipals",
-    graph: v1("identityProtection/riskyServicePrincipals"),
+    graph: Some(v1("identityProtection/riskyServicePrincipals")),
+    id_property: "id",
+    key_column: "Id",
     time_property: "riskLastUpdatedDateTime",
     overlap_hours: 48,
     columns: tables::RISKY_SERVICE_PRINCIPALS,
@@ -290,8 +320,50 @@ const RISKY_SERVICE_PRINCIPALS: Definition = Definition {
     column_markers: &["RiskLastUpdatedDateTime", "ServicePrincipalType"],
 };
 
+const GRAPH_ACTIVITY: Definition = Definition {
+    name: "MicrosoftGraphActivityLogs",
+    table: "MicrosoftGraphActivityLogs",
+    graph: None,
+    // One record per request; the table has no Id.
+    id_property: "requestId",
+    key_column: "RequestId",
+    // The diagnostic-settings record's time.
+    time_property: "time",
+    overlap_hours: 0,
+    columns: tables::GRAPH_ACTIVITY_LOGS,
+    add_on: None,
+    mapping: Mapping::Exported,
+    export: ExportFields {
+        operation: Fixed("Microsoft Graph Activity"),
+        caller_ip: Col("IPAddress"),
+        identity: Col("UserId"),
+    },
+    graph_markers: &[],
+    column_markers: &["RequestUri", "ResponseStatusCode"],
+};
+
+const ADFS_SIGN_INS: Definition = Definition {
+    name: "ADFSSignInLogs",
+    table: "ADFSSignInLogs",
+    graph: None,
+    id_property: "id",
+    key_column: "Id",
+    time_property: "time",
+    overlap_hours: 0,
+    columns: tables::ADFS_SIGN_IN_LOGS,
+    add_on: None,
+    mapping: Mapping::Exported,
+    export: ExportFields {
+        operation: Fixed("Sign-in activity"),
+        caller_ip: Col("IPAddress"),
+        identity: Col("Identity"),
+    },
+    graph_markers: &[],
+    column_markers: &["Requirement"],
+};
+
 impl Category {
-    pub const ALL: [Category; 10] = [
+    pub const ALL: [Category; 12] = [
         Category::SignInLogs,
         Category::NonInteractiveUserSignInLogs,
         Category::ServicePrincipalSignInLogs,
@@ -302,7 +374,26 @@ impl Category {
         Category::RiskyUsers,
         Category::ServicePrincipalRiskEvents,
         Category::RiskyServicePrincipals,
+        Category::MicrosoftGraphActivityLogs,
+        Category::ADFSSignInLogs,
     ];
+
+    /// The categories collected from Graph, in [`Category::ALL`]'s order (the others arrive only
+    /// through export). Computed from the definitions; a wrong length does not compile.
+    pub const COLLECTED: [Category; 10] = {
+        let mut out = [Category::SignInLogs; 10];
+        let (mut i, mut n) = (0, 0);
+        while i < Category::ALL.len() {
+            if Category::ALL[i].definition().graph.is_some() {
+                assert!(n < out.len(), "more categories have a Graph source");
+                out[n] = Category::ALL[i];
+                n += 1;
+            }
+            i += 1;
+        }
+        assert!(n == out.len(), "fewer categories have a Graph source");
+        out
+    };
 
     /// Everything about the category.
     pub const fn definition(self) -> &'static Definition {
@@ -317,6 +408,8 @@ impl Category {
             Category::RiskyUsers => &RISKY_USERS,
             Category::ServicePrincipalRiskEvents => &SERVICE_PRINCIPAL_RISK_EVENTS,
             Category::RiskyServicePrincipals => &RISKY_SERVICE_PRINCIPALS,
+            Category::MicrosoftGraphActivityLogs => &GRAPH_ACTIVITY,
+            Category::ADFSSignInLogs => &ADFS_SIGN_INS,
         }
     }
 
@@ -399,6 +492,15 @@ mod tests {
     }
 
     #[test]
+    fn the_collected_categories_are_those_graph_serves() {
+        let served: Vec<Category> = Category::ALL
+            .into_iter()
+            .filter(|c| c.definition().graph.is_some())
+            .collect();
+        assert_eq!(served, Category::COLLECTED);
+    }
+
+    #[test]
     fn recognition_markers_pick_their_own_category() {
         // A row with every column of a table is recognised as that table's category, and a
         // Graph record with every marker of a category as that category: no other category
@@ -415,7 +517,9 @@ mod tests {
                 continue;
             }
             assert_eq!(by_columns, Some(a));
-            assert_eq!(by_markers, Some(a));
+            // The exported categories have no Graph records to recognise.
+            let expected = (!da.graph_markers.is_empty()).then_some(a);
+            assert_eq!(by_markers, expected, "{a}");
             for m in da.column_markers {
                 assert!(columns.contains(m), "{m} not in {a}'s table");
             }

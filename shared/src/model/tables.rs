@@ -15,6 +15,8 @@ pub enum ColumnType {
     DateTime,
     Bool,
     Long,
+    /// A 32-bit integer (`int` in KQL; the Graph activity log's counts and codes).
+    Int,
     Dynamic,
 }
 
@@ -26,6 +28,7 @@ impl ColumnType {
             ColumnType::DateTime => "datetime",
             ColumnType::Bool => "bool",
             ColumnType::Long => "long",
+            ColumnType::Int => "int",
             ColumnType::Dynamic => "dynamic",
         }
     }
@@ -34,7 +37,7 @@ impl ColumnType {
 /// A column: its name and type.
 pub type Column = (&'static str, ColumnType);
 
-use ColumnType::{Bool, DateTime, Dynamic, Long, String as Str};
+use ColumnType::{Bool, DateTime, Dynamic, Int, Long, String as Str};
 
 pub(super) const SIGNIN_LOGS: &[Column] = &[
     ("AADTenantId", Str),
@@ -467,6 +470,90 @@ pub(super) const RISKY_SERVICE_PRINCIPALS: &[Column] = &[
     ("TenantId", Str),
     ("TimeGenerated", DateTime),
     ("Type", Str),
+];
+
+pub(super) const GRAPH_ACTIVITY_LOGS: &[Column] = &[
+    ("AadTenantId", Str),
+    ("ApiVersion", Str),
+    ("AppId", Str),
+    ("ATContent", Str),
+    ("ATContentH", Str),
+    ("ATContentP", Str),
+    ("ClientAuthMethod", Int),
+    ("ClientRequestId", Str),
+    ("DeviceId", Str),
+    ("DurationMs", Int),
+    ("IdentityProvider", Str),
+    ("IPAddress", Str),
+    ("Location", Str),
+    ("OperationId", Str),
+    ("RequestId", Str),
+    ("RequestMethod", Str),
+    ("RequestUri", Str),
+    ("ResponseSizeBytes", Int),
+    ("ResponseStatusCode", Int),
+    ("Roles", Str),
+    ("Scopes", Str),
+    ("ServicePrincipalId", Str),
+    ("SessionId", Str),
+    ("SignInActivityId", Str),
+    ("SourceSystem", Str),
+    ("TenantId", Str),
+    ("TimeGenerated", DateTime),
+    ("TokenIssuedAt", DateTime),
+    ("Type", Str),
+    ("UniqueTokenId", Str),
+    ("UserAgent", Str),
+    ("UserId", Str),
+    ("Wids", Str),
+];
+
+pub(super) const ADFS_SIGN_IN_LOGS: &[Column] = &[
+    ("AlternateSignInName", Str),
+    ("AppDisplayName", Str),
+    ("AppId", Str),
+    ("AuthenticationDetails", Str),
+    ("AuthenticationProcessingDetails", Str),
+    ("AuthenticationRequirement", Str),
+    ("AuthenticationRequirementPolicies", Str),
+    ("Category", Str),
+    ("ConditionalAccessPolicies", Str),
+    ("ConditionalAccessStatus", Str),
+    ("CorrelationId", Str),
+    ("CreatedDateTime", DateTime),
+    ("DeviceDetail", Str),
+    ("DurationMs", Long),
+    ("Id", Str),
+    ("Identity", Str),
+    ("IPAddress", Str),
+    ("IsInteractive", Bool),
+    ("Level", Str),
+    ("Location", Str),
+    ("NetworkLocationDetails", Str),
+    ("OperationName", Str),
+    ("OperationVersion", Str),
+    ("OriginalRequestId", Str),
+    ("ProcessingTimeInMs", Str),
+    ("Requirement", Str),
+    ("ResourceDisplayName", Str),
+    ("ResourceGroup", Str),
+    ("ResourceIdentity", Str),
+    ("ResourceTenantId", Str),
+    ("ResultDescription", Str),
+    ("ResultSignature", Str),
+    ("ResultType", Str),
+    ("SourceSystem", Str),
+    ("Status", Str),
+    ("TenantId", Str),
+    ("TimeGenerated", DateTime),
+    ("TokenIssuerName", Str),
+    ("TokenIssuerType", Str),
+    ("Type", Str),
+    ("UniqueTokenIdentifier", Str),
+    ("UserAgent", Str),
+    ("UserDisplayName", Str),
+    ("UserId", Str),
+    ("UserPrincipalName", Str),
 ];
 
 /// The columns of a category's table.

@@ -95,7 +95,10 @@ pub fn first_page_url(
     top: usize,
 ) -> String {
     let field = time_property(category);
-    let graph = &category.definition().graph;
+    // The exported categories have no URL ([`collect_category`] refuses them first).
+    let Some(graph) = &category.definition().graph else {
+        return String::new();
+    };
     let (version, path, event_type) = (graph.version, graph.path, graph.sign_in_event_type);
     let ts = |t: DateTime<Utc>| t.rfc3339_millis();
     let mut filter = format!("{field} ge {} and {field} le {}", ts(from), ts(to));
@@ -163,6 +166,10 @@ pub async fn collect_category(
         category: category.name().to_string(),
         ..Default::default()
     };
+    if let Some(why) = not_served(category) {
+        report.error = Some(why);
+        return Ok(report);
+    }
     let checkpoint = store.checkpoint(tenant, category)?;
     if let Some(reason) = paused(checkpoint.as_ref(), now) {
         report.paused = true;
@@ -262,6 +269,13 @@ pub async fn collect_category(
     report.throttled = counters.throttled as i64;
     record_run(store, category, to, &report, figures, &counters)?;
     Ok(report)
+}
+
+/// Why a category cannot be collected, if it cannot: no Graph API serves it.
+fn not_served(category: Category) -> Option<String> {
+    category.definition().graph.is_none().then(|| format!(
+        "{category} is not served by any Graph API: it arrives only through diagnostic-settings export (to Storage or Event Hubs); import it with `entra-monitor import`"
+    ))
 }
 
 /// Whether a refusal paused the category until after `now`, and why.

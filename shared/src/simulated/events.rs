@@ -132,6 +132,8 @@ pub fn minute_records(
                 push(&mut rng, t, json);
             }
         }
+        // Only exported, never served by Graph: the simulated tenant has none.
+        Category::MicrosoftGraphActivityLogs | Category::ADFSSignInLogs => {}
     }
     out.extend(super::attacks::minute_records(
         seed,

@@ -70,9 +70,10 @@ pub fn delay_for(rng: &mut Rng, category: Category) -> Duration {
                 rng.i64(60..600)
             }
         }
-        Category::ServicePrincipalSignInLogs | Category::ManagedIdentitySignInLogs => {
-            rng.i64(30..600)
-        }
+        Category::ServicePrincipalSignInLogs
+        | Category::ManagedIdentitySignInLogs
+        | Category::MicrosoftGraphActivityLogs
+        | Category::ADFSSignInLogs => rng.i64(30..600),
         Category::UserRiskEvents
         | Category::RiskyUsers
         | Category::ServicePrincipalRiskEvents

@@ -22,7 +22,7 @@ pub fn tenant_column(category: Category) -> &'static str {
 
 pub(super) fn sql_type(ty: ColumnType) -> &'static str {
     match ty {
-        ColumnType::Bool | ColumnType::Long => "INTEGER",
+        ColumnType::Bool | ColumnType::Long | ColumnType::Int => "INTEGER",
         _ => "TEXT",
     }
 }
@@ -38,8 +38,9 @@ pub fn schema() -> String {
             .collect();
         let tenant = tenant_column(category);
         sql.push_str(&format!(
-            "CREATE TABLE IF NOT EXISTS \"{table}\" ({}, PRIMARY KEY (\"{tenant}\", \"Id\"));\n",
-            cols.join(", ")
+            "CREATE TABLE IF NOT EXISTS \"{table}\" ({}, PRIMARY KEY (\"{tenant}\", \"{}\"));\n",
+            cols.join(", "),
+            category.definition().key_column
         ));
         for (_, create) in indexes(category) {
             sql.push_str(&create);
@@ -366,7 +367,7 @@ pub fn values(category: Category, row: &Map<String, Value>) -> Vec<ToSqlOutput<'
         .map(|(name, ty)| match (ty, row.get(*name)) {
             (_, None | Some(Value::Null)) => ToSqlOutput::Owned(Sql::Null),
             (ColumnType::Bool, Some(Value::Bool(b))) => ToSqlOutput::Owned(Sql::Integer(*b as i64)),
-            (ColumnType::Long, Some(Value::Number(n))) => {
+            (ColumnType::Long | ColumnType::Int, Some(Value::Number(n))) => {
                 ToSqlOutput::Owned(n.as_i64().map(Sql::Integer).unwrap_or(Sql::Null))
             }
             (_, Some(Value::String(s))) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
@@ -393,7 +394,7 @@ mod tests {
                 .unwrap();
             assert_eq!(n as usize, columns(c).len(), "{c}");
             let row: Map<String, Value> = serde_json::from_value(serde_json::json!({
-                "Id": "x", tenant_column(c): "t", "TimeGenerated": "2026-11-27T10:00:00.000Z"
+                c.definition().key_column: "x", tenant_column(c): "t", "TimeGenerated": "2026-11-27T10:00:00.000Z"
             }))
             .unwrap();
             for _ in 0..2 {
@@ -407,7 +408,7 @@ mod tests {
                     |r| r.get(0),
                 )
                 .unwrap();
-            assert_eq!(n, 1, "{c}: the key is (tenant, Id)");
+            assert_eq!(n, 1, "{c}: the key is (tenant, its id)");
         }
     }
 }

@@ -65,6 +65,7 @@ fn type_names(ty: ColumnType) -> (&'static str, &'static str) {
         ColumnType::DateTime => ("dateTime", "datetime"),
         ColumnType::Bool => ("boolean", "boolean"),
         ColumnType::Long => ("long", "long"),
+        ColumnType::Int => ("int", "int"),
         ColumnType::Dynamic => ("dynamic", "dynamic"),
     }
 }
@@ -160,7 +161,12 @@ mod tests {
     fn reserved_names_are_renamed_or_dropped() {
         for c in Category::ALL {
             let cols = custom_columns(c);
-            assert!(cols.iter().any(|(n, _)| *n == "RecordId"), "{c}");
+            // The record's id: `Id` renamed, or the table's own key (a Graph call's request id).
+            let key = c.definition().key_column;
+            assert!(
+                cols.iter().any(|(n, _)| *n == "RecordId" || *n == key),
+                "{c}"
+            );
             assert!(cols.iter().any(|(n, _)| *n == "TimeGenerated"), "{c}");
             for (n, _) in &cols {
                 assert!(

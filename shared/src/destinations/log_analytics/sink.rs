@@ -114,7 +114,7 @@ fn array(rows: &[&[u8]]) -> Vec<u8> {
 }
 
 fn id_of(row: &Value) -> String {
-    ["RecordId", "Id"]
+    ["RecordId", "Id", "RequestId"]
         .iter()
         .find_map(|k| row.get(*k).and_then(Value::as_str))
         .unwrap_or("(no id)")

@@ -168,7 +168,8 @@ pub fn from_table_row(
     row: &Map<String, Value>,
 ) -> Result<Row, RowError> {
     let r = Record(row);
-    let id = record_id(r.get("Id"))?;
+    let key = category.definition().key_column;
+    let id = record_id(r.get(key))?;
     // The event time: TimeGenerated, else the record's own time column.
     let own = time_property(category);
     let own_column = format!("{}{}", own[..1].to_ascii_uppercase(), &own[1..]);
@@ -204,7 +205,7 @@ pub fn from_table_row(
     for (column, value) in [
         ("TenantId", json!(tenant_id)),
         ("AADTenantId", json!(tenant_id)),
-        ("Id", json!(id)),
+        (key, json!(id)),
         ("Type", json!(category.table())),
         ("TimeGenerated", json!(time.rfc3339_millis())),
     ] {
@@ -238,16 +239,18 @@ fn shape(category: Category, mut mapped: Map<String, Value>) -> (Map<String, Val
                 .map(Value::Bool)
                 .unwrap_or(Value::Null),
             (ColumnType::Bool, _) => Value::Null,
-            (ColumnType::Long, Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n),
-            (ColumnType::Long, Value::Number(n)) => {
+            (ColumnType::Long | ColumnType::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => {
+                Value::Number(n)
+            }
+            (ColumnType::Long | ColumnType::Int, Value::Number(n)) => {
                 n.as_f64().map(|f| json!(f as i64)).unwrap_or(Value::Null)
             }
-            (ColumnType::Long, Value::String(s)) => s
+            (ColumnType::Long | ColumnType::Int, Value::String(s)) => s
                 .trim()
                 .parse::<i64>()
                 .map(|n| json!(n))
                 .unwrap_or(Value::Null),
-            (ColumnType::Long, _) => Value::Null,
+            (ColumnType::Long | ColumnType::Int, _) => Value::Null,
             (ColumnType::DateTime, Value::String(s)) => {
                 if DateTime::parse_from_rfc3339(&s).is_ok() {
                     Value::String(s)
@@ -269,7 +272,7 @@ fn shape(category: Category, mut mapped: Map<String, Value>) -> (Map<String, Val
 fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowError> {
     let obj = record.as_object().ok_or(RowError::NotAnObject)?;
     let r = Record(obj);
-    let id = record_id(r.get("id"))?;
+    let id = record_id(r.get(category.definition().id_property))?;
     let field = time_property(category);
     let time = match r.get(field) {
         Value::String(s) => parse_time(s),
@@ -288,11 +291,21 @@ fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowEr
     put("TenantId", json!(tenant_id));
     put("AADTenantId", json!(tenant_id));
     put("SourceSystem", json!("Azure AD"));
-    put("Id", json!(id));
+    put(category.definition().key_column, json!(id));
     put("Type", json!(category.table()));
     put("Category", json!(category.name()));
     // The event time: Log Analytics needs TimeGenerated, and the embedded store's time index.
     put("TimeGenerated", json!(time.rfc3339_millis()));
+    if category.definition().mapping == Mapping::Exported {
+        exported(category, &r, &mut c);
+        // Every field is either a column or the record's own (envelope) field: none is drift.
+        return Ok(Row {
+            id,
+            time,
+            columns: c,
+            unknown_fields: Vec::new(),
+        });
+    }
     let known: &[&str] = match category.definition().mapping {
         Mapping::UserSignIn => user_sign_in(category, &r, &mut put),
         Mapping::AppSignIn => app_sign_in(category, &r, &mut put),
@@ -302,6 +315,7 @@ fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowEr
         Mapping::RiskyUser => risk::risky_user(&r, &mut put),
         Mapping::ServicePrincipalRiskEvent => risk::service_principal_risk_event(&r, &mut put),
         Mapping::RiskyServicePrincipal => risk::risky_service_principal(&r, &mut put),
+        Mapping::Exported => &[],
     };
     let unknown_fields = obj
         .keys()
@@ -314,6 +328,18 @@ fn map(category: Category, tenant_id: &str, record: &Value) -> Result<Row, RowEr
         columns: c,
         unknown_fields,
     })
+}
+
+/// An exported record (diagnostic-settings envelope and `properties` as one object): each
+/// column not yet set from the field of the same name, any case (`IPAddress` ← `ipAddress`).
+fn exported(category: Category, r: &Record, c: &mut Map<String, Value>) {
+    let tenant = c.get("TenantId").cloned().unwrap_or_default();
+    c.insert("AadTenantId".into(), tenant);
+    for (name, _) in columns(category) {
+        if !c.contains_key(*name) {
+            c.insert((*name).to_string(), r.get(name).clone());
+        }
+    }
 }
 
 /// Interactive and non-interactive user sign-ins. Returns the Graph properties the columns come from.

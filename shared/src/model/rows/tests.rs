@@ -102,7 +102,7 @@ fn every_row_has_exactly_its_tables_columns_with_their_types() {
         "AuthenticationAppDeviceDetails",
         "AuthenticationAppPolicyEvaluationDetails",
     ];
-    for category in Category::ALL {
+    for category in Category::COLLECTED {
         let records = tenant.records(category, from, to, None);
         assert!(!records.is_empty(), "{category}: no records to check");
         for r in records.iter().take(300) {
@@ -124,7 +124,7 @@ fn every_row_has_exactly_its_tables_columns_with_their_types() {
                     _ if v.is_null() => true,
                     ColumnType::String => v.is_string(),
                     ColumnType::Bool => v.is_boolean(),
-                    ColumnType::Long => v.is_i64() || v.is_u64(),
+                    ColumnType::Long | ColumnType::Int => v.is_i64() || v.is_u64(),
                     ColumnType::DateTime => v
                         .as_str()
                         .is_some_and(|t| DateTime::parse_from_rfc3339(t).is_ok()),

@@ -169,8 +169,9 @@ impl Asked for Asking {
             );
         }
         let cols: Vec<&'static str> = columns(self.category).iter().map(|(n, _)| *n).collect();
+        let key = self.category.definition().key_column;
         let mut sql = format!(
-            "SELECT {} {} ORDER BY \"TimeGenerated\" DESC, \"Id\"",
+            "SELECT {} {} ORDER BY \"TimeGenerated\" DESC, \"{key}\"",
             cols.iter()
                 .map(|c| format!("\"{c}\""))
                 .collect::<Vec<_>>()
@@ -180,13 +181,18 @@ impl Asked for Asking {
         let mut kql = b.kql;
         if c.kql_tables == KqlTables::Custom {
             // The custom tables rename the reserved columns back for the answer.
+            let id = if key == "Id" {
+                format!("Id = {id}, ")
+            } else {
+                String::new()
+            };
             kql.push(format!(
-                "| extend Id = {id}, TenantId = column_ifexists(\"EntraTenantId\", \"\"), Type = {}",
+                "| extend {id}TenantId = column_ifexists(\"EntraTenantId\", \"\"), Type = {}",
                 lit(self.category.table())
             ));
         }
         kql.push(format!("| project {}", cols.join(", ")));
-        kql.push("| order by TimeGenerated desc, Id asc".into());
+        kql.push(format!("| order by TimeGenerated desc, {key} asc"));
         let mut params = b.params;
         page(&mut sql, &mut params, &mut kql, c);
         Plan {
