@@ -149,6 +149,12 @@ fn parse_categories(
     let mut out = Vec::new();
     for name in names {
         match name.parse::<Category>() {
+            Ok(c) if c.definition().graph.is_none() => problem(
+                setting,
+                format!(
+                    "{c} is not served by any Graph API, so it cannot be collected: Entra sends it only through diagnostic settings; export it to Storage or Event Hubs and load it with `entra-monitor import` (docs/import.md)"
+                ),
+            ),
             Ok(c) if !out.contains(&c) => out.push(c),
             Ok(_) => {}
             Err(e) => problem(setting, e),

@@ -465,6 +465,17 @@ managed_identity = true
         p[0].starts_with("tenants[0].categories: unknown category \"SignIns\""),
         "{p:?}"
     );
+    // A category Graph does not serve cannot be collected: the problem says how to get it.
+    let p = problems(&env(&[(
+        "ENTRA_MONITOR_CATEGORIES",
+        "SignInLogs,MicrosoftGraphActivityLogs",
+    )]));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("ENTRA_MONITOR_CATEGORIES: MicrosoftGraphActivityLogs is not served")
+            && p[0].contains("entra-monitor import"),
+        "{p:?}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
