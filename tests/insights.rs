@@ -154,7 +154,9 @@ fn sync(store: &SqliteState, key: &str, inv: &Inventory) {
             &inv.credential_sign_in_activities,
         ),
     ] {
-        store.sync_inventory(key, kind, objects, end()).unwrap();
+        store
+            .sync_inventory(key, kind, objects, end(), None)
+            .unwrap();
     }
 }
 

@@ -2,7 +2,8 @@
 //! applications (with owners) and service principals through paging and injected faults, and
 //! keeps exactly what the server lists; a second listing changes nothing; a removed app and a
 //! changed service principal are recorded in the history; a listing cut short keeps the
-//! snapshot as it was.
+//! snapshot as it was; service principals are read by delta query after the first listing,
+//! and listed in full again when the delta link has expired.
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
@@ -154,12 +155,45 @@ async fn the_inventory_is_what_graph_lists_and_its_changes_are_kept() {
         .collect();
     assert_eq!(unregistered, truth.seeded.people.admins_without_mfa);
 
-    // Listed again unchanged: no change recorded.
+    // Service principals were listed by a delta query, whose link is kept.
+    let sp_requests = |from: usize| -> Vec<String> {
+        server.requests()[from..]
+            .iter()
+            .map(|(_, r)| r.clone())
+            .filter(|r| r.contains("servicePrincipals"))
+            .collect()
+    };
+    assert!(
+        sp_requests(0)
+            .iter()
+            .all(|r| r.contains("/servicePrincipals/delta"))
+    );
+    assert!(sp_requests(0).len() > truth.service_principals.len() / 3);
+    assert!(
+        store
+            .inventory_delta_link("sim", "servicePrincipals")
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .inventory_delta_link("sim", "applications")
+            .unwrap()
+            .is_none()
+    );
+
+    // Listed again unchanged: no change recorded; the service principals cost one request
+    // (the delta link answering that nothing changed), retries aside.
     let t1 = t0 + chrono::Duration::hours(1);
+    let seen = server.requests().len();
     for r in collect_inventory(&store, &source, t1, &always).await {
         let c = r.changes.unwrap();
         assert_eq!((c.added, c.changed, c.removed), (0, 0, 0), "{}", r.kind);
     }
+    let mut asked = sp_requests(seen);
+    asked.dedup();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(asked[0].contains("deltatoken="), "{asked:?}");
 
     // An app deleted and a service principal given a certificate.
     let gone = truth.applications[2]["id"].as_str().unwrap().to_string();
@@ -171,6 +205,8 @@ async fn the_inventory_is_what_graph_lists_and_its_changes_are_kept() {
         inv.applications.retain(|a| a["id"] != json!(gone));
         inv.service_principals[0]["keyCredentials"] = json!([{ "keyId": "00000000-0000-0000-0000-0000000000aa",
             "type": "AsymmetricX509Cert", "usage": "Verify", "endDateTime": "2027-06-01T00:00:00Z" }]);
+        // And one removed, read from the delta round as `@removed`.
+        inv.service_principals.remove(1);
     });
     let t2 = t1 + chrono::Duration::hours(1);
     let reports = collect_inventory(&store, &source, t2, &always).await;
@@ -182,7 +218,12 @@ async fn the_inventory_is_what_graph_lists_and_its_changes_are_kept() {
             (c.added, c.changed, c.removed)
         })
         .collect();
-    assert_eq!(c, [(0, 0, 1), (0, 1, 0)]);
+    assert_eq!(c, [(0, 0, 1), (0, 1, 1)]);
+    assert_eq!(
+        by_id(&store.inventory("sim", "servicePrincipals").unwrap()),
+        by_id(&server.inventory().service_principals),
+        "the delta round brought the service principals up to date"
+    );
     let history = store.inventory_changes("sim", "applications", t2).unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(
@@ -223,6 +264,32 @@ async fn the_inventory_is_what_graph_lists_and_its_changes_are_kept() {
         store.inventory("sim", "applications").unwrap().len(),
         truth.applications.len() - 1
     );
+
+    // Eight days on, Graph no longer accepts the delta link: the service principals are
+    // listed in full again (nothing changed), and a new link is kept.
+    let link = store
+        .inventory_delta_link("sim", "servicePrincipals")
+        .unwrap();
+    clock.advance(chrono::Duration::days(8));
+    let t3 = t2 + chrono::Duration::days(8);
+    let seen = server.requests().len();
+    let reports = collect_inventory(&store, &source, t3, &always).await;
+    let sps = reports
+        .iter()
+        .find(|r| r.kind == "servicePrincipals")
+        .unwrap();
+    let note = sps.note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("listed in full") && note.contains("syncStateNotFound"),
+        "{sps:?}"
+    );
+    let c = sps.changes.as_ref().unwrap();
+    assert_eq!((c.added, c.changed, c.removed), (0, 0, 0));
+    assert!(sp_requests(seen).len() > truth.service_principals.len() / 3);
+    let renewed = store
+        .inventory_delta_link("sim", "servicePrincipals")
+        .unwrap();
+    assert!(renewed.is_some() && renewed != link);
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -6,6 +6,15 @@
 //! ([`SqliteState::sync_inventory`]). A listing cut short — a refusal, Graph failing past its
 //! retries, the run's time spent — changes nothing; the next run lists again. A next-page link
 //! refused as expired starts the listing again, a few times at most.
+//!
+//! Service principals (thousands in most tenants, most of them Microsoft's) are read with a
+//! delta query: the first run lists them all and keeps the delta link with the snapshot; later
+//! runs read only what was created, changed or removed since
+//! ([`SqliteState::apply_inventory_delta`]), and list in full again when Graph refuses the
+//! link (`syncStateNotFound`, after seven days unused). Applications are listed in full: their
+//! owners (`$expand`) are not offered by the delta query. So are users: `signInActivity` is not
+//! tracked by it. The other kinds have no delta query in v1.0.
+//! <https://learn.microsoft.com/graph/delta-query-overview>
 
 use super::collect::Source;
 use crate::source::graph::{Counters, GraphError, same_origin};
@@ -28,6 +37,10 @@ pub struct Kind {
     /// A report the tenant may not be licensed for (Microsoft's own usage reports): a refusal
     /// is noted, not a failure.
     pub optional: bool,
+    /// `first_page` is a delta query: the listing ends with a delta link, and the next runs
+    /// read only what changed since (created, updated, removed objects), listing in full again
+    /// when Graph no longer accepts the link (kept seven days).
+    pub delta: bool,
 }
 
 /// The kinds collected, in order.
@@ -38,13 +51,15 @@ pub const KINDS: &[Kind] = &[
         permission: "Application.Read.All",
         unlicensed: None,
         optional: false,
+        delta: false,
     },
     Kind {
         name: "servicePrincipals",
-        first_page: "v1.0/servicePrincipals?$top=999&$select=id,appId,displayName,accountEnabled,servicePrincipalType,appOwnerOrganizationId,passwordCredentials,keyCredentials,tags",
+        first_page: "v1.0/servicePrincipals/delta?$select=id,appId,displayName,accountEnabled,servicePrincipalType,appOwnerOrganizationId,passwordCredentials,keyCredentials,tags",
         permission: "Application.Read.All",
         unlicensed: None,
         optional: false,
+        delta: true,
     },
     Kind {
         name: "users",
@@ -54,6 +69,7 @@ pub const KINDS: &[Kind] = &[
             "v1.0/users?$top=999&$select=id,displayName,userPrincipalName,userType,accountEnabled,createdDateTime",
         ),
         optional: false,
+        delta: false,
     },
     Kind {
         name: "roleDefinitions",
@@ -61,6 +77,7 @@ pub const KINDS: &[Kind] = &[
         permission: "RoleManagement.Read.Directory",
         unlicensed: None,
         optional: false,
+        delta: false,
     },
     Kind {
         name: "roleAssignments",
@@ -68,6 +85,7 @@ pub const KINDS: &[Kind] = &[
         permission: "RoleManagement.Read.Directory",
         unlicensed: None,
         optional: false,
+        delta: false,
     },
     Kind {
         name: "userRegistrationDetails",
@@ -75,6 +93,7 @@ pub const KINDS: &[Kind] = &[
         permission: "AuditLog.Read.All (and an Entra ID P1 or P2 licence)",
         unlicensed: None,
         optional: false,
+        delta: false,
     },
     Kind {
         name: "conditionalAccessPolicies",
@@ -82,6 +101,7 @@ pub const KINDS: &[Kind] = &[
         permission: "Policy.Read.All",
         unlicensed: None,
         optional: false,
+        delta: false,
     },
     Kind {
         name: "servicePrincipalSignInActivities",
@@ -89,6 +109,7 @@ pub const KINDS: &[Kind] = &[
         permission: "AuditLog.Read.All (and Workload ID Premium)",
         unlicensed: None,
         optional: true,
+        delta: false,
     },
     Kind {
         name: "appCredentialSignInActivities",
@@ -96,6 +117,7 @@ pub const KINDS: &[Kind] = &[
         permission: "AuditLog.Read.All (and Workload ID Premium)",
         unlicensed: None,
         optional: true,
+        delta: false,
     },
 ];
 
@@ -141,14 +163,57 @@ pub async fn collect_inventory(
             kind: kind.name.to_string(),
             ..Default::default()
         };
-        let mut listed = list(source, kind.first_page, kind, &mut counters, keep_going).await;
+        let kept = match store.inventory_delta_link(&source.tenant, kind.name) {
+            Ok(link) => link.filter(|_| kind.delta),
+            Err(e) => {
+                report.error = Some(format!("the delta link could not be read: {e}"));
+                reports.push(report);
+                continue;
+            }
+        };
+        let mut listed = match &kept {
+            Some(link) => list(source, link, false, kind, &mut counters, keep_going).await,
+            None => Err(Refusal::ExpiredDelta(String::new())),
+        };
+        if let Err(Refusal::ExpiredDelta(e)) = &listed {
+            if kept.is_some() {
+                report.note = Some(format!("listed in full: {e}"));
+            }
+            let first = format!(
+                "{}/{}",
+                source.graph_base.trim_end_matches('/'),
+                kind.first_page
+            );
+            listed = list(source, &first, true, kind, &mut counters, keep_going).await;
+        }
         if let (Err(Refusal::Unlicensed(e)), Some(page)) = (&listed, kind.unlicensed) {
             report.note = Some(format!("listed without what needs a licence: {e}"));
-            listed = list(source, page, kind, &mut counters, keep_going).await;
+            let page = format!("{}/{page}", source.graph_base.trim_end_matches('/'));
+            listed = list(source, &page, true, kind, &mut counters, keep_going).await;
         }
+        let full = listed
+            .as_ref()
+            .is_ok_and(|l| l.as_ref().is_some_and(|l| l.full));
         match listed.map_err(|e| e.to_string()) {
-            Ok(Some(objects)) => {
-                match store.sync_inventory(&source.tenant, kind.name, &objects, now) {
+            Ok(Some(l)) => {
+                let kept = match (&l.delta_link, full) {
+                    (Some(link), false) => store.apply_inventory_delta(
+                        &source.tenant,
+                        kind.name,
+                        &l.objects,
+                        &l.removed,
+                        now,
+                        link,
+                    ),
+                    (link, _) => store.sync_inventory(
+                        &source.tenant,
+                        kind.name,
+                        &l.objects,
+                        now,
+                        link.as_deref(),
+                    ),
+                };
+                match kept {
                     Ok(changes) => report.changes = Some(changes),
                     Err(e) => report.error = Some(format!("not kept: {e}")),
                 }
@@ -169,29 +234,49 @@ pub async fn collect_inventory(
 enum Refusal {
     /// The tenant lacks the licence the listing needs.
     Unlicensed(String),
+    /// Graph no longer accepts the delta link kept: list in full.
+    ExpiredDelta(String),
     Other(String),
 }
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::Unlicensed(e) | Refusal::Other(e) => f.write_str(e),
+            Refusal::Unlicensed(e) | Refusal::ExpiredDelta(e) | Refusal::Other(e) => f.write_str(e),
         }
     }
 }
 
-/// Every object of `kind` from `first_page` on, or None when told to stop first.
+/// What one listing found.
+struct Listing {
+    /// Every object (a full listing), or those created or changed (a delta round).
+    objects: Vec<Value>,
+    /// The ids a delta round says were removed (`@removed`).
+    removed: Vec<String>,
+    /// Where the next delta round starts.
+    delta_link: Option<String>,
+    /// Whether this lists every object (not a delta round from a kept link).
+    full: bool,
+}
+
+/// Every object from `first` (a listing's first page, or — not `full` — a delta link kept
+/// from the last round) on, or None when told to stop first.
 async fn list(
     source: &Source,
-    first_page: &str,
+    first: &str,
+    full: bool,
     kind: &Kind,
     counters: &mut Counters,
     keep_going: &(dyn Fn() -> bool + Sync),
-) -> Result<Option<Vec<Value>>, Refusal> {
-    let first = format!("{}/{first_page}", source.graph_base.trim_end_matches('/'),);
+) -> Result<Option<Listing>, Refusal> {
     let mut restarts = 0;
-    let mut objects = Vec::new();
-    let mut next = Some(first.clone());
+    let mut listing = Listing {
+        objects: Vec::new(),
+        removed: Vec::new(),
+        delta_link: None,
+        full,
+    };
+    let mut next = Some(first.to_string());
     while let Some(url) = next.take() {
         if !keep_going() {
             return Ok(None);
@@ -200,9 +285,16 @@ async fn list(
             Ok(page) => page,
             Err(e) if e.is_expired_page_link() && restarts < MAX_RESTARTS => {
                 restarts += 1;
-                objects.clear();
-                next = Some(first.clone());
+                listing.objects.clear();
+                listing.removed.clear();
+                next = Some(first.to_string());
                 continue;
+            }
+            Err(e) if e.is_expired_delta_link() && !listing.full => {
+                return Err(Refusal::ExpiredDelta(format!(
+                    "Graph no longer accepts the delta link of {} ({e})",
+                    kind.name
+                )));
             }
             Err(GraphError::Refused { code, message, .. }) if code == NOT_LICENSED => {
                 return Err(Refusal::Unlicensed(format!(
@@ -218,22 +310,31 @@ async fn list(
             }
             Err(e) => return Err(Refusal::Other(format!("listing {}: {e}", kind.name))),
         };
-        objects.extend(page.value);
-        if objects.len() > MAX_OBJECTS {
+        for object in page.value {
+            match (object.get("@removed"), object["id"].as_str()) {
+                (Some(_), Some(id)) => listing.removed.push(id.to_string()),
+                (Some(_), None) => {}
+                (None, _) => listing.objects.push(object),
+            }
+        }
+        if listing.objects.len() + listing.removed.len() > MAX_OBJECTS {
             return Err(Refusal::Other(format!(
                 "{} lists more than {MAX_OBJECTS} objects; not kept",
                 kind.name
             )));
         }
-        if let Some(link) = &page.next_link
-            && !same_origin(&source.graph_base, link)
-        {
-            return Err(Refusal::Other(format!(
-                "listing {}: Graph's next-page link is not on {}; not followed",
-                kind.name, source.graph_base
-            )));
+        for link in [&page.next_link, &page.delta_link].into_iter().flatten() {
+            if !same_origin(&source.graph_base, link) {
+                return Err(Refusal::Other(format!(
+                    "listing {}: Graph's next-page or delta link is not on {}; not followed",
+                    kind.name, source.graph_base
+                )));
+            }
         }
         next = page.next_link;
+        if next.is_none() {
+            listing.delta_link = page.delta_link;
+        }
     }
-    Ok(Some(objects))
+    Ok(Some(listing))
 }

@@ -14,6 +14,8 @@ use std::time::Duration;
 pub struct Page {
     pub value: Vec<Value>,
     pub next_link: Option<String>,
+    /// A delta round's last page: where the next round starts (`@odata.deltaLink`).
+    pub delta_link: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,14 @@ impl GraphError {
         matches!(self, GraphError::Rejected { status: 400, message, .. }
             if message.to_ascii_lowercase().contains("skip token")
                 || message.to_ascii_lowercase().contains("skiptoken"))
+    }
+
+    /// A delta link Graph no longer accepts (`syncStateNotFound`: older than seven days, or
+    /// the directory's sync state reset): the round starts again with a full listing.
+    /// <https://devblogs.microsoft.com/microsoft365dev/duration-of-change-tracking-tokens-for-identity-and-education-resources/>
+    pub fn is_expired_delta_link(&self) -> bool {
+        matches!(self, GraphError::Rejected { status: 400 | 410, code, .. }
+            if code.eq_ignore_ascii_case("syncStateNotFound") || code.eq_ignore_ascii_case("resyncRequired"))
     }
 }
 
@@ -309,11 +319,12 @@ pub fn parse_page(text: &str) -> Result<Page, String> {
         Some(Value::Array(items)) => items,
         _ => return Err("no \"value\" array".into()),
     };
-    let next_link = v
-        .get("@odata.nextLink")
-        .and_then(Value::as_str)
-        .map(String::from);
-    Ok(Page { value, next_link })
+    let link = |name: &str| v.get(name).and_then(Value::as_str).map(String::from);
+    Ok(Page {
+        value,
+        next_link: link("@odata.nextLink"),
+        delta_link: link("@odata.deltaLink"),
+    })
 }
 
 fn error_of(body: &str) -> (String, String) {

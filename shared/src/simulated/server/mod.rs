@@ -124,6 +124,8 @@ pub struct SimServer {
     risk_actions: Mutex<Vec<SimRecord>>,
     /// The directory objects, dated against the day the server was made (the anchor).
     inventory: Mutex<super::inventory::Inventory>,
+    /// What edits changed in the lists Graph answers delta queries for.
+    journal: Mutex<directory::Journal>,
     anchor: DateTime<Utc>,
 }
 
@@ -138,6 +140,7 @@ impl SimServer {
             super::inventory::Inventory::generate(tenant.seed, &tenant.directory, anchor);
         Arc::new(Self {
             inventory: Mutex::new(inventory),
+            journal: Mutex::default(),
             anchor,
             tenant,
             clock,
@@ -170,9 +173,14 @@ impl SimServer {
         }
     }
 
-    /// Changes the directory objects it serves (an app removed, a credential added, …).
+    /// Changes the directory objects it serves (an app removed, a credential added, …); the
+    /// delta queries answer what changed.
     pub fn edit_inventory(&self, edit: impl FnOnce(&mut super::inventory::Inventory)) {
-        edit(&mut self.inventory.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut inventory = self.inventory.lock().unwrap_or_else(|e| e.into_inner());
+        self.journal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .edit(&mut inventory, edit);
     }
 
     pub fn tenant(&self) -> &SimulatedTenant {
@@ -370,6 +378,30 @@ impl SimServer {
         }
         if let Some(r) = self.transient_fault(n, &mut rng, request) {
             return r;
+        }
+        if let Some(list) = directory::delta_of(path) {
+            let base = self
+                .base_url
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if list.1 == "users" {
+                self.fill_from_logs();
+            }
+            let inventory = self.inventory();
+            let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+            let now = self.clock.now();
+            let most = self.faults.max_directory_page;
+            let page =
+                directory::delta_page(&inventory, &journal, list, raw_query, &base, now, most);
+            drop(journal);
+            return match page {
+                Ok(body) => {
+                    self.count(|s| s.pages += 1);
+                    self.deliver(body.to_string(), &mut rng)
+                }
+                Err((status, code, message)) => graph_error(status, code, &message),
+            };
         }
         if let Some(list) = directory::list_of(path) {
             let base = self

@@ -193,6 +193,15 @@ CREATE TABLE IF NOT EXISTS inventory_syncs (
     listed INTEGER NOT NULL,
     PRIMARY KEY (tenant, kind)
 );
+-- Where a kind Graph tracks changes of (delta query) goes on from: the last round's
+-- `@odata.deltaLink`, written with the snapshot it brought up to date.
+CREATE TABLE IF NOT EXISTS inventory_delta (
+    tenant TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    link TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (tenant, kind)
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     tenant TEXT NOT NULL,
     category TEXT NOT NULL,
