@@ -312,6 +312,34 @@ fn shape_differences(published: &Value, generated: &Value, path: &str) -> Vec<St
     }
 }
 
+/// Microsoft's reset events as the simulated tenant serves them have every property of the
+/// published example, with its types, and name a method of Graph's `usageAuthMethod`.
+#[test]
+fn simulated_reset_events_have_every_property_of_the_published_example() {
+    use chrono::TimeZone;
+    let tenant = shared::simulated::SimulatedTenant::new(1, 300);
+    let anchor = chrono::Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap();
+    let events = shared::simulated::usage_reports::user_events(&tenant, anchor, 7);
+    assert!(events.len() > 10, "{}", events.len());
+    let published = &sample("usereventssummary-list.json")[0];
+    for e in &events {
+        assert_eq!(shape_differences(published, e, ""), Vec::<String>::new());
+        assert_eq!(e["feature"], "reset");
+        let method = e["authMethod"].as_str().unwrap();
+        assert!(
+            [
+                "appNotification",
+                "mobileSMS",
+                "email",
+                "appCode",
+                "securityQuestion"
+            ]
+            .contains(&method),
+            "{method}"
+        );
+    }
+}
+
 /// A working day of the default simulated tenant, as Graph serves it.
 fn generated(category: Category) -> Vec<Value> {
     use chrono::TimeZone;

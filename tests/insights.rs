@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use shared::model::Category;
 use shared::model::rows::normalise;
+use shared::pipeline::inventory::KINDS;
 use shared::query::codes::WORKBOOK_INTERRUPTS;
 use shared::query::params::{Common, Format, KqlTables};
 use shared::query::questions::{self, BY_TOKEN_CLAIM, NOT_A_USE, PASSWORD_METHODS, SSPR_SERVICE};
@@ -153,9 +154,16 @@ fn sync(store: &SqliteState, key: &str, inv: &Inventory) {
             "appCredentialSignInActivities",
             &inv.credential_sign_in_activities,
         ),
+        ("userEventsSummary", &inv.user_events),
     ] {
+        // Each object as the collector keeps it (events keyed by user, time, feature, method).
+        let mut objects = objects.clone();
+        let kind_of = KINDS.iter().find(|k| k.name == kind).unwrap();
+        if let Some(rekey) = kind_of.rekey {
+            objects.iter_mut().for_each(rekey);
+        }
         store
-            .sync_inventory(key, kind, objects, end(), None)
+            .sync_inventory(key, kind, &objects, end(), None)
             .unwrap();
     }
 }
@@ -591,6 +599,46 @@ fn self_service_password_activity_per_day() {
     assert_eq!(got, truth);
 }
 
+/// Resets by method: Microsoft's `userEventsSummary` rows (the method each reset was verified
+/// with, which the audit logs lack) and our count of the same resets from the logs, side by
+/// side; a tenant without the report (no P1) gets our row alone.
+#[test]
+fn self_service_password_resets_by_method() {
+    let mut truth: BTreeMap<String, i64> = BTreeMap::new();
+    let mut ours = 0;
+    for r in raw(Category::AuditLogs) {
+        if r["activityDisplayName"] == usage_reports::SELF_SERVICE_RESET {
+            *truth
+                .entry(usage_reports::reset_method(r["id"].as_str().unwrap()).to_string())
+                .or_default() += 1;
+            ours += 1;
+        }
+    }
+    assert!(truth.len() >= 3, "several methods: {truth:?}");
+    let answer = ask("password-activity", &[("per", "method")]);
+    assert_eq!(answer.columns, ["method", "succeeded", "failed", "source"]);
+    let mut microsoft = BTreeMap::new();
+    let mut logs = None;
+    for r in &answer.rows {
+        match r[3].as_str().unwrap() {
+            "microsoft" => {
+                assert_eq!(r[2], 0, "the simulated resets all succeed: {r:?}");
+                microsoft.insert(s(&r[0]), r[1].as_i64().unwrap());
+            }
+            "entra-monitor" => {
+                assert!(r[0].is_null(), "the logs do not record the method");
+                logs = Some(r[1].as_i64().unwrap() + r[2].as_i64().unwrap());
+            }
+            other => panic!("source {other}"),
+        }
+    }
+    assert_eq!(microsoft, truth);
+    assert_eq!(logs, Some(ours));
+    let alone = ask_for(UNLICENSED, "password-activity", &[("per", "method")]);
+    assert_eq!(alone.rows.len(), 1, "{:?}", alone.rows);
+    assert_eq!(alone.rows[0][3], "entra-monitor");
+}
+
 #[test]
 fn application_credential_activity_finds_the_seeded_conditions() {
     // Last use per key id (client credentials) and per SAML app (its signing certificate).
@@ -877,7 +925,7 @@ fn the_kql_of_each_report_is_the_reviewed_text() {
         &'static str,
         KqlTables,
     );
-    let cases: [Case; 10] = [
+    let cases: [Case; 11] = [
         ("app-sign-ins", &[], "", KqlTables::Entra),
         (
             "app-sign-ins",
@@ -902,6 +950,12 @@ fn the_kql_of_each_report_is_the_reviewed_text() {
         ("auth-method-usage", &[], "", KqlTables::Entra),
         ("auth-method-usage", &[], ".custom", KqlTables::Custom),
         ("password-activity", &[], "", KqlTables::Entra),
+        (
+            "password-activity",
+            &[("per", "method")],
+            ".per-method",
+            KqlTables::Entra,
+        ),
         ("app-credentials", &[], "", KqlTables::Entra),
     ];
     let bless = std::env::var("ENTRA_MONITOR_BLESS").is_ok();

@@ -107,7 +107,8 @@ async fn the_inventory_is_what_graph_lists_and_its_changes_are_kept() {
             p.registration_details.len(),
             p.conditional_access_policies.len(),
             truth.sp_sign_in_activities.len(),
-            truth.credential_sign_in_activities.len()
+            truth.credential_sign_in_activities.len(),
+            truth.user_events.len()
         ]
     );
     // Microsoft's usage reports, as served.
@@ -120,6 +121,16 @@ async fn the_inventory_is_what_graph_lists_and_its_changes_are_kept() {
         by_id(&truth.credential_sign_in_activities)
     );
     assert!(!truth.sp_sign_in_activities.is_empty());
+    // Microsoft's reset events, each kept under a key of its own (Graph's id is the user's).
+    let events = store.inventory("sim", "userEventsSummary").unwrap();
+    assert!(!events.is_empty());
+    let ids = |objects: &[Value], key: &str| -> Vec<String> {
+        let mut ids: Vec<String> = objects.iter().map(|e| e[key].to_string()).collect();
+        ids.sort();
+        ids
+    };
+    // Every event kept, none folded into another of the same user.
+    assert_eq!(ids(&events, "userId"), ids(&truth.user_events, "id"));
     // Users carry signInActivity from the week of sign-ins before the anchor; the seeded
     // guests last signed in months ago.
     let users = by_id(&p.users);
@@ -294,8 +305,8 @@ async fn the_inventory_is_what_graph_lists_and_its_changes_are_kept() {
 }
 
 /// A tenant without Entra ID P1 refuses users' `signInActivity`: the users are listed without
-/// it, and the run says why; without Workload ID Premium, Microsoft's usage reports are not
-/// collected, which the run notes without failing.
+/// it, and the run says why; without Workload ID Premium (or P1, for the reset events),
+/// Microsoft's usage reports are not collected, which the run notes without failing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_listed_without_sign_in_activity_where_it_is_not_licensed() {
     let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 17, 0, 0).unwrap();
@@ -326,10 +337,12 @@ async fn users_are_listed_without_sign_in_activity_where_it_is_not_licensed() {
     assert_eq!(kept.len(), server.inventory().people.users.len());
     // The guests the directory knows as inactive carry their activity only where licensed.
     assert!(kept.iter().all(|u| u.get("signInActivity").is_none()));
-    // Microsoft's usage reports need Workload ID Premium: noted, not a failure.
+    // Microsoft's usage reports need Workload ID Premium, its reset events P1: noted, not a
+    // failure.
     for kind in [
         "servicePrincipalSignInActivities",
         "appCredentialSignInActivities",
+        "userEventsSummary",
     ] {
         let r = reports.iter().find(|r| r.kind == kind).unwrap();
         assert!(r.error.is_none() && r.changes.is_none(), "{r:?}");

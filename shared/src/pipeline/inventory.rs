@@ -25,7 +25,7 @@ use serde_json::Value;
 
 /// A kind of directory object: its name in the store, where Graph lists it, and the
 /// permission that reading it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Kind {
     pub name: &'static str,
     /// The path and query of the first page, after the Graph base.
@@ -41,6 +41,9 @@ pub struct Kind {
     /// read only what changed since (created, updated, removed objects), listing in full again
     /// when Graph no longer accepts the link (kept seven days).
     pub delta: bool,
+    /// For a list of events rather than objects (whose `id` names the user, not the event):
+    /// gives each object an `id` of its own, keeping Graph's as `userId`.
+    pub rekey: Option<fn(&mut Value)>,
 }
 
 /// The kinds collected, in order.
@@ -52,6 +55,7 @@ pub const KINDS: &[Kind] = &[
         unlicensed: None,
         optional: false,
         delta: false,
+        rekey: None,
     },
     Kind {
         name: "servicePrincipals",
@@ -60,6 +64,7 @@ pub const KINDS: &[Kind] = &[
         unlicensed: None,
         optional: false,
         delta: true,
+        rekey: None,
     },
     Kind {
         name: "users",
@@ -70,6 +75,7 @@ pub const KINDS: &[Kind] = &[
         ),
         optional: false,
         delta: false,
+        rekey: None,
     },
     Kind {
         name: "roleDefinitions",
@@ -78,6 +84,7 @@ pub const KINDS: &[Kind] = &[
         unlicensed: None,
         optional: false,
         delta: false,
+        rekey: None,
     },
     Kind {
         name: "roleAssignments",
@@ -86,6 +93,7 @@ pub const KINDS: &[Kind] = &[
         unlicensed: None,
         optional: false,
         delta: false,
+        rekey: None,
     },
     Kind {
         name: "userRegistrationDetails",
@@ -94,6 +102,7 @@ pub const KINDS: &[Kind] = &[
         unlicensed: None,
         optional: false,
         delta: false,
+        rekey: None,
     },
     Kind {
         name: "conditionalAccessPolicies",
@@ -102,6 +111,7 @@ pub const KINDS: &[Kind] = &[
         unlicensed: None,
         optional: false,
         delta: false,
+        rekey: None,
     },
     Kind {
         name: "servicePrincipalSignInActivities",
@@ -110,6 +120,7 @@ pub const KINDS: &[Kind] = &[
         unlicensed: None,
         optional: true,
         delta: false,
+        rekey: None,
     },
     Kind {
         name: "appCredentialSignInActivities",
@@ -118,8 +129,32 @@ pub const KINDS: &[Kind] = &[
         unlicensed: None,
         optional: true,
         delta: false,
+        rekey: None,
+    },
+    Kind {
+        name: "userEventsSummary",
+        first_page: "beta/reports/authenticationMethods/userEventsSummary",
+        permission: "AuditLog.Read.All (and an Entra ID P1 or P2 licence)",
+        unlicensed: None,
+        optional: true,
+        delta: false,
+        rekey: Some(event_key),
     },
 ];
+
+/// `userEventsSummary`'s `id` is the user's: an event is the user, when, what and how.
+fn event_key(event: &mut Value) {
+    let part = |k: &str| event[k].as_str().unwrap_or_default().to_string();
+    let key = [
+        part("id"),
+        part("eventDateTime"),
+        part("feature"),
+        part("authMethod"),
+    ]
+    .join("|");
+    event["userId"] = event["id"].take();
+    event["id"] = Value::String(key);
+}
 
 /// The Graph error code of a tenant without the licence a resource needs.
 const NOT_LICENSED: &str = "Authentication_RequestFromNonPremiumTenantOrB2CTenant";
@@ -195,7 +230,10 @@ pub async fn collect_inventory(
             .as_ref()
             .is_ok_and(|l| l.as_ref().is_some_and(|l| l.full));
         match listed.map_err(|e| e.to_string()) {
-            Ok(Some(l)) => {
+            Ok(Some(mut l)) => {
+                if let Some(rekey) = kind.rekey {
+                    l.objects.iter_mut().for_each(rekey);
+                }
                 let kept = match (&l.delta_link, full) {
                     (Some(link), false) => store.apply_inventory_delta(
                         &source.tenant,

@@ -52,6 +52,9 @@ pub struct Inventory {
     /// `servicePrincipalSignInActivities` and `appCredentialSignInActivities`.
     pub sp_sign_in_activities: Vec<Value>,
     pub credential_sign_in_activities: Vec<Value>,
+    /// Microsoft's `userEventsSummary` (beta, P1/P2): self-service password resets with the
+    /// method each was verified with.
+    pub user_events: Vec<Value>,
     /// Whether the users' `signInActivity` and Microsoft's usage reports have been filled from
     /// the logs ([`Inventory::fill_from_logs`]; done when first listed, as it reads days of
     /// sign-ins).
@@ -185,6 +188,7 @@ impl Inventory {
             people,
             sp_sign_in_activities: Vec::new(),
             credential_sign_in_activities: Vec::new(),
+            user_events: Vec::new(),
             sign_in_activity_filled: false,
             seeded,
         }

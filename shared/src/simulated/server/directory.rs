@@ -2,8 +2,9 @@
 //! `users`, `roleManagement/directory/roleDefinitions` and `roleAssignments`,
 //! `reports/authenticationMethods/userRegistrationDetails` and
 //! `identity/conditionalAccess/policies`, and Microsoft's usage reports
-//! `reports/servicePrincipalSignInActivities` and `reports/appCredentialSignInActivities` (also
-//! under `/beta/`, where Graph has the reports only), paged as Graph pages them —
+//! `reports/servicePrincipalSignInActivities` and `reports/appCredentialSignInActivities`, and
+//! `reports/authenticationMethods/userEventsSummary` (also under `/beta/`, where Graph has the
+//! reports only), paged as Graph pages them —
 //! `$top` from 1 to 999 (100 by default), `@odata.nextLink` with an opaque `$skiptoken` — with
 //! an application's `owners` only when asked for with `$expand=owners`, and `$select` honoured
 //! (plus `id`, which Graph always returns). Other query options are refused as Graph would.
@@ -218,6 +219,7 @@ fn all_of<'a>(inventory: &'a Inventory, resource: &str) -> &'a [Value] {
         "reports/authenticationMethods/userRegistrationDetails" => &p.registration_details,
         "reports/servicePrincipalSignInActivities" => &inventory.sp_sign_in_activities,
         "reports/appCredentialSignInActivities" => &inventory.credential_sign_in_activities,
+        "reports/authenticationMethods/userEventsSummary" => &inventory.user_events,
         _ => &p.conditional_access_policies,
     }
 }
@@ -226,7 +228,7 @@ fn all_of<'a>(inventory: &'a Inventory, resource: &str) -> &'a [Value] {
 pub const MAX_DIRECTORY_TOP: usize = 999;
 
 /// The directory lists served.
-pub(super) const RESOURCES: [&str; 9] = [
+pub(super) const RESOURCES: [&str; 10] = [
     "applications",
     "servicePrincipals",
     "users",
@@ -236,6 +238,7 @@ pub(super) const RESOURCES: [&str; 9] = [
     "identity/conditionalAccess/policies",
     "reports/servicePrincipalSignInActivities",
     "reports/appCredentialSignInActivities",
+    "reports/authenticationMethods/userEventsSummary",
 ];
 
 /// Whether `path` names one of the directory lists, and which.

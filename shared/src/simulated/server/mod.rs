@@ -416,6 +416,8 @@ impl SimServer {
                 r if r.starts_with("reports/") && r.ends_with("SignInActivities") => {
                     self.faults.unlicensed_workload_reports
                 }
+                // Authentication methods activity needs Entra ID P1 or P2, as signInActivity.
+                r if r.ends_with("userEventsSummary") => self.faults.unlicensed_sign_in_activity,
                 _ => false,
             };
             if unlicensed {
@@ -425,7 +427,10 @@ impl SimServer {
                     "Neither tenant is B2C or tenant doesn't have premium license",
                 );
             }
-            if list.1 == "users" || list.1.ends_with("SignInActivities") {
+            if list.1 == "users"
+                || list.1.ends_with("SignInActivities")
+                || list.1.ends_with("userEventsSummary")
+            {
                 self.fill_from_logs();
             }
             let inventory = self.inventory();
