@@ -7,8 +7,6 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use shared::model::Category;
-use shared::model::rows::normalise;
-use shared::pipeline::inventory::KINDS;
 use shared::query::codes::WORKBOOK_INTERRUPTS;
 use shared::query::params::{Common, Format, KqlTables};
 use shared::query::questions::{self, BY_TOKEN_CLAIM, NOT_A_USE, PASSWORD_METHODS, SSPR_SERVICE};
@@ -16,9 +14,12 @@ use shared::query::{Answer, finish, run_embedded};
 use shared::simulated::SimulatedTenant;
 use shared::simulated::inventory::Inventory;
 use shared::simulated::usage_reports;
-use shared::state::{PageRouting, SqliteState, StoredRow};
+use shared::state::SqliteState;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
+
+#[path = "support/seeded_store.rs"]
+mod seeded_store;
 
 const TENANT: &str = "t1";
 const UNLICENSED: &str = "t2";
@@ -89,92 +90,15 @@ fn load(
     tenant: &SimulatedTenant,
     categories: &[Category],
 ) -> BTreeMap<Category, Vec<Value>> {
-    let mut raw = BTreeMap::new();
-    for &category in categories {
-        let records: Vec<Value> = tenant
-            .records(
-                category,
-                start() - Duration::days(1),
-                end() + Duration::days(1),
-                None,
-            )
-            .into_iter()
-            .map(|r| r.json)
-            .collect();
-        for chunk in records.chunks(1000) {
-            let rows: Vec<StoredRow> = chunk
-                .iter()
-                .map(|r| {
-                    let row = normalise(category, key, r).unwrap();
-                    StoredRow {
-                        id: row.id,
-                        time: row.time,
-                        columns: row.columns,
-                        raw: r.clone(),
-                    }
-                })
-                .collect();
-            store
-                .store_page(
-                    key,
-                    category,
-                    &rows,
-                    &PageRouting::embedded_only(),
-                    None,
-                    start(),
-                    end(),
-                )
-                .unwrap();
-        }
-        let inside: Vec<Value> = records
-            .into_iter()
-            .filter(|r| (start()..=end()).contains(&time_of(r)))
-            .collect();
-        raw.insert(category, inside);
-    }
-    raw
+    seeded_store::load(store, key, tenant, categories, start(), end())
 }
 
 /// Keeps `inv` as `key`'s inventory.
 fn sync(store: &SqliteState, key: &str, inv: &Inventory) {
-    let p = &inv.people;
-    for (kind, objects) in [
-        ("applications", &inv.applications),
-        ("servicePrincipals", &inv.service_principals),
-        ("users", &p.users),
-        ("roleDefinitions", &p.role_definitions),
-        ("roleAssignments", &p.role_assignments),
-        ("userRegistrationDetails", &p.registration_details),
-        ("conditionalAccessPolicies", &p.conditional_access_policies),
-        (
-            "servicePrincipalSignInActivities",
-            &inv.sp_sign_in_activities,
-        ),
-        (
-            "appCredentialSignInActivities",
-            &inv.credential_sign_in_activities,
-        ),
-        ("userEventsSummary", &inv.user_events),
-    ] {
-        // Each object as the collector keeps it (events keyed by user, time, feature, method).
-        let mut objects = objects.clone();
-        let kind_of = KINDS.iter().find(|k| k.name == kind).unwrap();
-        if let Some(rekey) = kind_of.rekey {
-            objects.iter_mut().for_each(rekey);
-        }
-        store
-            .sync_inventory(key, kind, &objects, end(), None)
-            .unwrap();
-    }
+    seeded_store::sync(store, key, inv, end());
 }
 
-fn time_of(r: &Value) -> DateTime<Utc> {
-    let t = r["createdDateTime"]
-        .as_str()
-        .or(r["activityDateTime"].as_str())
-        .unwrap();
-    DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc)
-}
+use seeded_store::time_of;
 
 fn raw(category: Category) -> &'static [Value] {
     &fixture().raw[&category]

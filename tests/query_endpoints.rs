@@ -158,8 +158,11 @@ async fn every_question_answers_over_http_and_bad_input_gets_a_400() {
             continue;
         }
         let v: Value = serde_json::from_str(&body).unwrap();
-        // Answers are columns and rows; the risky-user list is users.
-        let rows = v["rows"].as_array().or(v["users"].as_array());
+        // Answers are columns and rows; the risky-user list is users, recommendations values.
+        let rows = v["rows"]
+            .as_array()
+            .or(v["users"].as_array())
+            .or(v["value"].as_array());
         let Some(rows) = rows else {
             panic!("{path}: no rows: {v}");
         };
@@ -191,6 +194,65 @@ async fn every_question_answers_over_http_and_bad_input_gets_a_400() {
         "README examples that answer nothing on the default tenant: {empty:?}"
     );
     let json = |body: &str| -> Value { serde_json::from_str(body).unwrap() };
+    // The default tenant's recommendations, evaluated as soon as the inventory was listed:
+    // its seeded conditions are raised; the legacy-authentication one is not (its enabled
+    // policy blocks legacy clients).
+    let (status, _, b) = get("/api/recommendations".into(), None).await;
+    assert_eq!(status, 200, "{b}");
+    let listed = json(&b);
+    let types: Vec<&str> = listed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "active")
+        .map(|r| r["recommendationType"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "staleApps",
+        "staleAppCreds",
+        "applicationCredentialExpiry",
+        "servicePrincipalKeyExpiry",
+        "adminMFAV2",
+        "oneAdmin",
+        "inactiveGuests",
+        "ownerlessApps",
+    ] {
+        assert!(types.contains(&kind), "{kind} not raised: {types:?}");
+    }
+    assert!(!types.contains(&"blockLegacyAuthentication"), "{types:?}");
+    let ownerless = listed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["recommendationType"] == "ownerlessApps")
+        .unwrap();
+    assert_eq!(ownerless["priority"], "low");
+    assert_eq!(ownerless["impactedResourcesActive"], 1);
+    let id = ownerless["id"].as_str().unwrap();
+    let (status, _, b) = get(
+        format!("/api/recommendations/{id}/impacted-resources"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    let resources = json(&b);
+    assert_eq!(resources["value"][0]["resourceType"], "application");
+    assert_eq!(resources["value"][0]["status"], "active");
+    let (status, _, b) = get(format!("/api/recommendations/{id}"), None).await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(json(&b)["history"][0]["to"], "active");
+    // Ids and filters that name nothing get a clear 404 or 400.
+    let (status, _, b) = get(
+        "/api/recommendations/nobody_entra-monitor.staleApps".into(),
+        None,
+    )
+    .await;
+    assert!(status == 403 || status == 400, "{status} {b}");
+    let (status, _, b) = get("/api/recommendations/not-an-id".into(), None).await;
+    assert_eq!(status, 404, "{b}");
+    let (status, _, b) = get("/api/recommendations?status=open".into(), None).await;
+    assert_eq!(status, 400, "{b}");
+    assert!(b.contains("completedBySystem"), "{b}");
     // Non-empty answers where the day's activity guarantees some.
     let (_, _, b) = get("/api/signins/users?last=7d&explain=true".into(), None).await;
     let users = json(&b);

@@ -25,6 +25,7 @@ pub mod import;
 pub mod model;
 pub mod pipeline;
 pub mod query;
+pub mod recommend;
 pub mod registry;
 pub mod schedule;
 pub mod secret;

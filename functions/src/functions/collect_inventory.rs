@@ -31,6 +31,16 @@ pub fn run(app: Arc<App>, inv: Invocation, _timer: TimerInfo) -> BoxFuture<Timer
         let (mut listed, mut changed, mut failures) = (0, 0, Vec::new());
         for tenant in sources {
             let reports = collect_inventory(&store, &tenant.reports, app.now(), &keep_going).await;
+            // Recommendations read the inventory: a tenant not evaluated for a day (a fresh
+            // `serve`, a new instance) is evaluated as soon as it is listed.
+            let key = &tenant.reports.tenant;
+            let complete = reports.iter().all(|r| r.error.is_none());
+            let due = store
+                .last_recommendation_run(key)?
+                .is_none_or(|at| app.now() - at >= super::recommendations::EVALUATE_AFTER);
+            if complete && due {
+                super::recommendations::evaluate_tenant(&app, &inv, key)?;
+            }
             for r in reports {
                 match (&r.changes, &r.error) {
                     (Some(c), _) => {

@@ -12,6 +12,7 @@ pub mod collect_signins;
 pub mod detect_risks;
 pub mod health;
 pub mod questions;
+pub mod recommendations;
 pub mod replay_spool;
 pub mod retention;
 pub mod risk_detections;
@@ -56,6 +57,10 @@ pub static REGISTRY: std::sync::LazyLock<Vec<Function>> = std::sync::LazyLock::n
             handler: Handler::Timer(detect_risks::run),
         },
         Function {
+            spec: &recommendations::EVALUATE,
+            handler: Handler::Timer(recommendations::evaluate),
+        },
+        Function {
             spec: &health::SPEC,
             handler: Handler::Http(health::run),
         },
@@ -74,6 +79,18 @@ pub static REGISTRY: std::sync::LazyLock<Vec<Function>> = std::sync::LazyLock::n
         Function {
             spec: &risky_users::ACT,
             handler: Handler::Http(risky_users::act),
+        },
+        Function {
+            spec: &recommendations::LIST,
+            handler: Handler::Http(recommendations::list),
+        },
+        Function {
+            spec: &recommendations::GET,
+            handler: Handler::Http(recommendations::get),
+        },
+        Function {
+            spec: &recommendations::RESOURCES,
+            handler: Handler::Http(recommendations::resources),
         },
         Function {
             spec: &questions::OPENAPI,
@@ -167,7 +184,8 @@ mod tests {
                 "collect-inventory",
                 "replay-spool",
                 "retention",
-                "detect-risks"
+                "detect-risks",
+                "evaluate-recommendations"
             ]
         );
     }

@@ -279,6 +279,114 @@ pub struct Directory {
     pub service_principals: Vec<Workload>,
     pub managed_identities: Vec<Workload>,
     pub groups: Vec<Group>,
+    /// Who holds each directory role: (user id, role id), in the order of [`ROLES`] then
+    /// Reports Reader; distinct enabled members.
+    pub role_holders: Vec<(String, &'static str)>,
+    /// The holders of privileged roles ([`ROLES`]), who sign in with MFA...
+    pub privileged: std::collections::BTreeSet<String>,
+    /// ...but these two (the first Global Administrator and the first Helpdesk
+    /// Administrator), who have no MFA method and sign in with a password alone (seeded).
+    pub without_mfa: Vec<String>,
+}
+
+/// A directory role that holds no privilege.
+pub const REPORTS_READER: (&str, &str) = ("4a5d8f65-41da-4de4-8968-e035b65339cf", "Reports Reader");
+
+/// How many holders each role gets: Global Administrator six (more than the five Microsoft
+/// advises at most), the others a few; the last is Reports Reader.
+pub const HOLDERS: [usize; 6] = [6, 2, 3, 1, 2, 2];
+
+/// The role holders, the privileged ones, and those without MFA (see [`Directory`]).
+type Roles = (
+    Vec<(String, &'static str)>,
+    std::collections::BTreeSet<String>,
+    Vec<String>,
+);
+
+/// Distinct enabled members for the roles, drawn from a generator of their own (so the rest of
+/// the tenant is as it was).
+fn roles(seed: u64, users: &[User]) -> Roles {
+    let mut rng = Rng::with_seed(seed ^ 0x0AD3_1A55_16E5_7EED);
+    let mut candidates: Vec<&User> = users
+        .iter()
+        .filter(|u| !u.is_guest && u.account_enabled)
+        .collect();
+    rng.shuffle(&mut candidates);
+    let mut holders = candidates.into_iter();
+    let roles = ROLES.iter().map(|r| r.id).chain([REPORTS_READER.0]);
+    let mut out = Vec::new();
+    for (role, count) in roles.zip(HOLDERS) {
+        for u in holders.by_ref().take(count) {
+            out.push((u.id.clone(), role));
+        }
+    }
+    let privileged = out
+        .iter()
+        .filter(|(_, role)| *role != REPORTS_READER.0)
+        .map(|(id, _)| id.clone())
+        .collect();
+    let without_mfa = [0, HOLDERS[0] + HOLDERS[1]]
+        .iter()
+        .filter_map(|n| out.get(*n))
+        .map(|(id, _)| id.clone())
+        .collect();
+    (out, privileged, without_mfa)
+}
+
+/// The `i`th person of the directory.
+fn person(rng: &mut Rng, i: usize, domain: &str) -> User {
+    let first = FIRST[rng.usize(..FIRST.len())];
+    let last = LAST[rng.usize(..LAST.len())];
+    let is_guest = rng.f64() < 0.05;
+    let upn = if is_guest {
+        format!(
+            "{}.{}_fabrikam.example#ext#@{domain}",
+            first.to_lowercase(),
+            i
+        )
+    } else {
+        format!(
+            "{}.{}{}@{domain}",
+            first.to_lowercase(),
+            last.to_lowercase().replace(' ', ""),
+            i
+        )
+    };
+    let home = rng.usize(..PLACES.len());
+    let (os, browser) = [
+        ("Windows 11", "Edge 131.0.0"),
+        ("MacOs", "Chrome 131.0.0"),
+        ("Ios", "Mobile Safari"),
+        ("Android", "Chrome Mobile 130.0.0"),
+    ][rng.usize(..4)];
+    let managed = !is_guest && rng.f64() < 0.8;
+    // Working hours roughly follow the home place's time zone.
+    let offset = (PLACES[home].longitude / 15.0).round() as i64;
+    let start = (9 - offset).rem_euclid(24) as u32;
+    User {
+        id: guid(rng),
+        display_name: format!("{first} {last}"),
+        user_principal_name: upn,
+        is_guest,
+        home,
+        device: Device {
+            id: if managed { guid(rng) } else { String::new() },
+            display_name: if managed {
+                format!("CONTOSO-{:04}", i)
+            } else {
+                String::new()
+            },
+            operating_system: os,
+            browser,
+            is_managed: managed,
+            is_compliant: managed && rng.f64() < 0.9,
+            trust_type: if managed { "Azure AD joined" } else { "" },
+        },
+        work_start_hour: start,
+        work_end_hour: (start + 9) % 24,
+        activity: 0.3 + rng.f64() * 0.7,
+        account_enabled: rng.f64() > 0.02,
+    }
 }
 
 impl Directory {
@@ -289,64 +397,7 @@ impl Directory {
         let tenant_id = guid(&mut rng);
         let domain = "contoso.example".to_string();
         let users: Vec<User> = (0..users.max(1))
-            .map(|i| {
-                let first = FIRST[rng.usize(..FIRST.len())];
-                let last = LAST[rng.usize(..LAST.len())];
-                let is_guest = rng.f64() < 0.05;
-                let upn = if is_guest {
-                    format!(
-                        "{}.{}_fabrikam.example#ext#@{domain}",
-                        first.to_lowercase(),
-                        i
-                    )
-                } else {
-                    format!(
-                        "{}.{}{}@{domain}",
-                        first.to_lowercase(),
-                        last.to_lowercase().replace(' ', ""),
-                        i
-                    )
-                };
-                let home = rng.usize(..PLACES.len());
-                let (os, browser) = [
-                    ("Windows 11", "Edge 131.0.0"),
-                    ("MacOs", "Chrome 131.0.0"),
-                    ("Ios", "Mobile Safari"),
-                    ("Android", "Chrome Mobile 130.0.0"),
-                ][rng.usize(..4)];
-                let managed = !is_guest && rng.f64() < 0.8;
-                // Working hours roughly follow the home place's time zone.
-                let offset = (PLACES[home].longitude / 15.0).round() as i64;
-                let start = (9 - offset).rem_euclid(24) as u32;
-                User {
-                    id: guid(&mut rng),
-                    display_name: format!("{first} {last}"),
-                    user_principal_name: upn,
-                    is_guest,
-                    home,
-                    device: Device {
-                        id: if managed {
-                            guid(&mut rng)
-                        } else {
-                            String::new()
-                        },
-                        display_name: if managed {
-                            format!("CONTOSO-{:04}", i)
-                        } else {
-                            String::new()
-                        },
-                        operating_system: os,
-                        browser,
-                        is_managed: managed,
-                        is_compliant: managed && rng.f64() < 0.9,
-                        trust_type: if managed { "Azure AD joined" } else { "" },
-                    },
-                    work_start_hour: start,
-                    work_end_hour: (start + 9) % 24,
-                    activity: 0.3 + rng.f64() * 0.7,
-                    account_enabled: rng.f64() > 0.02,
-                }
-            })
+            .map(|i| person(&mut rng, i, &domain))
             .collect();
         let workload = |rng: &mut Rng, name: String, rate: f64| Workload {
             id: guid(rng),
@@ -393,6 +444,7 @@ impl Directory {
             privileged: name.contains("Admins"),
         })
         .collect();
+        let (role_holders, privileged, without_mfa) = roles(seed, &users);
         Directory {
             tenant_id,
             domain,
@@ -400,6 +452,9 @@ impl Directory {
             service_principals,
             managed_identities,
             groups,
+            role_holders,
+            privileged,
+            without_mfa,
         }
     }
 }

@@ -13,19 +13,12 @@
 
 use super::SimulatedTenant;
 use super::details::CA_POLICIES;
-use super::directory::{Directory, ROLES, guid};
+use super::directory::{Directory, REPORTS_READER, ROLES, guid};
 use crate::model::Category;
 use chrono::{DateTime, Duration, Utc};
 use fastrand::Rng;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-
-/// Directory roles beyond [`ROLES`] that hold no privilege.
-const REPORTS_READER: (&str, &str) = ("4a5d8f65-41da-4de4-8968-e035b65339cf", "Reports Reader");
-
-/// How many holders each role gets: Global Administrator six (more than the five Microsoft
-/// advises at most), the others a few.
-const HOLDERS: [usize; 6] = [6, 2, 3, 1, 2, 2];
 
 /// The conditions seeded into the people side (ground truth).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -202,33 +195,21 @@ pub fn generate(
         })
         .collect();
     role_definitions.sort_by(|a, b| a["displayName"].as_str().cmp(&b["displayName"].as_str()));
-    // Distinct enabled members hold the roles, in the order of ROLES then Reports Reader.
-    let mut candidates: Vec<usize> = (0..dir.users.len())
-        .filter(|i| !dir.users[*i].is_guest && dir.users[*i].account_enabled)
-        .collect();
-    rng.shuffle(&mut candidates);
-    let mut holders = candidates.into_iter();
+    // The directory's role holders (distinct enabled members, in the order of ROLES then
+    // Reports Reader).
     let mut role_assignments = Vec::new();
     let mut roles_of: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    let role_ids = ROLES.iter().map(|r| r.id).chain([REPORTS_READER.0]);
-    for (role, count) in role_ids.zip(HOLDERS) {
-        for _ in 0..count {
-            let Some(i) = holders.next() else { break };
-            let principal = dir.users[i].id.clone();
-            if role == ROLES[0].id {
-                seeded.global_admins.push(principal.clone());
-            }
-            roles_of.entry(principal.clone()).or_default().push(role);
-            role_assignments.push(json!({ "id": guid(&mut rng), "principalId": principal,
-                "roleDefinitionId": role, "directoryScopeId": "/" }));
+    for (principal, role) in &dir.role_holders {
+        if *role == ROLES[0].id {
+            seeded.global_admins.push(principal.clone());
         }
+        roles_of.entry(principal.clone()).or_default().push(role);
+        role_assignments.push(json!({ "id": guid(&mut rng), "principalId": principal,
+            "roleDefinitionId": role, "directoryScopeId": "/" }));
     }
-    // The first Global Administrator and the first Helpdesk Administrator have no MFA method.
-    let unregistered: Vec<String> = [0, HOLDERS[0] + HOLDERS[1]]
-        .iter()
-        .filter_map(|n| role_assignments.get(*n))
-        .map(|a| a["principalId"].as_str().unwrap_or_default().to_string())
-        .collect();
+    // The first Global Administrator and the first Helpdesk Administrator have no MFA method
+    // (and sign in with a password alone); the other administrators sign in with MFA.
+    let unregistered = dir.without_mfa.clone();
     seeded.admins_without_mfa = unregistered.clone();
     let registration_details = users
         .iter()

@@ -193,6 +193,51 @@ CREATE TABLE IF NOT EXISTS inventory_syncs (
     listed INTEGER NOT NULL,
     PRIMARY KEY (tenant, kind)
 );
+-- Recommendations (sqlite/recommendations.rs): each type's status per tenant and source, the
+-- resources each impacts, and every change of status (the system's and people's).
+CREATE TABLE IF NOT EXISTS recommendations (
+    tenant TEXT NOT NULL,
+    type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created TEXT NOT NULL,
+    impact_start TEXT NOT NULL,
+    last_checked TEXT NOT NULL,
+    last_modified TEXT NOT NULL,
+    last_modified_by TEXT NOT NULL,
+    postpone_until TEXT,
+    note TEXT,
+    PRIMARY KEY (tenant, type, source)
+);
+CREATE TABLE IF NOT EXISTS recommendation_resources (
+    tenant TEXT NOT NULL,
+    type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    added TEXT NOT NULL,
+    last_modified TEXT NOT NULL,
+    last_modified_by TEXT NOT NULL,
+    postpone_until TEXT,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tenant, type, source, subject_id)
+);
+CREATE TABLE IF NOT EXISTS recommendation_history (
+    tenant TEXT NOT NULL,
+    type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    subject_id TEXT,
+    at TEXT NOT NULL,
+    status_from TEXT,
+    status_to TEXT NOT NULL,
+    by TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recommendation_history_by_type ON recommendation_history (tenant, type, at);
+CREATE TABLE IF NOT EXISTS recommendation_runs (
+    tenant TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+);
 -- Where a kind Graph tracks changes of (delta query) goes on from: the last round's
 -- `@odata.deltaLink`, written with the snapshot it brought up to date.
 CREATE TABLE IF NOT EXISTS inventory_delta (
@@ -599,9 +644,11 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, StateError> {
 
 pub mod bookkeeping;
 pub use inventory::InventoryChanges;
+pub use recommendations::EvaluationChanges;
 mod checkpoints;
 mod inventory;
 mod outbox;
+mod recommendations;
 mod records;
 mod risk;
 #[cfg(test)]

@@ -1,0 +1,330 @@
+//! Recommendations per tenant: each type's status and dates, each impacted resource's, and the
+//! history of every change of status (who, when, why) — the system's at each evaluation, and
+//! people's actions.
+
+use super::SqliteState;
+use crate::clock::Timestamp;
+use crate::recommend::lifecycle;
+use crate::recommend::{Impacted, SOURCE, Verdict};
+use crate::state::StateError;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde_json::{Value, json};
+
+/// An upsert's update of the dates a change of status moves (a postponement lasts only while
+/// postponed).
+const STATUS_CHANGED: &str = "postpone_until = CASE WHEN excluded.status = 'postponed' THEN postpone_until ELSE NULL END,
+               last_modified = CASE WHEN status != excluded.status THEN excluded.last_modified ELSE last_modified END,
+               last_modified_by = CASE WHEN status != excluded.status THEN excluded.last_modified_by ELSE last_modified_by END";
+
+/// Who the system's changes are recorded as.
+pub const SYSTEM: &str = "entra-monitor";
+
+/// What one evaluation of a type changed: whether the recommendation became active (new or
+/// again), and the resources that did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EvaluationChanges {
+    pub activated: bool,
+    pub completed: bool,
+    pub resources_activated: Vec<String>,
+    pub resources_completed: usize,
+}
+
+fn parse(text: Option<String>) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(&text?)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+impl SqliteState {
+    /// Records one evaluation of `kind` for `tenant` at `now`: the recommendation's and each
+    /// resource's status moved as [`lifecycle::evaluated`] says, the resources' facts updated,
+    /// every change in the history — in one transaction. An undecided verdict changes no
+    /// status; it is noted with the time checked.
+    pub fn record_evaluation(
+        &self,
+        tenant: &str,
+        kind: &str,
+        verdict: &Verdict,
+        now: DateTime<Utc>,
+    ) -> Result<EvaluationChanges, StateError> {
+        let at = now.rfc3339_millis();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut changes = EvaluationChanges::default();
+        let current: Option<(String, Option<String>)> = tx
+            .query_row(
+                "SELECT status, postpone_until FROM recommendations WHERE tenant = ?1 AND type = ?2 AND source = ?3",
+                params![tenant, kind, SOURCE],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let impacted: &[Impacted] = match verdict {
+            Verdict::Undecided(why) => {
+                tx.execute(
+                    "UPDATE recommendations SET last_checked = ?4, note = ?5 WHERE tenant = ?1 AND type = ?2 AND source = ?3",
+                    params![tenant, kind, SOURCE, at, why],
+                )?;
+                tx.commit()?;
+                return Ok(changes);
+            }
+            Verdict::Impacted(i) => i,
+        };
+        own_status(
+            &tx,
+            tenant,
+            kind,
+            current,
+            !impacted.is_empty(),
+            now,
+            &mut changes,
+        )?;
+        resources(&tx, tenant, kind, impacted, now, &mut changes)?;
+        tx.commit()?;
+        Ok(changes)
+    }
+
+    /// Notes that every type was evaluated for `tenant` at `at`.
+    pub fn note_recommendation_run(
+        &self,
+        tenant: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        self.conn().execute(
+            "INSERT INTO recommendation_runs (tenant, at) VALUES (?1, ?2) ON CONFLICT (tenant) DO UPDATE SET at = excluded.at",
+            params![tenant, at.rfc3339_millis()],
+        )?;
+        Ok(())
+    }
+
+    /// When every type was last evaluated for `tenant`.
+    pub fn last_recommendation_run(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<DateTime<Utc>>, StateError> {
+        let at: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT at FROM recommendation_runs WHERE tenant = ?1",
+                params![tenant],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(parse(at))
+    }
+
+    /// `tenant`'s recommendations (every type ever raised), as stored.
+    pub fn recommendations(&self, tenant: &str) -> Result<Vec<Value>, StateError> {
+        let rows = self.query_rows(
+            "SELECT type, source, status, created, impact_start, last_checked, last_modified, last_modified_by, postpone_until, note,
+               (SELECT COUNT(*) FROM recommendation_resources AS r WHERE r.tenant = c.tenant AND r.type = c.type AND r.source = c.source AND r.status IN ('active', 'postponed')),
+               (SELECT COUNT(*) FROM recommendation_resources AS r WHERE r.tenant = c.tenant AND r.type = c.type AND r.source = c.source)
+             FROM recommendations AS c WHERE tenant = ?1 ORDER BY type, source",
+            &[rusqlite::types::Value::Text(tenant.into())],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                json!({
+                    "recommendationType": r[0], "source": r[1], "status": r[2], "createdDateTime": r[3],
+                    "impactStartDateTime": r[4], "lastCheckedDateTime": r[5], "lastModifiedDateTime": r[6],
+                    "lastModifiedBy": r[7], "postponeUntilDateTime": r[8], "note": r[9],
+                    "impactedResourcesActive": r[10], "impactedResourcesTotal": r[11],
+                })
+            })
+            .collect())
+    }
+
+    /// The resources `tenant`'s recommendation `kind` impacts (or impacted), by rank.
+    pub fn impacted_resources(&self, tenant: &str, kind: &str) -> Result<Vec<Value>, StateError> {
+        let rows = self.query_rows(
+            "SELECT subject_id, source, status, added, last_modified, last_modified_by, postpone_until, body
+             FROM recommendation_resources WHERE tenant = ?1 AND type = ?2
+             ORDER BY status != 'active', json_extract(body, '$.rank'), subject_id",
+            &[
+                rusqlite::types::Value::Text(tenant.into()),
+                rusqlite::types::Value::Text(kind.into()),
+            ],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let body: Value = serde_json::from_str(r[7].as_str().unwrap_or("{}")).unwrap_or_default();
+                json!({
+                    "subjectId": r[0], "source": r[1], "status": r[2], "addedDateTime": r[3],
+                    "lastModifiedDateTime": r[4], "lastModifiedBy": r[5], "postponeUntilDateTime": r[6],
+                    "resourceType": body["resourceType"], "displayName": body["displayName"], "rank": body["rank"],
+                    "additionalDetails": body["additionalDetails"], "portalUrl": body["portalUrl"],
+                })
+            })
+            .collect())
+    }
+
+    /// The history of `tenant`'s recommendation `kind`: every change of status, oldest first.
+    pub fn recommendation_history(
+        &self,
+        tenant: &str,
+        kind: &str,
+    ) -> Result<Vec<Value>, StateError> {
+        let rows = self.query_rows(
+            "SELECT subject_id, at, status_from, status_to, by, reason FROM recommendation_history
+             WHERE tenant = ?1 AND type = ?2 ORDER BY at, rowid",
+            &[
+                rusqlite::types::Value::Text(tenant.into()),
+                rusqlite::types::Value::Text(kind.into()),
+            ],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| json!({ "subjectId": r[0], "at": r[1], "from": r[2], "to": r[3], "by": r[4], "reason": r[5] }))
+            .collect())
+    }
+}
+
+/// The recommendation's own status after an evaluation that found its condition holding
+/// (`applies`) or not.
+fn own_status(
+    tx: &rusqlite::Transaction,
+    tenant: &str,
+    kind: &str,
+    current: Option<(String, Option<String>)>,
+    applies: bool,
+    now: DateTime<Utc>,
+    changes: &mut EvaluationChanges,
+) -> Result<(), StateError> {
+    let at = now.rfc3339_millis();
+    let was = current.as_ref().map(|c| c.0.as_str());
+    let until = parse(current.as_ref().and_then(|c| c.1.clone()));
+    let status = lifecycle::evaluated(was, until, applies, now);
+    if let Some(status) = status {
+        let start_again = status == lifecycle::ACTIVE && was != Some(lifecycle::ACTIVE);
+        tx.execute(
+            &format!("INSERT INTO recommendations (tenant, type, source, status, created, impact_start, last_checked, last_modified, last_modified_by, postpone_until, note)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?5, ?6, NULL, NULL)
+             ON CONFLICT (tenant, type, source) DO UPDATE SET status = excluded.status, last_checked = excluded.last_checked, note = NULL,
+               impact_start = CASE WHEN ?7 THEN excluded.impact_start ELSE impact_start END,
+               {STATUS_CHANGED}"),
+            params![tenant, kind, SOURCE, status, at, SYSTEM, start_again],
+        )?;
+        if was != Some(status) {
+            history(
+                tx,
+                tenant,
+                kind,
+                None,
+                was,
+                status,
+                SYSTEM,
+                "evaluation",
+                &at,
+            )?;
+            changes.activated = status == lifecycle::ACTIVE;
+            changes.completed = status == lifecycle::COMPLETED_BY_SYSTEM;
+        }
+    }
+    Ok(())
+}
+
+/// Each impacted resource's status after an evaluation (those no longer impacted complete).
+fn resources(
+    tx: &rusqlite::Transaction,
+    tenant: &str,
+    kind: &str,
+    impacted: &[Impacted],
+    now: DateTime<Utc>,
+    changes: &mut EvaluationChanges,
+) -> Result<(), StateError> {
+    let at = now.rfc3339_millis();
+    let known: Vec<(String, String, Option<String>)> = {
+        let mut stmt = tx.prepare(
+            "SELECT subject_id, status, postpone_until FROM recommendation_resources WHERE tenant = ?1 AND type = ?2 AND source = ?3",
+        )?;
+        let rows = stmt.query_map(params![tenant, kind, SOURCE], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (rank, r) in impacted.iter().enumerate() {
+        let before = known.iter().find(|k| k.0 == r.subject_id);
+        let was = before.map(|k| k.1.as_str());
+        let until = parse(before.and_then(|k| k.2.clone()));
+        let Some(status) = lifecycle::evaluated(was, until, true, now) else {
+            continue;
+        };
+        let body = json!({
+            "resourceType": r.resource_type, "displayName": r.display_name,
+            "rank": rank + 1, "additionalDetails": r.details_json(), "portalUrl": r.portal_url,
+        });
+        tx.execute(
+            &format!("INSERT INTO recommendation_resources (tenant, type, source, subject_id, status, added, last_modified, last_modified_by, postpone_until, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, NULL, ?8)
+             ON CONFLICT (tenant, type, source, subject_id) DO UPDATE SET status = excluded.status, body = excluded.body,
+               {STATUS_CHANGED}"),
+            params![tenant, kind, SOURCE, r.subject_id, status, at, SYSTEM, body.to_string()],
+        )?;
+        if was != Some(status) {
+            history(
+                tx,
+                tenant,
+                kind,
+                Some(&r.subject_id),
+                was,
+                status,
+                SYSTEM,
+                "evaluation",
+                &at,
+            )?;
+            if status == lifecycle::ACTIVE {
+                changes.resources_activated.push(r.subject_id.clone());
+            }
+        }
+    }
+    for (subject, was, until) in &known {
+        if impacted.iter().any(|r| r.subject_id == *subject) {
+            continue;
+        }
+        let status = lifecycle::evaluated(Some(was), parse(until.clone()), false, now);
+        if let Some(status) = status.filter(|s| s != was) {
+            tx.execute(
+                "UPDATE recommendation_resources SET status = ?5, last_modified = ?6, last_modified_by = ?7,
+                   postpone_until = CASE WHEN ?5 = 'postponed' THEN postpone_until ELSE NULL END
+                 WHERE tenant = ?1 AND type = ?2 AND source = ?3 AND subject_id = ?4",
+                params![tenant, kind, SOURCE, subject, status, at, SYSTEM],
+            )?;
+            history(
+                tx,
+                tenant,
+                kind,
+                Some(subject),
+                Some(was),
+                status,
+                SYSTEM,
+                "evaluation",
+                &at,
+            )?;
+            changes.resources_completed += 1;
+        }
+    }
+    Ok(())
+}
+
+/// One change of status in the history (`subject` None: the recommendation's own).
+#[allow(clippy::too_many_arguments)]
+fn history(
+    tx: &rusqlite::Transaction,
+    tenant: &str,
+    kind: &str,
+    subject: Option<&str>,
+    from: Option<&str>,
+    to: &str,
+    by: &str,
+    reason: &str,
+    at: &str,
+) -> Result<(), StateError> {
+    tx.execute(
+        "INSERT INTO recommendation_history (tenant, type, source, subject_id, at, status_from, status_to, by, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![tenant, kind, SOURCE, subject, at, from, to, by, reason],
+    )?;
+    Ok(())
+}
