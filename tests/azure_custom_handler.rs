@@ -187,6 +187,8 @@ async fn timer_and_http_envelopes_are_answered_in_the_host_format() {
             "recommendations",
             "recommendation",
             "recommendation-resources",
+            "recommendation-action",
+            "recommendation-resource-action",
             "openapi",
             "admin-access",
             "app-users",

@@ -555,3 +555,120 @@ fn the_docs_list_every_type_with_its_priority_and_source() {
         );
     }
 }
+
+/// People's actions over days: a dismissal stays whatever the condition does; a postponement
+/// holds until its date and is judged again after it; a recommendation completed by someone
+/// while its condition still holds is active again at the next evaluation; one resource can be
+/// dismissed on its own. Each action is in the history with who and why.
+#[test]
+fn dismissals_stay_postponements_expire_and_completions_are_checked() {
+    use shared::recommend::lifecycle::{ACTIVE, Action, COMPLETED_BY_USER, DISMISSED, POSTPONED};
+    let tenant = SimulatedTenant::new(34, 60);
+    let t = seeded("act", &tenant, true);
+    let thresholds = Thresholds::default();
+    let day = |n: i64| end() + Duration::days(n);
+    recommend::run(&t.store, TENANT, day(0), &thresholds).unwrap();
+    let status = |kind: &str| {
+        t.store
+            .recommendations(TENANT)
+            .unwrap()
+            .into_iter()
+            .find(|r| r["recommendationType"] == kind)
+            .map(|r| s(&r["status"]))
+            .unwrap()
+    };
+    let act = |kind: &str, subject: Option<&str>, status, until, reason: &str, at| {
+        let action = Action {
+            status,
+            until,
+            by: "ops",
+            reason,
+        };
+        t.store
+            .act_on_recommendation(TENANT, kind, subject, &action, at)
+            .unwrap()
+    };
+    // Dismissed: the condition holds every day, and it stays dismissed.
+    assert_eq!(
+        act(
+            "oneAdmin",
+            None,
+            DISMISSED,
+            None,
+            "break-glass accounts",
+            day(0)
+        ),
+        Some(ACTIVE.to_string())
+    );
+    // Postponed for five days.
+    act(
+        "mfaRegistrationV2",
+        None,
+        POSTPONED,
+        Some(day(5)),
+        "campaign next week",
+        day(0),
+    );
+    // Completed by someone, though the ownerless app still has no owner.
+    act(
+        "ownerlessApps",
+        None,
+        COMPLETED_BY_USER,
+        None,
+        "owner added",
+        day(0),
+    );
+    // One inactive guest dismissed (a partner kept on purpose), the other left.
+    let guest = t.inventory.seeded.people.inactive_guests[0].clone();
+    act(
+        "inactiveGuests",
+        Some(&guest),
+        DISMISSED,
+        None,
+        "partner kept",
+        day(0),
+    );
+    assert_eq!(
+        act(
+            "inactiveGuests",
+            Some("nobody"),
+            DISMISSED,
+            None,
+            "x",
+            day(0)
+        ),
+        None
+    );
+    for d in 1..=7 {
+        seeded_store::sync(&t.store, TENANT, &t.inventory, day(d));
+        recommend::run(&t.store, TENANT, day(d), &thresholds).unwrap();
+        assert_eq!(status("oneAdmin"), DISMISSED, "day {d}");
+        let want = if d < 5 { POSTPONED } else { ACTIVE };
+        assert_eq!(status("mfaRegistrationV2"), want, "day {d}");
+        assert_eq!(
+            status("ownerlessApps"),
+            ACTIVE,
+            "day {d}: the condition still holds"
+        );
+        let guests: BTreeMap<String, String> = t
+            .store
+            .impacted_resources(TENANT, "inactiveGuests")
+            .unwrap()
+            .into_iter()
+            .map(|r| (s(&r["subjectId"]), s(&r["status"])))
+            .collect();
+        assert_eq!(guests[&guest], DISMISSED, "day {d}");
+        assert!(guests.values().filter(|s| *s == ACTIVE).count() >= 1);
+        assert_eq!(status("inactiveGuests"), ACTIVE);
+    }
+    let history = t.store.recommendation_history(TENANT, "oneAdmin").unwrap();
+    let last = history.iter().rfind(|h| h["subjectId"].is_null()).unwrap();
+    assert_eq!(
+        (&last["to"], &last["by"], &last["reason"]),
+        (
+            &json!(DISMISSED),
+            &json!("ops"),
+            &json!("break-glass accounts")
+        )
+    );
+}

@@ -93,6 +93,14 @@ pub static REGISTRY: std::sync::LazyLock<Vec<Function>> = std::sync::LazyLock::n
             handler: Handler::Http(recommendations::resources),
         },
         Function {
+            spec: &recommendations::ACT,
+            handler: Handler::Http(recommendations::act),
+        },
+        Function {
+            spec: &recommendations::ACT_ON_RESOURCE,
+            handler: Handler::Http(recommendations::act),
+        },
+        Function {
             spec: &questions::OPENAPI,
             handler: Handler::Http(questions::run_openapi),
         },

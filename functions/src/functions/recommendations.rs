@@ -303,6 +303,151 @@ pub fn resources(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture
     })
 }
 
+pub static ACT: FunctionSpec = FunctionSpec {
+    name: "recommendation-action",
+    description: "Dismiss, postpone, complete or reactivate a recommendation (recorded: who, when, why).",
+    trigger: Trigger::Http {
+        route: "recommendations/{id}/{action}",
+        methods: &[Method::Post],
+        auth: AuthLevel::Function,
+    },
+};
+
+pub static ACT_ON_RESOURCE: FunctionSpec = FunctionSpec {
+    name: "recommendation-resource-action",
+    description: "Dismiss, postpone, complete or reactivate one resource of a recommendation (recorded: who, when, why).",
+    trigger: Trigger::Http {
+        route: "recommendations/{id}/impacted-resources/{subject}/{action}",
+        methods: &[Method::Post],
+        auth: AuthLevel::Function,
+    },
+};
+
+/// The actions, as the routes name them, and the status each sets.
+const ACTIONS: [(&str, &str); 4] = [
+    ("dismiss", lifecycle::DISMISSED),
+    ("postpone", lifecycle::POSTPONED),
+    ("complete", lifecycle::COMPLETED_BY_USER),
+    ("reactivate", lifecycle::ACTIVE),
+];
+
+/// How far ahead a recommendation can be postponed.
+const MOST_POSTPONED: chrono::Duration = chrono::Duration::days(366);
+
+pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
+    Box::pin(async move {
+        let action = req.params.get("action").cloned().unwrap_or_default();
+        let Some(&(_, status)) = ACTIONS.iter().find(|(a, _)| *a == action) else {
+            return Ok(HttpResponse::error(
+                404,
+                "NoSuchAction",
+                format!(
+                    "no action \"{}\"; expected dismiss, postpone, complete or reactivate",
+                    action.chars().take(100).collect::<String>()
+                ),
+            ));
+        };
+        let body: Value = match serde_json::from_slice(&req.body) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => {
+                return Ok(bad(
+                    "body",
+                    "is not a JSON object; expected {\"reason\": \"...\"} (and \"postponeUntilDateTime\" to postpone)",
+                ));
+            }
+        };
+        let reason = body["reason"]
+            .as_str()
+            .or(body["dismissReason"].as_str())
+            .unwrap_or_default()
+            .trim();
+        if reason.is_empty() || reason.len() > 1000 {
+            return Ok(bad("reason", "must say why, in at most 1000 characters"));
+        }
+        let now = app.now();
+        let until = match (status, body["postponeUntilDateTime"].as_str()) {
+            (lifecycle::POSTPONED, Some(t)) => match chrono::DateTime::parse_from_rfc3339(t) {
+                Ok(t) if t > now && t <= now + MOST_POSTPONED => {
+                    Some(t.with_timezone(&chrono::Utc))
+                }
+                Ok(_) => {
+                    return Ok(bad(
+                        "postponeUntilDateTime",
+                        "must be in the future, at most a year ahead",
+                    ));
+                }
+                Err(_) => {
+                    return Ok(bad(
+                        "postponeUntilDateTime",
+                        "is not an RFC 3339 date and time, e.g. 2027-01-31T00:00:00Z",
+                    ));
+                }
+            },
+            (lifecycle::POSTPONED, None) => {
+                return Ok(bad(
+                    "postponeUntilDateTime",
+                    "is needed to postpone: until when",
+                ));
+            }
+            (_, Some(_)) => return Ok(bad("postponeUntilDateTime", "is only for postpone")),
+            (_, None) => None,
+        };
+        let (tenant, d) = match lookup(&app, &req).await {
+            Ok(x) => x,
+            Err(r) => return Ok(r),
+        };
+        let subject = req.params.get("subject").map(String::as_str);
+        let by = req
+            .caller
+            .as_ref()
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let act = recommend::lifecycle::Action {
+            status,
+            until,
+            by: &by,
+            reason,
+        };
+        let store = app.state()?;
+        let Some(was) = store.act_on_recommendation(&tenant, d.kind, subject, &act, now)? else {
+            let what = subject.map_or_else(
+                || format!("{} has not been raised", d.kind),
+                |s| {
+                    format!(
+                        "{} impacts no resource \"{}\"",
+                        d.kind,
+                        s.chars().take(100).collect::<String>()
+                    )
+                },
+            );
+            return Ok(HttpResponse::error(
+                404,
+                "NoSuchRecommendation",
+                format!("{what} for tenant {tenant}"),
+            ));
+        };
+        inv.log(format!(
+            "{by} set {}{} from {was} to {status}",
+            d.kind,
+            subject
+                .map(|s| format!(" resource {s}"))
+                .unwrap_or_default()
+        ));
+        let answer = match subject {
+            None => store
+                .recommendations(&tenant)?
+                .into_iter()
+                .find(|s| s["recommendationType"] == d.kind)
+                .map(|s| shaped(&tenant, d, &s)),
+            Some(s) => store
+                .impacted_resources(&tenant, d.kind)?
+                .into_iter()
+                .find(|r| r["subjectId"] == s),
+        };
+        Ok(HttpResponse::json(200, &answer.unwrap_or(Value::Null)))
+    })
+}
+
 /// The OpenAPI paths of these endpoints.
 pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
     let kinds: Vec<&str> = recommend::rules().iter().map(|d| d.kind).collect();
@@ -330,6 +475,24 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
     paths.insert("/api/recommendations/{id}".into(), json!({ "get": {
         "operationId": GET.name, "summary": GET.description, "parameters": [id],
         "responses": { "200": { "description": "The recommendation, with history." }, "400": bad_request, "403": forbidden, "404": missing }
+    } }));
+    let action = |what: &str| {
+        json!({ "name": "action", "in": "path", "required": true, "schema": { "type": "string", "enum": ACTIONS.iter().map(|a| a.0).collect::<Vec<_>>() },
+                "description": format!("What to do with the {what}: dismiss, postpone (until postponeUntilDateTime), complete, reactivate.") })
+    };
+    let body = json!({ "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["reason"], "properties": {
+        "reason": { "type": "string", "maxLength": 1000, "description": "Why (kept in the history; dismissReason is taken too)." },
+        "postponeUntilDateTime": { "type": "string", "format": "date-time", "description": "Until when, to postpone (at most a year ahead)." } } } } } });
+    let mut no_such = missing.clone();
+    no_such["description"] = json!("No such recommendation, resource or action.");
+    paths.insert("/api/recommendations/{id}/{action}".into(), json!({ "post": {
+        "operationId": ACT.name, "summary": ACT.description, "parameters": [id, action("recommendation")], "requestBody": body,
+        "responses": { "200": { "description": "The recommendation after the action." }, "400": bad_request, "403": forbidden, "404": no_such }
+    } }));
+    let subject = json!({ "name": "subject", "in": "path", "required": true, "schema": { "type": "string" }, "description": "The resource's subjectId." });
+    paths.insert("/api/recommendations/{id}/impacted-resources/{subject}/{action}".into(), json!({ "post": {
+        "operationId": ACT_ON_RESOURCE.name, "summary": ACT_ON_RESOURCE.description, "parameters": [id, subject, action("resource")], "requestBody": body,
+        "responses": { "200": { "description": "The resource after the action." }, "400": bad_request, "403": forbidden, "404": no_such }
     } }));
     paths.insert("/api/recommendations/{id}/impacted-resources".into(), json!({ "get": {
         "operationId": RESOURCES.name, "summary": RESOURCES.description,

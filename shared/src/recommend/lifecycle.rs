@@ -19,6 +19,17 @@ pub const COMPLETED_BY_USER: &str = "completedByUser";
 pub const DISMISSED: &str = "dismissed";
 pub const POSTPONED: &str = "postponed";
 
+/// A person's action on a recommendation or one of its resources.
+#[derive(Debug, Clone)]
+pub struct Action<'a> {
+    /// The status it sets (`dismissed`, `postponed`, `completedByUser`, `active`).
+    pub status: &'static str,
+    /// Until when, for `postponed`.
+    pub until: Option<DateTime<Utc>>,
+    pub by: &'a str,
+    pub reason: &'a str,
+}
+
 /// The status after an evaluation that found the condition holding (`applies`) or not, from
 /// `current` (None: never raised) — None when there is still nothing to record.
 pub fn evaluated(

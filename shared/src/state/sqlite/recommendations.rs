@@ -84,6 +84,63 @@ impl SqliteState {
         Ok(changes)
     }
 
+    /// Records `action` on `tenant`'s recommendation `kind` (or, with `subject`, on one of its
+    /// resources): its status, who, when and why, in the history. The status before, or None
+    /// when there is no such recommendation or resource.
+    pub fn act_on_recommendation(
+        &self,
+        tenant: &str,
+        kind: &str,
+        subject: Option<&str>,
+        action: &lifecycle::Action,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StateError> {
+        let at = now.rfc3339_millis();
+        let until = action.until.map(|u| u.rfc3339_millis());
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let (table, extra) = match subject {
+            None => ("recommendations", ""),
+            Some(_) => ("recommendation_resources", " AND subject_id = ?4"),
+        };
+        let subject_param = subject.unwrap_or_default();
+        let was: Option<String> = tx
+            .query_row(
+                &format!("SELECT status FROM {table} WHERE tenant = ?1 AND type = ?2 AND source = ?3{extra}"),
+                rusqlite::params_from_iter(
+                    [tenant, kind, SOURCE, subject_param]
+                        .into_iter()
+                        .take(if subject.is_some() { 4 } else { 3 }),
+                ),
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(was) = was else {
+            return Ok(None);
+        };
+        tx.execute(
+            &format!(
+                "UPDATE {table} SET status = ?5, postpone_until = ?6, last_modified = ?7, last_modified_by = ?8 \
+                 WHERE tenant = ?1 AND type = ?2 AND source = ?3{}",
+                if subject.is_some() { " AND subject_id = ?4" } else { " AND ?4 = ?4" }
+            ),
+            params![tenant, kind, SOURCE, subject_param, action.status, until, at, action.by],
+        )?;
+        history(
+            &tx,
+            tenant,
+            kind,
+            subject,
+            Some(&was),
+            action.status,
+            action.by,
+            action.reason,
+            &at,
+        )?;
+        tx.commit()?;
+        Ok(Some(was))
+    }
+
     /// Notes that every type was evaluated for `tenant` at `at`.
     pub fn note_recommendation_run(
         &self,
