@@ -57,6 +57,11 @@ impl Drop for Seeded {
 
 /// A week of `tenant`'s sign-ins and its inventory (with Microsoft's reports, or not).
 fn seeded(name: &str, tenant: &SimulatedTenant, microsoft: bool) -> Seeded {
+    seeded_with(name, tenant, microsoft, false)
+}
+
+/// The same, the inventory's seeded conditions fixed when `clean`.
+fn seeded_with(name: &str, tenant: &SimulatedTenant, microsoft: bool, clean: bool) -> Seeded {
     let dir = std::env::temp_dir().join(format!("entra-rec-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let store = SqliteState::open(&dir).unwrap();
@@ -70,6 +75,9 @@ fn seeded(name: &str, tenant: &SimulatedTenant, microsoft: bool) -> Seeded {
     );
     let mut inventory = Inventory::generate(tenant.seed, &tenant.directory, end());
     usage_reports::fill_from_logs(&mut inventory, tenant, end());
+    if clean {
+        inventory.clean(end());
+    }
     // Without Workload ID Premium Microsoft's reports are never collected.
     let skip: &[&str] = if microsoft {
         &[]
@@ -287,6 +295,7 @@ fn truth(t: &Seeded) -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     // Legacy clients are blocked by the tenant's enabled policy: nothing to recommend.
+    out.retain(|_, v| !v.is_empty());
     assert!(
         p.conditional_access_policies.iter().any(|c| {
             c["displayName"] == "Block legacy authentication" && c["state"] == "enabled"
@@ -671,4 +680,23 @@ fn dismissals_stay_postponements_expire_and_completions_are_checked() {
             &json!("break-glass accounts")
         )
     );
+}
+
+/// A tenant seeded clean — no attack, every administrator signing in with MFA, the directory's
+/// conditions fixed — gets no recommendation, and the conditions computed here find nothing
+/// either.
+#[test]
+fn a_tenant_seeded_clean_gets_no_recommendation() {
+    let tenant = SimulatedTenant::clean(35, 120);
+    let t = seeded_with("clean", &tenant, true, true);
+    let outcomes = recommend::run(&t.store, TENANT, end(), &Thresholds::default()).unwrap();
+    for o in &outcomes {
+        let resources = t.store.impacted_resources(TENANT, o.kind).unwrap();
+        assert_eq!(o.impacted, Some(0), "{o:?}: {resources:?}");
+    }
+    assert!(t.store.recommendations(TENANT).unwrap().is_empty());
+    assert_eq!(truth(&t), BTreeMap::new());
+    // Yet it is the same kind of tenant: apps, credentials, administrators, guests.
+    assert!(!t.inventory.applications.is_empty());
+    assert!(!t.raw[&Category::SignInLogs].is_empty());
 }

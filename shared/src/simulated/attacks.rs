@@ -155,6 +155,9 @@ fn plans(seed: u64, dir: &Directory, day: DateTime<Utc>) -> Vec<Plan> {
     let index = day.timestamp().div_euclid(86_400) as u64;
     let mut rng = Rng::with_seed(seed ^ 0x0A77_ACC5 ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let users = dir.users.len();
+    if !dir.attacks {
+        return Vec::new();
+    }
     AttackKind::ALL
         .into_iter()
         .filter_map(|kind| {

@@ -287,6 +287,8 @@ pub struct Directory {
     /// ...but these two (the first Global Administrator and the first Helpdesk
     /// Administrator), who have no MFA method and sign in with a password alone (seeded).
     pub without_mfa: Vec<String>,
+    /// Whether attacks are injected (one of each kind a day).
+    pub attacks: bool,
 }
 
 /// A directory role that holds no privilege.
@@ -455,6 +457,7 @@ impl Directory {
             role_holders,
             privileged,
             without_mfa,
+            attacks: true,
         }
     }
 }

@@ -195,6 +195,73 @@ impl Inventory {
     }
 }
 
+impl Inventory {
+    /// The same directory with the seeded conditions fixed — the unused app and credentials
+    /// gone, expiring credentials renewed, long-lived ones shortened, every app owned, three
+    /// Global Administrators, every user registered for MFA, the inactive guests removed — for a
+    /// tenant ([`super::SimulatedTenant::clean`]) that must get no recommendation.
+    pub fn clean(&mut self, anchor: DateTime<Utc>) {
+        let seeded = std::mem::take(&mut self.seeded);
+        self.applications
+            .retain(|a| a["appId"] != json!(seeded.unused_app));
+        self.service_principals
+            .retain(|s| s["appId"] != json!(seeded.unused_app));
+        for o in self
+            .applications
+            .iter_mut()
+            .chain(self.service_principals.iter_mut())
+        {
+            if o["owners"].as_array().is_some_and(Vec::is_empty) {
+                o["owners"] = json!([{ "@odata.type": "#microsoft.graph.user", "id": seeded.people.global_admins.first() }]);
+            }
+            for (list, most) in [("passwordCredentials", 700), ("keyCredentials", 1095)] {
+                let Some(keys) = o[list].as_array_mut() else {
+                    continue;
+                };
+                keys.retain(|k| {
+                    !seeded
+                        .unused_credentials
+                        .iter()
+                        .any(|u| k["keyId"] == json!(u))
+                });
+                for k in keys {
+                    renew(k, anchor, most);
+                }
+            }
+        }
+        super::people::clean(&mut self.people, &seeded.people);
+        self.sp_sign_in_activities
+            .retain(|a| a["appId"] != json!(seeded.unused_app));
+        self.credential_sign_in_activities.retain(|c| {
+            !seeded
+                .unused_credentials
+                .iter()
+                .any(|u| c["keyId"] == json!(u))
+        });
+    }
+}
+
+/// A credential expiring within 60 days of `anchor` renewed for a year; one valid longer than
+/// `most` days shortened to it.
+fn renew(key: &mut Value, anchor: DateTime<Utc>, most: i64) {
+    let time = |v: &Value| {
+        DateTime::parse_from_rfc3339(v.as_str().unwrap_or_default())
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let (Some(start), Some(mut end)) = (time(&key["startDateTime"]), time(&key["endDateTime"]))
+    else {
+        return;
+    };
+    if end <= anchor + Duration::days(60) {
+        end = anchor + Duration::days(365);
+        key["endDateTime"] = json!(iso(end));
+    }
+    if (end - start).num_days() > most || start > anchor {
+        key["startDateTime"] = json!(iso(end - Duration::days(most.min(365))));
+    }
+}
+
 /// The tenant's own app registrations (one per workload identity that signs in) and their
 /// service principals, seeding an unused secret, a secret expiring in 10 days, a certificate
 /// expiring in 45, and an app with no owner.

@@ -40,6 +40,18 @@ impl SimulatedTenant {
         }
     }
 
+    /// A tenant with none of the conditions the reports and recommendations look for: no
+    /// attack, every administrator signing in with MFA (and, with [`Inventory::clean`], a
+    /// directory with nothing to recommend).
+    ///
+    /// [`Inventory::clean`]: inventory::Inventory::clean
+    pub fn clean(seed: u64, users: usize) -> Self {
+        let mut tenant = Self::new(seed, users);
+        tenant.directory.attacks = false;
+        tenant.directory.without_mfa.clear();
+        tenant
+    }
+
     /// Every record of `category` whose event time is in `[from, to]`, visible at `as_of`
     /// (all of them when `as_of` is `None`), oldest first. Risky users are states: a user can
     /// appear more than once, the latest being current.

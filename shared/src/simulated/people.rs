@@ -236,6 +236,30 @@ pub fn generate(
     }
 }
 
+/// The people side with its seeded conditions fixed: three Global Administrators, every user
+/// registered for MFA, the inactive guests gone.
+pub fn clean(people: &mut People, seeded: &SeededPeople) {
+    let ga = ROLES[0].id;
+    let mut kept = 0;
+    people.role_assignments.retain(|a| {
+        if a["roleDefinitionId"] != ga {
+            return true;
+        }
+        kept += 1;
+        kept <= 3
+    });
+    for r in &mut people.registration_details {
+        if r["isMfaRegistered"] == false {
+            r["isMfaRegistered"] = json!(true);
+            r["isMfaCapable"] = json!(true);
+            r["methodsRegistered"] = json!(["microsoftAuthenticatorPush", "mobilePhone"]);
+        }
+    }
+    let gone = |id: &Value| seeded.inactive_guests.iter().any(|g| *id == json!(g));
+    people.users.retain(|u| !gone(&u["id"]));
+    people.registration_details.retain(|r| !gone(&r["id"]));
+}
+
 /// Fills each logged user's `signInActivity` from the tenant's sign-ins of the `days` before
 /// `anchor`, as Graph defines it: the last interactive sign-in (successful or not), the last
 /// non-interactive one, and the last successful one of either kind, each with its request id.
