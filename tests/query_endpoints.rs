@@ -241,6 +241,43 @@ async fn every_question_answers_over_http_and_bad_input_gets_a_400() {
     let (status, _, b) = get(format!("/api/recommendations/{id}"), None).await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(json(&b)["history"][0]["to"], "active");
+    // Resources come a page at a time: six Global Administrators, two per page.
+    let admins = listed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["recommendationType"] == "oneAdmin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut seen = Vec::new();
+    let mut offset = Some(0);
+    while let Some(o) = offset {
+        let (status, _, b) = get(
+            format!("/api/recommendations/{admins}/impacted-resources?limit=2&offset={o}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{b}");
+        let page = json(&b);
+        assert!(page["value"].as_array().unwrap().len() <= 2);
+        seen.extend(
+            page["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["subjectId"].clone()),
+        );
+        offset = page["nextOffset"].as_i64();
+    }
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    let (status, _, b) = get(
+        format!("/api/recommendations/{admins}/impacted-resources?limit=5000"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{b}");
     // Ids and filters that name nothing get a clear 404 or 400.
     let (status, _, b) = get(
         "/api/recommendations/nobody_entra-monitor.staleApps".into(),

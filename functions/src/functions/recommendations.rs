@@ -263,10 +263,30 @@ pub fn get(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpR
 pub fn resources(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
     Box::pin(async move {
         for k in req.query.keys() {
-            if k != "status" {
-                return Ok(bad(k, "unknown parameter; expected status"));
+            if !["status", "limit", "offset"].contains(&k.as_str()) {
+                return Ok(bad(
+                    k,
+                    "unknown parameter; expected status, limit or offset",
+                ));
             }
         }
+        // One answer holds at most a page: a tenant's users can be impacted by the hundred
+        // thousand.
+        let number = |name: &str, default: i64, most: i64| match req.query.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=most).contains(n))
+                .ok_or_else(|| bad(name, format!("must be a whole number from 0 to {most}"))),
+        };
+        let (limit, offset) = match (
+            number("limit", MAX_RESOURCES, MAX_RESOURCES),
+            number("offset", 0, MAX_OFFSET),
+        ) {
+            (Ok(l), Ok(o)) => (l.max(1), o),
+            (Err(r), _) | (_, Err(r)) => return Ok(r),
+        };
         let status = req.query.get("status").cloned();
         if let Some(s) = status
             .as_deref()
@@ -282,11 +302,17 @@ pub fn resources(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture
             Err(r) => return Ok(r),
         };
         let id = id_of(&tenant, d.kind);
-        let items: Vec<Value> = app
-            .state()?
-            .impacted_resources(&tenant, d.kind)?
+        let filter = shared::state::ResourceFilter {
+            status,
+            subject: None,
+        };
+        let mut page =
+            app.state()?
+                .impacted_resources_page(&tenant, d.kind, &filter, limit + 1, offset)?;
+        let next = (page.len() as i64 > limit).then(|| offset + limit);
+        page.truncate(limit as usize);
+        let items: Vec<Value> = page
             .into_iter()
-            .filter(|r| status.as_deref().is_none_or(|s| r["status"] == s))
             .map(|mut r| {
                 r["recommendationId"] = json!(id);
                 r["id"] = json!(format!(
@@ -298,7 +324,7 @@ pub fn resources(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture
             .collect();
         Ok(HttpResponse::json(
             200,
-            &json!({ "tenant": tenant, "recommendationId": id, "value": items }),
+            &json!({ "tenant": tenant, "recommendationId": id, "value": items, "nextOffset": next }),
         ))
     })
 }
@@ -330,6 +356,10 @@ const ACTIONS: [(&str, &str); 4] = [
     ("complete", lifecycle::COMPLETED_BY_USER),
     ("reactivate", lifecycle::ACTIVE),
 ];
+
+/// The most impacted resources one answer lists, and the furthest offset asked.
+const MAX_RESOURCES: i64 = 1000;
+const MAX_OFFSET: i64 = 10_000_000;
 
 /// How far ahead a recommendation can be postponed.
 const MOST_POSTPONED: chrono::Duration = chrono::Duration::days(366);
@@ -439,10 +469,16 @@ pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
                 .into_iter()
                 .find(|s| s["recommendationType"] == d.kind)
                 .map(|s| shaped(&tenant, d, &s)),
-            Some(s) => store
-                .impacted_resources(&tenant, d.kind)?
-                .into_iter()
-                .find(|r| r["subjectId"] == s),
+            Some(s) => {
+                let one = shared::state::ResourceFilter {
+                    status: None,
+                    subject: Some(s.to_string()),
+                };
+                store
+                    .impacted_resources_page(&tenant, d.kind, &one, 1, 0)?
+                    .into_iter()
+                    .next()
+            }
         };
         Ok(HttpResponse::json(200, &answer.unwrap_or(Value::Null)))
     })
@@ -496,7 +532,9 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
     } }));
     paths.insert("/api/recommendations/{id}/impacted-resources".into(), json!({ "get": {
         "operationId": RESOURCES.name, "summary": RESOURCES.description,
-        "parameters": [id, enum_param("status", lifecycle::STATUSES.to_vec(), "Only resources with this status.")],
+        "parameters": [id, enum_param("status", lifecycle::STATUSES.to_vec(), "Only resources with this status."),
+            { "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": MAX_RESOURCES }, "description": "At most this many (1000, the most, by default)." },
+            { "name": "offset", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": MAX_OFFSET }, "description": "From this one on (the answer's nextOffset)." }],
         "responses": { "200": { "description": "{tenant, recommendationId, value: [impactedResource]}" }, "400": bad_request, "403": forbidden, "404": missing }
     } }));
 }

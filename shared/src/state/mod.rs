@@ -15,7 +15,7 @@ pub mod s3;
 pub mod settings;
 mod sqlite;
 
-pub use sqlite::{AlertClaim, EvaluationChanges, InventoryChanges, SqliteState};
+pub use sqlite::{AlertClaim, EvaluationChanges, InventoryChanges, ResourceFilter, SqliteState};
 
 use crate::model::{Category, Destination};
 

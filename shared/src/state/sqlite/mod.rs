@@ -644,7 +644,7 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, StateError> {
 
 pub mod bookkeeping;
 pub use inventory::InventoryChanges;
-pub use recommendations::EvaluationChanges;
+pub use recommendations::{EvaluationChanges, ResourceFilter};
 mod checkpoints;
 mod inventory;
 mod outbox;

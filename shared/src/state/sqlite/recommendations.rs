@@ -17,6 +17,13 @@ const STATUS_CHANGED: &str = "postpone_until = CASE WHEN excluded.status = 'post
                last_modified = CASE WHEN status != excluded.status THEN excluded.last_modified ELSE last_modified END,
                last_modified_by = CASE WHEN status != excluded.status THEN excluded.last_modified_by ELSE last_modified_by END";
 
+/// Which impacted resources to list: with this status, this subject.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceFilter {
+    pub status: Option<String>,
+    pub subject: Option<String>,
+}
+
 /// Who the system's changes are recorded as.
 pub const SYSTEM: &str = "entra-monitor";
 
@@ -194,13 +201,32 @@ impl SqliteState {
 
     /// The resources `tenant`'s recommendation `kind` impacts (or impacted), by rank.
     pub fn impacted_resources(&self, tenant: &str, kind: &str) -> Result<Vec<Value>, StateError> {
+        self.impacted_resources_page(tenant, kind, &ResourceFilter::default(), -1, 0)
+    }
+
+    /// The same, only those `filter` keeps, at most `limit` (-1: all) from `offset` on.
+    pub fn impacted_resources_page(
+        &self,
+        tenant: &str,
+        kind: &str,
+        filter: &ResourceFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Value>, StateError> {
+        use rusqlite::types::Value as Sql;
+        let text = |v: Option<&str>| v.map_or(Sql::Null, |v| Sql::Text(v.into()));
         let rows = self.query_rows(
             "SELECT subject_id, source, status, added, last_modified, last_modified_by, postpone_until, body
              FROM recommendation_resources WHERE tenant = ?1 AND type = ?2
-             ORDER BY status != 'active', json_extract(body, '$.rank'), subject_id",
+               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR subject_id = ?4)
+             ORDER BY status != 'active', json_extract(body, '$.rank'), subject_id LIMIT ?5 OFFSET ?6",
             &[
-                rusqlite::types::Value::Text(tenant.into()),
-                rusqlite::types::Value::Text(kind.into()),
+                Sql::Text(tenant.into()),
+                Sql::Text(kind.into()),
+                text(filter.status.as_deref()),
+                text(filter.subject.as_deref()),
+                Sql::Integer(limit),
+                Sql::Integer(offset),
             ],
         )?;
         Ok(rows
