@@ -39,7 +39,7 @@ pub fn run(app: Arc<App>, inv: Invocation, _timer: TimerInfo) -> BoxFuture<Timer
                 .last_recommendation_run(key)?
                 .is_none_or(|at| app.now() - at >= super::recommendations::EVALUATE_AFTER);
             if complete && due {
-                super::recommendations::evaluate_tenant(&app, &inv, key)?;
+                super::recommendations::evaluate_tenant(&app, &inv, key).await?;
             }
             for r in reports {
                 match (&r.changes, &r.error) {

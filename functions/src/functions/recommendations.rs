@@ -14,7 +14,8 @@ use crate::invocation::{
 };
 use crate::request::tenant;
 use serde_json::{Value, json};
-use shared::recommend::{self, Definition, SOURCE, Thresholds, lifecycle};
+use shared::config::recommendations::PRIORITIES;
+use shared::recommend::{self, Definition, SOURCE, id_of, lifecycle};
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use std::sync::Arc;
 
@@ -56,16 +57,22 @@ pub static RESOURCES: FunctionSpec = FunctionSpec {
     },
 };
 
-const PRIORITIES: [&str; 3] = ["low", "medium", "high"];
 const SOURCES: [&str; 2] = [SOURCE, "microsoft"];
 
 /// How long a tenant goes without an evaluation before `collect-inventory` runs one.
 pub const EVALUATE_AFTER: chrono::Duration = chrono::Duration::hours(24);
 
-/// Evaluates `tenant` now and logs what changed; the number of types that hold.
-pub fn evaluate_tenant(app: &App, inv: &Invocation, tenant: &str) -> Result<usize, FunctionError> {
+/// Evaluates `tenant` now, logs what changed and alerts what became active; the number of
+/// types that hold.
+pub async fn evaluate_tenant(
+    app: &App,
+    inv: &Invocation,
+    tenant: &str,
+) -> Result<usize, FunctionError> {
     let store = app.state()?;
-    let outcomes = recommend::run(&store, tenant, app.now(), &Thresholds::default())?;
+    let settings = &app.config().recommendations;
+    let now = app.now();
+    let outcomes = recommend::run(&store, tenant, now, &settings.thresholds)?;
     let mut holding = 0;
     for o in &outcomes {
         match (&o.undecided, o.impacted) {
@@ -87,6 +94,19 @@ pub fn evaluate_tenant(app: &App, inv: &Invocation, tenant: &str) -> Result<usiz
             _ => {}
         }
     }
+    if let (Some(webhook), Some(lowest)) = (&app.config().alerts, settings.alert_min_priority) {
+        let report =
+            recommend::alerts::send(&store, tenant, &outcomes, lowest, webhook, now).await?;
+        if report != Default::default() {
+            inv.log(format!(
+                "tenant {tenant}: recommendation alerts: {} sent, {} waiting (webhook failed {}, over the hour's allowance {})",
+                report.sent,
+                report.failed + report.suppressed,
+                report.failed,
+                report.suppressed
+            ));
+        }
+    }
     Ok(holding)
 }
 
@@ -95,7 +115,7 @@ pub fn evaluate(app: Arc<App>, inv: Invocation, _timer: TimerInfo) -> BoxFuture<
         let sources = app.sources().await?;
         let mut holding = 0;
         for t in sources {
-            holding += evaluate_tenant(&app, &inv, &t.reports.tenant)?;
+            holding += evaluate_tenant(&app, &inv, &t.reports.tenant).await?;
         }
         Ok(format!(
             "{holding} recommendation(s) hold across {} tenant(s)",
@@ -110,11 +130,6 @@ fn bad(parameter: &str, message: impl Into<String>) -> HttpResponse {
         "BadParameter",
         format!("{parameter}: {}", message.into()),
     )
-}
-
-/// Graph's recommendation id: `{tenant}_entra-monitor.{type}`.
-fn id_of(tenant: &str, kind: &str) -> String {
-    format!("{tenant}_{SOURCE}.{kind}")
 }
 
 /// A stored recommendation with its definition's fields, as Graph's `recommendation`.

@@ -11,6 +11,7 @@ mod detections;
 pub(crate) mod given;
 mod http;
 mod query;
+pub mod recommendations;
 
 pub use crate::secret::Secret;
 pub use auth::{ApiKey, AuthSettings};
@@ -20,6 +21,7 @@ pub use destinations::{
 };
 pub use http::HttpLimits;
 pub use query::QuerySettings;
+pub use recommendations::RecommendationSettings;
 
 use crate::model::{Category, Destination, TenantId};
 use crate::schedule::Schedule;
@@ -112,6 +114,8 @@ pub struct Config {
     /// Dismissals and confirmations made here are also sent to Graph's `riskyUsers/dismiss` /
     /// `confirmCompromised` (needs IdentityRiskyUser.ReadWrite.All).
     pub risk_write_back: bool,
+    /// Recommendation thresholds, alerting and write-back.
+    pub recommendations: RecommendationSettings,
     /// How long a shutdown waits for running functions to reach a safe point.
     pub shutdown_grace: Duration,
     /// How much history the first collection run reads.
@@ -239,6 +243,8 @@ struct FileConfig {
     state: crate::state::settings::FileState,
     #[serde(default)]
     detections: detections::FileDetections,
+    #[serde(default)]
+    recommendations: recommendations::FileRecommendations,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -404,6 +410,7 @@ impl Config {
             .or(file.detections.risk_write_back)
             .unwrap_or(false);
         let detections = detections::load(env, file.detections, p);
+        let recommendations = recommendations::load(env, file.recommendations, p);
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
         }
@@ -424,6 +431,7 @@ impl Config {
             detections,
             alerts,
             risk_write_back,
+            recommendations,
             shutdown_grace: timing.shutdown_grace,
             backfill: timing.backfill,
             settle: timing.settle,

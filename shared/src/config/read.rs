@@ -3,7 +3,7 @@
 
 use super::{
     ENV_PREFIX, FileConfig, Host, KNOWN_ENV, LogFormat, auth, destinations, detections, http,
-    overlap_env_var, query, routes_env_var, schedule_env_var,
+    overlap_env_var, query, recommendations, routes_env_var, schedule_env_var,
 };
 use crate::model::Category;
 use std::collections::BTreeMap;
@@ -34,6 +34,7 @@ pub(super) fn unknown_variables(
             query::ENV,
             http::ENV,
             detections::ENV,
+            recommendations::ENV,
         ]
         .iter()
         .any(|list| list.contains(&key.as_str()));

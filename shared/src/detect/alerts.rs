@@ -37,43 +37,93 @@ pub struct AlertReport {
     pub failed: usize,
 }
 
-/// The body for one detection in a format.
-pub fn body(format: AlertFormat, tenant: &str, d: &Detection) -> Value {
-    let title = format!("{} ({} risk) — {}", d.name, d.risk_level, d.user);
+/// What an alert says, whatever the format: a title, a line of text, facts, and the object
+/// it is about (sent whole in the generic format, under `about`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Message {
+    pub title: String,
+    pub text: String,
+    pub facts: Vec<(String, String)>,
+    /// `detection`, `recommendation`.
+    pub about: String,
+    pub payload: Value,
+}
+
+/// The alert for one detection.
+pub fn detection_message(d: &Detection) -> Message {
+    Message {
+        title: format!("{} ({} risk) — {}", d.name, d.risk_level, d.user),
+        text: d.evidence.clone(),
+        facts: vec![
+            ("First seen".into(), d.first_seen.to_rfc3339()),
+            ("Last seen".into(), d.last_seen.to_rfc3339()),
+            ("Source address".into(), d.ip.clone().unwrap_or_default()),
+        ],
+        about: "detection".into(),
+        payload: json!(d),
+    }
+}
+
+/// The body of one alert in a format.
+pub fn render(format: AlertFormat, tenant: &str, m: &Message) -> Value {
     match format {
         AlertFormat::Generic => json!({
             "source": "entra-monitor",
             "tenant": tenant,
-            "detection": d,
+            m.about.as_str(): m.payload,
         }),
-        AlertFormat::Slack => json!({
-            "text": format!("{title}: {}", d.evidence),
-            "blocks": [
-                { "type": "header", "text": { "type": "plain_text", "text": title } },
-                { "type": "section", "text": { "type": "mrkdwn", "text": format!("*Tenant* {tenant}\n*Seen* {} – {}\n{}", d.first_seen, d.last_seen, d.evidence) } }
-            ]
-        }),
-        AlertFormat::Teams => json!({
-            "type": "message",
-            "attachments": [{
-                "contentType": "application/vnd.microsoft.card.adaptive",
-                "content": {
-                    "type": "AdaptiveCard",
-                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "version": "1.4",
-                    "body": [
-                        { "type": "TextBlock", "size": "Medium", "weight": "Bolder", "text": title },
-                        { "type": "TextBlock", "wrap": true, "text": d.evidence },
-                        { "type": "FactSet", "facts": [
-                            { "title": "Tenant", "value": tenant },
-                            { "title": "First seen", "value": d.first_seen.to_rfc3339() },
-                            { "title": "Source address", "value": d.ip.clone().unwrap_or_default() }
-                        ] }
-                    ]
-                }
-            }]
-        }),
+        AlertFormat::Slack => {
+            let facts: String = m
+                .facts
+                .iter()
+                .map(|(k, v)| format!("*{k}* {v}\n"))
+                .collect();
+            json!({
+                "text": format!("{}: {}", m.title, m.text),
+                "blocks": [
+                    { "type": "header", "text": { "type": "plain_text", "text": m.title } },
+                    { "type": "section", "text": { "type": "mrkdwn", "text": format!("*Tenant* {tenant}\n{facts}{}", m.text) } }
+                ]
+            })
+        }
+        AlertFormat::Teams => {
+            let mut facts = vec![json!({ "title": "Tenant", "value": tenant })];
+            facts.extend(
+                m.facts
+                    .iter()
+                    .map(|(k, v)| json!({ "title": k, "value": v })),
+            );
+            json!({
+                "type": "message",
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "content": {
+                        "type": "AdaptiveCard",
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "version": "1.4",
+                        "body": [
+                            { "type": "TextBlock", "size": "Medium", "weight": "Bolder", "text": m.title },
+                            { "type": "TextBlock", "wrap": true, "text": m.text },
+                            { "type": "FactSet", "facts": facts }
+                        ]
+                    }
+                }]
+            })
+        }
     }
+}
+
+/// The body for one detection in a format.
+pub fn body(format: AlertFormat, tenant: &str, d: &Detection) -> Value {
+    render(format, tenant, &detection_message(d))
+}
+
+/// What delivering one claimed alert did.
+enum Delivery {
+    Sent,
+    AlreadySent,
+    Suppressed,
+    Failed,
 }
 
 pub struct Alerter {
@@ -106,40 +156,81 @@ impl Alerter {
                 report.below_level += 1;
                 continue;
             }
-            match store.claim_alert(
-                tenant,
-                &d.key,
-                now - Duration::hours(1),
-                self.settings.max_per_hour,
-                now,
-            )? {
-                AlertClaim::AlreadySent => report.already_sent += 1,
-                AlertClaim::RateLimited => report.suppressed += 1,
-                AlertClaim::Send => {
-                    let resp = self
-                        .http
-                        .post(self.settings.url.expose())
-                        .json(&body(self.settings.format, tenant, d))
-                        .send()
-                        .await;
-                    match resp {
-                        Ok(r) if r.status().is_success() => report.sent += 1,
-                        other => {
-                            let why = match other {
-                                Ok(r) => format!("HTTP {}", r.status().as_u16()),
-                                Err(e) => e.without_url().to_string(),
-                            };
-                            tracing::warn!(
-                                tenant,
-                                detection = d.name.name(),
-                                "the alert webhook failed: {why}"
-                            );
-                            store.release_alert(tenant, &d.key)?;
-                            report.failed += 1;
-                        }
-                    }
+            let message = detection_message(d);
+            match self.deliver(store, tenant, &d.key, &message, now).await? {
+                Delivery::Sent => report.sent += 1,
+                Delivery::AlreadySent => report.already_sent += 1,
+                Delivery::Suppressed => report.suppressed += 1,
+                Delivery::Failed => report.failed += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sends one alert unless it was sent already (by its key) or the hour's allowance is
+    /// spent; a failure releases the key so a later run tries again.
+    async fn deliver(
+        &self,
+        store: &SqliteState,
+        tenant: &str,
+        key: &str,
+        message: &Message,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery, StateError> {
+        let since = now - Duration::hours(1);
+        match store.claim_alert(tenant, key, since, self.settings.max_per_hour, now)? {
+            AlertClaim::AlreadySent => return Ok(Delivery::AlreadySent),
+            AlertClaim::RateLimited => return Ok(Delivery::Suppressed),
+            AlertClaim::Send => {}
+        }
+        let resp = self
+            .http
+            .post(self.settings.url.expose())
+            .json(&render(self.settings.format, tenant, message))
+            .send()
+            .await;
+        match resp {
+            Ok(r) if r.status().is_success() => Ok(Delivery::Sent),
+            other => {
+                let why = match other {
+                    Ok(r) => format!("HTTP {}", r.status().as_u16()),
+                    Err(e) => e.without_url().to_string(),
+                };
+                tracing::warn!(
+                    tenant,
+                    about = message.about,
+                    "the alert webhook failed: {why}"
+                );
+                store.release_alert(tenant, key)?;
+                Ok(Delivery::Failed)
+            }
+        }
+    }
+
+    /// Sends the alerts waiting in `tenant`'s outbox ([`SqliteState::queue_alert`]), oldest
+    /// first; each leaves the outbox once sent (or found sent already). One that fails or
+    /// exceeds the hour's allowance waits for the next run.
+    pub async fn flush(
+        &self,
+        store: &SqliteState,
+        tenant: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AlertReport, StateError> {
+        let mut report = AlertReport::default();
+        for (key, message) in store.queued_alerts(tenant)? {
+            match self.deliver(store, tenant, &key, &message, now).await? {
+                Delivery::Sent => report.sent += 1,
+                Delivery::AlreadySent => report.already_sent += 1,
+                Delivery::Suppressed => {
+                    report.suppressed += 1;
+                    continue;
+                }
+                Delivery::Failed => {
+                    report.failed += 1;
+                    continue;
                 }
             }
+            store.dequeue_alert(tenant, &key)?;
         }
         Ok(report)
     }

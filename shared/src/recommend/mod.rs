@@ -11,6 +11,7 @@
 //!
 //! <https://learn.microsoft.com/graph/api/resources/recommendation?view=graph-rest-beta>
 
+pub mod alerts;
 pub mod facts;
 pub mod lifecycle;
 mod rules;
@@ -120,6 +121,11 @@ impl Default for Thresholds {
     }
 }
 
+/// Graph's id of one of our recommendations: `{tenant}_entra-monitor.{type}`.
+pub fn id_of(tenant: &str, kind: &str) -> String {
+    format!("{tenant}_{SOURCE}.{kind}")
+}
+
 /// Every recommendation type evaluated, in the order listed.
 pub fn rules() -> &'static [&'static Definition] {
     rules::RULES
@@ -150,7 +156,7 @@ pub struct Outcome {
     /// Became active (new, or again).
     pub activated: bool,
     /// The resources that became active.
-    pub resources_activated: Vec<String>,
+    pub resources_activated: Vec<Impacted>,
     /// Completed by the system (the condition no longer holds).
     pub completed: bool,
 }
@@ -167,6 +173,19 @@ pub fn run(
     let mut out = Vec::new();
     for (d, verdict) in evaluate(&facts, thresholds) {
         let changes = store.record_evaluation(tenant, d.kind, &verdict, now)?;
+        let new: std::collections::HashSet<&str> = changes
+            .resources_activated
+            .iter()
+            .map(String::as_str)
+            .collect();
+        let resources_activated = match &verdict {
+            Verdict::Impacted(all) => all
+                .iter()
+                .filter(|i| new.contains(i.subject_id.as_str()))
+                .cloned()
+                .collect(),
+            Verdict::Undecided(_) => Vec::new(),
+        };
         out.push(Outcome {
             kind: d.kind,
             priority: d.priority,
@@ -179,7 +198,7 @@ pub fn run(
                 Verdict::Impacted(_) => None,
             },
             activated: changes.activated,
-            resources_activated: changes.resources_activated,
+            resources_activated,
             completed: changes.completed,
         });
     }

@@ -135,6 +135,14 @@ CREATE TABLE IF NOT EXISTS alerts_sent (
     at TEXT NOT NULL,
     PRIMARY KEY (tenant, key)
 );
+-- Alerts waiting to be sent (recommendations'): kept until the webhook takes them.
+CREATE TABLE IF NOT EXISTS alerts_queued (
+    tenant TEXT NOT NULL,
+    key TEXT NOT NULL,
+    queued TEXT NOT NULL,
+    message TEXT NOT NULL,
+    UNIQUE (tenant, key)
+);
 CREATE TABLE IF NOT EXISTS documents (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL

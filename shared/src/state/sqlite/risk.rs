@@ -314,3 +314,68 @@ impl SqliteState {
             .collect())
     }
 }
+
+/// The most alerts one tenant's outbox holds: past it the oldest are dropped (and said so).
+pub const MAX_QUEUED_ALERTS: i64 = 1000;
+
+impl SqliteState {
+    /// Puts an alert in `tenant`'s outbox, to be sent by [`crate::detect::alerts::Alerter::flush`]
+    /// (a key already queued is kept). Returns how many older alerts had to be dropped.
+    pub fn queue_alert(
+        &self,
+        tenant: &str,
+        key: &str,
+        message: &crate::detect::alerts::Message,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO alerts_queued (tenant, key, queued, message) VALUES (?1, ?2, ?3, ?4)",
+            params![tenant, key, now.rfc3339_millis(), serde_json::json!(message).to_string()],
+        )?;
+        let dropped = tx.execute(
+            "DELETE FROM alerts_queued WHERE tenant = ?1 AND rowid NOT IN
+               (SELECT rowid FROM alerts_queued WHERE tenant = ?1 ORDER BY rowid DESC LIMIT ?2)",
+            params![tenant, MAX_QUEUED_ALERTS],
+        )?;
+        tx.commit()?;
+        if dropped > 0 {
+            tracing::warn!(
+                tenant,
+                dropped,
+                "the alert outbox is full: the oldest alerts were dropped"
+            );
+        }
+        Ok(dropped)
+    }
+
+    /// The alerts waiting in `tenant`'s outbox, oldest first.
+    pub fn queued_alerts(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<(String, crate::detect::alerts::Message)>, StateError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT key, message FROM alerts_queued WHERE tenant = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt
+            .query_map(params![tenant], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, m)| Some((k, serde_json::from_str(&m).ok()?)))
+            .collect())
+    }
+
+    /// Takes a sent alert out of the outbox.
+    pub fn dequeue_alert(&self, tenant: &str, key: &str) -> Result<(), StateError> {
+        self.conn().execute(
+            "DELETE FROM alerts_queued WHERE tenant = ?1 AND key = ?2",
+            params![tenant, key],
+        )?;
+        Ok(())
+    }
+}
