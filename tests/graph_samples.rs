@@ -340,6 +340,81 @@ fn simulated_reset_events_have_every_property_of_the_published_example() {
     }
 }
 
+/// Microsoft's recommendations as the simulated Graph serves them, and its answers to an
+/// action on one and on one of its resources, have the published shapes.
+#[test]
+fn simulated_recommendations_have_the_published_shapes() {
+    use chrono::TimeZone;
+    let tenant = shared::simulated::SimulatedTenant::new(1, 300);
+    let anchor = chrono::Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap();
+    let inventory = shared::simulated::inventory::Inventory::generate(1, &tenant.directory, anchor);
+    let mut recs = inventory.recommendations.clone();
+    assert_eq!(recs.len(), 3);
+    let published = &sample("recommendation-dismiss.json")[0];
+    let published_resource = &sample("impactedresource-dismiss.json")[0];
+    for r in &recs {
+        assert_eq!(shape_differences(published, r, ""), Vec::<String>::new());
+        let resources = r["impactedResources"].as_array().unwrap();
+        assert!(!resources.is_empty(), "{}", r["id"]);
+        for x in resources {
+            assert_eq!(
+                shape_differences(published_resource, x, ""),
+                Vec::<String>::new()
+            );
+            assert_eq!(x["recommendationId"], r["id"]);
+        }
+    }
+    let id = recs[0]["id"].as_str().unwrap().to_string();
+    let rid = recs[0]["impactedResources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by = "b5fa65db-0d2b-4233-8788-ab0213567669";
+    let reason = br#"{"dismissReason": "not needed"}"#;
+    let sim = shared::simulated::recommendations::act;
+    let answer = sim(&mut recs, &format!("{id}/dismiss"), reason, by, anchor).unwrap();
+    assert_eq!(
+        shape_differences(published, &answer, ""),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        (&answer["status"], &answer["lastModifiedBy"]),
+        (&json!("dismissed"), &json!(by))
+    );
+    let path = format!("{id}/impactedResources/{rid}/dismiss");
+    let answer = sim(&mut recs, &path, reason, by, anchor).unwrap();
+    assert_eq!(
+        shape_differences(published_resource, &answer, ""),
+        Vec::<String>::new()
+    );
+    assert_eq!(recs[0]["impactedResources"][0]["status"], "dismissed");
+    // What Graph refuses: no reason, a date in the past, an unknown action or resource.
+    assert_eq!(
+        sim(&mut recs, &format!("{id}/dismiss"), b"{}", by, anchor)
+            .unwrap_err()
+            .0,
+        400
+    );
+    let past = br#"{"postponeUntilDateTime": "2020-01-01T00:00:00Z"}"#;
+    assert_eq!(
+        sim(&mut recs, &format!("{id}/postpone"), past, by, anchor)
+            .unwrap_err()
+            .0,
+        400
+    );
+    assert_eq!(
+        sim(&mut recs, &format!("{id}/archive"), b"{}", by, anchor)
+            .unwrap_err()
+            .0,
+        400
+    );
+    let nobody = format!("{id}/impactedResources/nobody/complete");
+    assert_eq!(
+        sim(&mut recs, &nobody, b"{}", by, anchor).unwrap_err().0,
+        404
+    );
+}
+
 /// A working day of the default simulated tenant, as Graph serves it.
 fn generated(category: Category) -> Vec<Value> {
     use chrono::TimeZone;

@@ -290,6 +290,33 @@ async fn every_question_answers_over_http_and_bad_input_gets_a_400() {
     let (status, _, b) = get("/api/recommendations?status=open".into(), None).await;
     assert_eq!(status, 400, "{b}");
     assert!(b.contains("completedBySystem"), "{b}");
+    // Microsoft's own recommendations are listed beside ours; without write-back an action
+    // on one is refused with what to do (Graph keeps their status), and nothing changes.
+    let microsoft = listed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["source"] == "microsoft")
+        .unwrap_or_else(|| panic!("none of Microsoft's listed: {listed}"));
+    let ms_id = microsoft["id"].as_str().unwrap();
+    assert!(
+        ms_id.contains("_Microsoft.Identity.IAM.Insights."),
+        "{ms_id}"
+    );
+    // (Acting needs the local admin key, even on loopback.)
+    let admin_key = std::fs::read_to_string(dir.path().join("data/local-admin-key")).unwrap();
+    let resp = client
+        .post(format!("{base}/api/recommendations/{ms_id}/dismiss"))
+        .header("x-api-key", admin_key.trim())
+        .json(&serde_json::json!({ "reason": "not for us" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 409);
+    let b = resp.text().await.unwrap();
+    assert!(b.contains("ENTRA_MONITOR_RECOMMENDATION_WRITE_BACK"), "{b}");
+    let (_, _, b) = get(format!("/api/recommendations/{ms_id}"), None).await;
+    assert_eq!(json(&b)["status"], microsoft["status"], "{b}");
     // Non-empty answers where the day's activity guarantees some.
     let (_, _, b) = get("/api/signins/users?last=7d&explain=true".into(), None).await;
     let users = json(&b);

@@ -34,6 +34,7 @@ async fn actions_are_recorded_and_limited_to_the_callers_tenants() {
             ("ENTRA_MONITOR_SIMULATED_USERS", "60"),
             ("ENTRA_MONITOR_BACKFILL_HOURS", "2"),
             ("ENTRA_MONITOR_API_KEYS", keys.as_str()),
+            ("ENTRA_MONITOR_RECOMMENDATION_WRITE_BACK", "true"),
         ],
     );
     let base = format!("http://{listen}");
@@ -70,12 +71,17 @@ async fn actions_are_recorded_and_limited_to_the_callers_tenants() {
             )
         }
     };
-    // The recommendations, once the inventory is listed.
+    // The recommendations, ours and Microsoft's, once the inventory is listed and evaluated.
     let start = Instant::now();
     let listed = loop {
         let (status, v) = get("/api/recommendations".into()).await;
         assert_eq!(status, 200, "{v}");
-        if v["value"].as_array().is_some_and(|a| !a.is_empty()) {
+        let has = |source: &str| {
+            v["value"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|r| r["source"] == source))
+        };
+        if has("entra-monitor") && has("microsoft") {
             break v;
         }
         assert!(
@@ -218,4 +224,95 @@ async fn actions_are_recorded_and_limited_to_the_callers_tenants() {
     )
     .await;
     assert_eq!(status, 404, "{v}");
+    microsoft_recommendations_are_acted_on_through_graph(&listed, &get, &post).await;
+}
+
+/// Microsoft's recommendations, listed beside ours: an action is sent to Graph (write-back is
+/// on here) and kept as Graph answered it, with the caller and reason in the history; another
+/// tenant's key is refused before anything is sent.
+async fn microsoft_recommendations_are_acted_on_through_graph<G, GF, P, PF>(
+    listed: &Value,
+    get: &G,
+    post: &P,
+) where
+    G: Fn(String) -> GF,
+    GF: std::future::Future<Output = (u16, Value)>,
+    P: Fn(String, Option<&'static str>, Value) -> PF,
+    PF: std::future::Future<Output = (u16, Value)>,
+{
+    let microsoft: Vec<&Value> = listed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["source"] == "microsoft")
+        .collect();
+    let kinds: Vec<&str> = microsoft
+        .iter()
+        .map(|r| r["recommendationType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "applicationCredentialExpiry",
+            "selfServicePasswordReset",
+            "staleApps"
+        ],
+        "as the simulated Graph lists them"
+    );
+    let sspr = microsoft[1]["id"].as_str().unwrap().to_string();
+    assert!(sspr.ends_with("_Microsoft.Identity.IAM.Insights.SelfServicePasswordReset"));
+    assert_eq!(microsoft[1]["status"], "active");
+    let (_, only) =
+        get("/api/recommendations?source=microsoft&type=selfServicePasswordReset".into()).await;
+    assert_eq!(only["value"].as_array().unwrap().len(), 1, "{only}");
+    let (status, resources) = get(format!(
+        "/api/recommendations/{sspr}/impacted-resources?limit=2"
+    ))
+    .await;
+    assert_eq!(status, 200, "{resources}");
+    assert_eq!(resources["value"].as_array().unwrap().len(), 2);
+    assert_eq!(resources["value"][0]["rank"], 1);
+    let reason = json!({ "reason": "SSPR is run by the helpdesk" });
+    let path = format!("/api/recommendations/{sspr}/dismiss");
+    let (status, v) = post(path.clone(), Some(OTHER), reason.clone()).await;
+    assert_eq!(status, 403, "{v}");
+    let (status, v) = post(path, Some(OPS), reason).await;
+    assert_eq!(status, 200, "{v}");
+    // Graph's answer: dismissed, by the app that sent it.
+    assert_eq!(
+        (&v["status"], &v["lastModifiedBy"], &v["source"]),
+        (
+            &json!("dismissed"),
+            &json!(shared::simulated::server::ACTOR),
+            &json!("microsoft")
+        ),
+        "{v}"
+    );
+    let (_, v) = get(format!("/api/recommendations/{sspr}")).await;
+    assert_eq!(v["status"], "dismissed", "{v}");
+    let last = v["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["from"], &last["to"], &last["by"], &last["reason"]),
+        (
+            &json!("active"),
+            &json!("dismissed"),
+            &json!("ops"),
+            &json!("SSPR is run by the helpdesk")
+        )
+    );
+    // One resource postponed a week, through Graph too.
+    let subject = resources["value"][0]["subjectId"].as_str().unwrap();
+    let until = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();
+    let (status, v) = post(
+        format!("/api/recommendations/{sspr}/impacted-resources/{subject}/postpone"),
+        Some(OPS),
+        json!({ "reason": "after onboarding", "postponeUntilDateTime": until }),
+    )
+    .await;
+    assert_eq!((status, &v["status"]), (200, &json!("postponed")), "{v}");
+    let (_, page) = get(format!(
+        "/api/recommendations/{sspr}/impacted-resources?status=postponed"
+    ))
+    .await;
+    assert_eq!(page["value"][0]["subjectId"], subject, "{page}");
 }

@@ -110,6 +110,7 @@ pub fn sync_except(
             &inv.credential_sign_in_activities,
         ),
         ("userEventsSummary", &inv.user_events),
+        ("directoryRecommendations", &inv.recommendations),
     ] {
         if skip.contains(&kind) {
             continue;

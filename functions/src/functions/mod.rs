@@ -11,6 +11,7 @@ pub mod collect_risk;
 pub mod collect_signins;
 pub mod detect_risks;
 pub mod health;
+pub mod microsoft_recommendations;
 pub mod questions;
 pub mod recommendations;
 pub mod replay_spool;

@@ -7,6 +7,7 @@
 //! with its history; `GET /api/recommendations/{id}/impacted-resources` its resources.
 //! Authenticated and limited to the caller's tenants.
 
+use super::microsoft_recommendations;
 use crate::app::App;
 use crate::functions::{HttpResult, TimerResult};
 use crate::invocation::{
@@ -177,10 +178,9 @@ pub fn list(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<Http
             }
         }
         let get = |k: &str| req.query.get(k).map(String::as_str);
-        let checks: [(&str, Vec<&str>); 4] = [
+        let checks: [(&str, Vec<&str>); 3] = [
             ("status", lifecycle::STATUSES.to_vec()),
             ("priority", PRIORITIES.to_vec()),
-            ("type", recommend::rules().iter().map(|d| d.kind).collect()),
             ("source", SOURCES.to_vec()),
         ];
         for (name, allowed) in &checks {
@@ -195,13 +195,32 @@ pub fn list(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<Http
             Ok(t) => t,
             Err(r) => return Ok(r),
         };
-        let stored = app.state()?.recommendations(&tenant)?;
+        let store = app.state()?;
+        let microsoft = microsoft_recommendations::listed(&store, &tenant)?;
+        // A type is ours, or one of Microsoft's collected for the tenant.
+        if let Some(v) = get("type") {
+            let known = recommend::definition(v).is_some()
+                || microsoft.iter().any(|m| m["recommendationType"] == v);
+            if !known {
+                let ours: Vec<&str> = recommend::rules().iter().map(|d| d.kind).collect();
+                return Ok(bad(
+                    "type",
+                    format!(
+                        "\"{}\" is not a recommendationType; ours are {} (and Microsoft's collected ones)",
+                        v.chars().take(100).collect::<String>(),
+                        ours.join(", ")
+                    ),
+                ));
+            }
+        }
+        let stored = store.recommendations(&tenant)?;
         let items: Vec<Value> = stored
             .iter()
             .filter_map(|s| {
                 let d = recommend::definition(s["recommendationType"].as_str()?)?;
                 Some(shaped(&tenant, d, s))
             })
+            .chain(microsoft)
             .filter(|r| get("status").is_none_or(|v| r["status"] == v))
             .filter(|r| get("priority").is_none_or(|v| r["priority"] == v))
             .filter(|r| get("type").is_none_or(|v| r["recommendationType"] == v))
@@ -214,12 +233,21 @@ pub fn list(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<Http
     })
 }
 
-/// The tenant and definition a recommendation id names, checked against the caller.
-async fn lookup(
-    app: &App,
-    req: &HttpRequest,
-) -> Result<(String, &'static Definition), HttpResponse> {
+/// What a recommendation id names.
+enum Named {
+    /// One of ours: the tenant and the type.
+    Ours(String, &'static Definition),
+    /// One of Microsoft's: the tenant and Graph's id.
+    Microsoft(String, String),
+}
+
+/// The recommendation an id names, its tenant checked against the caller.
+async fn lookup(app: &App, req: &HttpRequest) -> Result<Named, HttpResponse> {
     let id = req.params.get("id").map(String::as_str).unwrap_or_default();
+    if let Some(asked) = microsoft_recommendations::tenant_of(id) {
+        let tenant = asked_tenant(app, req, Some(asked)).await?;
+        return Ok(Named::Microsoft(tenant, id.to_string()));
+    }
     let marker = format!("_{SOURCE}.");
     let not_found = || {
         HttpResponse::error(
@@ -236,7 +264,7 @@ async fn lookup(
     };
     let d = recommend::definition(kind).ok_or_else(not_found)?;
     let tenant = asked_tenant(app, req, Some(asked)).await?;
-    Ok((tenant, d))
+    Ok(Named::Ours(tenant, d))
 }
 
 pub fn get(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
@@ -245,7 +273,11 @@ pub fn get(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpR
             return Ok(bad(k, "unknown parameter; this resource takes none"));
         }
         let (tenant, d) = match lookup(&app, &req).await {
-            Ok(x) => x,
+            Ok(Named::Ours(t, d)) => (t, d),
+            Ok(Named::Microsoft(t, id)) => {
+                let store = app.state()?;
+                return Ok(microsoft_recommendations::one(&store, &t, &id)?);
+            }
             Err(r) => return Ok(r),
         };
         let store = app.state()?;
@@ -313,7 +345,14 @@ pub fn resources(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture
             ));
         }
         let (tenant, d) = match lookup(&app, &req).await {
-            Ok(x) => x,
+            Ok(Named::Ours(t, d)) => (t, d),
+            Ok(Named::Microsoft(t, id)) => {
+                let store = app.state()?;
+                let status = status.as_deref();
+                return Ok(microsoft_recommendations::resources(
+                    &store, &t, &id, status, limit, offset,
+                )?);
+            }
             Err(r) => return Ok(r),
         };
         let id = id_of(&tenant, d.kind);
@@ -437,16 +476,29 @@ pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
             (_, Some(_)) => return Ok(bad("postponeUntilDateTime", "is only for postpone")),
             (_, None) => None,
         };
-        let (tenant, d) = match lookup(&app, &req).await {
-            Ok(x) => x,
-            Err(r) => return Ok(r),
-        };
         let subject = req.params.get("subject").map(String::as_str);
         let by = req
             .caller
             .as_ref()
             .map(|c| c.name.clone())
             .unwrap_or_default();
+        let (tenant, d) = match lookup(&app, &req).await {
+            Ok(Named::Ours(t, d)) => (t, d),
+            Ok(Named::Microsoft(t, id)) => {
+                let act = microsoft_recommendations::Act {
+                    action: &action,
+                    reason,
+                    until,
+                    by: &by,
+                };
+                let answer = microsoft_recommendations::act(&app, &t, &id, subject, &act).await?;
+                if answer.status == 200 {
+                    inv.log(format!("{by} sent {action} on {id} to Graph"));
+                }
+                return Ok(answer);
+            }
+            Err(r) => return Ok(r),
+        };
         let act = recommend::lifecycle::Action {
             status,
             until,
@@ -503,7 +555,7 @@ pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
 pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
     let kinds: Vec<&str> = recommend::rules().iter().map(|d| d.kind).collect();
     let enum_param = |name: &str, values: Vec<&str>, description: &str| json!({ "name": name, "in": "query", "required": false, "schema": { "type": "string", "enum": values }, "description": description });
-    let id = json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "<tenant id>_entra-monitor.<recommendationType>, as the listing gives it." });
+    let id = json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" }, "description": "<tenant id>_entra-monitor.<recommendationType> (ours) or <tenant id>_Microsoft.Identity.IAM.Insights.<Name> (Microsoft's), as the listing gives it." });
     let error = json!({ "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
     let mut bad_request = error.clone();
     bad_request["description"] =
@@ -518,7 +570,8 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
             { "name": "tenant", "in": "query", "required": false, "schema": { "type": "string" }, "description": "A tenant's id or name (required when there are several)." },
             enum_param("status", lifecycle::STATUSES.to_vec(), "Only recommendations with this status."),
             enum_param("priority", PRIORITIES.to_vec(), "Only this priority."),
-            enum_param("type", kinds, "Only this recommendationType."),
+            { "name": "type", "in": "query", "required": false, "schema": { "type": "string", "maxLength": 100 },
+              "description": format!("Only this recommendationType: one of ours ({}) or of Microsoft's collected for the tenant.", kinds.join(", ")) },
             enum_param("source", SOURCES.to_vec(), "Ours, or Microsoft's."),
         ],
         "responses": { "200": { "description": "{tenant, value: [recommendation]}" }, "400": bad_request, "403": forbidden }

@@ -140,6 +140,15 @@ pub const KINDS: &[Kind] = &[
         delta: false,
         rekey: Some(event_key),
     },
+    Kind {
+        name: "directoryRecommendations",
+        first_page: "beta/directory/recommendations?$expand=impactedResources",
+        permission: "DirectoryRecommendations.Read.All (and an Entra ID P1 or P2 licence)",
+        unlicensed: None,
+        optional: true,
+        delta: false,
+        rekey: None,
+    },
 ];
 
 /// `userEventsSummary`'s `id` is the user's: an event is the user, when, what and how.

@@ -23,6 +23,14 @@ use serde_json::{Value, json};
 /// Where a recommendation comes from.
 pub const SOURCE: &str = "entra-monitor";
 
+/// The source of Microsoft's own recommendations (beta `directory/recommendations`), and the
+/// inventory kind they are collected as by `collect-inventory`.
+pub const MICROSOFT: &str = "microsoft";
+pub const MICROSOFT_KIND: &str = "directoryRecommendations";
+
+/// What Microsoft's recommendation ids hold between the tenant id and the name.
+pub const MICROSOFT_ID_MARKER: &str = "_Microsoft.Identity.IAM.Insights.";
+
 /// A recommendation type: what Graph's `recommendation` says of it, and its condition.
 pub struct Definition {
     /// Graph's `recommendationType`.

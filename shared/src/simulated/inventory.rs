@@ -55,6 +55,9 @@ pub struct Inventory {
     /// Microsoft's `userEventsSummary` (beta, P1/P2): self-service password resets with the
     /// method each was verified with.
     pub user_events: Vec<Value>,
+    /// Microsoft's own recommendations (beta `directory/recommendations`), with their impacted
+    /// resources, as its actions leave them.
+    pub recommendations: Vec<Value>,
     /// Whether the users' `signInActivity` and Microsoft's usage reports have been filled from
     /// the logs ([`Inventory::fill_from_logs`]; done when first listed, as it reads days of
     /// sign-ins).
@@ -182,16 +185,20 @@ impl Inventory {
             ));
         }
         let people = super::people::generate(seed, dir, anchor, &mut seeded.people);
-        Inventory {
+        let mut inventory = Inventory {
             applications,
             service_principals,
             people,
             sp_sign_in_activities: Vec::new(),
             credential_sign_in_activities: Vec::new(),
             user_events: Vec::new(),
+            recommendations: Vec::new(),
             sign_in_activity_filled: false,
             seeded,
-        }
+        };
+        inventory.recommendations =
+            super::recommendations::generate(&dir.tenant_id, &inventory, anchor);
+        inventory
     }
 }
 
@@ -230,6 +237,17 @@ impl Inventory {
             }
         }
         super::people::clean(&mut self.people, &seeded.people);
+        let tenant_id = self
+            .recommendations
+            .first()
+            .and_then(|r| {
+                r["id"]
+                    .as_str()?
+                    .split_once(super::recommendations::ID_PREFIX)
+            })
+            .map(|(t, _)| t.to_string())
+            .unwrap_or_default();
+        self.recommendations = super::recommendations::generate(&tenant_id, self, anchor);
         self.sp_sign_in_activities
             .retain(|a| a["appId"] != json!(seeded.unused_app));
         self.credential_sign_in_activities.retain(|c| {

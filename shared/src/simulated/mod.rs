@@ -13,6 +13,7 @@ pub mod directory;
 pub mod events;
 pub mod inventory;
 pub mod people;
+pub mod recommendations;
 mod record;
 pub mod server;
 mod sign_ins;

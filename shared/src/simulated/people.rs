@@ -253,6 +253,7 @@ pub fn clean(people: &mut People, seeded: &SeededPeople) {
             r["isMfaRegistered"] = json!(true);
             r["isMfaCapable"] = json!(true);
             r["methodsRegistered"] = json!(["microsoftAuthenticatorPush", "mobilePhone"]);
+            r["isSsprRegistered"] = json!(true);
         }
     }
     let gone = |id: &Value| seeded.inactive_guests.iter().any(|g| *id == json!(g));

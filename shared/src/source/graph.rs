@@ -168,6 +168,23 @@ impl GraphClient {
             .await
     }
 
+    /// A POST whose answer is the object changed (an action such as a recommendation's
+    /// `dismiss`, which sets a state and so may be retried).
+    pub async fn post_for_object(
+        &self,
+        url: &str,
+        body: &Value,
+        counters: &mut Counters,
+    ) -> Result<Value, GraphError> {
+        self.call(reqwest::Method::POST, url, Some(body), counters, |text| {
+            serde_json::from_str::<Value>(text)
+                .ok()
+                .filter(Value::is_object)
+                .ok_or_else(|| "the answer is not a JSON object".to_string())
+        })
+        .await
+    }
+
     /// One request with its retries; `read` turns a 2xx body into the answer (an unreadable
     /// one is retried like a truncated page).
     async fn call<T>(

@@ -158,7 +158,7 @@ pub(super) fn delta_page(
     let current = all_of(inventory, resource);
     let items: Vec<Value> = match round.after {
         _ if latest => Vec::new(),
-        None => current.iter().map(|o| shape(o, &select, false)).collect(),
+        None => current.iter().map(|o| shape(o, &select, None)).collect(),
         Some(after) => {
             let mut ids: Vec<&str> = Vec::new();
             for (g, r, id) in &journal.entries {
@@ -168,7 +168,7 @@ pub(super) fn delta_page(
             }
             ids.iter()
                 .map(|id| match current.iter().find(|o| o["id"] == *id) {
-                    Some(o) => shape(o, &select, false),
+                    Some(o) => shape(o, &select, None),
                     None => json!({ "id": id, "@removed": { "reason": "deleted" } }),
                 })
                 .collect()
@@ -192,15 +192,16 @@ pub(super) fn delta_page(
 }
 
 /// `o` as listed: `owners` only when expanded, only the properties selected (and `id`).
-fn shape(o: &Value, select: &Option<Vec<String>>, expand_owners: bool) -> Value {
+/// The relationships a list can expand (kept inline in the objects, left out unless asked).
+const EXPANDABLE: [&str; 2] = ["owners", "impactedResources"];
+
+fn shape(o: &Value, select: &Option<Vec<String>>, expanded: Option<&str>) -> Value {
     let mut o = o.clone();
     if let Value::Object(m) = &mut o {
-        if !expand_owners {
-            m.remove("owners");
-        }
+        m.retain(|k, _| !EXPANDABLE.contains(&k.as_str()) || Some(k.as_str()) == expanded);
         if let Some(fields) = select {
             m.retain(|k, _| {
-                k == "id" || fields.iter().any(|f| f == k) || (k == "owners" && expand_owners)
+                k == "id" || fields.iter().any(|f| f == k) || Some(k.as_str()) == expanded
             });
         }
     }
@@ -220,6 +221,7 @@ fn all_of<'a>(inventory: &'a Inventory, resource: &str) -> &'a [Value] {
         "reports/servicePrincipalSignInActivities" => &inventory.sp_sign_in_activities,
         "reports/appCredentialSignInActivities" => &inventory.credential_sign_in_activities,
         "reports/authenticationMethods/userEventsSummary" => &inventory.user_events,
+        "directory/recommendations" => &inventory.recommendations,
         _ => &p.conditional_access_policies,
     }
 }
@@ -228,7 +230,7 @@ fn all_of<'a>(inventory: &'a Inventory, resource: &str) -> &'a [Value] {
 pub const MAX_DIRECTORY_TOP: usize = 999;
 
 /// The directory lists served.
-pub(super) const RESOURCES: [&str; 10] = [
+pub(super) const RESOURCES: [&str; 11] = [
     "applications",
     "servicePrincipals",
     "users",
@@ -239,6 +241,7 @@ pub(super) const RESOURCES: [&str; 10] = [
     "reports/servicePrincipalSignInActivities",
     "reports/appCredentialSignInActivities",
     "reports/authenticationMethods/userEventsSummary",
+    "directory/recommendations",
 ];
 
 /// Whether `path` names one of the directory lists, and which.
@@ -268,7 +271,7 @@ pub(super) fn page(
         serde_urlencoded::from_str(raw_query).map_err(|e| bad(format!("Invalid query: {e}")))?;
     let mut top = 100;
     let mut offset = 0;
-    let mut expand_owners = false;
+    let mut expanded = None;
     let mut select: Option<Vec<String>> = None;
     for (k, v) in &params {
         match k.as_str() {
@@ -289,7 +292,10 @@ pub(super) fn page(
                     .map_err(|_| bad("Invalid Skip Token".to_string()))?
             }
             "$expand" if resource == "applications" && v.starts_with("owners") => {
-                expand_owners = true
+                expanded = Some("owners")
+            }
+            "$expand" if resource == "directory/recommendations" && v == "impactedResources" => {
+                expanded = Some("impactedResources")
             }
             "$select" => select = Some(v.split(',').map(|s| s.trim().to_string()).collect()),
             other => {
@@ -305,7 +311,7 @@ pub(super) fn page(
         .get(offset.min(end)..end)
         .unwrap_or_default()
         .iter()
-        .map(|o| shape(o, &select, expand_owners))
+        .map(|o| shape(o, &select, expanded))
         .collect();
     let mut body = json!({
         "@odata.context": format!("https://graph.microsoft.com/{version}/$metadata#{resource}"),

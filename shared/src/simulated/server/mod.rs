@@ -129,6 +129,9 @@ pub struct SimServer {
     anchor: DateTime<Utc>,
 }
 
+/// Who Microsoft records as having acted on a recommendation: the collecting app.
+pub const ACTOR: &str = "entra-monitor-simulated-app";
+
 /// The largest page Graph serves for sign-ins, used for every endpoint here.
 pub const MAX_TOP: usize = 1000;
 
@@ -256,7 +259,10 @@ impl SimServer {
                         if let Some(refusal) = actions.refuse_token(auth.as_deref()) {
                             return refusal;
                         }
-                        actions.risk_action(path.as_str(), &body)
+                        match path.as_str().split_once("/directory/recommendations/") {
+                            Some((_, rest)) => actions.recommendation_action(rest, &body),
+                            None => actions.risk_action(path.as_str(), &body),
+                        }
                     },
                 ))
             .unify()
@@ -296,6 +302,35 @@ impl SimServer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// `POST …/directory/recommendations/{id}[/impactedResources/{id}]/{action}`: 200 with the
+    /// object changed.
+    fn recommendation_action(&self, rest: &str, body: &[u8]) -> warp::reply::Response {
+        self.count(|s| s.requests += 1);
+        let now = self.clock.now();
+        let mut inventory = self.inventory.lock().unwrap_or_else(|e| e.into_inner());
+        let done =
+            super::recommendations::act(&mut inventory.recommendations, rest, body, ACTOR, now);
+        match done {
+            Ok(object) => {
+                let mut r = warp::reply::Response::new(object.to_string().into());
+                r.headers_mut().insert(
+                    "content-type",
+                    warp::http::HeaderValue::from_static("application/json"),
+                );
+                r
+            }
+            Err((status, message)) => graph_error(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                if status == 404 {
+                    "ResourceNotFound"
+                } else {
+                    "BadRequest"
+                },
+                &message,
+            ),
+        }
     }
 
     /// `POST …/identityProtection/riskyUsers/{dismiss|confirmCompromised}`.
@@ -417,7 +452,9 @@ impl SimServer {
                     self.faults.unlicensed_workload_reports
                 }
                 // Authentication methods activity needs Entra ID P1 or P2, as signInActivity.
-                r if r.ends_with("userEventsSummary") => self.faults.unlicensed_sign_in_activity,
+                r if r.ends_with("userEventsSummary") || r == "directory/recommendations" => {
+                    self.faults.unlicensed_sign_in_activity
+                }
                 _ => false,
             };
             if unlicensed {

@@ -5,7 +5,7 @@
 use super::SqliteState;
 use crate::clock::Timestamp;
 use crate::recommend::lifecycle;
-use crate::recommend::{Impacted, SOURCE, Verdict};
+use crate::recommend::{Impacted, MICROSOFT_KIND, SOURCE, Verdict};
 use crate::state::StateError;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -135,6 +135,7 @@ impl SqliteState {
         )?;
         history(
             &tx,
+            SOURCE,
             tenant,
             kind,
             subject,
@@ -249,18 +250,101 @@ impl SqliteState {
         tenant: &str,
         kind: &str,
     ) -> Result<Vec<Value>, StateError> {
+        self.recommendation_history_from(SOURCE, tenant, kind)
+    }
+
+    /// The same, of the recommendation from `source` (ours, or `microsoft`: the actions taken
+    /// here on Microsoft's).
+    pub fn recommendation_history_from(
+        &self,
+        source: &str,
+        tenant: &str,
+        kind: &str,
+    ) -> Result<Vec<Value>, StateError> {
         let rows = self.query_rows(
             "SELECT subject_id, at, status_from, status_to, by, reason FROM recommendation_history
-             WHERE tenant = ?1 AND type = ?2 ORDER BY at, rowid",
+             WHERE tenant = ?1 AND type = ?2 AND source = ?3 ORDER BY at, rowid",
             &[
                 rusqlite::types::Value::Text(tenant.into()),
                 rusqlite::types::Value::Text(kind.into()),
+                rusqlite::types::Value::Text(source.into()),
             ],
         )?;
         Ok(rows
             .into_iter()
             .map(|r| json!({ "subjectId": r[0], "at": r[1], "from": r[2], "to": r[3], "by": r[4], "reason": r[5] }))
             .collect())
+    }
+}
+
+impl SqliteState {
+    /// Records an action on one of Microsoft's recommendations (or one of its resources,
+    /// `subject`) that Graph accepted: `updated`, Graph's answer, over the collected copy, and
+    /// the change in the history (source `microsoft`) — in one transaction. Returns the
+    /// collected recommendation after it, or None when it is not collected.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_microsoft_action(
+        &self,
+        tenant: &str,
+        id: &str,
+        subject: Option<&str>,
+        updated: &Value,
+        by: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Value>, StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let body: Option<String> = tx
+            .query_row(
+                "SELECT body FROM inventory WHERE tenant = ?1 AND kind = ?2 AND id = ?3 AND removed IS NULL",
+                params![tenant, MICROSOFT_KIND, id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(Ok(mut rec)) = body.map(|b| serde_json::from_str::<Value>(&b)) else {
+            return Ok(None);
+        };
+        let kind = rec["recommendationType"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let target = match subject {
+            None => Some(&mut rec),
+            Some(s) => rec["impactedResources"]
+                .as_array_mut()
+                .and_then(|a| a.iter_mut().find(|r| r["id"] == s || r["subjectId"] == s)),
+        };
+        let Some(target) = target else {
+            return Ok(None);
+        };
+        let from = target["status"].as_str().map(String::from);
+        if let (Value::Object(into), Value::Object(new)) = (&mut *target, updated) {
+            into.extend(
+                new.iter()
+                    .filter(|(k, _)| !k.starts_with('@') && *k != "impactedResources")
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+        }
+        let to = target["status"].as_str().unwrap_or_default().to_string();
+        tx.execute(
+            "UPDATE inventory SET body = ?4 WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+            params![tenant, MICROSOFT_KIND, id, rec.to_string()],
+        )?;
+        history(
+            &tx,
+            crate::recommend::MICROSOFT,
+            tenant,
+            &kind,
+            subject,
+            from.as_deref(),
+            &to,
+            by,
+            reason,
+            &now.rfc3339_millis(),
+        )?;
+        tx.commit()?;
+        Ok(Some(rec))
     }
 }
 
@@ -292,6 +376,7 @@ fn own_status(
         if was != Some(status) {
             history(
                 tx,
+                SOURCE,
                 tenant,
                 kind,
                 None,
@@ -348,6 +433,7 @@ fn resources(
         if was != Some(status) {
             history(
                 tx,
+                SOURCE,
                 tenant,
                 kind,
                 Some(&r.subject_id),
@@ -376,6 +462,7 @@ fn resources(
             )?;
             history(
                 tx,
+                SOURCE,
                 tenant,
                 kind,
                 Some(subject),
@@ -395,6 +482,7 @@ fn resources(
 #[allow(clippy::too_many_arguments)]
 fn history(
     tx: &rusqlite::Transaction,
+    source: &str,
     tenant: &str,
     kind: &str,
     subject: Option<&str>,
@@ -407,7 +495,7 @@ fn history(
     tx.execute(
         "INSERT INTO recommendation_history (tenant, type, source, subject_id, at, status_from, status_to, by, reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![tenant, kind, SOURCE, subject, at, from, to, by, reason],
+        params![tenant, kind, source, subject, at, from, to, by, reason],
     )?;
     Ok(())
 }
