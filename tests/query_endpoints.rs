@@ -317,6 +317,39 @@ async fn every_question_answers_over_http_and_bad_input_gets_a_400() {
     assert!(b.contains("ENTRA_MONITOR_RECOMMENDATION_WRITE_BACK"), "{b}");
     let (_, _, b) = get(format!("/api/recommendations/{ms_id}"), None).await;
     assert_eq!(json(&b)["status"], microsoft["status"], "{b}");
+    // The listing and a page of resources in CSV: the same items, a header of Graph's names.
+    let (status, ct, b) = get("/api/recommendations?format=csv".into(), None).await;
+    assert_eq!(status, 200, "{b}");
+    assert!(ct.starts_with("text/csv"), "{ct}");
+    let lines: Vec<&str> = b.lines().collect();
+    assert!(
+        lines[0].starts_with("id,recommendationType,source,displayName,priority,status,"),
+        "{b}"
+    );
+    assert_eq!(
+        lines.len() - 1,
+        listed["value"].as_array().unwrap().len(),
+        "{b}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains(",oneAdmin,entra-monitor,")),
+        "{b}"
+    );
+    let (status, _, b) = get(
+        format!("/api/recommendations/{admins}/impacted-resources?limit=2"),
+        Some("text/csv".into()),
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b.lines().count(), 3, "{b}");
+    assert!(
+        b.starts_with("subjectId,resourceType,displayName,status,rank,"),
+        "{b}"
+    );
+    // No KQL equivalent: said, not answered with something else.
+    let (status, _, b) = get("/api/recommendations?explain=true".into(), None).await;
+    assert_eq!(status, 400, "{b}");
+    assert!(b.contains("no KQL equivalent"), "{b}");
     // Non-empty answers where the day's activity guarantees some.
     let (_, _, b) = get("/api/signins/users?last=7d&explain=true".into(), None).await;
     let users = json(&b);

@@ -167,16 +167,102 @@ async fn asked_tenant(
     tenant(app, req, asked).await
 }
 
+/// The columns of a recommendation and of an impacted resource in CSV.
+const LIST_COLUMNS: [&str; 12] = [
+    "id",
+    "recommendationType",
+    "source",
+    "displayName",
+    "priority",
+    "status",
+    "impactedResourcesActive",
+    "impactedResourcesTotal",
+    "impactStartDateTime",
+    "lastCheckedDateTime",
+    "lastModifiedBy",
+    "postponeUntilDateTime",
+];
+const RESOURCE_COLUMNS: [&str; 9] = [
+    "subjectId",
+    "resourceType",
+    "displayName",
+    "status",
+    "rank",
+    "addedDateTime",
+    "lastModifiedBy",
+    "postponeUntilDateTime",
+    "portalUrl",
+];
+
+/// Whether CSV is asked for (`format=csv` or `Accept: text/csv`); `explain` is refused with
+/// why: a recommendation joins the directory inventory, which no Log Analytics table holds.
+fn wants_csv(req: &HttpRequest) -> Result<bool, HttpResponse> {
+    if req.query.contains_key("explain") {
+        return Err(bad(
+            "explain",
+            "recommendations have no KQL equivalent: they join the directory inventory (apps, credentials, roles, registration details), which Log Analytics does not hold",
+        ));
+    }
+    match req.query.get("format").map(String::as_str) {
+        None => Ok(req
+            .headers
+            .get("accept")
+            .is_some_and(|a| a.contains("text/csv"))),
+        Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => Err(bad("format", "expected json or csv")),
+    }
+}
+
+/// A JSON answer's `value` as CSV (its `nextOffset` in `x-next-offset`), when asked.
+fn in_format(csv: bool, columns: &[&str], resp: HttpResponse) -> HttpResponse {
+    if !csv || resp.status != 200 {
+        return resp;
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&resp.body) else {
+        return resp;
+    };
+    let answer = shared::query::Answer {
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        rows: body["value"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|i| columns.iter().map(|c| i[*c].clone()).collect())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        summary: None,
+        next_offset: None,
+    };
+    let mut r = HttpResponse::json(200, &Value::Null);
+    r.headers
+        .insert("content-type".into(), "text/csv; charset=utf-8".into());
+    if let Some(next) = body["nextOffset"].as_i64() {
+        r.headers.insert("x-next-offset".into(), next.to_string());
+    }
+    r.body = shared::query::to_csv(&answer).into();
+    r
+}
+
 pub fn list(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
     Box::pin(async move {
+        const PARAMS: [&str; 7] = [
+            "tenant", "status", "priority", "type", "source", "format", "explain",
+        ];
         for k in req.query.keys() {
-            if !["tenant", "status", "priority", "type", "source"].contains(&k.as_str()) {
+            if !PARAMS.contains(&k.as_str()) {
                 return Ok(bad(
                     k,
-                    "unknown parameter; expected one of tenant, status, priority, type, source",
+                    format!("unknown parameter; expected one of {}", PARAMS.join(", ")),
                 ));
             }
         }
+        let csv = match wants_csv(&req) {
+            Ok(c) => c,
+            Err(r) => return Ok(r),
+        };
         let get = |k: &str| req.query.get(k).map(String::as_str);
         let checks: [(&str, Vec<&str>); 3] = [
             ("status", lifecycle::STATUSES.to_vec()),
@@ -226,9 +312,10 @@ pub fn list(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<Http
             .filter(|r| get("type").is_none_or(|v| r["recommendationType"] == v))
             .filter(|r| get("source").is_none_or(|v| r["source"] == v))
             .collect();
-        Ok(HttpResponse::json(
-            200,
-            &json!({ "tenant": tenant, "value": items }),
+        Ok(in_format(
+            csv,
+            &LIST_COLUMNS,
+            HttpResponse::json(200, &json!({ "tenant": tenant, "value": items })),
         ))
     })
 }
@@ -310,13 +397,17 @@ pub fn get(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpR
 pub fn resources(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
     Box::pin(async move {
         for k in req.query.keys() {
-            if !["status", "limit", "offset"].contains(&k.as_str()) {
+            if !["status", "limit", "offset", "format", "explain"].contains(&k.as_str()) {
                 return Ok(bad(
                     k,
-                    "unknown parameter; expected status, limit or offset",
+                    "unknown parameter; expected status, limit, offset or format",
                 ));
             }
         }
+        let csv = match wants_csv(&req) {
+            Ok(c) => c,
+            Err(r) => return Ok(r),
+        };
         // One answer holds at most a page: a tenant's users can be impacted by the hundred
         // thousand.
         let number = |name: &str, default: i64, most: i64| match req.query.get(name) {
@@ -349,9 +440,9 @@ pub fn resources(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture
             Ok(Named::Microsoft(t, id)) => {
                 let store = app.state()?;
                 let status = status.as_deref();
-                return Ok(microsoft_recommendations::resources(
-                    &store, &t, &id, status, limit, offset,
-                )?);
+                let page =
+                    microsoft_recommendations::resources(&store, &t, &id, status, limit, offset)?;
+                return Ok(in_format(csv, &RESOURCE_COLUMNS, page));
             }
             Err(r) => return Ok(r),
         };
@@ -376,9 +467,13 @@ pub fn resources(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture
                 r
             })
             .collect();
-        Ok(HttpResponse::json(
-            200,
-            &json!({ "tenant": tenant, "recommendationId": id, "value": items, "nextOffset": next }),
+        Ok(in_format(
+            csv,
+            &RESOURCE_COLUMNS,
+            HttpResponse::json(
+                200,
+                &json!({ "tenant": tenant, "recommendationId": id, "value": items, "nextOffset": next }),
+            ),
         ))
     })
 }
@@ -573,6 +668,7 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
             { "name": "type", "in": "query", "required": false, "schema": { "type": "string", "maxLength": 100 },
               "description": format!("Only this recommendationType: one of ours ({}) or of Microsoft's collected for the tenant.", kinds.join(", ")) },
             enum_param("source", SOURCES.to_vec(), "Ours, or Microsoft's."),
+            enum_param("format", vec!["json", "csv"], "JSON (the default) or CSV (also with Accept: text/csv)."),
         ],
         "responses": { "200": { "description": "{tenant, value: [recommendation]}" }, "400": bad_request, "403": forbidden }
     } }));
@@ -602,7 +698,8 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>) {
         "operationId": RESOURCES.name, "summary": RESOURCES.description,
         "parameters": [id, enum_param("status", lifecycle::STATUSES.to_vec(), "Only resources with this status."),
             { "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": MAX_RESOURCES }, "description": "At most this many (1000, the most, by default)." },
-            { "name": "offset", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": MAX_OFFSET }, "description": "From this one on (the answer's nextOffset)." }],
+            { "name": "offset", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0, "maximum": MAX_OFFSET }, "description": "From this one on (the answer's nextOffset)." },
+            enum_param("format", vec!["json", "csv"], "JSON (the default) or CSV (nextOffset in the x-next-offset header).")],
         "responses": { "200": { "description": "{tenant, recommendationId, value: [impactedResource]}" }, "400": bad_request, "403": forbidden, "404": missing }
     } }));
 }
