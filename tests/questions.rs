@@ -892,7 +892,8 @@ fn our_tables_are_the_published_log_analytics_schemas() {
     use shared::model::tables::{ColumnType, columns};
     let kind = ColumnType::kql_name;
     let published = published_tables();
-    for c in Category::ALL {
+    // (Our own table is ours to define.)
+    for c in Category::ALL.into_iter().filter(|c| !c.is_own()) {
         let table = published
             .get(c.table())
             .unwrap_or_else(|| panic!("{} is not in the published schemas", c.table()));
@@ -939,7 +940,17 @@ fn the_golden_kql_parses_and_binds_against_the_table_schemas() {
     let mut tables = serde_json::Map::new();
     let published = published_tables();
     for c in Category::ALL {
-        let entra: serde_json::Map<String, Value> = published[c.table()]
+        // Our own table's columns are as we define them.
+        let own: BTreeMap<String, String> = shared::model::tables::columns(c)
+            .iter()
+            .map(|(n, t)| (n.to_string(), kind(*t).to_string()))
+            .collect();
+        let columns = if c.is_own() {
+            &own
+        } else {
+            &published[c.table()]
+        };
+        let entra: serde_json::Map<String, Value> = columns
             .iter()
             .filter(|(n, _)| !n.starts_with('_'))
             .map(|(n, t)| (n.clone(), Value::from(t.as_str())))

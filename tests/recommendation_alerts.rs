@@ -2,7 +2,9 @@
 //! each high-priority type that holds once, naming exactly its impacted resources; a day
 //! with nothing new alerts nothing; a newly impacted resource is alerted alone; an alert the
 //! webhook refuses waits in the outbox and is sent at the next evaluation, once; types below
-//! the configured priority are never alerted.
+//! the configured priority are never alerted. And recommendations as records: every change of
+//! status becomes one row of `EntraMonitorRecommendations_CL`, in the embedded store and at the
+//! local server enforcing the Logs Ingestion API, once.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
@@ -22,6 +24,7 @@ use warp::Filter;
 
 #[path = "support/seeded_store.rs"]
 mod seeded_store;
+mod support;
 
 const TENANT: &str = "t1";
 
@@ -83,10 +86,11 @@ fn active(store: &SqliteState, kind: &str) -> BTreeSet<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_new_high_priority_recommendation_or_resource_is_alerted_once() {
+/// A store with a week of a 60-user tenant's sign-ins and its inventory (Microsoft's
+/// recommendations included), and the inventory.
+fn seeded(name: &str) -> (SqliteState, Inventory, std::path::PathBuf) {
     let tenant = SimulatedTenant::new(33, 60);
-    let dir = std::env::temp_dir().join(format!("entra-rec-alerts-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("entra-rec-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let store = SqliteState::open(&dir).unwrap();
     seeded_store::load(
@@ -100,6 +104,122 @@ async fn each_new_high_priority_recommendation_or_resource_is_alerted_once() {
     let mut inventory = Inventory::generate(tenant.seed, &tenant.directory, end());
     usage_reports::fill_from_logs(&mut inventory, &tenant, end());
     seeded_store::sync(&store, TENANT, &inventory, end());
+    (store, inventory, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_of_status_is_one_routed_record() {
+    use shared::destinations::Sink;
+    use shared::destinations::log_analytics::{LogAnalyticsSink, LogAnalyticsTarget};
+    use shared::destinations::router::Router;
+    use shared::destinations::spool::Spool;
+    use shared::model::Destination;
+    let (store, inventory, dir) = seeded("routed");
+    let la = support::ingestion::state(256 * 1024);
+    let base = support::ingestion::start(la.clone()).await;
+    let category = Category::EntraMonitorRecommendations;
+    let routes = [(
+        category,
+        vec![Destination::Embedded, Destination::LogAnalytics],
+    )]
+    .into_iter()
+    .collect();
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(LogAnalyticsSink::new(
+        LogAnalyticsTarget {
+            endpoint: base.clone(),
+            dcr_immutable_id: support::ingestion::DCR.into(),
+        },
+        Some(support::ingestion::tokens(&base)),
+    ))];
+    let router = Router::new(routes, sinks, Spool::Folder(dir.join("spool")));
+    let thresholds = Thresholds::default();
+    let route = |at: DateTime<Utc>| {
+        let published = recommend::publish::publish(&store, &router, TENANT, at).unwrap();
+        let (router, store) = (&router, &store);
+        async move {
+            router.deliver(store, at).await.unwrap();
+            published.rows
+        }
+    };
+    // Day 1: every change the evaluation made (each type and each resource becoming active).
+    recommend::run(&store, TENANT, end(), &thresholds).unwrap();
+    let changes: usize = recommend::rules()
+        .iter()
+        .map(|d| store.recommendation_history(TENANT, d.kind).unwrap().len())
+        .sum();
+    assert!(changes > 30, "{changes}");
+    assert_eq!(route(end()).await, changes as i64);
+    let sent: Vec<Value> = la
+        .lock()
+        .unwrap()
+        .rows
+        .iter()
+        .filter(|(stream, _)| stream == "Custom-EntraMonitorRecommendations_CL")
+        .map(|(_, row)| row.clone())
+        .collect();
+    assert_eq!(sent.len(), changes, "one row per change at Log Analytics");
+    let embedded = store
+        .query_rows("SELECT COUNT(*) FROM \"EntraMonitorRecommendations\"", &[])
+        .unwrap();
+    assert_eq!(embedded[0][0], json!(changes), "and in the embedded store");
+    // Each row says what changed, for which resource, to what, by whom.
+    let admin = sent
+        .iter()
+        .find(|r| r["RecommendationType"] == "oneAdmin" && !r["SubjectId"].is_null())
+        .expect("a Global Administrator's row");
+    assert_eq!(
+        (
+            &admin["Status"],
+            &admin["StatusFrom"],
+            &admin["ChangedBy"],
+            &admin["Priority"]
+        ),
+        (
+            &json!("active"),
+            &Value::Null,
+            &json!("entra-monitor"),
+            &json!("medium")
+        )
+    );
+    assert_eq!(admin["ResourceType"], "user");
+    assert!(admin["ResourceDisplayName"].is_string(), "{admin}");
+    // Day 2, nothing changed: nothing routed. Then a person's dismissal: one row.
+    let day2 = end() + Duration::days(1);
+    seeded_store::sync(&store, TENANT, &inventory, day2);
+    recommend::run(&store, TENANT, day2, &thresholds).unwrap();
+    assert_eq!(route(day2).await, 0);
+    let act = recommend::lifecycle::Action {
+        status: recommend::lifecycle::DISMISSED,
+        until: None,
+        by: "ops",
+        reason: "two break-glass accounts",
+    };
+    store
+        .act_on_recommendation(TENANT, "oneAdmin", None, &act, day2)
+        .unwrap()
+        .unwrap();
+    assert_eq!(route(day2).await, 1);
+    let last = la.lock().unwrap().rows.last().unwrap().1.clone();
+    assert_eq!(
+        (
+            &last["Status"],
+            &last["StatusFrom"],
+            &last["ChangedBy"],
+            &last["Reason"]
+        ),
+        (
+            &json!("dismissed"),
+            &json!("active"),
+            &json!("ops"),
+            &json!("two break-glass accounts")
+        )
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_new_high_priority_recommendation_or_resource_is_alerted_once() {
+    let (store, mut inventory, dir) = seeded("alerts");
     let (url, received, failing) = receiver().await;
     let webhook = AlertSettings {
         url: Secret::new(url),

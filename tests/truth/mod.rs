@@ -70,8 +70,8 @@ pub fn key_columns(
             ("RiskEventType", "/riskEventType"),
             ("KeyIds", "/keyIds"),
         ],
-        // Exported only: the simulated Graph serves none.
-        C::MicrosoftGraphActivityLogs | C::ADFSSignInLogs => &[],
+        // Exported only (or entra-monitor's own): the simulated Graph serves none.
+        C::MicrosoftGraphActivityLogs | C::ADFSSignInLogs | C::EntraMonitorRecommendations => &[],
     };
     out.extend(more.iter().map(|(column, path)| (*column, text(path))));
     out

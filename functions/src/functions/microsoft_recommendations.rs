@@ -11,7 +11,7 @@
 use crate::app::App;
 use crate::invocation::{FunctionError, HttpResponse};
 use serde_json::{Value, json};
-use shared::recommend::{MICROSOFT, MICROSOFT_ID_MARKER, MICROSOFT_KIND};
+use shared::recommend::{MICROSOFT, MICROSOFT_ID_MARKER};
 use shared::source::graph::{Counters, GraphError};
 use shared::state::{SqliteState, StateError};
 
@@ -43,21 +43,22 @@ fn summary(rec: &Value) -> Value {
     r
 }
 
-/// `tenant`'s collected recommendations from Microsoft, as listed.
+/// `tenant`'s collected recommendations from Microsoft, as listed (their resources counted
+/// in the store, not read).
 pub fn listed(store: &SqliteState, tenant: &str) -> Result<Vec<Value>, StateError> {
     Ok(store
-        .inventory(tenant, MICROSOFT_KIND)?
-        .iter()
-        .map(summary)
+        .microsoft_recommendations(tenant)?
+        .into_iter()
+        .map(|mut r| {
+            r["source"] = json!(MICROSOFT);
+            r
+        })
         .collect())
 }
 
 /// One collected recommendation, whole (with its resources).
 fn collected(store: &SqliteState, tenant: &str, id: &str) -> Result<Option<Value>, StateError> {
-    Ok(store
-        .inventory(tenant, MICROSOFT_KIND)?
-        .into_iter()
-        .find(|r| r["id"] == id))
+    store.microsoft_recommendation(tenant, id)
 }
 
 fn not_collected(id: &str, tenant: &str) -> HttpResponse {
@@ -190,57 +191,9 @@ pub async fn act(
             .unwrap_or(s)
             .to_string()
     });
-    // Both ids are Graph's own, as collected; anything else stays out of the URL.
-    let plain = |s: &str| {
-        s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    };
-    if !plain(id) || resource_id.as_deref().is_some_and(|r| !plain(r)) {
-        return Ok(not_collected(id, tenant));
-    }
-    let mut url = format!("{}/beta/directory/recommendations/{id}", source.graph_base);
-    if let Some(r) = &resource_id {
-        url.push_str(&format!("/impactedResources/{r}"));
-    }
-    url.push('/');
-    url.push_str(act.action);
-    let body = match act.action {
-        "dismiss" => json!({ "dismissReason": act.reason }),
-        "postpone" => json!({ "postponeUntilDateTime": act.until.map(|t| t.to_rfc3339()) }),
-        _ => json!({}),
-    };
-    let updated = match source
-        .client
-        .post_for_object(&url, &body, &mut Counters::default())
-        .await
-    {
+    let updated = match send(source, id, resource_id.as_deref(), act).await {
         Ok(v) => v,
-        Err(e) => {
-            let why = match e {
-                GraphError::Refused {
-                    status,
-                    code,
-                    message,
-                    ..
-                }
-                | GraphError::Rejected {
-                    status,
-                    code,
-                    message,
-                } if status == 401 || status == 403 => format!(
-                    "Graph refused with {status} ({code}): {message}; the app needs DirectoryRecommendations.ReadWrite.All with admin consent"
-                ),
-                e => e.to_string(),
-            };
-            return Ok(HttpResponse::error(
-                502,
-                "GraphRefused",
-                format!(
-                    "the {} was not sent to Graph, so nothing changed: {why}",
-                    act.action
-                ),
-            ));
-        }
+        Err(r) => return Ok(r),
     };
     // (An older copy of Graph's documentation shows the answer under `value`.)
     let updated = match updated.get("value") {
@@ -267,4 +220,65 @@ pub async fn act(
         (None, _) => Value::Null,
     };
     Ok(HttpResponse::json(200, &answer))
+}
+
+/// Sends the action to Graph; its answer (the object changed), or the error to give.
+async fn send(
+    source: &shared::pipeline::collect::Source,
+    id: &str,
+    resource_id: Option<&str>,
+    act: &Act<'_>,
+) -> Result<Value, HttpResponse> {
+    // Both ids are Graph's own, as collected; anything else stays out of the URL.
+    let plain = |s: &str| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    if !plain(id) || resource_id.is_some_and(|r| !plain(r)) {
+        return Err(not_collected(id, ""));
+    }
+    let mut url = format!("{}/beta/directory/recommendations/{id}", source.graph_base);
+    if let Some(r) = resource_id {
+        url.push_str(&format!("/impactedResources/{r}"));
+    }
+    url.push('/');
+    url.push_str(act.action);
+    let body = match act.action {
+        "dismiss" => json!({ "dismissReason": act.reason }),
+        "postpone" => json!({ "postponeUntilDateTime": act.until.map(|t| t.to_rfc3339()) }),
+        _ => json!({}),
+    };
+    match source
+        .client
+        .post_for_object(&url, &body, &mut Counters::default())
+        .await
+    {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let why = match e {
+                GraphError::Refused {
+                    status,
+                    code,
+                    message,
+                    ..
+                }
+                | GraphError::Rejected {
+                    status,
+                    code,
+                    message,
+                } if status == 401 || status == 403 => format!(
+                    "Graph refused with {status} ({code}): {message}; the app needs DirectoryRecommendations.ReadWrite.All with admin consent"
+                ),
+                e => e.to_string(),
+            };
+            Err(HttpResponse::error(
+                502,
+                "GraphRefused",
+                format!(
+                    "the {} was not sent to Graph, so nothing changed: {why}",
+                    act.action
+                ),
+            ))
+        }
+    }
 }

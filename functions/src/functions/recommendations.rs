@@ -63,6 +63,23 @@ const SOURCES: [&str; 2] = [SOURCE, "microsoft"];
 /// How long a tenant goes without an evaluation before `collect-inventory` runs one.
 pub const EVALUATE_AFTER: chrono::Duration = chrono::Duration::hours(24);
 
+/// Routes `tenant`'s recommendation changes not routed yet as records
+/// (`EntraMonitorRecommendations_CL`), and delivers them.
+pub async fn publish(app: &App, tenant: &str) -> Result<(), FunctionError> {
+    let store = app.state()?;
+    let router = app.router().await?;
+    let now = app.now();
+    let published = recommend::publish::publish(&store, router, tenant, now)?;
+    if published.batches > 0 {
+        match router.deliver(&store, now).await {
+            Ok(_) => {}
+            Err(shared::destinations::router::RouteError::State(e)) => return Err(e.into()),
+            Err(e) => tracing::error!(tenant, "recommendation rows: {e}"),
+        }
+    }
+    Ok(())
+}
+
 /// Evaluates `tenant` now, logs what changed and alerts what became active; the number of
 /// types that hold.
 pub async fn evaluate_tenant(
@@ -95,6 +112,7 @@ pub async fn evaluate_tenant(
             _ => {}
         }
     }
+    publish(app, tenant).await?;
     if let (Some(webhook), Some(lowest)) = (&app.config().alerts, settings.alert_min_priority) {
         let report =
             recommend::alerts::send(&store, tenant, &outcomes, lowest, webhook, now).await?;
@@ -513,6 +531,57 @@ const MAX_OFFSET: i64 = 10_000_000;
 /// How far ahead a recommendation can be postponed.
 const MOST_POSTPONED: chrono::Duration = chrono::Duration::days(366);
 
+/// An action's reason and, to postpone, until when — or the 400 that says what is wrong.
+fn read_action(
+    body: &[u8],
+    status: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(String, Option<chrono::DateTime<chrono::Utc>>), HttpResponse> {
+    let body: Value = match serde_json::from_slice(body) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            return Err(bad(
+                "body",
+                "is not a JSON object; expected {\"reason\": \"...\"} (and \"postponeUntilDateTime\" to postpone)",
+            ));
+        }
+    };
+    let reason = body["reason"]
+        .as_str()
+        .or(body["dismissReason"].as_str())
+        .unwrap_or_default()
+        .trim();
+    if reason.is_empty() || reason.len() > 1000 {
+        return Err(bad("reason", "must say why, in at most 1000 characters"));
+    }
+    let until = match (status, body["postponeUntilDateTime"].as_str()) {
+        (lifecycle::POSTPONED, Some(t)) => match chrono::DateTime::parse_from_rfc3339(t) {
+            Ok(t) if t > now && t <= now + MOST_POSTPONED => Some(t.with_timezone(&chrono::Utc)),
+            Ok(_) => {
+                return Err(bad(
+                    "postponeUntilDateTime",
+                    "must be in the future, at most a year ahead",
+                ));
+            }
+            Err(_) => {
+                return Err(bad(
+                    "postponeUntilDateTime",
+                    "is not an RFC 3339 date and time, e.g. 2027-01-31T00:00:00Z",
+                ));
+            }
+        },
+        (lifecycle::POSTPONED, None) => {
+            return Err(bad(
+                "postponeUntilDateTime",
+                "is needed to postpone: until when",
+            ));
+        }
+        (_, Some(_)) => return Err(bad("postponeUntilDateTime", "is only for postpone")),
+        (_, None) => None,
+    };
+    Ok((reason.to_string(), until))
+}
+
 pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
     Box::pin(async move {
         let action = req.params.get("action").cloned().unwrap_or_default();
@@ -526,51 +595,12 @@ pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
                 ),
             ));
         };
-        let body: Value = match serde_json::from_slice(&req.body) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => {
-                return Ok(bad(
-                    "body",
-                    "is not a JSON object; expected {\"reason\": \"...\"} (and \"postponeUntilDateTime\" to postpone)",
-                ));
-            }
-        };
-        let reason = body["reason"]
-            .as_str()
-            .or(body["dismissReason"].as_str())
-            .unwrap_or_default()
-            .trim();
-        if reason.is_empty() || reason.len() > 1000 {
-            return Ok(bad("reason", "must say why, in at most 1000 characters"));
-        }
         let now = app.now();
-        let until = match (status, body["postponeUntilDateTime"].as_str()) {
-            (lifecycle::POSTPONED, Some(t)) => match chrono::DateTime::parse_from_rfc3339(t) {
-                Ok(t) if t > now && t <= now + MOST_POSTPONED => {
-                    Some(t.with_timezone(&chrono::Utc))
-                }
-                Ok(_) => {
-                    return Ok(bad(
-                        "postponeUntilDateTime",
-                        "must be in the future, at most a year ahead",
-                    ));
-                }
-                Err(_) => {
-                    return Ok(bad(
-                        "postponeUntilDateTime",
-                        "is not an RFC 3339 date and time, e.g. 2027-01-31T00:00:00Z",
-                    ));
-                }
-            },
-            (lifecycle::POSTPONED, None) => {
-                return Ok(bad(
-                    "postponeUntilDateTime",
-                    "is needed to postpone: until when",
-                ));
-            }
-            (_, Some(_)) => return Ok(bad("postponeUntilDateTime", "is only for postpone")),
-            (_, None) => None,
+        let (reason, until) = match read_action(&req.body, status, now) {
+            Ok(x) => x,
+            Err(r) => return Ok(r),
         };
+        let reason = reason.as_str();
         let subject = req.params.get("subject").map(String::as_str);
         let by = req
             .caller
@@ -589,6 +619,7 @@ pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
                 let answer = microsoft_recommendations::act(&app, &t, &id, subject, &act).await?;
                 if answer.status == 200 {
                     inv.log(format!("{by} sent {action} on {id} to Graph"));
+                    publish(&app, &t).await?;
                 }
                 return Ok(answer);
             }
@@ -618,6 +649,7 @@ pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
                 format!("{what} for tenant {tenant}"),
             ));
         };
+        publish(&app, &tenant).await?;
         inv.log(format!(
             "{by} set {}{} from {was} to {status}",
             d.kind,

@@ -410,7 +410,12 @@ impl Config {
             .or(file.detections.risk_write_back)
             .unwrap_or(false);
         let detections = detections::load(env, file.detections, p);
-        let recommendations = recommendations::load(env, file.recommendations, p);
+        let recommendation_write_back =
+            read::flag(env, "ENTRA_MONITOR_RECOMMENDATION_WRITE_BACK", p)
+                .or(file.recommendations.write_back)
+                .unwrap_or(false);
+        let mut recommendations = recommendations::load(env, file.recommendations, p);
+        recommendations.write_back = recommendation_write_back;
         if !problems.is_empty() {
             return Err(ConfigErrors(problems));
         }

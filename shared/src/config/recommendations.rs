@@ -20,7 +20,7 @@ pub(super) struct FileRecommendations {
     long_secret_days: Option<i64>,
     long_certificate_days: Option<i64>,
     alert_min_priority: Option<String>,
-    write_back: Option<bool>,
+    pub(super) write_back: Option<bool>,
 }
 
 /// The recommendation settings.
@@ -185,9 +185,7 @@ pub(super) fn load(
             ),
         },
     }
-    s.write_back = super::read::flag(env, "ENTRA_MONITOR_RECOMMENDATION_WRITE_BACK", problem)
-        .or(file.write_back)
-        .unwrap_or(false);
+    // (`write_back` is read beside the risk write-back, in `Config::load`.)
     s
 }
 
@@ -213,7 +211,6 @@ mod tests {
             ("ENTRA_MONITOR_RECOMMEND_STALE_APP_DAYS", "180"),
             ("ENTRA_MONITOR_RECOMMEND_MAX_GLOBAL_ADMINS", "8"),
             ("ENTRA_MONITOR_RECOMMEND_ALERT_MIN_PRIORITY", "medium"),
-            ("ENTRA_MONITOR_RECOMMENDATION_WRITE_BACK", "true"),
         ]);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(s.thresholds.stale_app_days, 180);
@@ -223,7 +220,6 @@ mod tests {
             "the others keep their defaults"
         );
         assert_eq!(s.alert_min_priority, Some("medium"));
-        assert!(s.write_back);
         let (s, problems) = load_env(&[
             ("ENTRA_MONITOR_RECOMMEND_EXPIRY_DAYS", "0"),
             ("ENTRA_MONITOR_RECOMMEND_MIN_GLOBAL_ADMINS", "6"),

@@ -149,6 +149,13 @@ fn parse_categories(
     let mut out = Vec::new();
     for name in names {
         match name.parse::<Category>() {
+            Ok(c @ Category::EntraMonitorRecommendations) => problem(
+                setting,
+                format!(
+                    "{c} is entra-monitor's own (the recommendations' changes of status), not collected: give it routes with ENTRA_MONITOR_ROUTES_{} instead",
+                    c.name().to_ascii_uppercase()
+                ),
+            ),
             Ok(c) if c.definition().graph.is_none() => problem(
                 setting,
                 format!(

@@ -476,6 +476,17 @@ managed_identity = true
             && p[0].contains("entra-monitor import"),
         "{p:?}"
     );
+    // Nor can our own: it is routed, not collected.
+    let p = problems(&env(&[(
+        "ENTRA_MONITOR_CATEGORIES",
+        "EntraMonitorRecommendations",
+    )]));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("entra-monitor's own")
+            && p[0].contains("ENTRA_MONITOR_ROUTES_ENTRAMONITORRECOMMENDATIONS"),
+        "{p:?}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -24,6 +24,9 @@ pub enum Category {
     RiskyServicePrincipals,
     MicrosoftGraphActivityLogs,
     ADFSSignInLogs,
+    /// entra-monitor's own: each change of a recommendation's or impacted resource's status
+    /// (ours and Microsoft's), so a SIEM sees them.
+    EntraMonitorRecommendations,
 }
 
 /// Where Graph serves a category's records
@@ -362,8 +365,29 @@ const ADFS_SIGN_INS: Definition = Definition {
     column_markers: &["Requirement"],
 };
 
+const RECOMMENDATIONS: Definition = Definition {
+    name: "EntraMonitorRecommendations",
+    // A custom table: no Entra table holds recommendations.
+    table: "EntraMonitorRecommendations",
+    graph: None,
+    id_property: "Id",
+    key_column: "Id",
+    time_property: "TimeGenerated",
+    overlap_hours: 0,
+    columns: tables::ENTRA_MONITOR_RECOMMENDATIONS,
+    add_on: None,
+    mapping: Mapping::Exported,
+    export: ExportFields {
+        operation: Fixed("Recommendation status changed"),
+        caller_ip: Null,
+        identity: Col("ChangedBy"),
+    },
+    graph_markers: &[],
+    column_markers: &["RecommendationType", "StatusFrom"],
+};
+
 impl Category {
-    pub const ALL: [Category; 12] = [
+    pub const ALL: [Category; 13] = [
         Category::SignInLogs,
         Category::NonInteractiveUserSignInLogs,
         Category::ServicePrincipalSignInLogs,
@@ -376,6 +400,7 @@ impl Category {
         Category::RiskyServicePrincipals,
         Category::MicrosoftGraphActivityLogs,
         Category::ADFSSignInLogs,
+        Category::EntraMonitorRecommendations,
     ];
 
     /// The categories collected from Graph, in [`Category::ALL`]'s order (the others arrive only
@@ -410,7 +435,14 @@ impl Category {
             Category::RiskyServicePrincipals => &RISKY_SERVICE_PRINCIPALS,
             Category::MicrosoftGraphActivityLogs => &GRAPH_ACTIVITY,
             Category::ADFSSignInLogs => &ADFS_SIGN_INS,
+            Category::EntraMonitorRecommendations => &RECOMMENDATIONS,
         }
+    }
+
+    /// Whether the category is entra-monitor's own (its table is ours, not one Microsoft
+    /// publishes).
+    pub const fn is_own(self) -> bool {
+        matches!(self, Category::EntraMonitorRecommendations)
     }
 
     /// The diagnostic-settings category name.

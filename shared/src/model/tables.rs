@@ -508,6 +508,29 @@ pub(super) const GRAPH_ACTIVITY_LOGS: &[Column] = &[
     ("Wids", Str),
 ];
 
+/// entra-monitor's own table (a custom table in Log Analytics): one row per change of a
+/// recommendation's or impacted resource's status.
+pub(super) const ENTRA_MONITOR_RECOMMENDATIONS: &[Column] = &[
+    ("ChangedBy", Str),
+    ("DisplayName", Str),
+    ("Id", Str),
+    ("ImpactedResourcesActive", Int),
+    ("Priority", Str),
+    ("Reason", Str),
+    ("RecommendationId", Str),
+    ("RecommendationSource", Str),
+    ("RecommendationType", Str),
+    ("ResourceDisplayName", Str),
+    ("ResourceType", Str),
+    ("SourceSystem", Str),
+    ("Status", Str),
+    ("StatusFrom", Str),
+    ("SubjectId", Str),
+    ("TenantId", Str),
+    ("TimeGenerated", DateTime),
+    ("Type", Str),
+];
+
 pub(super) const ADFS_SIGN_IN_LOGS: &[Column] = &[
     ("AlternateSignInName", Str),
     ("AppDisplayName", Str),

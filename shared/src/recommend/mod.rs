@@ -14,6 +14,7 @@
 pub mod alerts;
 pub mod facts;
 pub mod lifecycle;
+pub mod publish;
 mod rules;
 
 pub use facts::Facts;

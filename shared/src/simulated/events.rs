@@ -132,8 +132,11 @@ pub fn minute_records(
                 push(&mut rng, t, json);
             }
         }
-        // Only exported, never served by Graph: the simulated tenant has none.
-        Category::MicrosoftGraphActivityLogs | Category::ADFSSignInLogs => {}
+        // Only exported, never served by Graph (or entra-monitor's own): the simulated tenant
+        // has none.
+        Category::MicrosoftGraphActivityLogs
+        | Category::ADFSSignInLogs
+        | Category::EntraMonitorRecommendations => {}
     }
     out.extend(super::attacks::minute_records(
         seed,

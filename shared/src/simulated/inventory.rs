@@ -196,13 +196,25 @@ impl Inventory {
             sign_in_activity_filled: false,
             seeded,
         };
-        inventory.recommendations =
-            super::recommendations::generate(&dir.tenant_id, &inventory, anchor);
+        inventory.recommendations = inventory.microsoft_recommendations(&dir.tenant_id, anchor);
         inventory
     }
 }
 
 impl Inventory {
+    /// Microsoft's own recommendations for this directory at `anchor`.
+    fn microsoft_recommendations(&self, tenant_id: &str, anchor: DateTime<Utc>) -> Vec<Value> {
+        super::recommendations::generate(
+            &super::recommendations::Directory {
+                tenant_id,
+                applications: &self.applications,
+                registration_details: &self.people.registration_details,
+                unused_app: &self.seeded.unused_app,
+            },
+            anchor,
+        )
+    }
+
     /// The same directory with the seeded conditions fixed — the unused app and credentials
     /// gone, expiring credentials renewed, long-lived ones shortened, every app owned, three
     /// Global Administrators, every user registered for MFA, the inactive guests removed — for a
@@ -243,11 +255,11 @@ impl Inventory {
             .and_then(|r| {
                 r["id"]
                     .as_str()?
-                    .split_once(super::recommendations::ID_PREFIX)
+                    .split_once(crate::recommend::MICROSOFT_ID_MARKER)
             })
             .map(|(t, _)| t.to_string())
             .unwrap_or_default();
-        self.recommendations = super::recommendations::generate(&tenant_id, self, anchor);
+        self.recommendations = self.microsoft_recommendations(&tenant_id, anchor);
         self.sp_sign_in_activities
             .retain(|a| a["appId"] != json!(seeded.unused_app));
         self.credential_sign_in_activities.retain(|c| {

@@ -10,7 +10,6 @@
 //! `resourceType` `app` and `ExpiringCredentialsCount` — and `staleApps`), and one only Microsoft
 //! has (`selfServicePasswordReset`: members not registered for self-service password reset).
 
-use super::inventory::Inventory;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
@@ -41,13 +40,23 @@ fn resource(subject: &Value, kind: &str, name: &Value, portal: String, details: 
     })
 }
 
-/// The three recommendations of `tenant_id` (with their impacted resources) at `anchor`.
-pub fn generate(tenant_id: &str, inv: &Inventory, anchor: DateTime<Utc>) -> Vec<Value> {
+/// What Microsoft's recommendations are computed from: the tenant's app registrations, its
+/// users' registration details, and the app seeded unused.
+pub struct Directory<'a> {
+    pub tenant_id: &'a str,
+    pub applications: &'a [Value],
+    pub registration_details: &'a [Value],
+    pub unused_app: &'a str,
+}
+
+/// The three recommendations of the tenant (with their impacted resources) at `anchor`.
+pub fn generate(inv: &Directory, anchor: DateTime<Utc>) -> Vec<Value> {
+    let tenant_id = inv.tenant_id;
     let id = |name: &str| format!("{tenant_id}{ID_PREFIX}{name}");
     let added = anchor - Duration::days(2);
     let expiry = id("ApplicationCredentialExpiry");
     let mut expiring = Vec::new();
-    for app in &inv.applications {
+    for app in inv.applications {
         let soon = ["passwordCredentials", "keyCredentials"]
             .iter()
             .flat_map(|l| app[*l].as_array().into_iter().flatten())
@@ -70,7 +79,7 @@ pub fn generate(tenant_id: &str, inv: &Inventory, anchor: DateTime<Utc>) -> Vec<
     let unused: Vec<Value> = inv
         .applications
         .iter()
-        .filter(|a| a["appId"] == json!(inv.seeded.unused_app))
+        .filter(|a| a["appId"] == json!(inv.unused_app))
         .map(|a| {
             resource(
                 &a["appId"],
@@ -83,7 +92,6 @@ pub fn generate(tenant_id: &str, inv: &Inventory, anchor: DateTime<Utc>) -> Vec<
         .collect();
     let sspr = id("SelfServicePasswordReset");
     let unregistered: Vec<Value> = inv
-        .people
         .registration_details
         .iter()
         .filter(|r| r["userType"] == "member" && r["isSsprRegistered"] == false)

@@ -73,7 +73,8 @@ pub fn delay_for(rng: &mut Rng, category: Category) -> Duration {
         Category::ServicePrincipalSignInLogs
         | Category::ManagedIdentitySignInLogs
         | Category::MicrosoftGraphActivityLogs
-        | Category::ADFSSignInLogs => rng.i64(30..600),
+        | Category::ADFSSignInLogs
+        | Category::EntraMonitorRecommendations => rng.i64(30..600),
         Category::UserRiskEvents
         | Category::RiskyUsers
         | Category::ServicePrincipalRiskEvents

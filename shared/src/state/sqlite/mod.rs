@@ -242,6 +242,11 @@ CREATE TABLE IF NOT EXISTS recommendation_history (
     reason TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS recommendation_history_by_type ON recommendation_history (tenant, type, at);
+-- How far each tenant's recommendation history has been routed as records (its rowid).
+CREATE TABLE IF NOT EXISTS recommendation_routed (
+    tenant TEXT PRIMARY KEY,
+    last_rowid INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS recommendation_runs (
     tenant TEXT PRIMARY KEY,
     at TEXT NOT NULL

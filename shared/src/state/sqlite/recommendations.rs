@@ -348,6 +348,94 @@ impl SqliteState {
     }
 }
 
+impl SqliteState {
+    /// `tenant`'s changes of status not yet routed as records, oldest first, at most `limit`:
+    /// (rowid, the change with the type's, source's and resource's names as kept), to be
+    /// marked routed with [`SqliteState::recommendation_changes_routed`].
+    pub fn recommendation_changes_unrouted(
+        &self,
+        tenant: &str,
+        limit: i64,
+    ) -> Result<Vec<(i64, Value)>, StateError> {
+        use rusqlite::types::Value as Sql;
+        let rows = self.query_rows(
+            "SELECT h.rowid, h.type, h.source, h.subject_id, h.at, h.status_from, h.status_to, h.by, h.reason,
+                    json_extract(r.body, '$.displayName'), json_extract(r.body, '$.resourceType')
+             FROM recommendation_history AS h
+             LEFT JOIN recommendation_resources AS r
+               ON r.tenant = h.tenant AND r.type = h.type AND r.source = h.source AND r.subject_id = h.subject_id
+             WHERE h.tenant = ?1 AND h.rowid > COALESCE((SELECT last_rowid FROM recommendation_routed WHERE tenant = ?1), 0)
+             ORDER BY h.rowid LIMIT ?2",
+            &[Sql::Text(tenant.into()), Sql::Integer(limit)],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r[0].as_i64().unwrap_or_default(),
+                    json!({ "type": r[1], "source": r[2], "subjectId": r[3], "at": r[4], "from": r[5],
+                            "to": r[6], "by": r[7], "reason": r[8], "resourceDisplayName": r[9], "resourceType": r[10] }),
+                )
+            })
+            .collect())
+    }
+
+    /// `tenant`'s collected recommendations from Microsoft without their impacted resources
+    /// (which can number a tenant's users), each with `impactedResourcesActive` (active or
+    /// postponed) and `impactedResourcesTotal`, counted in the store.
+    pub fn microsoft_recommendations(&self, tenant: &str) -> Result<Vec<Value>, StateError> {
+        use rusqlite::types::Value as Sql;
+        let rows = self.query_rows(
+            "SELECT json_remove(body, '$.impactedResources'),
+                    (SELECT COUNT(*) FROM json_each(body, '$.impactedResources')
+                      WHERE json_extract(value, '$.status') IN ('active', 'postponed')),
+                    COALESCE(json_array_length(body, '$.impactedResources'), 0)
+             FROM inventory WHERE tenant = ?1 AND kind = ?2 AND removed IS NULL ORDER BY id",
+            &[Sql::Text(tenant.into()), Sql::Text(MICROSOFT_KIND.into())],
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut rec: Value = serde_json::from_str(r[0].as_str()?).ok()?;
+                rec["impactedResourcesActive"] = r[1].clone();
+                rec["impactedResourcesTotal"] = r[2].clone();
+                Some(rec)
+            })
+            .collect())
+    }
+
+    /// One collected recommendation from Microsoft, whole, by its Graph id.
+    pub fn microsoft_recommendation(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<Value>, StateError> {
+        let body: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT body FROM inventory WHERE tenant = ?1 AND kind = ?2 AND id = ?3 AND removed IS NULL",
+                params![tenant, MICROSOFT_KIND, id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+    }
+
+    /// Notes `tenant`'s changes up to `rowid` as routed.
+    pub fn recommendation_changes_routed(
+        &self,
+        tenant: &str,
+        rowid: i64,
+    ) -> Result<(), StateError> {
+        self.conn().execute(
+            "INSERT INTO recommendation_routed (tenant, last_rowid) VALUES (?1, ?2)
+             ON CONFLICT (tenant) DO UPDATE SET last_rowid = max(last_rowid, excluded.last_rowid)",
+            params![tenant, rowid],
+        )?;
+        Ok(())
+    }
+}
+
 /// The recommendation's own status after an evaluation that found its condition holding
 /// (`applies`) or not.
 fn own_status(
