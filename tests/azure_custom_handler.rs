@@ -210,7 +210,8 @@ async fn timer_and_http_envelopes_are_answered_in_the_host_format() {
             "auth-method-usage",
             "auth-registration",
             "password-activity",
-            "inactive-users"
+            "inactive-users",
+            "health-signals"
         ]
     );
     // The runs above are recorded and reported, with outcome, duration and invocation id.

@@ -566,6 +566,7 @@ fn the_kql_of_each_question_is_the_reviewed_text() {
             "users-created",
             q(&[("source", "Workday"), ("target", "Active Directory")]),
         ),
+        ("health-signals", q(&[("scenario", "mfaSignInFailure")])),
     ];
     let bless = std::env::var("ENTRA_MONITOR_BLESS").is_ok();
     // The custom tables of entra-monitor's own Log Analytics destination.
@@ -582,6 +583,14 @@ fn the_kql_of_each_question_is_the_reviewed_text() {
         (
             "users-created",
             q(&[("source", "Workday"), ("target", "Active Directory")]),
+            ".custom",
+        ),
+        (
+            "health-signals",
+            q(&[
+                ("scenario", "compliantDeviceSignInSuccess"),
+                ("interval", "5"),
+            ]),
             ".custom",
         ),
     ];

@@ -21,6 +21,7 @@ mod auth_registration;
 mod auth_requirements;
 mod client_apps;
 mod groups_created;
+mod health_signals;
 mod inactive_users;
 mod logs;
 mod password_activity;
@@ -38,6 +39,7 @@ pub use app_credentials::CREDENTIAL_DAYS;
 pub use auth_method_usage::{BY_TOKEN_CLAIM, NOT_A_USE, PASSWORD_METHODS};
 pub use auth_registration::FEATURES;
 pub use build::Plan;
+pub use health_signals::{MFA_SERVICE_METHODS, SCENARIOS};
 pub use logs::LIST_FILTERS;
 pub use password_activity::SSPR_SERVICE;
 pub use password_resets::{ADMIN_RESET, SELF_SERVICE_RESET};
@@ -150,6 +152,7 @@ pub static ALL: &[&dyn Question] = &[
     &auth_registration::AuthRegistration,
     &password_activity::PasswordActivity,
     &inactive_users::InactiveUsers,
+    &health_signals::HealthSignals,
 ];
 
 /// The question named `name` (its function's name).
