@@ -21,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod destinations;
 pub mod detect;
+pub mod health;
 pub mod import;
 pub mod model;
 pub mod pipeline;
