@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
 use serde_json::Value;
 use shared::model::Category;
+use shared::query::codes::WORKBOOK_INTERRUPTS;
 use shared::query::params::{Common, Format, KqlTables};
 use shared::query::questions::{self, MFA_SERVICE_METHODS, SCENARIOS};
 use shared::query::{finish, run_embedded};
@@ -17,6 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 mod seeded_store;
 
 const TENANT: &str = "t1";
+
+/// The app of the per-app signals.
+const APP: &str = "Microsoft Teams";
 
 fn end() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
@@ -63,6 +67,14 @@ fn counts(scenario: &str, interactive: bool, r: &Value) -> bool {
         "compliantDeviceSignInSuccess" => interactive && ok && granted("RequireCompliantDevice"),
         "compliantDeviceSignInFailure" => interactive && code == Some(53000),
         "samlSignInSuccess" => interactive && ok && r["authenticationProtocol"] == "saml20",
+        "appSuccessfulUsers" => interactive && ok && r["appDisplayName"] == APP,
+        "appSignInFailures" => {
+            let code = code.unwrap_or(0).to_string();
+            interactive
+                && r["appDisplayName"] == APP
+                && code != "0"
+                && !WORKBOOK_INTERRUPTS.contains(&code.as_str())
+        }
         _ => interactive && r["conditionalAccessStatus"] == "failure",
     }
 }
@@ -89,7 +101,7 @@ fn truth(raw: &BTreeMap<Category, Vec<Value>>, scenario: &str, minutes: i64) -> 
     let mut out = Vec::new();
     let mut t = start().duration_trunc(step).unwrap();
     while t <= end() {
-        let v = if scenario == "conditionalAccessBlockedUsers" {
+        let v = if scenario == "conditionalAccessBlockedUsers" || scenario == "appSuccessfulUsers" {
             bins.get(&t).map_or(0, |u| u.len() as i64)
         } else {
             n.get(&t).copied().unwrap_or(0)
@@ -128,11 +140,11 @@ fn each_signal_is_the_count_of_its_raw_sign_ins_per_interval() {
     let mut totals = BTreeMap::new();
     for scenario in SCENARIOS {
         for minutes in ["15", "5"] {
-            let q = questions::ask(
-                "health-signals",
-                &[("scenario", scenario), ("interval", minutes)],
-            )
-            .unwrap();
+            let mut params = vec![("scenario", scenario), ("interval", minutes)];
+            if scenario.starts_with("app") {
+                params.push(("app", APP));
+            }
+            let q = questions::ask("health-signals", &params).unwrap();
             let p = q.plan(TENANT, &c);
             let rows = run_embedded(&store, &p).unwrap();
             let a = finish(&*q, &p, &c, rows);
@@ -157,10 +169,13 @@ fn each_signal_is_the_count_of_its_raw_sign_ins_per_interval() {
         vec![],
         vec![("scenario", "mfa")],
         vec![("scenario", "mfaSignInSuccess"), ("interval", "7")],
+        vec![("scenario", "appSignInFailures")],
+        vec![("scenario", "mfaSignInSuccess"), ("app", APP)],
     ] {
         let e = questions::ask("health-signals", &bad).unwrap_err();
+        let e = e.to_string();
         assert!(
-            e.to_string().contains("expected one of") || e.to_string().contains("required"),
+            e.contains("expected one of") || e.contains("required") || e.contains("only for"),
             "{e}"
         );
     }

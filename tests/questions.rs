@@ -593,6 +593,14 @@ fn the_kql_of_each_question_is_the_reviewed_text() {
             ]),
             ".custom",
         ),
+        (
+            "health-signals",
+            q(&[
+                ("scenario", "appSignInFailures"),
+                ("app", "Microsoft Teams"),
+            ]),
+            ".app.custom",
+        ),
     ];
     for (name, params, suffix) in cases.into_iter().map(|(n, p)| (n, p, "")).chain(custom) {
         let question = questions::parse(name, &params).unwrap();

@@ -16,7 +16,10 @@
 //!   refused (53001, 53000);
 //! - `samlSignInSuccess`: successful SAML 2.0 sign-ins (`AuthenticationProtocol` `saml20`);
 //! - `conditionalAccessBlockedUsers`: the number of distinct users with a sign-in Conditional
-//!   Access refused (`ConditionalAccessStatus` `failure`).
+//!   Access refused (`ConditionalAccessStatus` `failure`);
+//! - `appSignInFailures` / `appSuccessfulUsers` (with `app`, an app's id or name): one app's
+//!   failed interactive sign-ins (neither success nor one of the workbooks' interrupts) and its
+//!   distinct successful users — the series of the *App sign-in health* workbook.
 
 use super::build::{Builder, Plan, one_of};
 use super::{Asked, Param, Query, Question, QuestionSpec};
@@ -30,7 +33,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 /// The scenarios, as the `scenario` parameter names them.
-pub const SCENARIOS: [&str; 8] = [
+pub const SCENARIOS: [&str; 10] = [
     "mfaSignInSuccess",
     "mfaSignInFailure",
     "managedDeviceSignInSuccess",
@@ -39,6 +42,8 @@ pub const SCENARIOS: [&str; 8] = [
     "compliantDeviceSignInFailure",
     "samlSignInSuccess",
     "conditionalAccessBlockedUsers",
+    "appSignInFailures",
+    "appSuccessfulUsers",
 ];
 
 /// The Entra MFA service's own methods, as sign-ins name the step.
@@ -65,9 +70,16 @@ static SPEC: QuestionSpec = QuestionSpec {
         Param {
             name: "scenario",
             required: true,
-            description: "The signal: mfaSignInSuccess, mfaSignInFailure, managedDeviceSignInSuccess, managedDeviceSignInFailure, compliantDeviceSignInSuccess, compliantDeviceSignInFailure, samlSignInSuccess, conditionalAccessBlockedUsers.",
+            description: "The signal: mfaSignInSuccess, mfaSignInFailure, managedDeviceSignInSuccess, managedDeviceSignInFailure, compliantDeviceSignInSuccess, compliantDeviceSignInFailure, samlSignInSuccess, conditionalAccessBlockedUsers, or one app's appSignInFailures or appSuccessfulUsers (with app).",
             example: "mfaSignInFailure",
             values: &SCENARIOS,
+        },
+        Param {
+            name: "app",
+            required: false,
+            description: "The app (its id or display name) of appSignInFailures and appSuccessfulUsers.",
+            example: "Microsoft Teams",
+            values: &[],
         },
         Param {
             name: "interval",
@@ -87,6 +99,7 @@ pub struct HealthSignals;
 struct Asking {
     scenario: &'static str,
     minutes: i64,
+    app: Option<String>,
 }
 
 impl Question for HealthSignals {
@@ -107,7 +120,23 @@ impl Question for HealthSignals {
         let minutes = one_of(q, "interval", &INTERVALS)?
             .and_then(|m| m.parse().ok())
             .unwrap_or(15);
-        Ok(Box::new(Asking { scenario, minutes }))
+        let app = crate::query::params::text(q, "app")?;
+        let per_app = scenario.starts_with("app");
+        if per_app != app.is_some() {
+            return Err(ParamError {
+                parameter: "app".into(),
+                message: if per_app {
+                    format!("required with {scenario}: an app's id or display name")
+                } else {
+                    format!("only for appSignInFailures and appSuccessfulUsers, not {scenario}")
+                },
+            });
+        }
+        Ok(Box::new(Asking {
+            scenario,
+            minutes,
+            app,
+        }))
     }
 }
 
@@ -179,6 +208,15 @@ impl Asking {
                 "ResultType == \"0\" and AuthenticationProtocol == \"saml20\"".into(),
                 false,
             ),
+            "appSuccessfulUsers" => (ok.into(), "ResultType == \"0\"".into(), true),
+            "appSignInFailures" => {
+                let (sql, kql) = super::build::lists(crate::query::codes::WORKBOOK_INTERRUPTS);
+                (
+                    format!("\"ResultType\" != '0' AND \"ResultType\" NOT IN ({sql})"),
+                    format!("ResultType != \"0\" and ResultType !in ({kql})"),
+                    false,
+                )
+            }
             _ => (
                 "\"ConditionalAccessStatus\" = 'failure'".into(),
                 "ConditionalAccessStatus == \"failure\"".into(),
@@ -217,7 +255,14 @@ impl Asked for Asking {
         let mut legs = Vec::new();
         let mut tables = Vec::new();
         for category in self.categories() {
-            let b = Builder::new(category, tenant, c);
+            let mut b = Builder::new(category, tenant, c);
+            if let Some(app) = &self.app {
+                b.filter(
+                    "(\"AppId\" = ? OR \"AppDisplayName\" = ?)",
+                    &[app, app],
+                    format!("AppId == {} or AppDisplayName == {}", lit(app), lit(app)),
+                );
+            }
             legs.push(format!(
                 "SELECT {bin} AS interval, \"UserId\" AS user {} AND {condition}",
                 b.source_sql()
