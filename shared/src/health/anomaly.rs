@@ -20,7 +20,8 @@
 //!
 //! **Confirmation and resolution.** An anomaly is raised when [`Model::confirm`] intervals in a
 //! row are unusual in the same direction, and resolved when as many in a row are back inside
-//! the band — one odd interval neither raises nor ends one (no flapping).
+//! the band (an open anomaly lasts while the signal stays outside it, whatever the volume) —
+//! one odd interval neither raises nor ends one (no flapping).
 //!
 //! **Not enough history.** Until a slot has [`Model::min_weeks`] weeks behind it, nothing is
 //! judged there.
@@ -152,15 +153,25 @@ impl Model {
         })
     }
 
-    /// Whether `observed` is unusual against `e`, and which way.
-    pub fn unusual(&self, observed: f64, e: &Expected) -> Option<Direction> {
+    /// Whether `observed` is outside the band of `e`, and which way.
+    pub fn outside(&self, observed: f64, e: &Expected) -> Option<Direction> {
         let (low, high) = e.band(self.threshold);
-        if observed > high && observed >= self.min_volume {
+        if observed > high {
             Some(Direction::Spike)
-        } else if observed < low && e.median >= self.min_volume {
+        } else if observed < low {
             Some(Direction::Dip)
         } else {
             None
+        }
+    }
+
+    /// Whether `observed` is unusual enough against `e` to raise an anomaly (outside the band,
+    /// with the volume to mean something), and which way.
+    pub fn unusual(&self, observed: f64, e: &Expected) -> Option<Direction> {
+        match self.outside(observed, e)? {
+            Direction::Spike if observed >= self.min_volume => Some(Direction::Spike),
+            Direction::Dip if e.median >= self.min_volume => Some(Direction::Dip),
+            _ => None,
         }
     }
 
@@ -175,9 +186,16 @@ impl Model {
         let mut t = from;
         while t < to {
             let observed = series.get(&t).copied().unwrap_or(0.0);
-            let verdict = self
-                .expected(series, t)
-                .map(|e| (e, self.unusual(observed, &e)));
+            // An open anomaly lasts while the signal stays outside the band (the volume floor is
+            // for raising one); a new one needs the volume.
+            let verdict = self.expected(series, t).map(|e| {
+                let d = if open.is_some() {
+                    self.outside(observed, &e)
+                } else {
+                    self.unusual(observed, &e)
+                };
+                (e, d)
+            });
             match (&mut open, verdict) {
                 (Some(a), Some((e, Some(d)))) if d == a.direction => {
                     calm = 0;

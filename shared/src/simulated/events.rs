@@ -144,6 +144,7 @@ pub fn minute_records(
         category,
         minute_start,
     ));
+    super::incidents::apply(&dir.incidents, category, &mut out);
     out
 }
 

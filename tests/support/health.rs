@@ -1,0 +1,106 @@
+//! The tenant-health signals as the tests count them from raw Graph sign-ins, by Microsoft's
+//! definitions (reports.md §3.1): the ground truth of `tests/health_signals.rs` and
+//! `tests/health_incidents.rs`.
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde_json::Value;
+use shared::query::codes::WORKBOOK_INTERRUPTS;
+use shared::query::questions::MFA_SERVICE_METHODS;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The app of the per-app signals.
+pub const APP: &str = "Microsoft Teams";
+
+/// A sign-in's event time.
+fn time_of(r: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(r["createdDateTime"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// Whether a raw sign-in counts for `scenario` (and the user it counts, for distinct users).
+pub fn counts(scenario: &str, interactive: bool, r: &Value) -> bool {
+    let code = r["status"]["errorCode"].as_i64();
+    let ok = code == Some(0);
+    let granted = |control: &str| {
+        r["appliedConditionalAccessPolicies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| {
+                p["result"] == "success"
+                    && p["enforcedGrantControls"]
+                        .as_array()
+                        .is_some_and(|g| g.iter().any(|x| x == control))
+            })
+    };
+    match scenario {
+        "mfaSignInSuccess" => {
+            interactive
+                && ok
+                && r["authenticationRequirement"] == "multiFactorAuthentication"
+                && r["authenticationDetails"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|d| {
+                        d["succeeded"] == true
+                            && MFA_SERVICE_METHODS
+                                .contains(&d["authenticationMethod"].as_str().unwrap_or(""))
+                    })
+        }
+        "mfaSignInFailure" => code == Some(500121),
+        "managedDeviceSignInSuccess" => interactive && ok && granted("RequireDomainJoinedDevice"),
+        "managedDeviceSignInFailure" => interactive && code == Some(53001),
+        "compliantDeviceSignInSuccess" => interactive && ok && granted("RequireCompliantDevice"),
+        "compliantDeviceSignInFailure" => interactive && code == Some(53000),
+        "samlSignInSuccess" => interactive && ok && r["authenticationProtocol"] == "saml20",
+        "appSuccessfulUsers" => interactive && ok && r["appDisplayName"] == APP,
+        "appSignInFailures" => {
+            let code = code.unwrap_or(0).to_string();
+            interactive
+                && r["appDisplayName"] == APP
+                && code != "0"
+                && !WORKBOOK_INTERRUPTS.contains(&code.as_str())
+        }
+        _ => interactive && r["conditionalAccessStatus"] == "failure",
+    }
+}
+
+/// A scenario's series over `[from, to]` from `records` (interactive or not, the record):
+/// every interval, its count (or its distinct users).
+pub fn series(
+    records: &[(bool, &Value)],
+    scenario: &str,
+    step: Duration,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, i64)> {
+    let mut users: BTreeMap<DateTime<Utc>, BTreeSet<&str>> = BTreeMap::new();
+    let mut n: BTreeMap<DateTime<Utc>, i64> = BTreeMap::new();
+    for (interactive, r) in records {
+        if !counts(scenario, *interactive, r) {
+            continue;
+        }
+        let t = time_of(r).duration_trunc(step).unwrap();
+        *n.entry(t).or_default() += 1;
+        users
+            .entry(t)
+            .or_default()
+            .insert(r["userId"].as_str().unwrap_or_default());
+    }
+    let distinct = scenario == "conditionalAccessBlockedUsers" || scenario == "appSuccessfulUsers";
+    let mut out = Vec::new();
+    let mut t = from.duration_trunc(step).unwrap();
+    while t <= to {
+        let v = if distinct {
+            users.get(&t).map_or(0, |u| u.len() as i64)
+        } else {
+            n.get(&t).copied().unwrap_or(0)
+        };
+        out.push((t, v));
+        t += step;
+    }
+    out
+}
