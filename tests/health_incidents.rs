@@ -57,7 +57,7 @@ fn each_incident_is_raised_once_in_time_and_resolved() {
             60,
         ),
     ];
-    tenant.directory.incidents = incidents
+    tenant.incidents = incidents
         .iter()
         .map(|(_, kind, start, minutes)| Incident {
             kind: kind.clone(),

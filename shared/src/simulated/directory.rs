@@ -289,8 +289,6 @@ pub struct Directory {
     pub without_mfa: Vec<String>,
     /// Whether attacks are injected (one of each kind a day).
     pub attacks: bool,
-    /// Health incidents injected into the sign-ins (none unless a test lists some).
-    pub incidents: Vec<super::incidents::Incident>,
 }
 
 /// A directory role that holds no privilege.
@@ -460,7 +458,6 @@ impl Directory {
             privileged,
             without_mfa,
             attacks: true,
-            incidents: Vec::new(),
         }
     }
 }

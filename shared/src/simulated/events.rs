@@ -144,7 +144,6 @@ pub fn minute_records(
         category,
         minute_start,
     ));
-    super::incidents::apply(&dir.incidents, category, &mut out);
     out
 }
 

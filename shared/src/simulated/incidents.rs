@@ -2,11 +2,11 @@
 //! truth, for the tenant-health tests: an MFA outage (most sign-ins that need MFA fail with
 //! 500121), a compliant-device failure wave (Exchange Online sign-ins refused with 53000, as
 //! when device compliance cannot be evaluated), and one app failing (its sign-ins fail with
-//! 50000, a service error). None by default; a test lists them in [`Directory::incidents`].
-//! Each changes a sign-in by its id alone, so the rest of the tenant is as it was, and a
-//! changed sign-in is published once, final (no later MFA completion).
-//!
-//! [`Directory::incidents`]: super::directory::Directory::incidents
+//! 50000, a service error). None by default; a test lists them in
+//! [`super::SimulatedTenant::incidents`], and [`super::SimulatedTenant::records`] applies them
+//! (the simulated Graph server does not serve them yet). Each changes a sign-in by its id alone,
+//! so the rest of the tenant is as it was, and a changed sign-in is published once, final (no
+//! later MFA completion).
 
 use super::details::{COMPLIANT_EXCHANGE, DEVICE_NOT_COMPLIANT};
 use super::record::SimRecord;

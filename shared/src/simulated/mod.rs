@@ -32,6 +32,8 @@ pub use record::{Revision, SimRecord};
 pub struct SimulatedTenant {
     pub seed: u64,
     pub directory: Directory,
+    /// Health incidents injected into the sign-ins (none unless a test lists some).
+    pub incidents: Vec<incidents::Incident>,
 }
 
 impl SimulatedTenant {
@@ -39,6 +41,7 @@ impl SimulatedTenant {
         Self {
             seed,
             directory: Directory::generate(seed, users),
+            incidents: Vec::new(),
         }
     }
 
@@ -70,7 +73,9 @@ impl SimulatedTenant {
         }
         let mut minute = from.duration_trunc(Duration::minutes(1)).unwrap_or(from);
         while minute <= to {
-            for r in events::minute_records(self.seed, &self.directory, category, minute) {
+            let mut records = events::minute_records(self.seed, &self.directory, category, minute);
+            incidents::apply(&self.incidents, category, &mut records);
+            for r in records {
                 if r.time >= from && r.time <= to && as_of.is_none_or(|a| r.visible_at <= a) {
                     out.push(r);
                 }
