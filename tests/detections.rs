@@ -15,6 +15,9 @@ use shared::simulated::SimulatedTenant;
 use shared::simulated::attacks::{ANONYMISING_PREFIXES, AttackKind};
 use std::collections::{BTreeMap, BTreeSet};
 
+#[path = "support/webhook.rs"]
+mod webhook;
+
 fn rows(
     tenant: &SimulatedTenant,
     category: Category,
@@ -864,30 +867,7 @@ fn detection_of(name: DetectionKind, level: RiskLevel, key: &str) -> Detection {
 async fn alerts_are_sent_once_within_the_rate_limit_and_retried_after_a_failure() {
     use shared::config::Secret;
     use shared::detect::alerts::{AlertFormat, AlertReport, AlertSettings, Alerter};
-    use std::sync::{Arc, Mutex};
-    use warp::Filter;
-    let received: Arc<Mutex<Vec<Value>>> = Default::default();
-    let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (r, f) = (received.clone(), failing.clone());
-    let hook = warp::post()
-        .and(warp::path!("hooks" / String))
-        .and(warp::body::json())
-        .map(move |_secret: String, body: Value| {
-            if f.load(std::sync::atomic::Ordering::SeqCst) {
-                return warp::reply::with_status(
-                    "busy",
-                    warp::http::StatusCode::SERVICE_UNAVAILABLE,
-                );
-            }
-            r.lock().unwrap().push(body);
-            warp::reply::with_status("ok", warp::http::StatusCode::OK)
-        });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/hooks/T000-secret-path",
-        listener.local_addr().unwrap()
-    );
-    tokio::spawn(warp::serve(hook).incoming(listener).run());
+    let (url, received, failing) = webhook::receiver().await;
     let dir = std::env::temp_dir().join(format!("entra-alerts-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let store = shared::state::SqliteState::open(&dir).unwrap();

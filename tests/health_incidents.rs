@@ -9,8 +9,6 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 use shared::health::anomaly::{Direction, Model, Series, naive};
 use shared::model::Category;
-use shared::simulated::SimulatedTenant;
-use shared::simulated::incidents::{Incident, IncidentKind};
 
 #[path = "support/health.rs"]
 mod health;
@@ -24,47 +22,10 @@ fn test_week() -> DateTime<Utc> {
     weeks_start() + Duration::weeks(3)
 }
 
-const TEAMS: &str = "1fec8e78-bce4-4aaf-ab1b-5451cc387264";
-
 #[test]
 fn each_incident_is_raised_once_in_time_and_resolved() {
-    // No attacks: an MFA-fatigue attack is a real spike of MFA failures, for the detections.
-    let mut tenant = SimulatedTenant::new(5, 1000);
-    tenant.directory.attacks = false;
-    let at = |day: i64, hour: u32, minute: u32| {
-        test_week()
-            + Duration::days(day)
-            + Duration::hours(hour as i64)
-            + Duration::minutes(minute as i64)
-    };
-    let incidents = [
-        (
-            "mfaSignInFailure",
-            IncidentKind::MfaOutage,
-            at(1, 10, 7),
-            45,
-        ),
-        (
-            "compliantDeviceSignInFailure",
-            IncidentKind::CompliantDeviceWave,
-            at(2, 14, 20),
-            45,
-        ),
-        (
-            "appSignInFailures",
-            IncidentKind::AppFailures(TEAMS.into()),
-            at(3, 11, 0),
-            60,
-        ),
-    ];
-    tenant.incidents = incidents
-        .iter()
-        .map(|(_, kind, start, minutes)| Incident {
-            kind: kind.clone(),
-            start: *start,
-            duration: Duration::minutes(*minutes),
-        })
-        .collect();
+    let incidents = health::week_incidents(test_week());
+    let tenant = health::tenant(&incidents);
     let end = test_week() + Duration::weeks(1);
     let records: Vec<Value> = tenant
         .records(Category::SignInLogs, weeks_start(), end, None)

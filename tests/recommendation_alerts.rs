@@ -18,9 +18,8 @@ use shared::simulated::inventory::Inventory;
 use shared::simulated::usage_reports;
 use shared::state::SqliteState;
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use warp::Filter;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 #[path = "support/seeded_store.rs"]
 mod seeded_store;
@@ -30,30 +29,6 @@ const TENANT: &str = "t1";
 
 fn end() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap()
-}
-
-/// A webhook receiver: what it received, and a switch that makes it answer 503.
-async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>, Arc<AtomicBool>) {
-    let received: Arc<Mutex<Vec<Value>>> = Default::default();
-    let failing = Arc::new(AtomicBool::new(false));
-    let (r, f) = (received.clone(), failing.clone());
-    let hook = warp::post()
-        .and(warp::path!("hook"))
-        .and(warp::body::json())
-        .map(move |body: Value| {
-            if f.load(Ordering::SeqCst) {
-                return warp::reply::with_status(
-                    "busy",
-                    warp::http::StatusCode::SERVICE_UNAVAILABLE,
-                );
-            }
-            r.lock().unwrap().push(body);
-            warp::reply::with_status("ok", warp::http::StatusCode::OK)
-        });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(warp::serve(hook).incoming(listener).run());
-    (url, received, failing)
 }
 
 /// What was received since `from`: (type, newly impacted subject ids).
@@ -220,7 +195,7 @@ async fn every_change_of_status_is_one_routed_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_new_high_priority_recommendation_or_resource_is_alerted_once() {
     let (store, mut inventory, dir) = seeded("alerts");
-    let (url, received, failing) = receiver().await;
+    let (url, received, failing) = support::webhook::receiver().await;
     let webhook = AlertSettings {
         url: Secret::new(url),
         format: AlertFormat::Generic,

@@ -1,16 +1,67 @@
 //! The tenant-health signals as the tests count them from raw Graph sign-ins, by Microsoft's
 //! definitions (reports.md §3.1): the ground truth of `tests/health_signals.rs` and
-//! `tests/health_incidents.rs`.
+//! `tests/health_incidents.rs`, and the incidents these inject.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::Value;
 use shared::query::codes::WORKBOOK_INTERRUPTS;
 use shared::query::questions::MFA_SERVICE_METHODS;
+use shared::simulated::SimulatedTenant;
+use shared::simulated::incidents::{Incident, IncidentKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The app of the per-app signals.
 pub const APP: &str = "Microsoft Teams";
+/// Its id.
+pub const TEAMS: &str = "1fec8e78-bce4-4aaf-ab1b-5451cc387264";
+
+/// The incidents of a test week starting on `week` (a Monday): the signal each moves, what it
+/// is, its start and its minutes — an MFA outage on Tuesday morning, a compliant-device wave on
+/// Wednesday afternoon, Teams failing on Thursday.
+pub fn week_incidents(
+    week: DateTime<Utc>,
+) -> Vec<(&'static str, IncidentKind, DateTime<Utc>, i64)> {
+    let at = |day: i64, hour: i64, minute: i64| {
+        week + Duration::days(day) + Duration::hours(hour) + Duration::minutes(minute)
+    };
+    vec![
+        (
+            "mfaSignInFailure",
+            IncidentKind::MfaOutage,
+            at(1, 10, 7),
+            45,
+        ),
+        (
+            "compliantDeviceSignInFailure",
+            IncidentKind::CompliantDeviceWave,
+            at(2, 14, 20),
+            45,
+        ),
+        (
+            "appSignInFailures",
+            IncidentKind::AppFailures(TEAMS.into()),
+            at(3, 11, 0),
+            60,
+        ),
+    ]
+}
+
+/// The tenant of the health tests: 1,000 users, no attacks (an MFA-fatigue attack is a real
+/// spike of MFA failures, for the detections), `incidents` injected.
+pub fn tenant(incidents: &[(&'static str, IncidentKind, DateTime<Utc>, i64)]) -> SimulatedTenant {
+    let mut tenant = SimulatedTenant::new(5, 1000);
+    tenant.directory.attacks = false;
+    tenant.incidents = incidents
+        .iter()
+        .map(|(_, kind, start, minutes)| Incident {
+            kind: kind.clone(),
+            start: *start,
+            duration: Duration::minutes(*minutes),
+        })
+        .collect();
+    tenant
+}
 
 /// A sign-in's event time.
 fn time_of(r: &Value) -> DateTime<Utc> {

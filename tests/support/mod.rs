@@ -8,6 +8,7 @@ pub mod azurite;
 pub mod event_hubs;
 pub mod ingestion;
 pub mod moto;
+pub mod webhook;
 
 /// A scripted answer for the next calls of a protocol server: `Some(status)` answers that
 /// status (429 with `Retry-After: 1`), `None` processes the call.

@@ -35,6 +35,8 @@ pub fn load(
 ) -> BTreeMap<Category, Vec<Value>> {
     let mut raw = BTreeMap::new();
     for &category in categories {
+        // Into an empty table, as an import would: its indexes built once at the end.
+        store.begin_bulk_load(category).unwrap();
         let records: Vec<Value> = tenant
             .records(
                 category,
@@ -45,7 +47,7 @@ pub fn load(
             .into_iter()
             .map(|r| r.json)
             .collect();
-        for chunk in records.chunks(1000) {
+        for chunk in records.chunks(10_000) {
             let rows: Vec<StoredRow> = chunk
                 .iter()
                 .map(|r| {
@@ -76,6 +78,7 @@ pub fn load(
             .collect();
         raw.insert(category, inside);
     }
+    store.build_indexes().unwrap();
     raw
 }
 

@@ -11,6 +11,7 @@ pub mod collect_risk;
 pub mod collect_signins;
 pub mod detect_risks;
 pub mod health;
+pub mod health_alerts;
 pub mod microsoft_recommendations;
 pub mod questions;
 pub mod recommendations;
@@ -62,8 +63,24 @@ pub static REGISTRY: std::sync::LazyLock<Vec<Function>> = std::sync::LazyLock::n
             handler: Handler::Timer(recommendations::evaluate),
         },
         Function {
+            spec: &health_alerts::MONITOR,
+            handler: Handler::Timer(health_alerts::run),
+        },
+        Function {
             spec: &health::SPEC,
             handler: Handler::Http(health::run),
+        },
+        Function {
+            spec: &health_alerts::LIST,
+            handler: Handler::Http(health_alerts::list),
+        },
+        Function {
+            spec: &health_alerts::GET,
+            handler: Handler::Http(health_alerts::get),
+        },
+        Function {
+            spec: &health_alerts::ACT,
+            handler: Handler::Http(health_alerts::act),
         },
         Function {
             spec: &risk_detections::SPEC,
@@ -194,7 +211,8 @@ mod tests {
                 "replay-spool",
                 "retention",
                 "detect-risks",
-                "evaluate-recommendations"
+                "evaluate-recommendations",
+                "monitor-health"
             ]
         );
     }

@@ -177,6 +177,7 @@ pub fn openapi() -> Value {
     }
     risk_and_health_paths(&mut paths, &common_params);
     super::recommendations::openapi_paths(&mut paths);
+    super::health_alerts::openapi_paths(&mut paths, &common_params);
     json!({
         "openapi": "3.0.3",
         "info": { "title": "entra-monitor", "version": env!("CARGO_PKG_VERSION"), "description": "Answers about Microsoft Entra activity logs, from the embedded store." },

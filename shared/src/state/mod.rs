@@ -15,7 +15,10 @@ pub mod s3;
 pub mod settings;
 mod sqlite;
 
-pub use sqlite::{AlertClaim, EvaluationChanges, InventoryChanges, ResourceFilter, SqliteState};
+pub use sqlite::{
+    AlertClaim, EvaluationChanges, InventoryChanges, ResourceFilter, SqliteState, StateChange,
+    StoredAlert,
+};
 
 use crate::model::{Category, Destination};
 

@@ -100,6 +100,8 @@ struct Asking {
     scenario: &'static str,
     minutes: i64,
     app: Option<String>,
+    /// Per app (`AppId`) rather than for one: the health monitor's reading.
+    by_app: bool,
 }
 
 impl Question for HealthSignals {
@@ -136,6 +138,7 @@ impl Question for HealthSignals {
             scenario,
             minutes,
             app,
+            by_app: false,
         }))
     }
 }
@@ -263,15 +266,21 @@ impl Asked for Asking {
                     format!("AppId == {} or AppDisplayName == {}", lit(app), lit(app)),
                 );
             }
+            let app = if self.by_app { "\"AppId\"" } else { "''" };
             legs.push(format!(
-                "SELECT {bin} AS interval, \"UserId\" AS user {} AND {condition}",
+                "SELECT {bin} AS interval, {app} AS app, \"UserId\" AS user {} AND {condition}",
                 b.source_sql()
             ));
             params.extend(b.params);
             tables.push(b.kql);
         }
+        let (select, group) = if self.by_app {
+            ("interval, app", "1, 2")
+        } else {
+            ("interval", "1")
+        };
         let sql = format!(
-            "SELECT interval, {} FROM ({}) GROUP BY 1 ORDER BY 1",
+            "SELECT {select}, {} FROM ({}) GROUP BY {group} ORDER BY 1",
             measure.replace("\"UserId\"", "user"),
             legs.join(" UNION ALL ")
         );
@@ -347,4 +356,31 @@ impl Asked for Asking {
             next_offset: None,
         }
     }
+}
+
+/// The health monitor's reading of `scenario` over `c`'s range at 15 minutes: rows of
+/// `(interval start, value)`, or `(interval start, AppId, value)` for the per-app scenarios
+/// (every app at once). `None` for a name that is no scenario.
+pub fn monitor_plan(scenario: &str, tenant: &str, c: &Common) -> Option<Plan> {
+    let scenario = *SCENARIOS.iter().find(|s| **s == scenario)?;
+    let a = Asking {
+        scenario,
+        minutes: 15,
+        app: None,
+        by_app: scenario.starts_with("app"),
+    };
+    Some(a.plan(tenant, c))
+}
+
+/// The sign-ins `scenario` counts: the categories it reads and the SQL condition on a row
+/// (for the explanations of an alert, which break them down).
+pub fn counted_rows(scenario: &str) -> Option<(Vec<Category>, String)> {
+    let scenario = *SCENARIOS.iter().find(|s| **s == scenario)?;
+    let a = Asking {
+        scenario,
+        minutes: 15,
+        app: None,
+        by_app: false,
+    };
+    Some((a.categories(), a.condition().0))
 }

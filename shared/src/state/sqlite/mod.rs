@@ -355,6 +355,7 @@ impl SqliteState {
         conn.pragma_update(None, "recursive_triggers", "ON")
             .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
+        conn.execute_batch(health::SCHEMA).map_err(open_err)?;
         let mut conn = conn;
         let migrated =
             super::migrations::migrate(&mut conn).map_err(|message| StateError::Migrate {
@@ -656,9 +657,11 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, StateError> {
 }
 
 pub mod bookkeeping;
+pub use health::{StateChange, StoredAlert};
 pub use inventory::InventoryChanges;
 pub use recommendations::{EvaluationChanges, ResourceFilter};
 mod checkpoints;
+mod health;
 mod inventory;
 mod outbox;
 mod recommendations;

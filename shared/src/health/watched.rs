@@ -1,0 +1,68 @@
+//! What the health monitor watches: the scenarios Microsoft alerts on, in order of precedence,
+//! with the names their alerts carry in Graph's shape.
+
+use super::anomaly::Direction;
+
+/// A watched scenario: its signal, the directions that alert, and the alert's Graph names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watched {
+    pub scenario: &'static str,
+    pub directions: &'static [Direction],
+    /// Graph's `alertType` and `scenario`.
+    pub alert_type: &'static str,
+    pub area: &'static str,
+    /// The one error code the scenario counts, if it counts one.
+    pub code: Option<&'static str>,
+}
+
+const SPIKE: &[Direction] = &[Direction::Spike];
+
+/// What is watched, in order of precedence (a later signal's spike is related to an earlier
+/// one's alert).
+pub const WATCHED: [Watched; 5] = [
+    Watched {
+        scenario: "mfaSignInFailure",
+        directions: SPIKE,
+        alert_type: "mfaSignInFailure",
+        area: "mfa",
+        code: Some("500121"),
+    },
+    Watched {
+        scenario: "managedDeviceSignInFailure",
+        directions: SPIKE,
+        alert_type: "managedDeviceSignInFailure",
+        area: "devices",
+        code: Some("53001"),
+    },
+    Watched {
+        scenario: "compliantDeviceSignInFailure",
+        directions: SPIKE,
+        alert_type: "compliantDeviceSignInFailure",
+        area: "devices",
+        code: Some("53000"),
+    },
+    Watched {
+        scenario: "conditionalAccessBlockedUsers",
+        directions: &[Direction::Spike, Direction::Dip],
+        alert_type: "conditionalAccessBlockedSignIn",
+        area: "conditionalAccess",
+        code: None,
+    },
+    Watched {
+        scenario: "appSignInFailures",
+        directions: SPIKE,
+        alert_type: "appSignInFailure",
+        area: "applications",
+        code: None,
+    },
+];
+
+/// The signal a stored series is, and the watched scenario it belongs to.
+pub fn watched_of(signal: &str) -> Option<(Watched, Option<&str>)> {
+    let (scenario, app) = match signal.split_once(':') {
+        Some((s, app)) => (s, Some(app)),
+        None => (signal, None),
+    };
+    let w = WATCHED.iter().find(|w| w.scenario == scenario)?;
+    Some((*w, app))
+}
