@@ -108,6 +108,7 @@ pub fn counts(scenario: &str, interactive: bool, r: &Value) -> bool {
         "compliantDeviceSignInFailure" => interactive && code == Some(53000),
         "samlSignInSuccess" => interactive && ok && r["authenticationProtocol"] == "saml20",
         "appSuccessfulUsers" => interactive && ok && r["appDisplayName"] == APP,
+        "appSignIns" => interactive && r["appDisplayName"] == APP,
         "appSignInFailures" => {
             let code = code.unwrap_or(0).to_string();
             interactive
@@ -128,18 +129,36 @@ pub fn series(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<(DateTime<Utc>, i64)> {
+    rolling(records, scenario, step, step, from, to)
+}
+
+/// A scenario's series in windows of `width` starting every `step` (the health monitor's
+/// rolling windows), over `[from, to]`.
+pub fn rolling(
+    records: &[(bool, &Value)],
+    scenario: &str,
+    step: Duration,
+    width: Duration,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, i64)> {
     let mut users: BTreeMap<DateTime<Utc>, BTreeSet<&str>> = BTreeMap::new();
     let mut n: BTreeMap<DateTime<Utc>, i64> = BTreeMap::new();
     for (interactive, r) in records {
         if !counts(scenario, *interactive, r) {
             continue;
         }
-        let t = time_of(r).duration_trunc(step).unwrap();
-        *n.entry(t).or_default() += 1;
-        users
-            .entry(t)
-            .or_default()
-            .insert(r["userId"].as_str().unwrap_or_default());
+        // Every window holding the record: those starting within `width` before it.
+        let last = time_of(r).duration_trunc(step).unwrap();
+        let mut t = last;
+        while t > last - width {
+            *n.entry(t).or_default() += 1;
+            users
+                .entry(t)
+                .or_default()
+                .insert(r["userId"].as_str().unwrap_or_default());
+            t -= step;
+        }
     }
     let distinct = scenario == "conditionalAccessBlockedUsers" || scenario == "appSuccessfulUsers";
     let mut out = Vec::new();

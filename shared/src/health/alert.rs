@@ -69,20 +69,32 @@ fn encode(s: &str) -> String {
 /// The observed figures of an anomaly.
 fn figures(a: &Anomaly, threshold_band: (f64, f64)) -> Value {
     let round = |x: f64| (x * 10.0).round() / 10.0;
-    json!({
+    let mut out = json!({
         "peakDateTime": iso(a.peak_at),
         "observed": a.peak_observed,
         "expected": round(a.peak_expected.median),
         "expectedBand": [round(threshold_band.0.max(0.0)), round(threshold_band.1)],
         "score": round(a.peak_score),
         "baselineSamples": a.peak_expected.samples,
-    })
+    });
+    if let Some(r) = a.peak_expected.rate {
+        out["signIns"] = json!(r.volume);
+        out["expectedFailureRate"] = json!((r.expected * 1000.0).round() / 1000.0);
+    }
+    out
 }
 
 /// What the alert says in one line, before its cause.
 fn headline(scenario: &str, direction: &str, a: &Anomaly, band: (f64, f64)) -> String {
+    let of = a.peak_expected.rate.map_or(String::new(), |r| {
+        format!(
+            " of {} sign-ins (a failure rate of {:.0}% expected)",
+            r.volume,
+            r.expected * 100.0
+        )
+    });
     format!(
-        "{scenario} {direction}: {} in 15 minutes at {} where {:.0}–{:.0} was expected (score {:.1})",
+        "{scenario} {direction}: {}{of} in 15 minutes at {} where {:.0}–{:.0} was expected (score {:.1})",
         a.peak_observed,
         iso(a.peak_at),
         band.0.max(0.0),

@@ -1,10 +1,12 @@
 //! Anomalies in a health signal, found against the tenant's own history, each explainable with
 //! figures a person can check.
 //!
-//! **The model.** A signal is a count per 15-minute interval. Its expected value at an interval
-//! is the **median** of the same time slot on the same weekday in the previous weeks (at most
-//! [`Model::weeks`]), pooled with the slots just before and after (a working day does not start
-//! on the same quarter hour every week) — with three weeks of history, nine values. The spread
+//! **The model.** A signal is a count per 15-minute window ([`Model::width`]), a window starting
+//! every 5 minutes ([`Model::step`]: rolling windows, so an incident is judged on whole windows
+//! of it however it falls on the clock). Its expected value at a window is the **median** of the
+//! same window on the same weekday in the previous weeks (at most [`Model::weeks`]), pooled with
+//! the windows a width before and after (a working day does not start on the same quarter hour
+//! every week) — with three weeks of history, nine values. The spread
 //! is the **median absolute deviation** of those values (×1.4826, the MAD's factor for a normal
 //! distribution), never below the square root of the expected count (the noise of a count) nor
 //! below one. An interval is unusual when it is more than [`Model::threshold`] spreads above
@@ -18,10 +20,22 @@
 //! dip where even the expected count is under it, is not unusual: a handful of events says
 //! nothing (Microsoft's own alerts need 100 monthly active users for the same reason).
 //!
-//! **Confirmation and resolution.** An anomaly is raised when [`Model::confirm`] intervals in a
-//! row are unusual in the same direction, and resolved when as many in a row are back inside
-//! the band (an open anomaly lasts while the signal stays outside it, whatever the volume) —
-//! one odd interval neither raises nor ends one (no flapping).
+//! **Confirmation and resolution.** An anomaly is raised when [`Model::confirm`] windows in a
+//! row are unusual in the same direction — three windows 5 minutes apart, 25 minutes of
+//! unusual activity — and resolved when as many in a row are back inside the band (an open
+//! anomaly lasts while the signal stays outside it, whatever the volume): one odd quarter hour
+//! neither raises nor ends one (no flapping). An incident is raised at most 30 minutes after it
+//! starts when its whole windows are unusual: the first whole window starts within 5 minutes
+//! of it, and the third after it ends 25 minutes later.
+//!
+//! **Rates.** An app's failures are judged as a share of its sign-ins ([`Model::detect_rate`]): a
+//! busy Monday brings more failures and more sign-ins alike, and an app with a dozen sign-ins a
+//! quarter hour can lose half of them without its failure count ever reaching the volume floor.
+//! The expected failure rate is the median over past weeks of each week's rate in the same slot
+//! and its neighbours (failures over sign-ins, pooled: a rate of a few sign-ins is mostly zero);
+//! at an interval with `n` sign-ins the expected failures are that rate times `n`,
+//! their spread the binomial's, `√(n·p·(1−p))`, never below one; the volume floor applies to
+//! the sign-ins, not the failures.
 //!
 //! **Not enough history.** Until a slot has [`Model::min_weeks`] weeks behind it, nothing is
 //! judged there.
@@ -33,8 +47,9 @@ use std::collections::HashMap;
 /// The model's settings, with the reasons for the defaults above.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
-    /// The length of an interval.
+    /// How often a window starts (5 minutes), and how long it is (15).
     pub step: Duration,
+    pub width: Duration,
     /// How many past weeks the baseline reads (4), and how many it needs (3).
     pub weeks: i64,
     pub min_weeks: i64,
@@ -43,19 +58,31 @@ pub struct Model {
     pub threshold: f64,
     /// Below this count nothing is unusual (10).
     pub min_volume: f64,
-    /// Intervals in a row to raise, and to resolve (2: 30 minutes at 15-minute intervals).
+    /// Windows in a row to raise, and to resolve (3).
     pub confirm: usize,
 }
 
 impl Default for Model {
     fn default() -> Self {
         Model {
-            step: Duration::minutes(15),
+            step: Duration::minutes(5),
+            width: Duration::minutes(15),
             weeks: 4,
             min_weeks: 3,
             threshold: 4.0,
             min_volume: 10.0,
+            confirm: 4,
+        }
+    }
+}
+
+impl Model {
+    /// The model on whole quarter hours: windows of 15 minutes every 15, two to confirm.
+    pub fn quarter_hours() -> Self {
+        Model {
+            step: Duration::minutes(15),
             confirm: 2,
+            ..Model::default()
         }
     }
 }
@@ -76,6 +103,26 @@ pub struct Expected {
     pub spread: f64,
     /// How many past values it was learned from.
     pub samples: usize,
+    /// For a rate: the expected rate, and the interval's volume (sign-ins) it applies to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+}
+
+/// The rate behind an [`Expected`] count of failures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rate {
+    pub expected: f64,
+    pub volume: f64,
+}
+
+/// What the model reads at one interval: the value, what was expected, and the volume a spike
+/// needs (the value itself for a count, the sign-ins for a rate).
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    pub observed: f64,
+    pub expected: Expected,
+    pub volume: f64,
 }
 
 impl Expected {
@@ -93,9 +140,9 @@ impl Expected {
     }
 }
 
-/// One anomaly: when it began (its first unusual interval), when it was raised (the end of the
-/// interval that confirmed it), when it ended (the first interval back in the band, once
-/// confirmed), and the figures of its most unusual interval.
+/// One anomaly: when it began (its first unusual window), when it was raised (the end of the
+/// window that confirmed it), when it ended (the first window back in the band, once
+/// confirmed), and the figures of its most unusual window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Anomaly {
@@ -126,22 +173,11 @@ impl Model {
     /// What the history expected at `at`, if enough weeks lie behind it. An interval missing
     /// from the series counts as zero (the signals answer every interval).
     pub fn expected(&self, series: &Series, at: DateTime<Utc>) -> Option<Expected> {
-        let mut values = Vec::new();
-        let mut weeks = 0;
-        for w in 1..=self.weeks {
-            let same = at - Duration::weeks(w);
-            if !series.contains_key(&same) {
-                continue;
-            }
-            weeks += 1;
-            for shift in [-1, 0, 1] {
-                let t = same + self.step * shift;
-                values.push(series.get(&t).copied().unwrap_or(0.0));
-            }
-        }
-        if weeks < self.min_weeks {
-            return None;
-        }
+        let mut values: Vec<f64> = self
+            .history(series, at)?
+            .into_iter()
+            .map(|t| series.get(&t).copied().unwrap_or(0.0))
+            .collect();
         let samples = values.len();
         let m = median(&mut values);
         let mut deviations: Vec<f64> = values.iter().map(|v| (v - m).abs()).collect();
@@ -150,6 +186,62 @@ impl Model {
             median: m,
             spread: mad.max(m.sqrt()).max(1.0),
             samples,
+            rate: None,
+        })
+    }
+
+    /// The intervals of the baseline at `at` — the same slot and its neighbours in each past
+    /// week the series holds — if enough weeks lie behind it.
+    fn history(&self, series: &Series, at: DateTime<Utc>) -> Option<Vec<DateTime<Utc>>> {
+        let mut out = Vec::new();
+        let mut weeks = 0;
+        for w in 1..=self.weeks {
+            let same = at - Duration::weeks(w);
+            if !series.contains_key(&same) {
+                continue;
+            }
+            weeks += 1;
+            out.extend([-1, 0, 1].map(|shift| same + self.width * shift));
+        }
+        (weeks >= self.min_weeks).then_some(out)
+    }
+
+    /// What the history expected of `failures` at `at`, as a rate of `totals` (module doc).
+    pub fn expected_rate(
+        &self,
+        failures: &Series,
+        totals: &Series,
+        at: DateTime<Utc>,
+    ) -> Option<Expected> {
+        let slots = self.history(totals, at)?;
+        // Each week's slots pooled (a rate of a few sign-ins is mostly zero), then the median
+        // of the weeks (an incident in one past week moves one value).
+        let mut rates: Vec<f64> = slots
+            .chunks(3)
+            .filter_map(|week| {
+                let (f, n) = week.iter().fold((0.0, 0.0), |(f, n), t| {
+                    let total = totals.get(t).copied().unwrap_or(0.0);
+                    let failed = failures.get(t).copied().unwrap_or(0.0).min(total);
+                    (f + failed, n + total)
+                });
+                (n > 0.0).then_some(f / n)
+            })
+            .collect();
+        let samples = slots.len();
+        let p = if rates.is_empty() {
+            0.0
+        } else {
+            median(&mut rates)
+        };
+        let n = totals.get(&at).copied().unwrap_or(0.0);
+        Some(Expected {
+            median: p * n,
+            spread: (n * p * (1.0 - p)).sqrt().max(1.0),
+            samples,
+            rate: Some(Rate {
+                expected: p,
+                volume: n,
+            }),
         })
     }
 
@@ -165,12 +257,12 @@ impl Model {
         }
     }
 
-    /// Whether `observed` is unusual enough against `e` to raise an anomaly (outside the band,
-    /// with the volume to mean something), and which way.
-    pub fn unusual(&self, observed: f64, e: &Expected) -> Option<Direction> {
-        match self.outside(observed, e)? {
-            Direction::Spike if observed >= self.min_volume => Some(Direction::Spike),
-            Direction::Dip if e.median >= self.min_volume => Some(Direction::Dip),
+    /// Whether a reading is unusual enough to raise an anomaly (outside the band, with the
+    /// volume to mean something), and which way.
+    pub fn unusual(&self, r: &Reading) -> Option<Direction> {
+        match self.outside(r.observed, &r.expected)? {
+            Direction::Spike if r.volume >= self.min_volume => Some(Direction::Spike),
+            Direction::Dip if r.expected.median >= self.min_volume => Some(Direction::Dip),
             _ => None,
         }
     }
@@ -178,6 +270,40 @@ impl Model {
     /// The anomalies of `series` over `[from, to)`, judged interval by interval as a
     /// detector running every interval would, with the history before each.
     pub fn detect(&self, series: &Series, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Anomaly> {
+        self.detect_by(from, to, |t| {
+            let observed = series.get(&t).copied().unwrap_or(0.0);
+            Some(Reading {
+                observed,
+                expected: self.expected(series, t)?,
+                volume: observed,
+            })
+        })
+    }
+
+    /// The anomalies of `failures` as a rate of `totals` over `[from, to)` (module doc).
+    pub fn detect_rate(
+        &self,
+        failures: &Series,
+        totals: &Series,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<Anomaly> {
+        self.detect_by(from, to, |t| {
+            Some(Reading {
+                observed: failures.get(&t).copied().unwrap_or(0.0),
+                expected: self.expected_rate(failures, totals, t)?,
+                volume: totals.get(&t).copied().unwrap_or(0.0),
+            })
+        })
+    }
+
+    /// The anomalies over `[from, to)` of the readings `read` gives per interval.
+    fn detect_by(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        read: impl Fn(DateTime<Utc>) -> Option<Reading>,
+    ) -> Vec<Anomaly> {
         let mut out: Vec<Anomaly> = Vec::new();
         let mut open: Option<Anomaly> = None;
         // The run of unusual intervals not yet confirmed, and of usual ones while open.
@@ -185,16 +311,17 @@ impl Model {
         let mut calm = 0;
         let mut t = from;
         while t < to {
-            let observed = series.get(&t).copied().unwrap_or(0.0);
             // An open anomaly lasts while the signal stays outside the band (the volume floor is
             // for raising one); a new one needs the volume.
-            let verdict = self.expected(series, t).map(|e| {
+            let reading = read(t);
+            let observed = reading.map_or(0.0, |r| r.observed);
+            let verdict = reading.map(|r| {
                 let d = if open.is_some() {
-                    self.outside(observed, &e)
+                    self.outside(r.observed, &r.expected)
                 } else {
-                    self.unusual(observed, &e)
+                    self.unusual(&r)
                 };
-                (e, d)
+                (r.expected, d)
             });
             match (&mut open, verdict) {
                 (Some(a), Some((e, Some(d)))) if d == a.direction => {
@@ -210,7 +337,9 @@ impl Model {
                 (Some(a), _) => {
                     calm += 1;
                     if calm >= self.confirm {
-                        a.resolved = Some(t - self.step * (self.confirm as i32 - 1));
+                        // The first window back in the band (never before it was raised).
+                        a.resolved =
+                            Some((t - self.step * (self.confirm as i32 - 1)).max(a.raised));
                         out.extend(open.take());
                         calm = 0;
                     }
@@ -229,7 +358,7 @@ impl Model {
                         open = Some(Anomaly {
                             direction: d,
                             started: run[0].0,
-                            raised: t + self.step,
+                            raised: t + self.width,
                             resolved: None,
                             peak_at: peak.0,
                             peak_observed: peak.1,
@@ -300,7 +429,7 @@ mod tests {
 
     #[test]
     fn a_week_of_ordinary_activity_raises_nothing_where_the_naive_rule_raises_plenty() {
-        let m = Model::default();
+        let m = Model::quarter_hours();
         for seed in 1..=5 {
             let (s, test_week) = seasonal(seed);
             let found = m.detect(&s, test_week, test_week + Duration::weeks(1));
@@ -316,7 +445,7 @@ mod tests {
 
     #[test]
     fn a_spike_is_raised_within_two_intervals_and_resolved_when_it_ends() {
-        let m = Model::default();
+        let m = Model::quarter_hours();
         let (mut s, test_week) = seasonal(7);
         // Wednesday 10:07 to 10:52: three times the usual (an outage's failures).
         let start = test_week + Duration::days(2) + Duration::hours(10);
@@ -344,7 +473,7 @@ mod tests {
 
     #[test]
     fn a_dip_in_a_busy_hour_is_raised_a_quiet_one_is_not() {
-        let m = Model::default();
+        let m = Model::quarter_hours();
         let (mut s, test_week) = seasonal(11);
         // Thursday 14:00–15:00: nothing (blocked users drop to zero after a policy is disabled).
         let busy = test_week + Duration::days(3) + Duration::hours(14);
@@ -365,7 +494,7 @@ mod tests {
 
     #[test]
     fn one_odd_interval_neither_raises_nor_ends_an_anomaly() {
-        let m = Model::default();
+        let m = Model::quarter_hours();
         let (mut s, test_week) = seasonal(3);
         let at = test_week + Duration::days(1) + Duration::hours(9);
         *s.get_mut(&at).unwrap() += 200.0;
@@ -383,9 +512,86 @@ mod tests {
         assert_eq!(found[0].resolved, Some(at + Duration::minutes(105)));
     }
 
+    /// An app's sign-ins (a working-hours signal of about 15 a quarter hour, twice that on the
+    /// test week's Tuesday when `busy`) and its failures, each sign-in failing with probability
+    /// 5%, or `incident` within `[at, at + 45 min)`.
+    fn app(
+        seed: u64,
+        at: DateTime<Utc>,
+        incident: f64,
+        busy: bool,
+    ) -> (Series, Series, DateTime<Utc>) {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let (mut totals, test_week) = seasonal(seed);
+        let tuesday = test_week + Duration::days(1);
+        for (t, v) in totals.iter_mut() {
+            let twice = busy && *t >= tuesday && *t < tuesday + Duration::days(1);
+            *v = (*v / 4.0).round() * if twice { 2.0 } else { 1.0 };
+        }
+        // In time order: the draws are the same at every run.
+        let mut times: Vec<(&DateTime<Utc>, &f64)> = totals.iter().collect();
+        times.sort_by_key(|(t, _)| **t);
+        let failures = times
+            .into_iter()
+            .map(|(t, n)| {
+                let p = if *t >= at && *t < at + Duration::minutes(45) {
+                    incident
+                } else {
+                    0.05
+                };
+                (
+                    *t,
+                    (0..*n as usize).filter(|_| rng.f64() < p).count() as f64,
+                )
+            })
+            .collect();
+        (failures, totals, test_week)
+    }
+
+    #[test]
+    fn an_app_losing_most_of_its_sign_ins_is_raised_by_its_rate_where_its_failure_count_is_not() {
+        let m = Model::quarter_hours();
+        let (_, test_week) = seasonal(1);
+        let at = test_week + Duration::days(3) + Duration::hours(11);
+        let (failures, totals, _) = app(21, at, 0.6, false);
+        let counted = m.detect(&failures, test_week, test_week + Duration::weeks(1));
+        assert!(counted.is_empty(), "{counted:?}");
+        let found = m.detect_rate(
+            &failures,
+            &totals,
+            test_week,
+            test_week + Duration::weeks(1),
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].started, at);
+        assert!(found[0].resolved.is_some());
+        let rate = found[0].peak_expected.rate.expect("a rate");
+        assert!(
+            rate.expected < 0.2 && rate.volume >= m.min_volume,
+            "{rate:?}"
+        );
+    }
+
+    #[test]
+    fn an_apps_ordinary_weeks_and_a_busier_day_at_the_usual_rate_raise_nothing() {
+        let m = Model::quarter_hours();
+        let never = DateTime::<Utc>::MIN_UTC;
+        for seed in 1..=10 {
+            for busy in [false, true] {
+                let (failures, totals, test_week) = app(30 + seed, never, 0.0, busy);
+                let week = test_week..test_week + Duration::weeks(1);
+                let found = m.detect_rate(&failures, &totals, week.start, week.end);
+                assert!(
+                    found.is_empty(),
+                    "seed {seed}, busy Tuesday {busy}: {found:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn without_three_weeks_behind_it_nothing_is_judged() {
-        let m = Model::default();
+        let m = Model::quarter_hours();
         let (mut s, test_week) = seasonal(5);
         let early = test_week - Duration::weeks(2) + Duration::hours(10);
         *s.get_mut(&early).unwrap() += 500.0;

@@ -6,7 +6,7 @@
 //! **What is watched** ([`WATCHED`](super::watched::WATCHED)) — the scenarios Microsoft alerts on, the failures that
 //! mean people cannot work: MFA failures, managed- and compliant-device refusals, users blocked
 //! by Conditional Access (a spike, or a dip: a blocking policy stopped working), and each app's
-//! failures. The success signals are served (`/api/health/signals`) but not alerted on: their
+//! failures (judged as a rate of its sign-ins, `appSignIns`, computed and kept beside them). The success signals are served (`/api/health/signals`) but not alerted on: their
 //! dips follow every quiet day and would repeat the failure alerts of the same incident.
 //!
 //! **One alert per incident.** An incident moves several signals: a compliant-device wave also
@@ -20,7 +20,7 @@
 use super::alert::{self, Episode, iso};
 use super::anomaly::{Anomaly, Direction, Model, Series};
 use super::explain::oldest_sign_in;
-use super::watched::{WATCHED, watched_of};
+use super::watched::{WATCHED, denominator, watched_of};
 use crate::query::params::{Common, Format, KqlTables};
 use crate::query::questions::monitor_plan;
 use crate::query::run_embedded;
@@ -49,13 +49,17 @@ pub struct Report {
     pub learning: bool,
 }
 
-/// The watched signals' values over `[from, until)`.
+/// The watched signals' values in the model's windows starting in `[from, last)`, read from the
+/// sign-ins of `[from, until)` (`last` is `until` less a window, plus a step: the windows that
+/// end by `until`).
 fn compute(
     store: &SqliteState,
     tenant: &str,
+    model: &Model,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<(String, DateTime<Utc>, f64)>, StateError> {
+    let last = until - model.width + model.step;
     let c = Common {
         tenant: Some(tenant.into()),
         from,
@@ -73,17 +77,28 @@ fn compute(
             .map(|t| t.with_timezone(&Utc))
     };
     let mut out = Vec::new();
-    for w in WATCHED {
-        let Some(plan) = monitor_plan(w.scenario, tenant, &c) else {
+    let scenarios = WATCHED
+        .iter()
+        .flat_map(|w| [Some(w.scenario), w.per])
+        .flatten();
+    let width = model.width.num_minutes();
+    let offsets: Vec<i64> = (0..width)
+        .step_by(model.step.num_minutes().max(1) as usize)
+        .collect();
+    for (scenario, offset) in scenarios.flat_map(|s| offsets.iter().map(move |o| (s, *o))) {
+        let Some(plan) = monitor_plan(scenario, tenant, &c, width, offset) else {
             continue;
         };
         for row in run_embedded(store, &plan)? {
-            let Some(t) = at(&row[0]) else { continue };
+            // A window starting before `from` or ending after `until` was read in part.
+            let Some(t) = at(&row[0]).filter(|t| *t >= from && *t < last) else {
+                continue;
+            };
             let value = crate::query::int(row.last().unwrap_or(&serde_json::Value::Null)) as f64;
             let signal = match (row.len(), row.get(1).and_then(|a| a.as_str())) {
-                (3, Some(app)) if !app.is_empty() => format!("{}:{app}", w.scenario),
+                (3, Some(app)) if !app.is_empty() => format!("{scenario}:{app}"),
                 (3, _) => continue,
-                _ => w.scenario.to_string(),
+                _ => scenario.to_string(),
             };
             out.push((signal, t, value));
         }
@@ -101,6 +116,8 @@ pub fn run(
 ) -> Result<Report, StateError> {
     let mut report = Report::default();
     let until = until.duration_trunc(model.step).unwrap_or(until);
+    // Windows start up to `last`: the later ones would end after the collected records.
+    let last = until - model.width + model.step;
     let keep_from = until - Duration::weeks(model.weeks + 1);
     let Some(oldest) = oldest_sign_in(store, tenant)? else {
         report.learning = true;
@@ -114,13 +131,13 @@ pub fn run(
         Some((s, u)) if s <= since && u > since => (u - RECOMPUTE).max(since),
         _ => since,
     };
-    if from < until {
-        let values = compute(store, tenant, from, until)?;
-        store.put_health_values(tenant, from, until, &values, since)?;
-        report.computed = Some((from, until));
+    if from < last {
+        let values = compute(store, tenant, model, from, until)?;
+        store.put_health_values(tenant, from, last, &values, since)?;
+        report.computed = Some((from, last));
     }
     report.learning = until - since < Duration::weeks(model.min_weeks);
-    let series = store.health_series(tenant, since, until, model.step)?;
+    let series = store.health_series(tenant, since, last, model.step)?;
     let open = store.health_alerts_open_since(tenant, until - JUDGE)?;
     let judge_from = open
         .iter()
@@ -129,7 +146,7 @@ pub fn run(
         .min()
         .unwrap_or(until)
         .max(since);
-    let found = detect_all(model, &series, judge_from, until);
+    let found = detect_all(model, &series, judge_from, last);
     reconcile(store, tenant, model, open, found, until, now, &mut report)?;
     Ok(report)
 }
@@ -150,14 +167,24 @@ fn detect_all(
         .collect();
     signals.sort();
     let mut out = Vec::new();
+    let empty = Series::new();
     for (rank, signal) in signals {
         let s = &series[signal];
-        // A quiet app's series cannot raise anything: skip the model.
-        let busy = s.iter().any(|(t, v)| *t >= from && *v >= model.min_volume);
-        if !busy && WATCHED[rank].scenario == "appSignInFailures" {
-            continue;
-        }
-        for a in model.detect(s, from, until) {
+        let found = match denominator(signal) {
+            Some(per) => {
+                // An app without the volume, or without a failure, cannot raise anything.
+                let totals = series.get(&per).unwrap_or(&empty);
+                let busy = totals
+                    .iter()
+                    .any(|(t, v)| *t >= from && *v >= model.min_volume);
+                if !busy || !s.iter().any(|(t, v)| *t >= from && *v > 0.0) {
+                    continue;
+                }
+                model.detect_rate(s, totals, from, until)
+            }
+            None => model.detect(s, from, until),
+        };
+        for a in found {
             if WATCHED[rank].directions.contains(&a.direction) {
                 out.push((signal.clone(), a));
             }

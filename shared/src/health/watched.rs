@@ -13,6 +13,9 @@ pub struct Watched {
     pub area: &'static str,
     /// The one error code the scenario counts, if it counts one.
     pub code: Option<&'static str>,
+    /// The scenario this one is judged as a rate of, if it is (an app's failures, of its
+    /// sign-ins).
+    pub per: Option<&'static str>,
 }
 
 const SPIKE: &[Direction] = &[Direction::Spike];
@@ -26,6 +29,7 @@ pub const WATCHED: [Watched; 5] = [
         alert_type: "mfaSignInFailure",
         area: "mfa",
         code: Some("500121"),
+        per: None,
     },
     Watched {
         scenario: "managedDeviceSignInFailure",
@@ -33,6 +37,7 @@ pub const WATCHED: [Watched; 5] = [
         alert_type: "managedDeviceSignInFailure",
         area: "devices",
         code: Some("53001"),
+        per: None,
     },
     Watched {
         scenario: "compliantDeviceSignInFailure",
@@ -40,6 +45,7 @@ pub const WATCHED: [Watched; 5] = [
         alert_type: "compliantDeviceSignInFailure",
         area: "devices",
         code: Some("53000"),
+        per: None,
     },
     Watched {
         scenario: "conditionalAccessBlockedUsers",
@@ -47,6 +53,7 @@ pub const WATCHED: [Watched; 5] = [
         alert_type: "conditionalAccessBlockedSignIn",
         area: "conditionalAccess",
         code: None,
+        per: None,
     },
     Watched {
         scenario: "appSignInFailures",
@@ -54,8 +61,19 @@ pub const WATCHED: [Watched; 5] = [
         alert_type: "appSignInFailure",
         area: "applications",
         code: None,
+        per: Some("appSignIns"),
     },
 ];
+
+/// The stored series `signal` is judged as a rate of, if any: `appSignIns:{app}` for
+/// `appSignInFailures:{app}`.
+pub fn denominator(signal: &str) -> Option<String> {
+    let (w, app) = watched_of(signal)?;
+    Some(match app {
+        Some(app) => format!("{}:{app}", w.per?),
+        None => w.per?.to_string(),
+    })
+}
 
 /// The signal a stored series is, and the watched scenario it belongs to.
 pub fn watched_of(signal: &str) -> Option<(Watched, Option<&str>)> {

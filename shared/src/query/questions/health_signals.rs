@@ -19,7 +19,8 @@
 //!   Access refused (`ConditionalAccessStatus` `failure`);
 //! - `appSignInFailures` / `appSuccessfulUsers` (with `app`, an app's id or name): one app's
 //!   failed interactive sign-ins (neither success nor one of the workbooks' interrupts) and its
-//!   distinct successful users — the series of the *App sign-in health* workbook.
+//!   distinct successful users — the series of the *App sign-in health* workbook; `appSignIns`:
+//!   all its interactive sign-ins, whatever their result (what its failure rate is a rate of).
 
 use super::build::{Builder, Plan, one_of};
 use super::{Asked, Param, Query, Question, QuestionSpec};
@@ -33,7 +34,7 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 /// The scenarios, as the `scenario` parameter names them.
-pub const SCENARIOS: [&str; 10] = [
+pub const SCENARIOS: [&str; 11] = [
     "mfaSignInSuccess",
     "mfaSignInFailure",
     "managedDeviceSignInSuccess",
@@ -44,6 +45,7 @@ pub const SCENARIOS: [&str; 10] = [
     "conditionalAccessBlockedUsers",
     "appSignInFailures",
     "appSuccessfulUsers",
+    "appSignIns",
 ];
 
 /// The Entra MFA service's own methods, as sign-ins name the step.
@@ -70,14 +72,14 @@ static SPEC: QuestionSpec = QuestionSpec {
         Param {
             name: "scenario",
             required: true,
-            description: "The signal: mfaSignInSuccess, mfaSignInFailure, managedDeviceSignInSuccess, managedDeviceSignInFailure, compliantDeviceSignInSuccess, compliantDeviceSignInFailure, samlSignInSuccess, conditionalAccessBlockedUsers, or one app's appSignInFailures or appSuccessfulUsers (with app).",
+            description: "The signal: mfaSignInSuccess, mfaSignInFailure, managedDeviceSignInSuccess, managedDeviceSignInFailure, compliantDeviceSignInSuccess, compliantDeviceSignInFailure, samlSignInSuccess, conditionalAccessBlockedUsers, or one app's appSignInFailures, appSuccessfulUsers or appSignIns (with app).",
             example: "mfaSignInFailure",
             values: &SCENARIOS,
         },
         Param {
             name: "app",
             required: false,
-            description: "The app (its id or display name) of appSignInFailures and appSuccessfulUsers.",
+            description: "The app (its id or display name) of appSignInFailures, appSuccessfulUsers and appSignIns.",
             example: "Microsoft Teams",
             values: &[],
         },
@@ -99,6 +101,8 @@ pub struct HealthSignals;
 struct Asking {
     scenario: &'static str,
     minutes: i64,
+    /// Intervals start this many minutes after the clock's (the monitor's rolling windows).
+    offset: i64,
     app: Option<String>,
     /// Per app (`AppId`) rather than for one: the health monitor's reading.
     by_app: bool,
@@ -130,13 +134,16 @@ impl Question for HealthSignals {
                 message: if per_app {
                     format!("required with {scenario}: an app's id or display name")
                 } else {
-                    format!("only for appSignInFailures and appSuccessfulUsers, not {scenario}")
+                    format!(
+                        "only for appSignInFailures, appSuccessfulUsers and appSignIns, not {scenario}"
+                    )
                 },
             });
         }
         Ok(Box::new(Asking {
             scenario,
             minutes,
+            offset: 0,
             app,
             by_app: false,
         }))
@@ -212,6 +219,8 @@ impl Asking {
                 false,
             ),
             "appSuccessfulUsers" => (ok.into(), "ResultType == \"0\"".into(), true),
+            // Every sign-in of the app, whatever its result: the failures' denominator.
+            "appSignIns" => ("1 = 1".into(), String::new(), false),
             "appSignInFailures" => {
                 let (sql, kql) = super::build::lists(crate::query::codes::WORKBOOK_INTERRUPTS);
                 (
@@ -246,9 +255,22 @@ impl Asked for Asking {
     fn plan(&self, tenant: &str, c: &Common) -> Plan {
         let (condition, kql_condition, users) = self.condition();
         let m = self.minutes;
-        let bin = format!(
-            "substr(\"TimeGenerated\", 1, 14) || printf('%02d', (CAST(substr(\"TimeGenerated\", 15, 2) AS INTEGER) / {m}) * {m}) || ':00Z'"
-        );
+        let floor = |t: &str| {
+            format!(
+                "substr({t}, 1, 14) || printf('%02d', (CAST(substr({t}, 15, 2) AS INTEGER) / {m}) * {m})"
+            )
+        };
+        let o = self.offset;
+        let bin = if o == 0 {
+            format!("{} || ':00Z'", floor("\"TimeGenerated\""))
+        } else {
+            // Shifted back by the offset, floored, shifted forward again.
+            let shifted = format!("strftime('%Y-%m-%dT%H:%M', \"TimeGenerated\", '-{o} minutes')");
+            format!(
+                "strftime('%Y-%m-%dT%H:%M:00Z', {}, '+{o} minutes')",
+                floor(&shifted)
+            )
+        };
         let measure = if users {
             "COUNT(DISTINCT \"UserId\")"
         } else {
@@ -300,7 +322,7 @@ impl Asked for Asking {
             lines.extend(first.into_iter().skip(1));
             lines
         };
-        for line in kql_condition.split('\n') {
+        for line in kql_condition.split('\n').filter(|l| !l.is_empty()) {
             if line.starts_with('|') {
                 kql.push(line.to_string());
             } else {
@@ -308,8 +330,13 @@ impl Asked for Asking {
             }
         }
         let value = if users { "dcount(UserId)" } else { "count()" };
+        let at = if o == 0 {
+            format!("bin(TimeGenerated, {m}m)")
+        } else {
+            format!("bin_at(TimeGenerated, {m}m, datetime(2000-01-01T00:{o:02}:00Z))")
+        };
         kql.push(format!(
-            "| summarize value = {value} by intervalStartDateTime = bin(TimeGenerated, {m}m)"
+            "| summarize value = {value} by intervalStartDateTime = {at}"
         ));
         kql.push("| order by intervalStartDateTime asc".into());
         Plan {
@@ -358,14 +385,22 @@ impl Asked for Asking {
     }
 }
 
-/// The health monitor's reading of `scenario` over `c`'s range at 15 minutes: rows of
-/// `(interval start, value)`, or `(interval start, AppId, value)` for the per-app scenarios
-/// (every app at once). `None` for a name that is no scenario.
-pub fn monitor_plan(scenario: &str, tenant: &str, c: &Common) -> Option<Plan> {
+/// The health monitor's reading of `scenario` over `c`'s range in windows of `minutes`
+/// starting `offset` minutes after the clock's: rows of `(window start, value)`, or `(window
+/// start, AppId, value)` for the per-app scenarios (every app at once). `None` for a name that
+/// is no scenario.
+pub fn monitor_plan(
+    scenario: &str,
+    tenant: &str,
+    c: &Common,
+    minutes: i64,
+    offset: i64,
+) -> Option<Plan> {
     let scenario = *SCENARIOS.iter().find(|s| **s == scenario)?;
     let a = Asking {
         scenario,
-        minutes: 15,
+        minutes,
+        offset,
         app: None,
         by_app: scenario.starts_with("app"),
     };
@@ -379,6 +414,7 @@ pub fn counted_rows(scenario: &str) -> Option<(Vec<Category>, String)> {
     let a = Asking {
         scenario,
         minutes: 15,
+        offset: 0,
         app: None,
         by_app: false,
     };
