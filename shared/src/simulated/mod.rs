@@ -74,7 +74,13 @@ impl SimulatedTenant {
         let mut minute = from.duration_trunc(Duration::minutes(1)).unwrap_or(from);
         while minute <= to {
             let mut records = events::minute_records(self.seed, &self.directory, category, minute);
-            incidents::apply(&self.incidents, category, &mut records);
+            incidents::apply(
+                &self.incidents,
+                &self.directory,
+                category,
+                minute,
+                &mut records,
+            );
             for r in records {
                 if r.time >= from && r.time <= to && as_of.is_none_or(|a| r.visible_at <= a) {
                     out.push(r);
