@@ -5,7 +5,8 @@
 //! policy change blocking the Amsterdam office. The monitor runs every hour of the two test weeks
 //! as its timer would. An alert is on an incident when it overlaps it and its explanation names
 //! the injected cause first (the error code, the app) — and, for a policy change, the audited
-//! "Update conditional access policy". Nothing is raised off
+//! "Update conditional access policy". Two public holidays, one in the weeks learned from and
+//! one on an incident-free test day, raise nothing either. Nothing is raised off
 //! an incident — not on the incident-free days, not anywhere — and no incident gets two alerts;
 //! how many incidents are found, and how soon, is measured and must be what the README says,
 //! beside the naive rule the App sign-in health workbook draws (an interval more than twice the
@@ -103,7 +104,20 @@ fn over_two_test_weeks_nothing_is_raised_off_an_incident_and_the_figures_are_the
         .iter()
         .map(|i| ("", i.kind.clone(), i.start, i.minutes))
         .collect();
-    let tenant = health::tenant(&as_tuples);
+    let mut tenant = health::tenant(&as_tuples);
+    // Two public holidays: a Wednesday the baseline learns from, and the test weeks' second
+    // Wednesday, a day without an incident.
+    let holidays = [
+        weeks_start().date_naive() + Duration::days(9),
+        test_from.date_naive() + Duration::days(9),
+    ];
+    assert!(
+        injected
+            .iter()
+            .all(|i| !holidays.contains(&i.start.date_naive())),
+        "an incident on a holiday"
+    );
+    tenant.directory.holidays = holidays.to_vec();
     let key = tenant.directory.tenant_id.clone();
     let dir = std::env::temp_dir().join(format!("entra-health-precision-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -289,6 +289,9 @@ pub struct Directory {
     pub without_mfa: Vec<String>,
     /// Whether attacks are injected (one of each kind a day).
     pub attacks: bool,
+    /// Public holidays (UTC dates): weekdays on which people work as little as at a weekend
+    /// (none by default).
+    pub holidays: Vec<chrono::NaiveDate>,
 }
 
 /// A directory role that holds no privilege.
@@ -458,6 +461,7 @@ impl Directory {
             privileged,
             without_mfa,
             attacks: true,
+            holidays: Vec::new(),
         }
     }
 }

@@ -37,7 +37,8 @@ pub fn minute_records(
     let minute = minute_start.timestamp().div_euclid(60);
     let mut rng = Rng::with_seed(mix(seed, category, minute));
     let hour = minute_start.hour();
-    let weekday = chrono::Datelike::weekday(&minute_start).num_days_from_monday() < 5;
+    let weekday = chrono::Datelike::weekday(&minute_start).num_days_from_monday() < 5
+        && !dir.holidays.contains(&minute_start.date_naive());
     let mut out = Vec::new();
     let mut push = |rng: &mut Rng, time: DateTime<Utc>, json: Value| {
         let id = json["id"].as_str().unwrap_or_default().to_string();

@@ -256,4 +256,26 @@ mod tests {
         // Deterministic.
         assert_eq!(attacks, SimulatedTenant::new(7, 300).attacks(day, end));
     }
+
+    #[test]
+    fn a_holiday_is_as_quiet_as_a_weekend_and_changes_no_other_day() {
+        let mut t = SimulatedTenant::new(7, 300);
+        // Wednesday 25 November 2026 a holiday; Tuesday and Thursday working days.
+        let day = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 0, 0, 0).unwrap();
+        let count = |t: &SimulatedTenant, d: u32| {
+            let (from, to) = (
+                day(d),
+                day(d) + Duration::days(1) - Duration::milliseconds(1),
+            );
+            t.records(Category::SignInLogs, from, to, None).len()
+        };
+        let (tuesday, wednesday, saturday) = (count(&t, 24), count(&t, 25), count(&t, 28));
+        t.directory.holidays = vec![day(25).date_naive()];
+        assert_eq!(count(&t, 24), tuesday);
+        let holiday = count(&t, 25);
+        assert!(
+            holiday * 4 < wednesday && holiday * 2 > saturday && holiday < saturday * 2,
+            "holiday {holiday}, the same Wednesday worked {wednesday}, a Saturday {saturday}"
+        );
+    }
 }
