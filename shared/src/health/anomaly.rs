@@ -21,19 +21,21 @@
 //! nothing (Microsoft's own alerts need 100 monthly active users for the same reason).
 //!
 //! **Confirmation and resolution.** An anomaly is raised when [`Model::confirm`] windows in a
-//! row are unusual in the same direction — three windows 5 minutes apart, 25 minutes of
-//! unusual activity — and resolved when as many in a row are back inside the band (an open
-//! anomaly lasts while the signal stays outside it, whatever the volume): one odd quarter hour
-//! neither raises nor ends one (no flapping). An incident is raised at most 30 minutes after it
-//! starts when its whole windows are unusual: the first whole window starts within 5 minutes
-//! of it, and the third after it ends 25 minutes later.
+//! row are unusual in the same direction — four windows 5 minutes apart, the first and the last
+//! sharing no minute: 30 minutes of unusual activity — and resolved when as many in a row are
+//! back inside the band (an open anomaly lasts while the signal stays outside it, whatever the
+//! volume): one odd quarter hour neither raises nor ends one (no flapping). An incident whose
+//! whole windows are unusual is raised at most 35 minutes after it starts (the first whole
+//! window starts within 5 minutes of it, the fourth ends 30 minutes later), sooner when the
+//! windows it only partly covers are unusual too. Three windows would bound it at 30, but the
+//! first and the third would share five minutes, so one burst could fill all three.
 //!
 //! **Rates.** An app's failures are judged as a share of its sign-ins ([`Model::detect_rate`]): a
 //! busy Monday brings more failures and more sign-ins alike, and an app with a dozen sign-ins a
 //! quarter hour can lose half of them without its failure count ever reaching the volume floor.
 //! The expected failure rate is the median over past weeks of each week's rate in the same slot
 //! and its neighbours (failures over sign-ins, pooled: a rate of a few sign-ins is mostly zero);
-//! at an interval with `n` sign-ins the expected failures are that rate times `n`,
+//! at a window with `n` sign-ins the expected failures are that rate times `n`,
 //! their spread the binomial's, `√(n·p·(1−p))`, never below one; the volume floor applies to
 //! the sign-ins, not the failures.
 //!
@@ -58,7 +60,7 @@ pub struct Model {
     pub threshold: f64,
     /// Below this count nothing is unusual (10).
     pub min_volume: f64,
-    /// Windows in a row to raise, and to resolve (3).
+    /// Windows in a row to raise, and to resolve (4).
     pub confirm: usize,
 }
 
