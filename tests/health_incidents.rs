@@ -1,7 +1,8 @@
 //! The anomaly model on the simulated tenant's own signals: three weeks of a 1,000-user tenant's
 //! interactive sign-ins to learn from, a fourth with three incidents injected (an MFA outage,
 //! a compliant-device failure wave, one app failing), in the monitor's rolling windows (15
-//! minutes, every 5; an app's failures as a rate of its sign-ins). Each incident is raised once on the
+//! minutes, every 5; an app's failures as a rate of its sign-ins; a spike needs three distinct
+//! users, as the monitor judges). Each incident is raised once on the
 //! signal it moves, within 30 minutes of its start, and resolved within 30 minutes of its end;
 //! nothing else is raised on those signals that week — where the workbook's naive
 //! week-over-week rule, on the same series, fires again and again.
@@ -36,20 +37,32 @@ fn each_incident_is_raised_once_in_time_and_resolved() {
     let interactive: Vec<(bool, &Value)> = records.iter().map(|r| (true, r)).collect();
     let model = Model::default();
     let mut naive_alerts = 0;
-    let series = |scenario: &str| -> Series {
-        let (step, width) = (model.step, model.width);
-        health::rolling(&interactive, scenario, step, width, weeks_start(), end)
-            .into_iter()
-            .map(|(t, v)| (t, v as f64))
-            .collect()
+    let (step, width) = (model.step, model.width);
+    let f64s = |s: Vec<(DateTime<Utc>, i64)>| -> Series {
+        s.into_iter().map(|(t, v)| (t, v as f64)).collect()
+    };
+    // A scenario's windows: its values, or the distinct users behind them.
+    let series = |scenario: &str, users: bool| {
+        let distinct = users || health::distinct(scenario);
+        let range = (weeks_start(), end);
+        f64s(health::rolling_by(
+            &interactive,
+            scenario,
+            (step, width),
+            range,
+            distinct,
+        ))
     };
     for (scenario, kind, start, minutes) in &incidents {
-        let failures = series(scenario);
-        // An app's failures are judged as a rate of its sign-ins, as the monitor judges them.
+        let failures = series(scenario, false);
+        let users = series(scenario, true);
+        // An app's failures are judged as a rate of its sign-ins, as the monitor judges them;
+        // a spike needs three distinct users.
         let found = if scenario.starts_with("app") {
-            model.detect_rate(&failures, &series("appSignIns"), test_week(), end)
+            let totals = series("appSignIns", false);
+            model.detect_rate(&failures, &totals, Some(&users), test_week(), end)
         } else {
-            model.detect(&failures, test_week(), end)
+            model.detect(&failures, Some(&users), test_week(), end)
         };
         // Teams fails in the MFA outage too (its sign-ins need MFA): anomalies during another
         // incident are that incident's (the monitor relates them to its alert).

@@ -1,7 +1,9 @@
 //! Tenant health signals against the raw sign-ins: two days of a seeded simulated tenant in the
 //! embedded store; each scenario's `{intervalStartDateTime, value}` series equals what this test
 //! counts from the Graph records by Microsoft's definition (reports.md §3.1), at 15 and 5
-//! minutes — every interval of the range present, zero where nothing happened.
+//! minutes — every interval of the range present, zero where nothing happened. The tenant has
+//! ten legacy clients, refused around the clock by "Block legacy authentication" (the
+//! per-policy signal's policy).
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
@@ -51,7 +53,9 @@ fn truth(raw: &BTreeMap<Category, Vec<Value>>, scenario: &str, minutes: i64) -> 
 
 #[test]
 fn each_signal_is_the_count_of_its_raw_sign_ins_per_interval() {
-    let tenant = SimulatedTenant::new(5, 300);
+    let mut tenant = SimulatedTenant::new(5, 300);
+    // Old clients refused by "Block legacy authentication": the per-policy signal's.
+    tenant.directory.legacy_clients = 10;
     let dir = std::env::temp_dir().join(format!("entra-health-signals-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let store = SqliteState::open(&dir).unwrap();
@@ -81,6 +85,9 @@ fn each_signal_is_the_count_of_its_raw_sign_ins_per_interval() {
             if scenario.starts_with("app") {
                 params.push(("app", APP));
             }
+            if scenario == "policyBlockedUsers" {
+                params.push(("policy", health::POLICY));
+            }
             let q = questions::ask("health-signals", &params).unwrap();
             let p = q.plan(TENANT, &c);
             let rows = run_embedded(&store, &p).unwrap();
@@ -108,6 +115,8 @@ fn each_signal_is_the_count_of_its_raw_sign_ins_per_interval() {
         vec![("scenario", "mfaSignInSuccess"), ("interval", "7")],
         vec![("scenario", "appSignInFailures")],
         vec![("scenario", "mfaSignInSuccess"), ("app", APP)],
+        vec![("scenario", "policyBlockedUsers")],
+        vec![("scenario", "appSignIns"), ("policy", health::POLICY)],
     ] {
         let e = questions::ask("health-signals", &bad).unwrap_err();
         let e = e.to_string();

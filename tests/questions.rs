@@ -601,6 +601,14 @@ fn the_kql_of_each_question_is_the_reviewed_text() {
             ]),
             ".app.custom",
         ),
+        (
+            "health-signals",
+            q(&[
+                ("scenario", "policyBlockedUsers"),
+                ("policy", "Block legacy authentication"),
+            ]),
+            ".policy.custom",
+        ),
     ];
     for (name, params, suffix) in cases.into_iter().map(|(n, p)| (n, p, "")).chain(custom) {
         let question = questions::parse(name, &params).unwrap();

@@ -15,6 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const APP: &str = "Microsoft Teams";
 /// Its id.
 pub const TEAMS: &str = "1fec8e78-bce4-4aaf-ab1b-5451cc387264";
+/// The policy of the per-policy signal.
+pub const POLICY: &str = "Block legacy authentication";
 
 /// The incidents of a test week starting on `week` (a Monday): the signal each moves, what it
 /// is, its start and its minutes — an MFA outage on Tuesday morning, a compliant-device wave on
@@ -116,6 +118,15 @@ pub fn counts(scenario: &str, interactive: bool, r: &Value) -> bool {
                 && code != "0"
                 && !WORKBOOK_INTERRUPTS.contains(&code.as_str())
         }
+        "policyBlockedUsers" => {
+            interactive
+                && r["conditionalAccessStatus"] == "failure"
+                && r["appliedConditionalAccessPolicies"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["displayName"] == POLICY && p["result"] == "failure")
+        }
         _ => interactive && r["conditionalAccessStatus"] == "failure",
     }
 }
@@ -142,6 +153,32 @@ pub fn rolling(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<(DateTime<Utc>, i64)> {
+    rolling_by(
+        records,
+        scenario,
+        (step, width),
+        (from, to),
+        distinct(scenario),
+    )
+}
+
+/// Whether a scenario counts distinct users.
+pub fn distinct(scenario: &str) -> bool {
+    matches!(
+        scenario,
+        "conditionalAccessBlockedUsers" | "appSuccessfulUsers" | "policyBlockedUsers"
+    )
+}
+
+/// [`rolling`], counting the distinct users behind each window when `distinct` (what the
+/// monitor's spikes need), whatever the scenario counts.
+pub fn rolling_by(
+    records: &[(bool, &Value)],
+    scenario: &str,
+    (step, width): (Duration, Duration),
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    distinct: bool,
+) -> Vec<(DateTime<Utc>, i64)> {
     let mut users: BTreeMap<DateTime<Utc>, BTreeSet<&str>> = BTreeMap::new();
     let mut n: BTreeMap<DateTime<Utc>, i64> = BTreeMap::new();
     for (interactive, r) in records {
@@ -160,7 +197,6 @@ pub fn rolling(
             t -= step;
         }
     }
-    let distinct = scenario == "conditionalAccessBlockedUsers" || scenario == "appSuccessfulUsers";
     let mut out = Vec::new();
     let mut t = from.duration_trunc(step).unwrap();
     while t <= to {

@@ -9,6 +9,7 @@ use super::anomaly::{Anomaly, Direction};
 use super::explain::{self, Subject};
 use super::watched::watched_of;
 use crate::clock::Timestamp;
+use crate::query::questions::keyed_by;
 use crate::state::{SqliteState, StateError, StoredAlert};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -124,13 +125,28 @@ pub fn raise(
     };
     let (mut explanation, impacts) = explain::explain(store, &subject)?;
     let band = a.peak_expected.band(threshold);
-    let summary = explain::summary(&headline(w.scenario, direction, a, band), &explanation);
+    let key = keyed_by(w.scenario).unwrap_or("app");
+    // The key's name: an app's, from the sign-ins broken down; a policy's, from the sign-ins
+    // that list it.
+    let app_name = match (app, key) {
+        (Some(id), "policy") => {
+            let since = subject.from - chrono::Duration::days(1);
+            let name = explain::policy_name(store, tenant, id, (since, subject.until))?;
+            Some(name.map_or(Value::Null, Value::String))
+        }
+        (Some(_), _) => Some(
+            explanation["changes"]["apps"]
+                .get(0)
+                .map_or(Value::Null, |t| t["value"].clone()),
+        ),
+        _ => None,
+    };
+    let named = match (&app_name, key) {
+        (Some(Value::String(name)), "policy") => format!("{} of \"{name}\"", w.scenario),
+        _ => w.scenario.to_string(),
+    };
+    let summary = explain::summary(&headline(&named, direction, a, band), &explanation);
     explanation["summary"] = Value::String(summary);
-    let app_name = app.map(|_| {
-        explanation["changes"]["apps"]
-            .get(0)
-            .map_or(Value::Null, |t| t["value"].clone())
-    });
     let window = format!(
         "from={}&to={}&tenant={}",
         iso(subject.from),
@@ -141,7 +157,7 @@ pub fn raise(
     if let Some(code) = w.code {
         sign_ins.push_str(&format!("&result={code}"));
     }
-    if let Some(Value::String(name)) = &app_name {
+    if let (Some(Value::String(name)), "app") = (&app_name, key) {
         sign_ins.push_str(&format!("&app={}", encode(name)));
     }
     let mut signal_url = format!(
@@ -152,7 +168,7 @@ pub fn raise(
         encode(tenant)
     );
     if let Some(app) = app {
-        signal_url.push_str(&format!("&app={}", encode(app)));
+        signal_url.push_str(&format!("&{key}={}", encode(app)));
     }
     let id = id(tenant, e.signal, a.started);
     let alert = json!({
@@ -176,7 +192,7 @@ pub fn raise(
         "source": SYSTEM,
         "signal": e.signal,
         "direction": direction,
-        "app": app.map(|id| json!({"id": id, "displayName": app_name})),
+        key: app.map(|id| json!({"id": id, "displayName": app_name})),
         "startedDateTime": iso(a.started),
         "endedDateTime": a.resolved.map(iso),
         "figures": figures(a, band),

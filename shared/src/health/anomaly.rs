@@ -16,28 +16,36 @@
 //! deviation would learn them as normal; the square-root floor keeps a slot that happened to be
 //! identical every week (MAD zero) from calling one extra sign-in an anomaly.
 //!
-//! **Quiet below a volume.** A spike whose observed count is under [`Model::min_volume`], or a
-//! dip where even the expected count is under it, is not unusual: a handful of events says
-//! nothing (Microsoft's own alerts need 100 monthly active users for the same reason).
+//! **Quiet below a volume, and for one or two people.** A spike whose observed count is under
+//! [`Model::min_volume`], or a dip where even the expected count is under it, is not unusual: a
+//! handful of events says nothing (Microsoft's own alerts need 100 monthly active users for the
+//! same reason). Nor is a spike whose events come from fewer than [`Model::min_users`] distinct
+//! users (3): one person retrying a failing sign-in a dozen times is that person's problem, not
+//! the tenant's, and a health alert says people cannot work.
 //!
 //! **Confirmation and resolution.** An anomaly is raised when [`Model::confirm`] windows in a
-//! row are unusual in the same direction — four windows 5 minutes apart, the first and the last
-//! sharing no minute: 30 minutes of unusual activity — and resolved when as many in a row are
-//! back inside the band (an open anomaly lasts while the signal stays outside it, whatever the
-//! volume): one odd quarter hour neither raises nor ends one (no flapping). An incident whose
-//! whole windows are unusual is raised at most 35 minutes after it starts (the first whole
-//! window starts within 5 minutes of it, the fourth ends 30 minutes later), sooner when the
-//! windows it only partly covers are unusual too. Three windows would bound it at 30, but the
-//! first and the third would share five minutes, so one burst could fill all three.
+//! row are unusual in the same direction — three windows 5 minutes apart, 25 minutes of unusual
+//! activity — and resolved when as many in a row are back inside the band (an open anomaly
+//! lasts while the signal stays outside it, whatever the volume): one odd quarter hour neither
+//! raises nor ends one (no flapping). An incident whose whole windows are unusual is raised at
+//! most 30 minutes after it starts (the first whole window starts within 5 minutes of it, the
+//! third ends 25 minutes later), sooner when the windows it only partly covers are unusual too.
+//! The first and the third window share five minutes, so a burst in them could fill all three:
+//! the distinct-users floor is what keeps one user's burst from raising an alert (with four
+//! windows, which share nothing, the bound was 35 minutes).
 //!
 //! **Rates.** An app's failures are judged as a share of its sign-ins ([`Model::detect_rate`]): a
 //! busy Monday brings more failures and more sign-ins alike, and an app with a dozen sign-ins a
 //! quarter hour can lose half of them without its failure count ever reaching the volume floor.
 //! The expected failure rate is the median over past weeks of each week's rate in the same slot
 //! and its neighbours (failures over sign-ins, pooled: a rate of a few sign-ins is mostly zero);
-//! at a window with `n` sign-ins the expected failures are that rate times `n`,
-//! their spread the binomial's, `√(n·p·(1−p))`, never below one; the volume floor applies to
-//! the sign-ins, not the failures.
+//! at a window with `n` sign-ins the expected failures are that rate times `n`, and the band is
+//! the binomial's own: the failure counts at least as likely as a normal value within
+//! [`Model::threshold`] spreads (a tail of 3 in 100,000 at 4), computed exactly — at a dozen
+//! sign-ins the normal approximation would call five failures unusual where one window in a
+//! thousand has them — and never narrower than `threshold` failures either side of the expected
+//! count (an app never seen to fail is not alarming at its first failure). The volume floor
+//! applies to the sign-ins, not the failures.
 //!
 //! **Not enough history.** Until a slot has [`Model::min_weeks`] weeks behind it, nothing is
 //! judged there.
@@ -60,7 +68,9 @@ pub struct Model {
     pub threshold: f64,
     /// Below this count nothing is unusual (10).
     pub min_volume: f64,
-    /// Windows in a row to raise, and to resolve (4).
+    /// A spike needs events of at least this many distinct users (3).
+    pub min_users: f64,
+    /// Windows in a row to raise, and to resolve (3).
     pub confirm: usize,
 }
 
@@ -73,7 +83,8 @@ impl Default for Model {
             min_weeks: 3,
             threshold: 4.0,
             min_volume: 10.0,
-            confirm: 4,
+            min_users: 3.0,
+            confirm: 3,
         }
     }
 }
@@ -118,22 +129,35 @@ pub struct Rate {
     pub volume: f64,
 }
 
-/// What the model reads at one interval: the value, what was expected, and the volume a spike
-/// needs (the value itself for a count, the sign-ins for a rate).
+/// What the model reads at one interval: the value, what was expected, the volume a spike
+/// needs (the value itself for a count, the sign-ins for a rate), and the distinct users behind
+/// the value.
 #[derive(Debug, Clone, Copy)]
 pub struct Reading {
     pub observed: f64,
     pub expected: Expected,
     pub volume: f64,
+    pub users: f64,
 }
 
 impl Expected {
-    /// The band of usual values: median ± threshold × spread (never below zero).
+    /// The band of usual values: median ± threshold × spread (never below zero); for a rate,
+    /// the binomial's counts as likely as a normal value within threshold spreads, never
+    /// narrower than ± threshold (module doc).
     pub fn band(&self, threshold: f64) -> (f64, f64) {
-        (
-            (self.median - threshold * self.spread).max(0.0),
-            self.median + threshold * self.spread,
-        )
+        let low = (self.median - threshold * self.spread).max(0.0);
+        let high = self.median + threshold * self.spread;
+        match self.rate {
+            Some(r) if r.volume >= 1.0 => {
+                let tail = 0.5 * libm::erfc(threshold / std::f64::consts::SQRT_2);
+                let (b_low, b_high) = binomial_band(r.volume.round() as u64, r.expected, tail);
+                (
+                    b_low.min((self.median - threshold).max(0.0)),
+                    b_high.max(self.median + threshold),
+                )
+            }
+            _ => (low, high),
+        }
     }
 
     /// How many spreads `observed` is from the median.
@@ -168,8 +192,50 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
+/// The usual counts of successes in `n` draws at probability `p`: from the smallest `k` with
+/// P(X ≤ k) ≥ `tail` to the largest with P(X ≥ k) ≥ `tail` (a count outside is less likely than
+/// `tail`). Exact, the probabilities computed in logarithms (no underflow at any `n`).
+fn binomial_band(n: u64, p: f64, tail: f64) -> (f64, f64) {
+    if p <= 0.0 || p >= 1.0 || n == 0 {
+        let at = if p >= 1.0 { n as f64 } else { 0.0 };
+        return (at, at);
+    }
+    // ln P(X = k), from k = 0 by the ratio of neighbours.
+    let (ln_p, ln_q) = (p.ln(), (1.0 - p).ln());
+    let mut ln_pmf = Vec::with_capacity(n as usize + 1);
+    let mut ln = n as f64 * ln_q;
+    for k in 0..=n {
+        ln_pmf.push(ln);
+        ln += ((n - k) as f64 / (k + 1) as f64).ln() + ln_p - ln_q;
+    }
+    let mut low = 0;
+    let mut below = 0.0;
+    for (k, l) in ln_pmf.iter().enumerate() {
+        below += l.exp();
+        if below >= tail {
+            low = k;
+            break;
+        }
+    }
+    let mut high = n as usize;
+    let mut above = 0.0;
+    for (k, l) in ln_pmf.iter().enumerate().rev() {
+        above += l.exp();
+        if above >= tail {
+            high = k;
+            break;
+        }
+    }
+    (low as f64, high as f64)
+}
+
 /// A signal: a value per interval start.
 pub type Series = HashMap<DateTime<Utc>, f64>;
+
+/// The distinct users behind `observed` at `t` (as many as the events without a series).
+fn users_at(users: Option<&Series>, t: DateTime<Utc>, observed: f64) -> f64 {
+    users.map_or(observed, |u| u.get(&t).copied().unwrap_or(0.0))
+}
 
 impl Model {
     /// What the history expected at `at`, if enough weeks lie behind it. An interval missing
@@ -263,21 +329,31 @@ impl Model {
     /// volume to mean something), and which way.
     pub fn unusual(&self, r: &Reading) -> Option<Direction> {
         match self.outside(r.observed, &r.expected)? {
-            Direction::Spike if r.volume >= self.min_volume => Some(Direction::Spike),
+            Direction::Spike if r.volume >= self.min_volume && r.users >= self.min_users => {
+                Some(Direction::Spike)
+            }
             Direction::Dip if r.expected.median >= self.min_volume => Some(Direction::Dip),
             _ => None,
         }
     }
 
     /// The anomalies of `series` over `[from, to)`, judged interval by interval as a
-    /// detector running every interval would, with the history before each.
-    pub fn detect(&self, series: &Series, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Anomaly> {
+    /// detector running every interval would, with the history before each. `users`: the
+    /// distinct users behind each value (`None`: as many as the value).
+    pub fn detect(
+        &self,
+        series: &Series,
+        users: Option<&Series>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<Anomaly> {
         self.detect_by(from, to, |t| {
             let observed = series.get(&t).copied().unwrap_or(0.0);
             Some(Reading {
                 observed,
                 expected: self.expected(series, t)?,
                 volume: observed,
+                users: users_at(users, t, observed),
             })
         })
     }
@@ -287,14 +363,17 @@ impl Model {
         &self,
         failures: &Series,
         totals: &Series,
+        users: Option<&Series>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Vec<Anomaly> {
         self.detect_by(from, to, |t| {
+            let observed = failures.get(&t).copied().unwrap_or(0.0);
             Some(Reading {
-                observed: failures.get(&t).copied().unwrap_or(0.0),
+                observed,
                 expected: self.expected_rate(failures, totals, t)?,
                 volume: totals.get(&t).copied().unwrap_or(0.0),
+                users: users_at(users, t, observed),
             })
         })
     }
@@ -434,7 +513,7 @@ mod tests {
         let m = Model::quarter_hours();
         for seed in 1..=5 {
             let (s, test_week) = seasonal(seed);
-            let found = m.detect(&s, test_week, test_week + Duration::weeks(1));
+            let found = m.detect(&s, None, test_week, test_week + Duration::weeks(1));
             assert!(found.is_empty(), "seed {seed}: {found:?}");
             let naive = naive(&s, m.step, test_week, test_week + Duration::weeks(1));
             assert!(
@@ -455,7 +534,7 @@ mod tests {
             let t = start + Duration::minutes(15 * q);
             *s.get_mut(&t).unwrap() += 120.0;
         }
-        let found = m.detect(&s, test_week, test_week + Duration::weeks(1));
+        let found = m.detect(&s, None, test_week, test_week + Duration::weeks(1));
         assert_eq!(found.len(), 1, "{found:?}");
         let a = &found[0];
         assert_eq!(a.direction, Direction::Spike);
@@ -485,7 +564,7 @@ mod tests {
             s.insert(busy + Duration::minutes(15 * q), 0.0);
             s.insert(quiet + Duration::minutes(15 * q), 0.0);
         }
-        let found = m.detect(&s, test_week, test_week + Duration::weeks(1));
+        let found = m.detect(&s, None, test_week, test_week + Duration::weeks(1));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(
             (found[0].direction, found[0].started),
@@ -501,17 +580,69 @@ mod tests {
         let at = test_week + Duration::days(1) + Duration::hours(9);
         *s.get_mut(&at).unwrap() += 200.0;
         assert!(
-            m.detect(&s, test_week, test_week + Duration::weeks(1))
+            m.detect(&s, None, test_week, test_week + Duration::weeks(1))
                 .is_empty()
         );
         // A long spike with one ordinary interval in the middle stays one anomaly.
         for q in [2, 3, 5, 6] {
             *s.get_mut(&(at + Duration::minutes(15 * q))).unwrap() += 200.0;
         }
-        let found = m.detect(&s, test_week, test_week + Duration::weeks(1));
+        let found = m.detect(&s, None, test_week, test_week + Duration::weeks(1));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].started, at + Duration::minutes(30));
         assert_eq!(found[0].resolved, Some(at + Duration::minutes(105)));
+    }
+
+    #[test]
+    fn a_rates_band_is_the_binomials_exact_tail() {
+        // 17 sign-ins failing at 4.4%: five failures happen in about one window in 700 — usual
+        // at four spreads (a tail of 3.2e-5); seven do not (4e-6).
+        assert_eq!(binomial_band(17, 0.044, 3.17e-5), (0.0, 6.0));
+        // Large counts: the normal approximation's band, near enough (1,000 ± 4 × 30).
+        let (low, high) = binomial_band(100_000, 0.01, 3.17e-5);
+        assert!((870.0..=885.0).contains(&low) && (1115.0..=1130.0).contains(&high));
+        let e = Expected {
+            median: 0.0,
+            spread: 1.0,
+            samples: 9,
+            rate: Some(Rate {
+                expected: 0.0,
+                volume: 20.0,
+            }),
+        };
+        // Never seen to fail: up to four failures are within the band, five are not.
+        assert_eq!(e.band(4.0), (0.0, 4.0));
+    }
+
+    #[test]
+    fn one_users_burst_raises_nothing_however_many_failures() {
+        let m = Model::default();
+        // Rolling windows every 5 minutes of a quiet signal (about 2 a window), then one user
+        // failing 40 times from Tuesday 10:00 to 10:40: every window holding the burst is far
+        // above the band, with a single user behind it.
+        let start = Utc.with_ymd_and_hms(2026, 10, 5, 0, 0, 0).unwrap();
+        let test_week = start + Duration::weeks(4);
+        let burst = test_week + Duration::days(1) + Duration::hours(10);
+        let mut s = Series::new();
+        let mut users = Series::new();
+        let mut t = start;
+        while t < test_week + Duration::weeks(1) {
+            let in_burst = t > burst - m.width && t < burst + Duration::minutes(40);
+            let v = if in_burst { 42.0 } else { 2.0 };
+            s.insert(t, v);
+            // The usual two users, or the burst's user and one other.
+            users.insert(t, 2.0);
+            t += m.step;
+        }
+        let week = (test_week, test_week + Duration::weeks(1));
+        assert!(m.detect(&s, Some(&users), week.0, week.1).is_empty());
+        // The same failures spread over many users are an incident.
+        let found = m.detect(&s, None, week.0, week.1);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].raised <= burst + Duration::minutes(30),
+            "{found:?}"
+        );
     }
 
     /// An app's sign-ins (a working-hours signal of about 15 a quarter hour, twice that on the
@@ -555,12 +686,15 @@ mod tests {
         let m = Model::quarter_hours();
         let (_, test_week) = seasonal(1);
         let at = test_week + Duration::days(3) + Duration::hours(11);
-        let (failures, totals, _) = app(21, at, 0.6, false);
-        let counted = m.detect(&failures, test_week, test_week + Duration::weeks(1));
+        // Three in four of its sign-ins fail (at a dozen sign-ins a quarter hour, half failing
+        // is at the edge of the band: six of twelve at 6% happen once in 20,000 windows).
+        let (failures, totals, _) = app(21, at, 0.75, false);
+        let counted = m.detect(&failures, None, test_week, test_week + Duration::weeks(1));
         assert!(counted.is_empty(), "{counted:?}");
         let found = m.detect_rate(
             &failures,
             &totals,
+            None,
             test_week,
             test_week + Duration::weeks(1),
         );
@@ -582,7 +716,7 @@ mod tests {
             for busy in [false, true] {
                 let (failures, totals, test_week) = app(30 + seed, never, 0.0, busy);
                 let week = test_week..test_week + Duration::weeks(1);
-                let found = m.detect_rate(&failures, &totals, week.start, week.end);
+                let found = m.detect_rate(&failures, &totals, None, week.start, week.end);
                 assert!(
                     found.is_empty(),
                     "seed {seed}, busy Tuesday {busy}: {found:?}"
@@ -600,8 +734,13 @@ mod tests {
         *s.get_mut(&(early + Duration::minutes(15))).unwrap() += 500.0;
         assert_eq!(m.expected(&s, early), None);
         assert!(
-            m.detect(&s, early - Duration::hours(1), early + Duration::hours(1))
-                .is_empty()
+            m.detect(
+                &s,
+                None,
+                early - Duration::hours(1),
+                early + Duration::hours(1)
+            )
+            .is_empty()
         );
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::clock::Timestamp;
 use crate::model::Category;
-use crate::query::questions::counted_rows;
+use crate::query::questions::{counted_rows, key_condition};
 use crate::state::{SqliteState, StateError, embedded::tenant_column};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::types::Value as Sql;
@@ -42,10 +42,12 @@ const AUDITED: [&str; 4] = [
     "Device",
 ];
 
-/// What is broken down: a scenario's counted sign-ins (of one app, for the per-app signals).
+/// What is broken down: a scenario's counted sign-ins (of one app, or one policy, for the
+/// keyed signals).
 pub struct Subject<'a> {
     pub tenant: &'a str,
     pub scenario: &'a str,
+    /// The key of a keyed signal: the app's id, or the policy's.
     pub app: Option<&'a str>,
     /// The episode: `[from, until)`.
     pub from: DateTime<Utc>,
@@ -70,12 +72,12 @@ fn legs(s: &Subject, select: &str, weeks: i64) -> Option<(String, Vec<Sql>)> {
         })
         .collect::<Vec<_>>()
         .join(" ");
+    let key = match (s.app, key_condition(s.scenario)) {
+        (Some(_), Some(condition)) => format!(" AND {condition}"),
+        _ => String::new(),
+    };
     for c in categories {
-        let app = if s.app.is_some() {
-            " AND \"AppId\" = ?"
-        } else {
-            ""
-        };
+        let app = &key;
         sql.push(format!(
             "SELECT {select}, CASE {k} END AS k FROM \"{}\" WHERE \"{}\" = ? AND \"TimeGenerated\" >= ? AND \"TimeGenerated\" < ? AND {condition}{app}",
             c.table(),
@@ -91,6 +93,31 @@ fn legs(s: &Subject, select: &str, weeks: i64) -> Option<(String, Vec<Sql>)> {
         }
     }
     Some((sql.join(" UNION ALL "), params))
+}
+
+/// The display name of Conditional Access policy `id` in `tenant`'s sign-ins of `[from, until)`.
+pub fn policy_name(
+    store: &SqliteState,
+    tenant: &str,
+    id: &str,
+    (from, until): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Option<String>, StateError> {
+    let c = Category::SignInLogs;
+    let rows = store.query_rows(
+        &format!(
+            "SELECT json_extract(p.value, '$.displayName') FROM \"{}\", json_each(\"ConditionalAccessPolicies\") AS p \
+             WHERE \"{}\" = ? AND \"TimeGenerated\" >= ? AND \"TimeGenerated\" < ? AND json_extract(p.value, '$.id') = ? LIMIT 1",
+            c.table(),
+            tenant_column(c)
+        ),
+        &[
+            Sql::Text(tenant.into()),
+            Sql::Text(from.rfc3339_millis()),
+            Sql::Text(until.rfc3339_millis()),
+            Sql::Text(id.into()),
+        ],
+    )?;
+    Ok(rows.first().and_then(|r| r[0].as_str()).map(str::to_string))
 }
 
 /// The oldest interactive sign-in of `tenant`, if any: where its history begins.

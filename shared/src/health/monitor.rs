@@ -5,13 +5,16 @@
 //!
 //! **What is watched** ([`WATCHED`](super::watched::WATCHED)) — the scenarios Microsoft alerts on, the failures that
 //! mean people cannot work: MFA failures, managed- and compliant-device refusals, users blocked
-//! by Conditional Access (a spike, or a dip: a blocking policy stopped working), and each app's
+//! by Conditional Access, in all and per policy (a spike, or a dip: a blocking policy stopped
+//! working), and each app's
 //! failures (judged as a rate of its sign-ins, `appSignIns`, computed and kept beside them). The success signals are served (`/api/health/signals`) but not alerted on: their
 //! dips follow every quiet day and would repeat the failure alerts of the same incident.
 //!
 //! **One alert per incident.** An incident moves several signals: a compliant-device wave also
-//! blocks users, an MFA outage also fails apps. A spike overlapping an alert of a signal earlier
-//! in [`WATCHED`] is added to that alert's `relatedSignals` instead of raising another.
+//! blocks users, an MFA outage also fails apps, a policy disabled lowers its own blocked users
+//! and the tenant's. A spike overlapping an alert of a signal earlier in [`WATCHED`], or an
+//! anomaly overlapping an alert of the same area (Graph's `scenario`) in the same direction, is
+//! added to that alert's `relatedSignals` instead of raising another.
 //!
 //! **Judged only where collection is complete.** The monitor judges intervals up to the sign-in
 //! collection's watermark (records up to there are stored), never "now": an interval still being
@@ -20,9 +23,9 @@
 use super::alert::{self, Episode, iso};
 use super::anomaly::{Anomaly, Direction, Model, Series};
 use super::explain::oldest_sign_in;
-use super::watched::{WATCHED, denominator, watched_of};
+use super::watched::{WATCHED, denominator, users_of, watched_of};
 use crate::query::params::{Common, Format, KqlTables};
-use crate::query::questions::monitor_plan;
+use crate::query::questions::{counts_users, keyed_by, monitor_plan};
 use crate::query::run_embedded;
 use crate::state::{SqliteState, StateChange, StateError, StoredAlert};
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -81,6 +84,8 @@ fn compute(
         .iter()
         .flat_map(|w| [Some(w.scenario), w.per])
         .flatten();
+    // The distinct users behind a watched count of sign-ins (a count of users is its own).
+    let users_kept = |s: &str| WATCHED.iter().any(|w| w.scenario == s) && !counts_users(s);
     let width = model.width.num_minutes();
     let offsets: Vec<i64> = (0..width)
         .step_by(model.step.num_minutes().max(1) as usize)
@@ -94,13 +99,19 @@ fn compute(
             let Some(t) = at(&row[0]).filter(|t| *t >= from && *t < last) else {
                 continue;
             };
-            let value = crate::query::int(row.last().unwrap_or(&serde_json::Value::Null)) as f64;
-            let signal = match (row.len(), row.get(1).and_then(|a| a.as_str())) {
-                (3, Some(app)) if !app.is_empty() => format!("{scenario}:{app}"),
-                (3, _) => continue,
-                _ => scenario.to_string(),
+            let number = |i: usize| crate::query::int(&row[i]) as f64;
+            let (4, Some(app)) = (row.len(), row.get(1).and_then(|a| a.as_str())) else {
+                continue;
             };
-            out.push((signal, t, value));
+            let signal = match app {
+                "" if keyed_by(scenario).is_some() => continue,
+                "" => scenario.to_string(),
+                app => format!("{scenario}:{app}"),
+            };
+            if users_kept(scenario) {
+                out.push((users_of(&signal), t, number(3)));
+            }
+            out.push((signal, t, number(2)));
         }
     }
     Ok(out)
@@ -137,7 +148,6 @@ pub fn run(
         report.computed = Some((from, last));
     }
     report.learning = until - since < Duration::weeks(model.min_weeks);
-    let series = store.health_series(tenant, since, last, model.step)?;
     let open = store.health_alerts_open_since(tenant, until - JUDGE)?;
     let judge_from = open
         .iter()
@@ -146,6 +156,19 @@ pub fn run(
         .min()
         .unwrap_or(until)
         .max(since);
+    // What is judged, and the same stretch of each week the baseline reads (with the
+    // neighbouring windows): not the weeks between.
+    let ranges: Vec<_> = (0..=model.weeks)
+        .map(|w| {
+            let back = Duration::weeks(w);
+            (
+                (judge_from - back - model.width).max(since),
+                (last - back + model.width).min(last),
+            )
+        })
+        .filter(|(a, b)| a < b)
+        .collect();
+    let series = store.health_series_in(tenant, &ranges, model.step)?;
     let found = detect_all(model, &series, judge_from, last);
     reconcile(store, tenant, model, open, found, until, now, &mut report)?;
     Ok(report)
@@ -170,6 +193,7 @@ fn detect_all(
     let empty = Series::new();
     for (rank, signal) in signals {
         let s = &series[signal];
+        let users = series.get(&users_of(signal));
         let found = match denominator(signal) {
             Some(per) => {
                 // An app without the volume, or without a failure, cannot raise anything.
@@ -180,9 +204,9 @@ fn detect_all(
                 if !busy || !s.iter().any(|(t, v)| *t >= from && *v > 0.0) {
                     continue;
                 }
-                model.detect_rate(s, totals, from, until)
+                model.detect_rate(s, totals, users, from, until)
             }
-            None => model.detect(s, from, until),
+            None => model.detect(s, users, from, until),
         };
         for a in found {
             if WATCHED[rank].directions.contains(&a.direction) {
@@ -240,15 +264,15 @@ fn reconcile(
             *stored = updated;
             continue;
         }
-        let related = (a.direction == Direction::Spike)
-            .then(|| {
-                open.iter_mut().find(|s| {
-                    s.signal != signal
-                        && precedes(&s.signal, &signal)
-                        && overlap((s.started, s.ended), episode)
-                })
-            })
-            .flatten();
+        // A spike overlapping an alert of a signal before it, or any anomaly overlapping an
+        // alert of the same scenario area in the same direction (a policy's users and the
+        // tenant's, whichever crossed its band first).
+        let related = open.iter_mut().find(|s| {
+            s.signal != signal
+                && overlap((s.started, s.ended), episode)
+                && ((a.direction == Direction::Spike && precedes(&s.signal, &signal))
+                    || (s.direction == direction && same_area(&s.signal, &signal)))
+        });
         if let Some(stored) = related {
             if alert::relate(stored, &signal, &a) {
                 report.related += 1;
@@ -305,6 +329,11 @@ fn reconcile(
         store.put_health_alert(tenant, stored, Some((was.as_str(), change)))?;
     }
     Ok(())
+}
+
+/// Whether two signals are of the same scenario area (Graph's `scenario`).
+fn same_area(a: &str, b: &str) -> bool {
+    matches!((watched_of(a), watched_of(b)), (Some((x, _)), Some((y, _))) if x.area == y.area)
 }
 
 /// Whether `first`'s alerts take `then`'s spikes as related (it comes earlier in [`WATCHED`]).

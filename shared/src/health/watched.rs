@@ -22,7 +22,7 @@ const SPIKE: &[Direction] = &[Direction::Spike];
 
 /// What is watched, in order of precedence (a later signal's spike is related to an earlier
 /// one's alert).
-pub const WATCHED: [Watched; 5] = [
+pub const WATCHED: [Watched; 6] = [
     Watched {
         scenario: "mfaSignInFailure",
         directions: SPIKE,
@@ -49,6 +49,16 @@ pub const WATCHED: [Watched; 5] = [
     },
     Watched {
         scenario: "conditionalAccessBlockedUsers",
+        directions: &[Direction::Spike, Direction::Dip],
+        alert_type: "conditionalAccessBlockedSignIn",
+        area: "conditionalAccess",
+        code: None,
+        per: None,
+    },
+    // Each policy's own: an office blocked by one policy is lost in a total that legacy
+    // clients refused around the clock keep high, and a policy disabled is its users falling.
+    Watched {
+        scenario: "policyBlockedUsers",
         directions: &[Direction::Spike, Direction::Dip],
         alert_type: "conditionalAccessBlockedSignIn",
         area: "conditionalAccess",
@@ -83,4 +93,12 @@ pub fn watched_of(signal: &str) -> Option<(Watched, Option<&str>)> {
     };
     let w = WATCHED.iter().find(|w| w.scenario == scenario)?;
     Some((*w, app))
+}
+
+/// The stored series of the distinct users behind a watched signal's values (the monitor keeps
+/// it beside a count of sign-ins: a spike needs
+/// [`Model::min_users`](super::anomaly::Model::min_users) of them; a count of users is its own).
+/// Not itself a watched signal.
+pub fn users_of(signal: &str) -> String {
+    format!("users:{signal}")
 }

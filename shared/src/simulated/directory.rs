@@ -292,6 +292,10 @@ pub struct Directory {
     /// Public holidays (UTC dates): weekdays on which people work as little as at a weekend
     /// (none by default).
     pub holidays: Vec<chrono::NaiveDate>,
+    /// How many users have an old mail client or device (a scanner, an old phone) that signs in
+    /// with a legacy protocol around the clock, refused by "Block legacy authentication" (none
+    /// by default; see [`super::sign_ins::legacy_sign_in`]).
+    pub legacy_clients: usize,
 }
 
 /// A directory role that holds no privilege.
@@ -462,6 +466,7 @@ impl Directory {
             without_mfa,
             attacks: true,
             holidays: Vec::new(),
+            legacy_clients: 0,
         }
     }
 }

@@ -23,6 +23,11 @@ fn mix(seed: u64, category: Category, minute: i64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Mixed into the seed of the legacy clients' stream.
+const LEGACY_STREAM: u64 = 0x6C65_6761_6379;
+/// A legacy client signs in about every half hour (a mail client checking for mail).
+const LEGACY_POLL_MINUTES: f64 = 30.0;
+
 fn time_in(rng: &mut Rng, minute_start: DateTime<Utc>) -> DateTime<Utc> {
     minute_start + Duration::milliseconds(rng.i64(0..60_000))
 }
@@ -55,18 +60,8 @@ pub fn minute_records(
     };
     match category {
         Category::SignInLogs | Category::NonInteractiveUserSignInLogs => {
-            let interactive = category == Category::SignInLogs;
-            for user in &dir.users {
-                let working = weekday && in_hours(hour, user.work_start_hour, user.work_end_hour);
-                let per_hour = user.activity
-                    * if interactive { 1.0 } else { 4.0 }
-                    * if working { 1.0 } else { 0.04 };
-                if rng.f64() < per_hour / 60.0 {
-                    let t = time_in(&mut rng, minute_start);
-                    let json = user_sign_in(&mut rng, dir, user, t, interactive);
-                    push(&mut rng, t, json);
-                }
-            }
+            let at = (minute, minute_start, weekday);
+            user_sign_ins(seed, dir, category, at, &mut rng, &mut push);
         }
         Category::ServicePrincipalSignInLogs | Category::ManagedIdentitySignInLogs => {
             let managed = category == Category::ManagedIdentitySignInLogs;
@@ -146,6 +141,41 @@ pub fn minute_records(
         minute_start,
     ));
     out
+}
+
+/// The users' sign-ins of a minute (`at`: the minute's number, its start, whether a working
+/// day), and the legacy clients' among the interactive ones, each handed to `push`.
+fn user_sign_ins(
+    seed: u64,
+    dir: &Directory,
+    category: Category,
+    (minute, minute_start, weekday): (i64, DateTime<Utc>, bool),
+    rng: &mut Rng,
+    push: &mut impl FnMut(&mut Rng, DateTime<Utc>, Value),
+) {
+    let hour = minute_start.hour();
+    let interactive = category == Category::SignInLogs;
+    for user in &dir.users {
+        let working = weekday && in_hours(hour, user.work_start_hour, user.work_end_hour);
+        let per_hour =
+            user.activity * if interactive { 1.0 } else { 4.0 } * if working { 1.0 } else { 0.04 };
+        if rng.f64() < per_hour / 60.0 {
+            let t = time_in(rng, minute_start);
+            let json = user_sign_in(rng, dir, user, t, interactive);
+            push(rng, t, json);
+        }
+    }
+    if interactive {
+        // Their own stream: the other sign-ins are the same with or without them.
+        let mut legacy = Rng::with_seed(mix(seed ^ LEGACY_STREAM, category, minute));
+        for user in super::sign_ins::legacy_users(dir) {
+            if legacy.f64() < 1.0 / LEGACY_POLL_MINUTES {
+                let t = time_in(&mut legacy, minute_start);
+                let json = super::sign_ins::legacy_sign_in(&mut legacy, dir, user, t);
+                push(&mut legacy, t, json);
+            }
+        }
+    }
 }
 
 fn in_hours(hour: u32, start: u32, end: u32) -> bool {

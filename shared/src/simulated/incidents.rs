@@ -4,13 +4,17 @@
 //! when device compliance cannot be evaluated), one app failing (its sign-ins fail with 50000,
 //! a service error), and a Conditional Access policy change blocking one office (an audited
 //! "Update conditional access policy" three minutes before its sign-ins are refused with 53003,
-//! another reverting it at the end). None by default; a test lists them in
+//! another reverting it at the end), and a quiet dip: "Block legacy authentication" disabled
+//! (audited) and the legacy clients' sign-ins let through until it is enabled again, so the
+//! users blocked by Conditional Access fall. None by default; a test lists them in
 //! [`super::SimulatedTenant::incidents`], and [`super::SimulatedTenant::records`] applies them
 //! (the simulated Graph server does not serve them yet). Each changes a sign-in by its id alone,
 //! so the rest of the tenant is as it was, and a changed sign-in is published once, final (no
 //! later MFA completion).
 
-use super::details::{BLOCK_UNSUPPORTED, COMPLIANT_EXCHANGE, DEVICE_NOT_COMPLIANT};
+use super::details::{
+    BLOCK_LEGACY, BLOCK_UNSUPPORTED, COMPLIANT_EXCHANGE, CaPolicy, DEVICE_NOT_COMPLIANT,
+};
 use super::directory::{Directory, guid_from};
 use super::record::{SimRecord, iso};
 use crate::model::Category;
@@ -31,6 +35,10 @@ pub enum IncidentKind {
     /// department of this tenant): its successful sign-ins are refused with 53003 by that policy
     /// until the change is reverted.
     PolicyBlocksOffice(String),
+    /// An administrator disables "Block legacy authentication": the legacy clients'
+    /// ([`super::Directory::legacy_clients`]) sign-ins it refused with 53003 go through until it
+    /// is enabled again — fewer users blocked by Conditional Access (a quiet dip).
+    LegacyBlockDisabled,
 }
 
 /// How long before the sign-ins are refused the policy change is audited.
@@ -50,7 +58,7 @@ pub fn code(kind: &IncidentKind) -> i64 {
         IncidentKind::MfaOutage => 500121,
         IncidentKind::CompliantDeviceWave => DEVICE_NOT_COMPLIANT,
         IncidentKind::AppFailures(_) => 50000,
-        IncidentKind::PolicyBlocksOffice(_) => 53003,
+        IncidentKind::PolicyBlocksOffice(_) | IncidentKind::LegacyBlockDisabled => 53003,
     }
 }
 
@@ -74,15 +82,32 @@ pub fn apply(
 ) {
     if category == Category::AuditLogs {
         for i in incidents {
-            let IncidentKind::PolicyBlocksOffice(city) = &i.kind else {
-                continue;
+            let (policy, before, after) = match &i.kind {
+                IncidentKind::PolicyBlocksOffice(city) => (
+                    &BLOCK_UNSUPPORTED,
+                    r#"{"conditions":{"platforms":{"includePlatforms":["unknownFutureValue"]},"locations":null}}"#.to_string(),
+                    format!(
+                        "{{\"conditions\":{{\"platforms\":{{\"includePlatforms\":[\"unknownFutureValue\"]}},\"locations\":{{\"includeLocations\":[\"{city}\"]}}}}}}"
+                    ),
+                ),
+                IncidentKind::LegacyBlockDisabled => (
+                    &BLOCK_LEGACY,
+                    r#"{"state":"enabled"}"#.to_string(),
+                    r#"{"state":"disabled"}"#.to_string(),
+                ),
+                _ => continue,
             };
             for (t, revert) in [
                 (i.start - POLICY_CHANGE_LEAD, false),
                 (i.start + i.duration, true),
             ] {
                 if t >= minute && t < minute + Duration::minutes(1) {
-                    records.push(policy_change(dir, city, t, revert));
+                    let change = if revert {
+                        (after.clone(), before.clone())
+                    } else {
+                        (before.clone(), after.clone())
+                    };
+                    records.push(policy_change(dir, policy, change, t, revert));
                 }
             }
         }
@@ -99,7 +124,17 @@ pub fn apply(
             continue;
         };
         let j = &r.json;
-        if j["status"]["errorCode"].as_i64() != Some(0) {
+        let code = j["status"]["errorCode"].as_i64();
+        if let IncidentKind::LegacyBlockDisabled = i.kind {
+            let client = j["clientAppUsed"].as_str().unwrap_or_default();
+            let legacy = client != "Browser" && client != "Mobile Apps and Desktop clients";
+            if code == Some(53003) && legacy {
+                let_through(&mut r.json, dir);
+                r.revision = None;
+            }
+            continue;
+        }
+        if code != Some(0) {
             continue;
         }
         let hit = match &i.kind {
@@ -109,6 +144,7 @@ pub fn apply(
             IncidentKind::CompliantDeviceWave => j["appId"] == EXCHANGE,
             IncidentKind::AppFailures(app) => j["appId"] == app.as_str() && picked(&r.id, 6),
             IncidentKind::PolicyBlocksOffice(city) => j["location"]["city"] == city.as_str(),
+            IncidentKind::LegacyBlockDisabled => false,
         };
         if !hit {
             continue;
@@ -146,8 +182,24 @@ pub fn apply(
                     p["conditionsNotSatisfied"] = json!("none");
                 }
             }
+            IncidentKind::LegacyBlockDisabled => {}
         }
         r.revision = None;
+    }
+}
+
+/// A legacy sign-in the disabled "Block legacy authentication" no longer refuses: successful,
+/// its details derived again, the policy listed as not enabled.
+fn let_through(j: &mut serde_json::Value, dir: &Directory) {
+    j["status"] = json!({ "errorCode": 0, "failureReason": "Other.", "additionalDetails": null });
+    super::details::complete(j, dir);
+    for p in j["appliedConditionalAccessPolicies"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["id"] == BLOCK_LEGACY.id)
+    {
+        p["result"] = json!("notEnabled");
     }
 }
 
@@ -168,9 +220,16 @@ fn refuse(j: &mut serde_json::Value, code: i64, reason: &str, policy: &str) {
     }
 }
 
-/// The audit record of the policy change blocking `city` at `t` (or of its revert): by the
-/// tenant's first privileged user, as Entra logs a Conditional Access policy update.
-fn policy_change(dir: &Directory, city: &str, t: DateTime<Utc>, revert: bool) -> SimRecord {
+/// The audit record of a change to `policy` at `t` (`(old, new)`: its changed properties as
+/// JSON; `revert`: the change undone): by the tenant's first privileged user, as Entra logs a
+/// Conditional Access policy update.
+fn policy_change(
+    dir: &Directory,
+    policy: &CaPolicy,
+    (old, new): (String, String),
+    t: DateTime<Utc>,
+    revert: bool,
+) -> SimRecord {
     let admin = dir
         .privileged
         .iter()
@@ -182,17 +241,6 @@ fn policy_change(dir: &Directory, city: &str, t: DateTime<Utc>, revert: bool) ->
         "IPCGraph_{}",
         guid_from(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     );
-    let without =
-        r#"{"conditions":{"platforms":{"includePlatforms":["unknownFutureValue"]},"locations":null}}"#
-            .to_string();
-    let with = format!(
-        "{{\"conditions\":{{\"platforms\":{{\"includePlatforms\":[\"unknownFutureValue\"]}},\"locations\":{{\"includeLocations\":[\"{city}\"]}}}}}}"
-    );
-    let (old, new) = if revert {
-        (with, without)
-    } else {
-        (without, with)
-    };
     let json = json!({
         "id": id,
         "category": "Policy",
@@ -208,7 +256,7 @@ fn policy_change(dir: &Directory, city: &str, t: DateTime<Utc>, revert: bool) ->
             "app": null
         },
         "targetResources": [{
-            "id": BLOCK_UNSUPPORTED.id, "displayName": BLOCK_UNSUPPORTED.display_name, "type": "Policy",
+            "id": policy.id, "displayName": policy.display_name, "type": "Policy",
             "userPrincipalName": null, "groupType": null,
             "modifiedProperties": [{ "displayName": "ConditionalAccessPolicy", "oldValue": old, "newValue": new }]
         }],
@@ -302,5 +350,90 @@ mod tests {
             }
         }
         assert!(blocked > 5, "{blocked} sign-ins blocked");
+    }
+
+    #[test]
+    fn legacy_clients_are_refused_until_the_block_is_disabled_a_quiet_dip() {
+        let mut tenant = SimulatedTenant::new(3, 300);
+        // Saturday night, 03:00 for 30 minutes: nobody works, the legacy clients poll on.
+        let start = Utc.with_ymd_and_hms(2026, 11, 28, 3, 0, 0).unwrap();
+        let window = (start, start + Duration::minutes(30));
+        let refused = |records: &[SimRecord]| {
+            records
+                .iter()
+                .filter(|r| {
+                    r.json["status"]["errorCode"] == 53003
+                        && r.json["clientAppUsed"] != "Browser"
+                        && r.json["appliedConditionalAccessPolicies"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|p| p["id"] == BLOCK_LEGACY.id && p["result"] == "failure")
+                })
+                .count()
+        };
+        let without = tenant.records(Category::SignInLogs, window.0, window.1, None);
+        assert_eq!(refused(&without), 0, "no legacy clients by default");
+        tenant.directory.legacy_clients = 30;
+        let with = tenant.records(Category::SignInLogs, window.0, window.1, None);
+        // About 30 clients every half hour: some 30 refusals in half an hour; the tenant's
+        // other sign-ins are as they were.
+        let n = refused(&with);
+        assert!((15..=50).contains(&n), "{n} legacy sign-ins refused");
+        assert_eq!(with.len() - n, without.len());
+        tenant.incidents = vec![Incident {
+            kind: IncidentKind::LegacyBlockDisabled,
+            start,
+            duration: Duration::minutes(30),
+        }];
+        let during = tenant.records(Category::SignInLogs, window.0, window.1, None);
+        assert_eq!(refused(&during), 0);
+        let through: Vec<&SimRecord> = during
+            .iter()
+            .filter(|r| r.json["clientAppUsed"] != "Browser" && r.json["status"]["errorCode"] == 0)
+            .collect();
+        assert!(through.len() >= n, "{} let through", through.len());
+        let p = through[0].json["appliedConditionalAccessPolicies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == BLOCK_LEGACY.id)
+            .cloned()
+            .unwrap();
+        assert_eq!(p["result"], "notEnabled");
+        // Disabled three minutes before, enabled again at the end, both audited.
+        let audits: Vec<SimRecord> = tenant
+            .records(
+                Category::AuditLogs,
+                start - Duration::hours(1),
+                start + Duration::hours(1),
+                None,
+            )
+            .into_iter()
+            .filter(|r| r.json["category"] == "Policy")
+            .collect();
+        let changes: Vec<(DateTime<Utc>, &serde_json::Value)> = audits
+            .iter()
+            .map(|r| {
+                (
+                    r.time,
+                    &r.json["targetResources"][0]["modifiedProperties"][0]["newValue"],
+                )
+            })
+            .collect();
+        assert_eq!(
+            changes,
+            [
+                (
+                    start - POLICY_CHANGE_LEAD,
+                    &json!(r#"{"state":"disabled"}"#)
+                ),
+                (window.1, &json!(r#"{"state":"enabled"}"#)),
+            ]
+        );
+        assert_eq!(
+            audits[0].json["targetResources"][0]["displayName"],
+            BLOCK_LEGACY.display_name
+        );
     }
 }

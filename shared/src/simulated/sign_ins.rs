@@ -29,6 +29,47 @@ const FAILURES: &[(i64, &str)] = &[
     ),
 ];
 
+/// The protocols old clients sign in with (`clientAppUsed`).
+const LEGACY_PROTOCOLS: [&str; 4] = ["IMAP4", "POP3", "Authenticated SMTP", "Exchange ActiveSync"];
+
+/// The users with a legacy client ([`Directory::legacy_clients`]): enabled members spread over
+/// the directory.
+pub fn legacy_users(dir: &Directory) -> impl Iterator<Item = &super::directory::User> {
+    let members: Vec<&super::directory::User> = dir
+        .users
+        .iter()
+        .filter(|u| u.account_enabled && !u.is_guest)
+        .collect();
+    let n = dir.legacy_clients.min(members.len());
+    let stride = members.len().checked_div(n).unwrap_or(1);
+    members.into_iter().step_by(stride.max(1)).take(n)
+}
+
+/// A legacy client's sign-in to Exchange Online (its protocol fixed per user), refused by the
+/// "Block legacy authentication" policy with 53003, as Entra logs it: an interactive sign-in
+/// with no authentication step.
+pub fn legacy_sign_in(
+    rng: &mut Rng,
+    dir: &Directory,
+    user: &super::directory::User,
+    t: DateTime<Utc>,
+) -> Value {
+    let mut json = user_sign_in(rng, dir, user, t, true);
+    let exchange = &APPS[0];
+    let protocol = LEGACY_PROTOCOLS[user.id.bytes().map(usize::from).sum::<usize>() % 4];
+    json["appId"] = json!(exchange.app_id);
+    json["appDisplayName"] = json!(exchange.display_name);
+    json["resourceId"] = json!(exchange.resource_id);
+    json["resourceDisplayName"] = json!(exchange.resource_display_name);
+    json["clientAppUsed"] = json!(protocol);
+    json["userAgent"] = json!("");
+    json["authenticationDetails"] = json!([]);
+    json["authenticationRequirement"] = json!("singleFactorAuthentication");
+    json["status"] = json!({ "errorCode": 53003, "failureReason": "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.", "additionalDetails": null });
+    super::details::complete(&mut json, dir);
+    json
+}
+
 pub fn user_sign_in(
     rng: &mut Rng,
     dir: &Directory,

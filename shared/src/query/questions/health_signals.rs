@@ -20,7 +20,11 @@
 //! - `appSignInFailures` / `appSuccessfulUsers` (with `app`, an app's id or name): one app's
 //!   failed interactive sign-ins (neither success nor one of the workbooks' interrupts) and its
 //!   distinct successful users — the series of the *App sign-in health* workbook; `appSignIns`:
-//!   all its interactive sign-ins, whatever their result (what its failure rate is a rate of).
+//!   all its interactive sign-ins, whatever their result (what its failure rate is a rate of);
+//! - `policyBlockedUsers` (with `policy`, a Conditional Access policy's id or name): the
+//!   distinct users one policy refused (its result `failure`) — ours, not Microsoft's: a tenant
+//!   whose legacy clients are refused around the clock hides an office blocked by another
+//!   policy in its total, and a policy disabled shows as that policy's users falling.
 
 use super::build::{Builder, Plan, one_of};
 use super::{Asked, Param, Query, Question, QuestionSpec};
@@ -30,11 +34,12 @@ use crate::query::kql::lit;
 use crate::query::params::{Common, ParamError};
 use crate::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use rusqlite::types::Value as Sql;
 use serde_json::json;
 use std::collections::BTreeMap;
 
 /// The scenarios, as the `scenario` parameter names them.
-pub const SCENARIOS: [&str; 11] = [
+pub const SCENARIOS: [&str; 12] = [
     "mfaSignInSuccess",
     "mfaSignInFailure",
     "managedDeviceSignInSuccess",
@@ -46,6 +51,7 @@ pub const SCENARIOS: [&str; 11] = [
     "appSignInFailures",
     "appSuccessfulUsers",
     "appSignIns",
+    "policyBlockedUsers",
 ];
 
 /// The Entra MFA service's own methods, as sign-ins name the step.
@@ -72,7 +78,7 @@ static SPEC: QuestionSpec = QuestionSpec {
         Param {
             name: "scenario",
             required: true,
-            description: "The signal: mfaSignInSuccess, mfaSignInFailure, managedDeviceSignInSuccess, managedDeviceSignInFailure, compliantDeviceSignInSuccess, compliantDeviceSignInFailure, samlSignInSuccess, conditionalAccessBlockedUsers, or one app's appSignInFailures, appSuccessfulUsers or appSignIns (with app).",
+            description: "The signal: mfaSignInSuccess, mfaSignInFailure, managedDeviceSignInSuccess, managedDeviceSignInFailure, compliantDeviceSignInSuccess, compliantDeviceSignInFailure, samlSignInSuccess, conditionalAccessBlockedUsers, one app's appSignInFailures, appSuccessfulUsers or appSignIns (with app), or one Conditional Access policy's policyBlockedUsers (with policy).",
             example: "mfaSignInFailure",
             values: &SCENARIOS,
         },
@@ -81,6 +87,13 @@ static SPEC: QuestionSpec = QuestionSpec {
             required: false,
             description: "The app (its id or display name) of appSignInFailures, appSuccessfulUsers and appSignIns.",
             example: "Microsoft Teams",
+            values: &[],
+        },
+        Param {
+            name: "policy",
+            required: false,
+            description: "The Conditional Access policy (its id or display name) of policyBlockedUsers.",
+            example: "Block legacy authentication",
             values: &[],
         },
         Param {
@@ -103,9 +116,12 @@ struct Asking {
     minutes: i64,
     /// Intervals start this many minutes after the clock's (the monitor's rolling windows).
     offset: i64,
+    /// The app, or the policy, of a keyed scenario ([`keyed_by`]).
     app: Option<String>,
-    /// Per app (`AppId`) rather than for one: the health monitor's reading.
+    /// Per app (`AppId`, or the policy's id) rather than for one: the health monitor's reading.
     by_app: bool,
+    /// The monitor's rows: `(start, app, value, distinct users)`, the app empty unless `by_app`.
+    monitor: bool,
 }
 
 impl Question for HealthSignals {
@@ -126,19 +142,32 @@ impl Question for HealthSignals {
         let minutes = one_of(q, "interval", &INTERVALS)?
             .and_then(|m| m.parse().ok())
             .unwrap_or(15);
-        let app = crate::query::params::text(q, "app")?;
-        let per_app = scenario.starts_with("app");
-        if per_app != app.is_some() {
-            return Err(ParamError {
-                parameter: "app".into(),
-                message: if per_app {
-                    format!("required with {scenario}: an app's id or display name")
-                } else {
-                    format!(
-                        "only for appSignInFailures, appSuccessfulUsers and appSignIns, not {scenario}"
-                    )
-                },
-            });
+        let mut app = None;
+        for (key, what, scenarios) in [
+            (
+                "app",
+                "an app's id or display name",
+                "appSignInFailures, appSuccessfulUsers and appSignIns",
+            ),
+            (
+                "policy",
+                "a Conditional Access policy's id or display name",
+                "policyBlockedUsers",
+            ),
+        ] {
+            let given = crate::query::params::text(q, key)?;
+            let keyed = keyed_by(scenario) == Some(key);
+            if keyed != given.is_some() {
+                return Err(ParamError {
+                    parameter: key.into(),
+                    message: if keyed {
+                        format!("required with {scenario}: {what}")
+                    } else {
+                        format!("only for {scenarios}, not {scenario}")
+                    },
+                });
+            }
+            app = app.or(given);
         }
         Ok(Box::new(Asking {
             scenario,
@@ -146,6 +175,7 @@ impl Question for HealthSignals {
             offset: 0,
             app,
             by_app: false,
+            monitor: false,
         }))
     }
 }
@@ -238,6 +268,61 @@ impl Asking {
     }
 }
 
+impl Asking {
+    /// One SQL leg per category read — `(interval, app, user)` rows, the app the policy's id
+    /// for `policyBlockedUsers` (a row per policy that refused the sign-in) — with their
+    /// parameters and each category's KQL lines.
+    fn legs(
+        &self,
+        tenant: &str,
+        c: &Common,
+        bin: &str,
+        condition: &str,
+    ) -> (Vec<String>, Vec<Sql>, Vec<Vec<String>>) {
+        let by_policy = keyed_by(self.scenario) == Some("policy");
+        let mut params = Vec::new();
+        let mut legs = Vec::new();
+        let mut tables = Vec::new();
+        for category in self.categories() {
+            let mut b = Builder::new(category, tenant, c);
+            if let (Some(app), false) = (&self.app, by_policy) {
+                b.filter(
+                    "(\"AppId\" = ? OR \"AppDisplayName\" = ?)",
+                    &[app, app],
+                    format!("AppId == {} or AppDisplayName == {}", lit(app), lit(app)),
+                );
+            }
+            if by_policy {
+                // A row per policy that refused the sign-in: the policy is the key.
+                let one = if self.app.is_some() {
+                    " AND (json_extract(p.value, '$.id') = ? OR json_extract(p.value, '$.displayName') = ?)"
+                } else {
+                    ""
+                };
+                legs.push(format!(
+                    "SELECT s.interval AS interval, json_extract(p.value, '$.id') AS app, s.user AS user FROM \
+                     (SELECT {bin} AS interval, \"UserId\" AS user, \"ConditionalAccessPolicies\" AS cap {} AND {condition}) AS s, \
+                     json_each(s.cap) AS p WHERE json_extract(p.value, '$.result') = 'failure'{one}",
+                    b.source_sql()
+                ));
+                params.extend(b.params);
+                if let Some(policy) = &self.app {
+                    params.extend([Sql::Text(policy.clone()), Sql::Text(policy.clone())]);
+                }
+            } else {
+                let app = if self.by_app { "\"AppId\"" } else { "''" };
+                legs.push(format!(
+                    "SELECT {bin} AS interval, {app} AS app, \"UserId\" AS user {} AND {condition}",
+                    b.source_sql()
+                ));
+                params.extend(b.params);
+            }
+            tables.push(b.kql);
+        }
+        (legs, params, tables)
+    }
+}
+
 impl Asked for Asking {
     fn category(&self) -> Category {
         Category::SignInLogs
@@ -276,33 +361,17 @@ impl Asked for Asking {
         } else {
             "COUNT(*)"
         };
-        let mut params = Vec::new();
-        let mut legs = Vec::new();
-        let mut tables = Vec::new();
-        for category in self.categories() {
-            let mut b = Builder::new(category, tenant, c);
-            if let Some(app) = &self.app {
-                b.filter(
-                    "(\"AppId\" = ? OR \"AppDisplayName\" = ?)",
-                    &[app, app],
-                    format!("AppId == {} or AppDisplayName == {}", lit(app), lit(app)),
-                );
-            }
-            let app = if self.by_app { "\"AppId\"" } else { "''" };
-            legs.push(format!(
-                "SELECT {bin} AS interval, {app} AS app, \"UserId\" AS user {} AND {condition}",
-                b.source_sql()
-            ));
-            params.extend(b.params);
-            tables.push(b.kql);
-        }
-        let (select, group) = if self.by_app {
-            ("interval, app", "1, 2")
+        let by_policy = keyed_by(self.scenario) == Some("policy");
+        let (legs, params, mut tables) = self.legs(tenant, c, &bin, &condition);
+        let (select, group, also) = if self.monitor {
+            ("interval, app", "1, 2", ", COUNT(DISTINCT user)")
+        } else if self.by_app {
+            ("interval, app", "1, 2", "")
         } else {
-            ("interval", "1")
+            ("interval", "1", "")
         };
         let sql = format!(
-            "SELECT {select}, {} FROM ({}) GROUP BY {group} ORDER BY 1",
+            "SELECT {select}, {}{also} FROM ({}) GROUP BY {group} ORDER BY 1",
             measure.replace("\"UserId\"", "user"),
             legs.join(" UNION ALL ")
         );
@@ -327,6 +396,17 @@ impl Asked for Asking {
                 kql.push(line.to_string());
             } else {
                 kql.push(format!("| where {line}"));
+            }
+        }
+        if by_policy {
+            kql.push("| mv-expand p = todynamic(ConditionalAccessPolicies)".into());
+            kql.push("| where tostring(p.result) == \"failure\"".into());
+            if let Some(policy) = &self.app {
+                kql.push(format!(
+                    "| where tostring(p.id) == {} or tostring(p.displayName) == {}",
+                    lit(policy),
+                    lit(policy)
+                ));
             }
         }
         let value = if users { "dcount(UserId)" } else { "count()" };
@@ -386,9 +466,9 @@ impl Asked for Asking {
 }
 
 /// The health monitor's reading of `scenario` over `c`'s range in windows of `minutes`
-/// starting `offset` minutes after the clock's: rows of `(window start, value)`, or `(window
-/// start, AppId, value)` for the per-app scenarios (every app at once). `None` for a name that
-/// is no scenario.
+/// starting `offset` minutes after the clock's: rows of `(window start, AppId, value, distinct
+/// users)`, every app at once for the per-app scenarios (the AppId empty for the others).
+/// `None` for a name that is no scenario.
 pub fn monitor_plan(
     scenario: &str,
     tenant: &str,
@@ -402,21 +482,55 @@ pub fn monitor_plan(
         minutes,
         offset,
         app: None,
-        by_app: scenario.starts_with("app"),
+        by_app: keyed_by(scenario).is_some(),
+        monitor: true,
     };
     Some(a.plan(tenant, c))
 }
 
-/// The sign-ins `scenario` counts: the categories it reads and the SQL condition on a row
-/// (for the explanations of an alert, which break them down).
-pub fn counted_rows(scenario: &str) -> Option<(Vec<Category>, String)> {
+/// What a keyed scenario is per, as its parameter names it: `app` for the per-app scenarios,
+/// `policy` for `policyBlockedUsers`; `None` for the others.
+pub fn keyed_by(scenario: &str) -> Option<&'static str> {
+    if scenario.starts_with("app") {
+        Some("app")
+    } else if scenario == "policyBlockedUsers" {
+        Some("policy")
+    } else {
+        None
+    }
+}
+
+/// The SQL condition on a sign-in for one key (`?`: the app's or the policy's id) of a keyed
+/// scenario.
+pub fn key_condition(scenario: &str) -> Option<&'static str> {
+    match keyed_by(scenario)? {
+        "policy" => Some(
+            "EXISTS (SELECT 1 FROM json_each(\"ConditionalAccessPolicies\") AS p WHERE json_extract(p.value, '$.id') = ? AND json_extract(p.value, '$.result') = 'failure')",
+        ),
+        _ => Some("\"AppId\" = ?"),
+    }
+}
+
+/// Whether `scenario`'s value is a count of distinct users (rather than of sign-ins).
+pub fn counts_users(scenario: &str) -> bool {
+    counted(scenario).is_some_and(|a| a.condition().2)
+}
+
+fn counted(scenario: &str) -> Option<Asking> {
     let scenario = *SCENARIOS.iter().find(|s| **s == scenario)?;
-    let a = Asking {
+    Some(Asking {
         scenario,
         minutes: 15,
         offset: 0,
         app: None,
         by_app: false,
-    };
+        monitor: false,
+    })
+}
+
+/// The sign-ins `scenario` counts: the categories it reads and the SQL condition on a row
+/// (for the explanations of an alert, which break them down).
+pub fn counted_rows(scenario: &str) -> Option<(Vec<Category>, String)> {
+    let a = counted(scenario)?;
     Some((a.categories(), a.condition().0))
 }

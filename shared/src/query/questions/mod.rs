@@ -39,7 +39,10 @@ pub use app_credentials::CREDENTIAL_DAYS;
 pub use auth_method_usage::{BY_TOKEN_CLAIM, NOT_A_USE, PASSWORD_METHODS};
 pub use auth_registration::FEATURES;
 pub use build::Plan;
-pub use health_signals::{MFA_SERVICE_METHODS, SCENARIOS, counted_rows, monitor_plan};
+pub use health_signals::{
+    MFA_SERVICE_METHODS, SCENARIOS, counted_rows, counts_users, key_condition, keyed_by,
+    monitor_plan,
+};
 pub use logs::LIST_FILTERS;
 pub use password_activity::SSPR_SERVICE;
 pub use password_resets::{ADMIN_RESET, SELF_SERVICE_RESET};

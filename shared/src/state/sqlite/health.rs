@@ -167,32 +167,48 @@ impl SqliteState {
         until: DateTime<Utc>,
         step: chrono::Duration,
     ) -> Result<HashMap<String, Series>, StateError> {
+        self.health_series_in(tenant, &[(since, until)], step)
+    }
+
+    /// Every signal of `tenant` over the ranges `[from, until)` (starting on `step`'s grid),
+    /// each of their intervals present (zero where no value is kept), by signal: what the
+    /// monitor judges and the same stretch of the weeks before, not the weeks between.
+    pub fn health_series_in(
+        &self,
+        tenant: &str,
+        ranges: &[(DateTime<Utc>, DateTime<Utc>)],
+        step: chrono::Duration,
+    ) -> Result<HashMap<String, Series>, StateError> {
         let conn = self.conn();
         let mut q = conn.prepare(
             "SELECT signal, at, value FROM health_values WHERE tenant = ?1 AND at >= ?2 AND at < ?3",
         )?;
-        let rows = q.query_map(
-            params![tenant, since.rfc3339_millis(), until.rfc3339_millis()],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, f64>(2)?,
-                ))
-            },
-        )?;
         let mut kept: HashMap<String, Vec<(DateTime<Utc>, f64)>> = HashMap::new();
-        for row in rows {
-            let (signal, at, value) = row?;
-            kept.entry(signal).or_default().push((time(&at)?, value));
+        for (since, until) in ranges {
+            let rows = q.query_map(
+                params![tenant, since.rfc3339_millis(), until.rfc3339_millis()],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, f64>(2)?,
+                    ))
+                },
+            )?;
+            for row in rows {
+                let (signal, at, value) = row?;
+                kept.entry(signal).or_default().push((time(&at)?, value));
+            }
         }
         let mut out = HashMap::new();
         for (signal, values) in kept {
             let mut series = Series::new();
-            let mut t = since;
-            while t < until {
-                series.insert(t, 0.0);
-                t += step;
+            for (since, until) in ranges {
+                let mut t = *since;
+                while t < *until {
+                    series.insert(t, 0.0);
+                    t += step;
+                }
             }
             series.extend(values);
             out.insert(signal, series);
