@@ -110,11 +110,14 @@ pub fn counts(scenario: &str, interactive: bool, r: &Value) -> bool {
         "compliantDeviceSignInFailure" => interactive && code == Some(53000),
         "samlSignInSuccess" => interactive && ok && r["authenticationProtocol"] == "saml20",
         "appSuccessfulUsers" => interactive && ok && r["appDisplayName"] == APP,
-        "appSignIns" => interactive && r["appDisplayName"] == APP,
+        "appSignIns" => {
+            interactive && r["appDisplayName"] == APP && r["conditionalAccessStatus"] != "failure"
+        }
         "appSignInFailures" => {
             let code = code.unwrap_or(0).to_string();
             interactive
                 && r["appDisplayName"] == APP
+                && r["conditionalAccessStatus"] != "failure"
                 && code != "0"
                 && !WORKBOOK_INTERRUPTS.contains(&code.as_str())
         }

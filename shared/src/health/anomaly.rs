@@ -47,6 +47,15 @@
 //! count (an app never seen to fail is not alarming at its first failure). The volume floor
 //! applies to the sign-ins, not the failures.
 //!
+//! **Two windows pooled, for a rate.** An app with a dozen sign-ins a quarter hour losing half
+//! of them crosses its band in most windows, not all: three in a row can take 45 minutes. So a
+//! rate is also raised when two back-to-back windows (a width apart, sharing nothing: half an
+//! hour of sign-ins) each lean [`Model::pair_lean`] spreads the same way (2: a window in 40 by
+//! chance) and, pooled — their failures over their sign-ins, against the expected rates
+//! weighted by their sign-ins — are unusual at the full threshold. More sign-ins judged at once
+//! narrow the binomial band, so the incident is raised within 30 minutes (the first of the two
+//! windows starts within 5 minutes of it); both windows must lean, so one burst does not.
+//!
 //! **Not enough history.** Until a slot has [`Model::min_weeks`] weeks behind it, nothing is
 //! judged there.
 
@@ -72,6 +81,9 @@ pub struct Model {
     pub min_users: f64,
     /// Windows in a row to raise, and to resolve (3).
     pub confirm: usize,
+    /// For a rate: how many spreads each of two back-to-back windows must lean the same way for
+    /// the pair, pooled, to raise an anomaly when it is unusual (2; `None`: no pairs).
+    pub pair_lean: Option<f64>,
 }
 
 impl Default for Model {
@@ -85,6 +97,7 @@ impl Default for Model {
             min_volume: 10.0,
             min_users: 3.0,
             confirm: 3,
+            pair_lean: Some(2.0),
         }
     }
 }
@@ -95,6 +108,7 @@ impl Model {
         Model {
             step: Duration::minutes(15),
             confirm: 2,
+            pair_lean: None,
             ..Model::default()
         }
     }
@@ -315,14 +329,40 @@ impl Model {
 
     /// Whether `observed` is outside the band of `e`, and which way.
     pub fn outside(&self, observed: f64, e: &Expected) -> Option<Direction> {
-        let (low, high) = e.band(self.threshold);
-        if observed > high {
-            Some(Direction::Spike)
-        } else if observed < low {
-            Some(Direction::Dip)
-        } else {
-            None
+        outside_at(observed, e, self.threshold)
+    }
+
+    /// Whether two back-to-back windows of a rate, `a` then `b`, confirm an anomaly together
+    /// (module doc): each leans [`Model::pair_lean`] spreads the same way, and both pooled are
+    /// unusual. Which way, and the pooled reading.
+    fn pair(&self, a: &Reading, b: &Reading) -> Option<Direction> {
+        let lean = self.pair_lean?;
+        let (ra, rb) = (a.expected.rate?, b.expected.rate?);
+        let d = outside_at(a.observed, &a.expected, lean)?;
+        if outside_at(b.observed, &b.expected, lean) != Some(d) {
+            return None;
         }
+        let n = ra.volume + rb.volume;
+        let p = if n > 0.0 {
+            (ra.expected * ra.volume + rb.expected * rb.volume) / n
+        } else {
+            0.0
+        };
+        let pooled = Reading {
+            observed: a.observed + b.observed,
+            expected: Expected {
+                median: p * n,
+                spread: (n * p * (1.0 - p)).sqrt().max(1.0),
+                samples: a.expected.samples + b.expected.samples,
+                rate: Some(Rate {
+                    expected: p,
+                    volume: n,
+                }),
+            },
+            volume: a.volume + b.volume,
+            users: a.users + b.users,
+        };
+        self.unusual(&pooled).filter(|&p| p == d)
     }
 
     /// Whether a reading is unusual enough to raise an anomaly (outside the band, with the
@@ -378,6 +418,29 @@ impl Model {
         })
     }
 
+    /// The anomaly the unusual `windows` confirm at the window starting at `t`.
+    fn raise(
+        &self,
+        windows: &[(DateTime<Utc>, f64, Expected, Direction)],
+        t: DateTime<Utc>,
+    ) -> Anomaly {
+        let peak = windows
+            .iter()
+            .max_by(|a, b| a.2.score(a.1).abs().total_cmp(&b.2.score(b.1).abs()))
+            .copied()
+            .unwrap_or(windows[0]);
+        Anomaly {
+            direction: peak.3,
+            started: windows[0].0,
+            raised: t + self.width,
+            resolved: None,
+            peak_at: peak.0,
+            peak_observed: peak.1,
+            peak_expected: peak.2,
+            peak_score: peak.2.score(peak.1),
+        }
+    }
+
     /// The anomalies over `[from, to)` of the readings `read` gives per interval.
     fn detect_by(
         &self,
@@ -425,31 +488,34 @@ impl Model {
                         calm = 0;
                     }
                 }
-                (None, Some((e, Some(d)))) => {
-                    if run.last().is_some_and(|r| r.3 != d) {
-                        run.clear();
+                (None, verdict) => {
+                    match verdict {
+                        Some((e, Some(d))) => {
+                            if run.last().is_some_and(|r| r.3 != d) {
+                                run.clear();
+                            }
+                            run.push((t, observed, e, d));
+                        }
+                        _ => run.clear(),
                     }
-                    run.push((t, observed, e, d));
-                    if run.len() >= self.confirm {
-                        let peak = run
-                            .iter()
-                            .max_by(|a, b| a.2.score(a.1).abs().total_cmp(&b.2.score(b.1).abs()))
-                            .copied()
-                            .unwrap_or(run[0]);
-                        open = Some(Anomaly {
-                            direction: d,
-                            started: run[0].0,
-                            raised: t + self.width,
-                            resolved: None,
-                            peak_at: peak.0,
-                            peak_observed: peak.1,
-                            peak_expected: peak.2,
-                            peak_score: peak.2.score(peak.1),
-                        });
+                    // Three in a row; or, for a rate, this window and the one a width back.
+                    let confirmed = if run.len() >= self.confirm {
+                        Some(std::mem::take(&mut run))
+                    } else {
+                        let back = t - self.width;
+                        reading.zip(read(back)).and_then(|(b, a)| {
+                            let d = self.pair(&a, &b)?;
+                            Some(vec![
+                                (back, a.observed, a.expected, d),
+                                (t, b.observed, b.expected, d),
+                            ])
+                        })
+                    };
+                    if let Some(windows) = confirmed {
+                        open = Some(self.raise(&windows, t));
                         run.clear();
                     }
                 }
-                (None, _) => run.clear(),
             }
             t += self.step;
         }
@@ -485,262 +551,17 @@ pub fn naive(
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{Datelike, TimeZone, Timelike};
-
-    /// Four weeks and a week to test of a working-hours signal: busy on weekdays 08–18 (about
-    /// 60 per 15 minutes), quiet at night and at weekends (about 3), with count noise.
-    fn seasonal(seed: u64) -> (Series, DateTime<Utc>) {
-        let mut rng = fastrand::Rng::with_seed(seed);
-        let start = Utc.with_ymd_and_hms(2026, 10, 5, 0, 0, 0).unwrap(); // a Monday
-        let mut s = Series::new();
-        let mut t = start;
-        while t < start + Duration::weeks(5) {
-            let working = t.weekday().num_days_from_monday() < 5 && (8..18).contains(&t.hour());
-            let mean: f64 = if working { 60.0 } else { 3.0 };
-            // Poisson-like noise: the sum of uniform draws around the mean.
-            let noise = (0..12).map(|_| rng.f64()).sum::<f64>() - 6.0;
-            s.insert(t, (mean + noise * mean.sqrt()).round().max(0.0));
-            t += Duration::minutes(15);
-        }
-        (s, start + Duration::weeks(4))
-    }
-
-    #[test]
-    fn a_week_of_ordinary_activity_raises_nothing_where_the_naive_rule_raises_plenty() {
-        let m = Model::quarter_hours();
-        for seed in 1..=5 {
-            let (s, test_week) = seasonal(seed);
-            let found = m.detect(&s, None, test_week, test_week + Duration::weeks(1));
-            assert!(found.is_empty(), "seed {seed}: {found:?}");
-            let naive = naive(&s, m.step, test_week, test_week + Duration::weeks(1));
-            assert!(
-                naive.len() > 20,
-                "seed {seed}: the naive rule fires {} times",
-                naive.len()
-            );
-        }
-    }
-
-    #[test]
-    fn a_spike_is_raised_within_two_intervals_and_resolved_when_it_ends() {
-        let m = Model::quarter_hours();
-        let (mut s, test_week) = seasonal(7);
-        // Wednesday 10:07 to 10:52: three times the usual (an outage's failures).
-        let start = test_week + Duration::days(2) + Duration::hours(10);
-        for q in 0..3 {
-            let t = start + Duration::minutes(15 * q);
-            *s.get_mut(&t).unwrap() += 120.0;
-        }
-        let found = m.detect(&s, None, test_week, test_week + Duration::weeks(1));
-        assert_eq!(found.len(), 1, "{found:?}");
-        let a = &found[0];
-        assert_eq!(a.direction, Direction::Spike);
-        assert_eq!(a.started, start);
-        assert_eq!(a.raised, start + Duration::minutes(30));
-        assert_eq!(a.resolved, Some(start + Duration::minutes(45)));
-        assert!(
-            a.peak_score > m.threshold && a.peak_observed > 150.0,
-            "{a:?}"
-        );
-        let (low, high) = a.peak_expected.band(m.threshold);
-        assert!(
-            low < 60.0 && 60.0 < high,
-            "the band holds the usual value: {low}..{high}"
-        );
-    }
-
-    #[test]
-    fn a_dip_in_a_busy_hour_is_raised_a_quiet_one_is_not() {
-        let m = Model::quarter_hours();
-        let (mut s, test_week) = seasonal(11);
-        // Thursday 14:00–15:00: nothing (blocked users drop to zero after a policy is disabled).
-        let busy = test_week + Duration::days(3) + Duration::hours(14);
-        // Saturday 03:00–04:00: nothing either, but a handful is usual there.
-        let quiet = test_week + Duration::days(5) + Duration::hours(3);
-        for q in 0..4 {
-            s.insert(busy + Duration::minutes(15 * q), 0.0);
-            s.insert(quiet + Duration::minutes(15 * q), 0.0);
-        }
-        let found = m.detect(&s, None, test_week, test_week + Duration::weeks(1));
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(
-            (found[0].direction, found[0].started),
-            (Direction::Dip, busy)
-        );
-        assert_eq!(found[0].resolved, Some(busy + Duration::hours(1)));
-    }
-
-    #[test]
-    fn one_odd_interval_neither_raises_nor_ends_an_anomaly() {
-        let m = Model::quarter_hours();
-        let (mut s, test_week) = seasonal(3);
-        let at = test_week + Duration::days(1) + Duration::hours(9);
-        *s.get_mut(&at).unwrap() += 200.0;
-        assert!(
-            m.detect(&s, None, test_week, test_week + Duration::weeks(1))
-                .is_empty()
-        );
-        // A long spike with one ordinary interval in the middle stays one anomaly.
-        for q in [2, 3, 5, 6] {
-            *s.get_mut(&(at + Duration::minutes(15 * q))).unwrap() += 200.0;
-        }
-        let found = m.detect(&s, None, test_week, test_week + Duration::weeks(1));
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].started, at + Duration::minutes(30));
-        assert_eq!(found[0].resolved, Some(at + Duration::minutes(105)));
-    }
-
-    #[test]
-    fn a_rates_band_is_the_binomials_exact_tail() {
-        // 17 sign-ins failing at 4.4%: five failures happen in about one window in 700 — usual
-        // at four spreads (a tail of 3.2e-5); seven do not (4e-6).
-        assert_eq!(binomial_band(17, 0.044, 3.17e-5), (0.0, 6.0));
-        // Large counts: the normal approximation's band, near enough (1,000 ± 4 × 30).
-        let (low, high) = binomial_band(100_000, 0.01, 3.17e-5);
-        assert!((870.0..=885.0).contains(&low) && (1115.0..=1130.0).contains(&high));
-        let e = Expected {
-            median: 0.0,
-            spread: 1.0,
-            samples: 9,
-            rate: Some(Rate {
-                expected: 0.0,
-                volume: 20.0,
-            }),
-        };
-        // Never seen to fail: up to four failures are within the band, five are not.
-        assert_eq!(e.band(4.0), (0.0, 4.0));
-    }
-
-    #[test]
-    fn one_users_burst_raises_nothing_however_many_failures() {
-        let m = Model::default();
-        // Rolling windows every 5 minutes of a quiet signal (about 2 a window), then one user
-        // failing 40 times from Tuesday 10:00 to 10:40: every window holding the burst is far
-        // above the band, with a single user behind it.
-        let start = Utc.with_ymd_and_hms(2026, 10, 5, 0, 0, 0).unwrap();
-        let test_week = start + Duration::weeks(4);
-        let burst = test_week + Duration::days(1) + Duration::hours(10);
-        let mut s = Series::new();
-        let mut users = Series::new();
-        let mut t = start;
-        while t < test_week + Duration::weeks(1) {
-            let in_burst = t > burst - m.width && t < burst + Duration::minutes(40);
-            let v = if in_burst { 42.0 } else { 2.0 };
-            s.insert(t, v);
-            // The usual two users, or the burst's user and one other.
-            users.insert(t, 2.0);
-            t += m.step;
-        }
-        let week = (test_week, test_week + Duration::weeks(1));
-        assert!(m.detect(&s, Some(&users), week.0, week.1).is_empty());
-        // The same failures spread over many users are an incident.
-        let found = m.detect(&s, None, week.0, week.1);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert!(
-            found[0].raised <= burst + Duration::minutes(30),
-            "{found:?}"
-        );
-    }
-
-    /// An app's sign-ins (a working-hours signal of about 15 a quarter hour, twice that on the
-    /// test week's Tuesday when `busy`) and its failures, each sign-in failing with probability
-    /// 5%, or `incident` within `[at, at + 45 min)`.
-    fn app(
-        seed: u64,
-        at: DateTime<Utc>,
-        incident: f64,
-        busy: bool,
-    ) -> (Series, Series, DateTime<Utc>) {
-        let mut rng = fastrand::Rng::with_seed(seed);
-        let (mut totals, test_week) = seasonal(seed);
-        let tuesday = test_week + Duration::days(1);
-        for (t, v) in totals.iter_mut() {
-            let twice = busy && *t >= tuesday && *t < tuesday + Duration::days(1);
-            *v = (*v / 4.0).round() * if twice { 2.0 } else { 1.0 };
-        }
-        // In time order: the draws are the same at every run.
-        let mut times: Vec<(&DateTime<Utc>, &f64)> = totals.iter().collect();
-        times.sort_by_key(|(t, _)| **t);
-        let failures = times
-            .into_iter()
-            .map(|(t, n)| {
-                let p = if *t >= at && *t < at + Duration::minutes(45) {
-                    incident
-                } else {
-                    0.05
-                };
-                (
-                    *t,
-                    (0..*n as usize).filter(|_| rng.f64() < p).count() as f64,
-                )
-            })
-            .collect();
-        (failures, totals, test_week)
-    }
-
-    #[test]
-    fn an_app_losing_most_of_its_sign_ins_is_raised_by_its_rate_where_its_failure_count_is_not() {
-        let m = Model::quarter_hours();
-        let (_, test_week) = seasonal(1);
-        let at = test_week + Duration::days(3) + Duration::hours(11);
-        // Three in four of its sign-ins fail (at a dozen sign-ins a quarter hour, half failing
-        // is at the edge of the band: six of twelve at 6% happen once in 20,000 windows).
-        let (failures, totals, _) = app(21, at, 0.75, false);
-        let counted = m.detect(&failures, None, test_week, test_week + Duration::weeks(1));
-        assert!(counted.is_empty(), "{counted:?}");
-        let found = m.detect_rate(
-            &failures,
-            &totals,
-            None,
-            test_week,
-            test_week + Duration::weeks(1),
-        );
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].started, at);
-        assert!(found[0].resolved.is_some());
-        let rate = found[0].peak_expected.rate.expect("a rate");
-        assert!(
-            rate.expected < 0.2 && rate.volume >= m.min_volume,
-            "{rate:?}"
-        );
-    }
-
-    #[test]
-    fn an_apps_ordinary_weeks_and_a_busier_day_at_the_usual_rate_raise_nothing() {
-        let m = Model::quarter_hours();
-        let never = DateTime::<Utc>::MIN_UTC;
-        for seed in 1..=10 {
-            for busy in [false, true] {
-                let (failures, totals, test_week) = app(30 + seed, never, 0.0, busy);
-                let week = test_week..test_week + Duration::weeks(1);
-                let found = m.detect_rate(&failures, &totals, None, week.start, week.end);
-                assert!(
-                    found.is_empty(),
-                    "seed {seed}, busy Tuesday {busy}: {found:?}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn without_three_weeks_behind_it_nothing_is_judged() {
-        let m = Model::quarter_hours();
-        let (mut s, test_week) = seasonal(5);
-        let early = test_week - Duration::weeks(2) + Duration::hours(10);
-        *s.get_mut(&early).unwrap() += 500.0;
-        *s.get_mut(&(early + Duration::minutes(15))).unwrap() += 500.0;
-        assert_eq!(m.expected(&s, early), None);
-        assert!(
-            m.detect(
-                &s,
-                None,
-                early - Duration::hours(1),
-                early + Duration::hours(1)
-            )
-            .is_empty()
-        );
+/// Whether `observed` is outside the band of `e` at `threshold` spreads, and which way.
+fn outside_at(observed: f64, e: &Expected, threshold: f64) -> Option<Direction> {
+    let (low, high) = e.band(threshold);
+    if observed > high {
+        Some(Direction::Spike)
+    } else if observed < low {
+        Some(Direction::Dip)
+    } else {
+        None
     }
 }
+
+#[cfg(test)]
+mod tests;

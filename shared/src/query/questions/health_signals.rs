@@ -18,9 +18,10 @@
 //! - `conditionalAccessBlockedUsers`: the number of distinct users with a sign-in Conditional
 //!   Access refused (`ConditionalAccessStatus` `failure`);
 //! - `appSignInFailures` / `appSuccessfulUsers` (with `app`, an app's id or name): one app's
-//!   failed interactive sign-ins (neither success nor one of the workbooks' interrupts) and its
-//!   distinct successful users — the series of the *App sign-in health* workbook; `appSignIns`:
-//!   all its interactive sign-ins, whatever their result (what its failure rate is a rate of);
+//!   failed interactive sign-ins (neither success nor one of the workbooks' interrupts, nor
+//!   refused by Conditional Access) and its distinct successful users — the series of the *App
+//!   sign-in health* workbook; `appSignIns`: its interactive sign-ins Conditional Access did not
+//!   refuse, whatever their result (what its failure rate is a rate of);
 //! - `policyBlockedUsers` (with `policy`, a Conditional Access policy's id or name): the
 //!   distinct users one policy refused (its result `failure`) — ours, not Microsoft's: a tenant
 //!   whose legacy clients are refused around the clock hides an office blocked by another
@@ -249,13 +250,18 @@ impl Asking {
                 false,
             ),
             "appSuccessfulUsers" => (ok.into(), "ResultType == \"0\"".into(), true),
-            // Every sign-in of the app, whatever its result: the failures' denominator.
-            "appSignIns" => ("1 = 1".into(), String::new(), false),
+            // Every sign-in of the app Conditional Access did not refuse, whatever its result:
+            // the failures' denominator. A refusal is the tenant's policy, not the app's health
+            // (the policy signals watch those), and a mix of always-refused clients would move
+            // the app's rate whenever people sign in less (a holiday).
+            "appSignIns" => (NOT_REFUSED_SQL.into(), NOT_REFUSED_KQL.into(), false),
             "appSignInFailures" => {
                 let (sql, kql) = super::build::lists(crate::query::codes::WORKBOOK_INTERRUPTS);
                 (
-                    format!("\"ResultType\" != '0' AND \"ResultType\" NOT IN ({sql})"),
-                    format!("ResultType != \"0\" and ResultType !in ({kql})"),
+                    format!(
+                        "\"ResultType\" != '0' AND \"ResultType\" NOT IN ({sql}) AND {NOT_REFUSED_SQL}"
+                    ),
+                    format!("ResultType != \"0\" and ResultType !in ({kql}) and {NOT_REFUSED_KQL}"),
                     false,
                 )
             }
@@ -267,6 +273,10 @@ impl Asking {
         }
     }
 }
+
+/// Not refused by Conditional Access (a missing status counts as not refused).
+const NOT_REFUSED_SQL: &str = "\"ConditionalAccessStatus\" IS NOT 'failure'";
+const NOT_REFUSED_KQL: &str = "ConditionalAccessStatus != \"failure\"";
 
 impl Asking {
     /// One SQL leg per category read — `(interval, app, user)` rows, the app the policy's id
