@@ -8,11 +8,12 @@
 //! explanation names the injected cause (the error code) with figures against the baseline;
 //! nothing else is raised, and running again changes nothing. Then `serve` starts on that store
 //! on Thursday afternoon: its `monitor-health` timer raises the Teams alert (naming the app) and
-//! sends it to the webhook once; the README's curl examples list, show and dismiss alerts, and
-//! bad requests get a clear 4xx.
+//! sends it to the webhook once; the README's curl examples list, show and dismiss alerts, every
+//! change of state is one record of `EntraMonitorHealthAlerts` (in the embedded store, listed
+//! by `/api/logs`), and bad requests get a clear 4xx.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 use shared::health::alert;
 use shared::health::anomaly::Model;
 use shared::health::monitor;
@@ -25,8 +26,7 @@ mod common;
 mod health;
 #[path = "support/seeded_store.rs"]
 mod seeded_store;
-#[path = "support/webhook.rs"]
-mod webhook;
+mod support;
 
 use common::{Process, TempDir, free_port, repo_root, wait_until_up};
 
@@ -126,6 +126,61 @@ fn readme_examples() -> Vec<(Option<String>, String)> {
         .collect()
 }
 
+/// Routes `tenant`'s alert changes with a router sending `EntraMonitorHealthAlerts` to Log
+/// Analytics and the embedded store: one row per change of `raised`'s alerts, each with the
+/// stream's declared columns only (the stand-in refuses others), and nothing routed twice.
+async fn routed_to_log_analytics(
+    store: &SqliteState,
+    tenant: &str,
+    raised: &[shared::state::StoredAlert],
+    now: DateTime<Utc>,
+) {
+    let la = support::ingestion::state(256 * 1024);
+    let base = support::ingestion::start(la.clone()).await;
+    let spool = TempDir::new("health-alerts-spool");
+    let category = Category::EntraMonitorHealthAlerts;
+    let router = support::ingestion::router(&base, category, spool.path().to_path_buf());
+    let published = shared::health::publish::publish(store, &router, tenant, now).unwrap();
+    router.deliver(store, now).await.unwrap();
+    let changes: usize = raised
+        .iter()
+        .map(|a| store.health_alert_history(tenant, &a.id).unwrap().len())
+        .sum();
+    assert_eq!(changes, 4, "raised and resolved, twice");
+    assert_eq!(published.rows, changes as i64);
+    let sent: Vec<Value> = {
+        let la = la.lock().unwrap();
+        assert!(la.refusals.is_empty(), "{:?}", la.refusals);
+        la.rows
+            .iter()
+            .filter(|(stream, _)| stream == "Custom-EntraMonitorHealthAlerts_CL")
+            .map(|(_, row)| row.clone())
+            .collect()
+    };
+    assert_eq!(sent.len(), changes, "one row per change at Log Analytics");
+    for a in raised {
+        let mine: Vec<&Value> = sent.iter().filter(|r| r["AlertId"] == a.id).collect();
+        let states: Vec<(&str, &str)> = mine
+            .iter()
+            .map(|r| {
+                (
+                    r["StateFrom"].as_str().unwrap(),
+                    r["State"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(states, [("none", "active"), ("active", "resolved")]);
+        assert!(
+            mine.iter()
+                .all(|r| r["Signal"] == a.signal.as_str() && r["ChangedBy"] == alert::SYSTEM),
+            "{mine:#?}"
+        );
+    }
+    // Routed again: nothing new.
+    let again = shared::health::publish::publish(store, &router, tenant, now).unwrap();
+    assert_eq!(again.rows, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_incident_is_one_explained_alert_sent_once_and_listed() {
     let test_week = weeks_start() + Duration::weeks(3);
@@ -208,10 +263,13 @@ async fn each_incident_is_one_explained_alert_sent_once_and_listed() {
             .unwrap(),
         before
     );
+    // Each change of state so far routed as a record, here to Log Analytics (the local
+    // stand-in enforcing the committed DCR's stream declaration) and the embedded store, once.
+    routed_to_log_analytics(&store, &key, &raised, end).await;
     drop(store);
 
     // `serve` on this store on Thursday afternoon, the monitor every five seconds.
-    let (hook, received, _) = webhook::receiver().await;
+    let (hook, received, _) = support::webhook::receiver().await;
     let listen = format!("127.0.0.1:{}", free_port());
     let process = Process::start(
         dir.path(),
@@ -331,6 +389,63 @@ async fn each_incident_is_one_explained_alert_sent_once_and_listed() {
         dismissed["rows"].as_array().unwrap().len(),
         1,
         "{dismissed}"
+    );
+
+    // Every change of state is a record of EntraMonitorHealthAlerts (routed to the embedded
+    // store, `serve`'s only destination): the changes the monitor made before `serve` started,
+    // the Teams alert's, and the dismissal, each once.
+    let (status, routed) = call(
+        None,
+        "/api/logs/EntraMonitorHealthAlerts?last=30d&limit=100".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{routed}");
+    let routed = routed["rows"].as_array().unwrap().clone();
+    let mut changes = 0;
+    for row in rows {
+        let id = row["id"].as_str().unwrap();
+        let (_, one) = call(None, format!("/api/health/alerts/{id}"), None).await;
+        let history = one["history"].as_array().unwrap();
+        let mine: Vec<&Value> = routed.iter().filter(|r| r["AlertId"] == id).collect();
+        assert_eq!(mine.len(), history.len(), "{id}: {mine:#?}");
+        for h in history {
+            assert!(
+                mine.iter()
+                    .any(|r| r["StateFrom"] == h["from"] && r["State"] == h["to"]),
+                "{id}: {h} not routed"
+            );
+        }
+        changes += history.len();
+    }
+    assert_eq!(routed.len(), changes, "{routed:#?}");
+    let dismissal = routed
+        .iter()
+        .find(|r| r["State"] == "dismissed")
+        .expect("the dismissal routed");
+    assert_eq!(
+        (
+            &dismissal["AlertId"],
+            &dismissal["StateFrom"],
+            &dismissal["ChangedBy"],
+            &dismissal["Reason"],
+            &dismissal["AlertType"],
+            &dismissal["Subject"]["displayName"],
+        ),
+        (
+            &json!(id),
+            &json!("resolved"),
+            &last["by"],
+            &json!("planned MFA maintenance"),
+            &json!("appSignInFailure"),
+            &json!(health::APP),
+        ),
+        "{dismissal:#}"
+    );
+    assert!(
+        dismissal["Summary"].as_str().unwrap().contains(health::APP)
+            && dismissal["Figures"]["observed"].as_f64().is_some(),
+        "{dismissal:#}"
     );
 
     // Bad requests: each a clear 4xx naming what is wrong.

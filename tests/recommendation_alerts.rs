@@ -84,29 +84,11 @@ fn seeded(name: &str) -> (SqliteState, Inventory, std::path::PathBuf) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_of_status_is_one_routed_record() {
-    use shared::destinations::Sink;
-    use shared::destinations::log_analytics::{LogAnalyticsSink, LogAnalyticsTarget};
-    use shared::destinations::router::Router;
-    use shared::destinations::spool::Spool;
-    use shared::model::Destination;
     let (store, inventory, dir) = seeded("routed");
     let la = support::ingestion::state(256 * 1024);
     let base = support::ingestion::start(la.clone()).await;
     let category = Category::EntraMonitorRecommendations;
-    let routes = [(
-        category,
-        vec![Destination::Embedded, Destination::LogAnalytics],
-    )]
-    .into_iter()
-    .collect();
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(LogAnalyticsSink::new(
-        LogAnalyticsTarget {
-            endpoint: base.clone(),
-            dcr_immutable_id: support::ingestion::DCR.into(),
-        },
-        Some(support::ingestion::tokens(&base)),
-    ))];
-    let router = Router::new(routes, sinks, Spool::Folder(dir.join("spool")));
+    let router = support::ingestion::router(&base, category, dir.join("spool"));
     let thresholds = Thresholds::default();
     let route = |at: DateTime<Utc>| {
         let published = recommend::publish::publish(&store, &router, TENANT, at).unwrap();

@@ -43,3 +43,29 @@ pub fn build(app: &App) -> Result<Router, FunctionError> {
     };
     Ok(Router::new(app.config().routes.clone(), sinks, spool))
 }
+
+/// Routes entra-monitor's own rows of one kind not routed yet — `queue` stores and queues them
+/// and says how many batches it queued — and delivers them. A destination failing is logged
+/// (`what`: the rows, for the line); the batches stay queued for the next delivery.
+pub async fn route_own(
+    app: &App,
+    tenant: &str,
+    what: &str,
+    queue: impl FnOnce(
+        &shared::state::SqliteState,
+        &Router,
+        chrono::DateTime<chrono::Utc>,
+    ) -> Result<i64, shared::state::StateError>,
+) -> Result<(), FunctionError> {
+    let store = app.state()?;
+    let router = app.router().await?;
+    let now = app.now();
+    if queue(&store, router, now)? > 0 {
+        match router.deliver(&store, now).await {
+            Ok(_) => {}
+            Err(shared::destinations::router::RouteError::State(e)) => return Err(e.into()),
+            Err(e) => tracing::error!(tenant, "{what}: {e}"),
+        }
+    }
+    Ok(())
+}

@@ -263,3 +263,33 @@ pub fn tokens(base: &str) -> Arc<shared::source::token::TokenCache> {
         },
     ))
 }
+
+/// A router sending `category` to the embedded store and to the stand-in at `base`, spooling
+/// into `spool`.
+pub fn router(
+    base: &str,
+    category: shared::model::Category,
+    spool: std::path::PathBuf,
+) -> shared::destinations::router::Router {
+    use shared::destinations::Sink;
+    use shared::destinations::log_analytics::{LogAnalyticsSink, LogAnalyticsTarget};
+    use shared::model::Destination;
+    let routes = [(
+        category,
+        vec![Destination::Embedded, Destination::LogAnalytics],
+    )]
+    .into_iter()
+    .collect();
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(LogAnalyticsSink::new(
+        LogAnalyticsTarget {
+            endpoint: base.to_string(),
+            dcr_immutable_id: DCR.into(),
+        },
+        Some(tokens(base)),
+    ))];
+    shared::destinations::router::Router::new(
+        routes,
+        sinks,
+        shared::destinations::spool::Spool::Folder(spool),
+    )
+}

@@ -71,7 +71,10 @@ pub fn key_columns(
             ("KeyIds", "/keyIds"),
         ],
         // Exported only (or entra-monitor's own): the simulated Graph serves none.
-        C::MicrosoftGraphActivityLogs | C::ADFSSignInLogs | C::EntraMonitorRecommendations => &[],
+        C::MicrosoftGraphActivityLogs
+        | C::ADFSSignInLogs
+        | C::EntraMonitorRecommendations
+        | C::EntraMonitorHealthAlerts => &[],
     };
     out.extend(more.iter().map(|(column, path)| (*column, text(path))));
     out

@@ -82,6 +82,15 @@ const COLUMNS: [&str; 17] = [
     "resolution",
 ];
 
+/// Routes `tenant`'s changes of alert state not routed yet as records
+/// (`EntraMonitorHealthAlerts_CL`), and delivers them.
+async fn publish(app: &App, tenant: &str) -> Result<(), FunctionError> {
+    crate::routing::route_own(app, tenant, "health alert rows", |store, router, now| {
+        Ok(shared::health::publish::publish(store, router, tenant, now)?.batches)
+    })
+    .await
+}
+
 /// One monitor run for `tenant`; what it did, in a line.
 async fn monitor_tenant(app: &App, tenant: &str, name: &str) -> Result<String, FunctionError> {
     let store = app.state()?;
@@ -101,6 +110,7 @@ async fn monitor_tenant(app: &App, tenant: &str, name: &str) -> Result<String, F
     })
     .await
     .map_err(|e| FunctionError::Failed(e.to_string()))??;
+    publish(app, tenant).await?;
     let mut sent = String::new();
     if let Some(webhook) = &app.config().alerts {
         let a = notify::send(&store, tenant, &report, webhook, now).await?;
@@ -289,6 +299,7 @@ pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
         app.state()?
             .put_health_alert(&tenant, &a, Some((was.as_str(), change)))?;
         inv.log(format!("{by} set health alert {} from {was} to {to}", a.id));
+        publish(&app, &tenant).await?;
         Ok(HttpResponse::json(200, &a.alert))
     })
 }

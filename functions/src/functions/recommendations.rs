@@ -66,18 +66,10 @@ pub const EVALUATE_AFTER: chrono::Duration = chrono::Duration::hours(24);
 /// Routes `tenant`'s recommendation changes not routed yet as records
 /// (`EntraMonitorRecommendations_CL`), and delivers them.
 pub async fn publish(app: &App, tenant: &str) -> Result<(), FunctionError> {
-    let store = app.state()?;
-    let router = app.router().await?;
-    let now = app.now();
-    let published = recommend::publish::publish(&store, router, tenant, now)?;
-    if published.batches > 0 {
-        match router.deliver(&store, now).await {
-            Ok(_) => {}
-            Err(shared::destinations::router::RouteError::State(e)) => return Err(e.into()),
-            Err(e) => tracing::error!(tenant, "recommendation rows: {e}"),
-        }
-    }
-    Ok(())
+    crate::routing::route_own(app, tenant, "recommendation rows", |store, router, now| {
+        Ok(recommend::publish::publish(store, router, tenant, now)?.batches)
+    })
+    .await
 }
 
 /// Evaluates `tenant` now, logs what changed and alerts what became active; the number of

@@ -149,10 +149,15 @@ fn parse_categories(
     let mut out = Vec::new();
     for name in names {
         match name.parse::<Category>() {
-            Ok(c @ Category::EntraMonitorRecommendations) => problem(
+            Ok(c) if c.is_own() => problem(
                 setting,
                 format!(
-                    "{c} is entra-monitor's own (the recommendations' changes of status), not collected: give it routes with ENTRA_MONITOR_ROUTES_{} instead",
+                    "{c} is entra-monitor's own ({}), not collected: give it routes with ENTRA_MONITOR_ROUTES_{} instead",
+                    if c == Category::EntraMonitorHealthAlerts {
+                        "the health alerts' changes of state"
+                    } else {
+                        "the recommendations' changes of status"
+                    },
                     c.name().to_ascii_uppercase()
                 ),
             ),

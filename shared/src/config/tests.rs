@@ -476,17 +476,24 @@ managed_identity = true
             && p[0].contains("entra-monitor import"),
         "{p:?}"
     );
-    // Nor can our own: it is routed, not collected.
-    let p = problems(&env(&[(
-        "ENTRA_MONITOR_CATEGORIES",
-        "EntraMonitorRecommendations",
-    )]));
-    assert_eq!(p.len(), 1, "{p:?}");
-    assert!(
-        p[0].contains("entra-monitor's own")
-            && p[0].contains("ENTRA_MONITOR_ROUTES_ENTRAMONITORRECOMMENDATIONS"),
-        "{p:?}"
-    );
+    // Nor can our own: they are routed, not collected.
+    for (own, routes) in [
+        (
+            "EntraMonitorRecommendations",
+            "ENTRA_MONITOR_ROUTES_ENTRAMONITORRECOMMENDATIONS",
+        ),
+        (
+            "EntraMonitorHealthAlerts",
+            "ENTRA_MONITOR_ROUTES_ENTRAMONITORHEALTHALERTS",
+        ),
+    ] {
+        let p = problems(&env(&[("ENTRA_MONITOR_CATEGORIES", own)]));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("entra-monitor's own") && p[0].contains(routes),
+            "{p:?}"
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -12,7 +12,9 @@ use super::spool::Spool;
 use super::{Batch, BatchItem, Sent, Sink, encode};
 use crate::model::{Category, Destination};
 use crate::state::Outbox;
-use crate::state::{DestinationDelta, OutboxBatch, SqliteState, StateError, StoredRow};
+use crate::state::{
+    DestinationDelta, OutboxBatch, PageRouting, PageWrite, SqliteState, StateError, StoredRow,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,6 +54,34 @@ pub enum RouteError {
     State(#[from] StateError),
     #[error("the outbox holds an unreadable batch {0}: {1}")]
     Corrupt(String, String),
+}
+
+/// What [`Router::route_history`] wrote: rows new or changed, and outbox batches queued.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Published {
+    pub rows: i64,
+    pub batches: i64,
+}
+
+/// A record entra-monitor derived itself, shaped into `category`'s row, its `SourceSystem`
+/// `source`; `None` if it does not fit the table (a bug: the records are built here).
+pub fn derived(
+    category: Category,
+    tenant: &str,
+    record: serde_json::Value,
+    source: &str,
+) -> Option<StoredRow> {
+    let mut row = crate::model::rows::normalise(category, tenant, &record).ok()?;
+    row.columns.insert(
+        "SourceSystem".into(),
+        serde_json::Value::String(source.into()),
+    );
+    Some(StoredRow {
+        id: row.id,
+        time: row.time,
+        columns: row.columns,
+        raw: record,
+    })
 }
 
 impl Router {
@@ -102,6 +132,60 @@ impl Router {
             .copied()
             .filter(|d| *d != Destination::Embedded)
             .collect()
+    }
+
+    /// Stores rows entra-monitor derives itself (its detections, its recommendations' and health
+    /// alerts' changes) like a collected page: in `category`'s embedded table if it is routed
+    /// there, and queued for its other routes (delivered by the caller).
+    pub fn store_derived(
+        &self,
+        store: &SqliteState,
+        tenant: &str,
+        category: Category,
+        rows: &[StoredRow],
+        now: DateTime<Utc>,
+    ) -> Result<PageWrite, StateError> {
+        let build = |changed: &[&StoredRow]| self.batches(tenant, category, changed);
+        let routing = PageRouting {
+            embedded: self.embedded(category),
+            outbox: &build,
+        };
+        store.store_derived(tenant, category, rows, &routing, now)
+    }
+
+    /// Routes a history of entra-monitor's own changes (a recommendation's status, a health
+    /// alert's state) as rows of `category`, in rounds of `ROUND`: `next(limit)` gives the changes
+    /// not routed yet, oldest first, as (rowid, record); each round is stored and queued, then
+    /// `done(last rowid)` notes it routed. A change routed twice (a crash between the two) has
+    /// the same id and is stored once.
+    pub fn route_history(
+        &self,
+        store: &SqliteState,
+        (tenant, category, source): (&str, Category, &str),
+        now: DateTime<Utc>,
+        mut next: impl FnMut(i64) -> Result<Vec<(i64, serde_json::Value)>, StateError>,
+        mut done: impl FnMut(i64) -> Result<(), StateError>,
+    ) -> Result<Published, StateError> {
+        const ROUND: i64 = 5000;
+        let mut out = Published::default();
+        loop {
+            let changes = next(ROUND)?;
+            let Some(last) = changes.last().map(|(rowid, _)| *rowid) else {
+                return Ok(out);
+            };
+            let count = changes.len() as i64;
+            let rows: Vec<StoredRow> = changes
+                .into_iter()
+                .filter_map(|(_, record)| derived(category, tenant, record, source))
+                .collect();
+            let write = self.store_derived(store, tenant, category, &rows, now)?;
+            done(last)?;
+            out.rows += write.new + write.updated;
+            out.batches += write.batches;
+            if count < ROUND {
+                return Ok(out);
+            }
+        }
     }
 
     /// Whether `category` goes into the embedded store.

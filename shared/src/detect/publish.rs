@@ -11,8 +11,7 @@ use super::{AppSubject, Detection, SOURCE};
 use crate::clock::Timestamp;
 use crate::destinations::router::Router;
 use crate::model::Category;
-use crate::model::rows::normalise;
-use crate::state::{PageRouting, SqliteState, StateError, StoredRow};
+use crate::state::{SqliteState, StateError, StoredRow};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -121,15 +120,7 @@ pub fn risky_user_record(u: &RiskyUser) -> Value {
 }
 
 fn stored(category: Category, tenant: &str, record: Value) -> Option<StoredRow> {
-    let mut row = normalise(category, tenant, &record).ok()?;
-    row.columns
-        .insert("SourceSystem".into(), Value::String(SOURCE.into()));
-    Some(StoredRow {
-        id: row.id,
-        time: row.time,
-        columns: row.columns,
-        raw: record,
-    })
+    crate::destinations::router::derived(category, tenant, record, SOURCE)
 }
 
 /// What [`publish`] wrote.
@@ -182,12 +173,7 @@ pub fn publish(
                 .collect(),
         ),
     ] {
-        let build = |changed: &[&StoredRow]| router.batches(tenant, category, changed);
-        let routing = PageRouting {
-            embedded: router.embedded(category),
-            outbox: &build,
-        };
-        let write = store.store_derived(tenant, category, &rows, &routing, now)?;
+        let write = router.store_derived(store, tenant, category, &rows, now)?;
         let written = write.new + write.updated;
         match category {
             Category::UserRiskEvents => out.detections += written,

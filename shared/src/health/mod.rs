@@ -8,4 +8,5 @@ pub mod anomaly;
 pub mod explain;
 pub mod monitor;
 pub mod notify;
+pub mod publish;
 pub mod watched;

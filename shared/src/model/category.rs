@@ -27,6 +27,9 @@ pub enum Category {
     /// entra-monitor's own: each change of a recommendation's or impacted resource's status
     /// (ours and Microsoft's), so a SIEM sees them.
     EntraMonitorRecommendations,
+    /// entra-monitor's own: each change of a health alert's state (raised, resolved, dismissed),
+    /// so a SIEM sees them.
+    EntraMonitorHealthAlerts,
 }
 
 /// Where Graph serves a category's records
@@ -386,8 +389,29 @@ const RECOMMENDATIONS: Definition = Definition {
     column_markers: &["RecommendationType", "StatusFrom"],
 };
 
+const HEALTH_ALERTS: Definition = Definition {
+    name: "EntraMonitorHealthAlerts",
+    // A custom table: no Entra table holds our health alerts.
+    table: "EntraMonitorHealthAlerts",
+    graph: None,
+    id_property: "Id",
+    key_column: "Id",
+    time_property: "TimeGenerated",
+    overlap_hours: 0,
+    columns: tables::ENTRA_MONITOR_HEALTH_ALERTS,
+    add_on: None,
+    mapping: Mapping::Exported,
+    export: ExportFields {
+        operation: Fixed("Health alert state changed"),
+        caller_ip: Null,
+        identity: Col("ChangedBy"),
+    },
+    graph_markers: &[],
+    column_markers: &["AlertType", "StateFrom"],
+};
+
 impl Category {
-    pub const ALL: [Category; 13] = [
+    pub const ALL: [Category; 14] = [
         Category::SignInLogs,
         Category::NonInteractiveUserSignInLogs,
         Category::ServicePrincipalSignInLogs,
@@ -401,6 +425,7 @@ impl Category {
         Category::MicrosoftGraphActivityLogs,
         Category::ADFSSignInLogs,
         Category::EntraMonitorRecommendations,
+        Category::EntraMonitorHealthAlerts,
     ];
 
     /// The categories collected from Graph, in [`Category::ALL`]'s order (the others arrive only
@@ -436,13 +461,17 @@ impl Category {
             Category::MicrosoftGraphActivityLogs => &GRAPH_ACTIVITY,
             Category::ADFSSignInLogs => &ADFS_SIGN_INS,
             Category::EntraMonitorRecommendations => &RECOMMENDATIONS,
+            Category::EntraMonitorHealthAlerts => &HEALTH_ALERTS,
         }
     }
 
     /// Whether the category is entra-monitor's own (its table is ours, not one Microsoft
     /// publishes).
     pub const fn is_own(self) -> bool {
-        matches!(self, Category::EntraMonitorRecommendations)
+        matches!(
+            self,
+            Category::EntraMonitorRecommendations | Category::EntraMonitorHealthAlerts
+        )
     }
 
     /// The diagnostic-settings category name.

@@ -531,6 +531,35 @@ pub(super) const ENTRA_MONITOR_RECOMMENDATIONS: &[Column] = &[
     ("Type", Str),
 ];
 
+/// entra-monitor's own table (a custom table in Log Analytics): one row per change of a health
+/// alert's state, with what the alert is about and its explanation as it then was.
+pub(super) const ENTRA_MONITOR_HEALTH_ALERTS: &[Column] = &[
+    ("AlertCategory", Str),
+    ("AlertId", Str),
+    ("AlertType", Str),
+    ("ChangedBy", Str),
+    ("CreatedDateTime", DateTime),
+    ("Direction", Str),
+    ("EndedDateTime", DateTime),
+    ("Explanation", Dynamic),
+    ("Figures", Dynamic),
+    ("Id", Str),
+    ("Impacts", Dynamic),
+    ("Reason", Str),
+    ("RelatedSignals", Dynamic),
+    ("Scenario", Str),
+    ("Signal", Str),
+    ("SourceSystem", Str),
+    ("StartedDateTime", DateTime),
+    ("State", Str),
+    ("StateFrom", Str),
+    ("Subject", Dynamic),
+    ("Summary", Str),
+    ("TenantId", Str),
+    ("TimeGenerated", DateTime),
+    ("Type", Str),
+];
+
 pub(super) const ADFS_SIGN_IN_LOGS: &[Column] = &[
     ("AlternateSignInName", Str),
     ("AppDisplayName", Str),

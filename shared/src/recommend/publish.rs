@@ -7,16 +7,12 @@
 
 use super::{MICROSOFT, MICROSOFT_KIND, definition, id_of};
 use crate::clock::Timestamp;
-use crate::destinations::router::Router;
+use crate::destinations::router::{Published, Router};
 use crate::model::Category;
-use crate::model::rows::normalise;
-use crate::state::{PageRouting, SqliteState, StateError, StoredRow};
+use crate::state::{SqliteState, StateError};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-
-/// How many changes one round routes.
-const ROUND: i64 = 5000;
 
 /// A change's stable id: its tenant, recommendation, resource, time and new status.
 fn change_id(parts: &[&str]) -> String {
@@ -83,13 +79,6 @@ pub fn change_record(tenant: &str, change: &Value, microsoft: &HashMap<String, V
     })
 }
 
-/// What [`publish`] wrote.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Published {
-    pub rows: i64,
-    pub batches: i64,
-}
-
 /// Routes `tenant`'s changes not routed yet.
 pub fn publish(
     store: &SqliteState,
@@ -97,45 +86,24 @@ pub fn publish(
     tenant: &str,
     now: DateTime<Utc>,
 ) -> Result<Published, StateError> {
-    let category = Category::EntraMonitorRecommendations;
     let microsoft: HashMap<String, Value> = store
         .inventory(tenant, MICROSOFT_KIND)?
         .into_iter()
         .filter_map(|r| Some((r["recommendationType"].as_str()?.to_string(), r)))
         .collect();
-    let mut out = Published::default();
-    loop {
-        let changes = store.recommendation_changes_unrouted(tenant, ROUND)?;
-        let Some(last) = changes.last().map(|(rowid, _)| *rowid) else {
-            return Ok(out);
-        };
-        let rows: Vec<StoredRow> = changes
-            .iter()
-            .filter_map(|(_, c)| {
-                let record = change_record(tenant, c, &microsoft);
-                let mut row = normalise(category, tenant, &record).ok()?;
-                row.columns
-                    .insert("SourceSystem".into(), json!(super::SOURCE));
-                Some(StoredRow {
-                    id: row.id,
-                    time: row.time,
-                    columns: row.columns,
-                    raw: record,
-                })
-            })
-            .collect();
-        let build = |changed: &[&StoredRow]| router.batches(tenant, category, changed);
-        let routing = PageRouting {
-            embedded: router.embedded(category),
-            outbox: &build,
-        };
-        let write = store.store_derived(tenant, category, &rows, &routing, now)?;
-        store.recommendation_changes_routed(tenant, last)?;
-        out.rows += write.new + write.updated;
-        out.batches += write.batches;
-        if (changes.len() as i64) < ROUND {
-            tracing::debug!(tenant, rows = out.rows, at = %now.rfc3339_millis(), "recommendation changes routed");
-            return Ok(out);
-        }
-    }
+    let published = router.route_history(
+        store,
+        (tenant, Category::EntraMonitorRecommendations, super::SOURCE),
+        now,
+        |limit| {
+            Ok(store
+                .recommendation_changes_unrouted(tenant, limit)?
+                .into_iter()
+                .map(|(rowid, c)| (rowid, change_record(tenant, &c, &microsoft)))
+                .collect())
+        },
+        |last| store.recommendation_changes_routed(tenant, last),
+    )?;
+    tracing::debug!(tenant, rows = published.rows, at = %now.rfc3339_millis(), "recommendation changes routed");
+    Ok(published)
 }

@@ -132,7 +132,8 @@ pub fn minute_records(
         // has none.
         Category::MicrosoftGraphActivityLogs
         | Category::ADFSSignInLogs
-        | Category::EntraMonitorRecommendations => {}
+        | Category::EntraMonitorRecommendations
+        | Category::EntraMonitorHealthAlerts => {}
     }
     out.extend(super::attacks::minute_records(
         seed,

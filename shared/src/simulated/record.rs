@@ -74,7 +74,8 @@ pub fn delay_for(rng: &mut Rng, category: Category) -> Duration {
         | Category::ManagedIdentitySignInLogs
         | Category::MicrosoftGraphActivityLogs
         | Category::ADFSSignInLogs
-        | Category::EntraMonitorRecommendations => rng.i64(30..600),
+        | Category::EntraMonitorRecommendations
+        | Category::EntraMonitorHealthAlerts => rng.i64(30..600),
         Category::UserRiskEvents
         | Category::RiskyUsers
         | Category::ServicePrincipalRiskEvents

@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS health_alert_history (
     reason TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS health_alert_history_by_alert ON health_alert_history (tenant, id, at);
+-- How far each tenant's alert history has been routed as records (its rowid).
+CREATE TABLE IF NOT EXISTS health_alert_routed (
+    tenant TEXT PRIMARY KEY,
+    last_rowid INTEGER NOT NULL
+);
 ";
 
 /// One alert as stored: its keys and the object.
@@ -324,5 +329,51 @@ impl SqliteState {
             }))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl SqliteState {
+    /// `tenant`'s changes of alert state not yet routed as records, oldest first, at most
+    /// `limit`: (rowid, the change `{dateTime, from, to, by, reason}`, the alert as it is now),
+    /// to be marked routed with [`SqliteState::health_alert_changes_routed`].
+    pub fn health_alert_changes_unrouted(
+        &self,
+        tenant: &str,
+        limit: i64,
+    ) -> Result<Vec<(i64, Value, Value)>, StateError> {
+        let conn = self.conn();
+        let mut q = conn.prepare(
+            "SELECT h.rowid, h.at, h.state_from, h.state_to, h.by, h.reason, a.alert
+             FROM health_alert_history AS h
+             JOIN health_alerts AS a ON a.tenant = h.tenant AND a.id = h.id
+             WHERE h.tenant = ?1 AND h.rowid > COALESCE((SELECT last_rowid FROM health_alert_routed WHERE tenant = ?1), 0)
+             ORDER BY h.rowid LIMIT ?2",
+        )?;
+        let rows = q.query_map(params![tenant, limit], |r| {
+            let alert: String = r.get(6)?;
+            Ok((
+                r.get::<_, i64>(0)?,
+                serde_json::json!({
+                    "dateTime": r.get::<_, String>(1)?,
+                    "from": r.get::<_, String>(2)?,
+                    "to": r.get::<_, String>(3)?,
+                    "by": r.get::<_, String>(4)?,
+                    "reason": r.get::<_, String>(5)?,
+                }),
+                alert,
+            ))
+        })?;
+        rows.map(|r| {
+            let (rowid, change, alert) = r?;
+            let alert = serde_json::from_str(&alert)
+                .map_err(|e| StateError::Corrupt(format!("a stored health alert: {e}")))?;
+            Ok((rowid, change, alert))
+        })
+        .collect()
+    }
+
+    /// Marks `tenant`'s alert history routed up to `rowid`.
+    pub fn health_alert_changes_routed(&self, tenant: &str, rowid: i64) -> Result<(), StateError> {
+        self.mark_routed("health_alert_routed", tenant, rowid)
     }
 }

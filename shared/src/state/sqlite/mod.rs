@@ -460,6 +460,19 @@ impl SqliteState {
         &self.path
     }
 
+    /// Notes `tenant`'s history routed as records up to `rowid`, in `table` (a
+    /// `(tenant, last_rowid)` table of this schema).
+    fn mark_routed(&self, table: &str, tenant: &str, rowid: i64) -> Result<(), StateError> {
+        self.conn().execute(
+            &format!(
+                "INSERT INTO {table} (tenant, last_rowid) VALUES (?1, ?2)
+                 ON CONFLICT (tenant) DO UPDATE SET last_rowid = max(last_rowid, excluded.last_rowid)"
+            ),
+            rusqlite::params![tenant, rowid],
+        )?;
+        Ok(())
+    }
+
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written; keep going.
         self.conn.lock().unwrap_or_else(|e| e.into_inner())

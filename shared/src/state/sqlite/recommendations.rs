@@ -427,12 +427,7 @@ impl SqliteState {
         tenant: &str,
         rowid: i64,
     ) -> Result<(), StateError> {
-        self.conn().execute(
-            "INSERT INTO recommendation_routed (tenant, last_rowid) VALUES (?1, ?2)
-             ON CONFLICT (tenant) DO UPDATE SET last_rowid = max(last_rowid, excluded.last_rowid)",
-            params![tenant, rowid],
-        )?;
-        Ok(())
+        self.mark_routed("recommendation_routed", tenant, rowid)
     }
 }
 
