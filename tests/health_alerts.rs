@@ -14,9 +14,9 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
-use shared::health::alert;
 use shared::health::anomaly::Model;
 use shared::health::monitor;
+use shared::health::{alert, microsoft};
 use shared::model::Category;
 use shared::state::SqliteState;
 use std::time::Instant;
@@ -266,7 +266,23 @@ async fn each_incident_is_one_explained_alert_sent_once_and_listed() {
     // Each change of state so far routed as a record, here to Log Analytics (the local
     // stand-in enforcing the committed DCR's stream declaration) and the embedded store, once.
     routed_to_log_analytics(&store, &key, &raised, end).await;
+    // Microsoft's own alerts for the same incidents, as `collect-inventory` keeps them from
+    // Graph: listed beside ours. (`serve` lists them again at start, from the same tenant.)
+    let afternoon = thursday + Duration::hours(14);
+    let microsofts = shared::simulated::health_alerts::alerts(&tenant, afternoon);
+    assert_eq!(
+        microsofts.len(),
+        2,
+        "the MFA outage's and the device wave's"
+    );
+    store
+        .sync_inventory(&key, microsoft::KIND, &microsofts, afternoon, None)
+        .unwrap();
     drop(store);
+    // `serve`'s Graph: this tenant, incidents and all, from Thursday 14:00 on.
+    let clock = std::sync::Arc::new(shared::clock::StartedClock::new(afternoon));
+    let sim = shared::simulated::server::SimServer::new(tenant, clock, Default::default());
+    let graph = sim.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
 
     // `serve` on this store on Thursday afternoon, the monitor every five seconds.
     let (hook, received, _) = support::webhook::receiver().await;
@@ -282,6 +298,7 @@ async fn each_incident_is_one_explained_alert_sent_once_and_listed() {
             ("ENTRA_MONITOR_BACKFILL_HOURS", "1"),
             ("ENTRA_MONITOR_SCHEDULE_MONITOR_HEALTH", "*/5 * * * * *"),
             ("ENTRA_MONITOR_ALERT_WEBHOOK", hook.as_str()),
+            ("ENTRA_MONITOR_SIMULATED_GRAPH_URL", graph.as_str()),
         ],
     );
     assert_eq!(
@@ -343,8 +360,49 @@ async fn each_incident_is_one_explained_alert_sent_once_and_listed() {
     };
     let (status, list) = call(None, examples[0].1.clone(), None).await;
     assert_eq!(status, 200, "{list}");
-    let rows = list["rows"].as_array().unwrap();
+    let all = list["rows"].as_array().unwrap();
+    let rows: &Vec<Value> = &all
+        .iter()
+        .filter(|r| r["source"] == alert::SYSTEM)
+        .cloned()
+        .collect();
     assert_eq!(rows.len(), 3, "{list:#}");
+    // Microsoft's beside ours, newest first by creation.
+    let theirs: Vec<&Value> = all
+        .iter()
+        .filter(|r| r["source"] == microsoft::SOURCE)
+        .collect();
+    assert_eq!(theirs.len(), 2, "{list:#}");
+    let created: Vec<&str> = all
+        .iter()
+        .map(|r| r["createdDateTime"].as_str().unwrap())
+        .collect();
+    assert!(created.windows(2).all(|w| w[0] >= w[1]), "{created:?}");
+    let mfa = theirs
+        .iter()
+        .find(|r| r["alertType"] == "mfaSignInFailure")
+        .unwrap();
+    let mfa_id = mfa["id"].as_str().unwrap();
+    let (status, one) = call(None, format!("/api/health/alerts/{mfa_id}"), None).await;
+    assert_eq!(
+        (status, &one["source"]),
+        (200, &json!("microsoft")),
+        "{one}"
+    );
+    let (status, v) = call(
+        Some(r#"{"reason": "seen"}"#.into()),
+        format!("/api/health/alerts/{mfa_id}/dismiss"),
+        Some(admin.trim()),
+    )
+    .await;
+    assert_eq!(status, 409, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Microsoft Entra admin center"),
+        "{v}"
+    );
     for (scenario, _, start, minutes) in &incidents {
         let row = rows
             .iter()

@@ -3,7 +3,8 @@
 //! keeps exactly what the server lists; a second listing changes nothing; a removed app and a
 //! changed service principal are recorded in the history; a listing cut short keeps the
 //! snapshot as it was; service principals are read by delta query after the first listing,
-//! and listed in full again when the delta link has expired.
+//! and listed in full again when the delta link has expired. Microsoft Entra Health's own
+//! alerts are collected as they stand at each listing, and listed beside ours by source.
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
@@ -32,6 +33,23 @@ fn client() -> GraphClient {
     )
 }
 
+/// A fresh store in a temporary folder named `name`, and the source listing `server`.
+async fn listed_from(
+    server: &Arc<SimServer>,
+    name: &str,
+) -> (SqliteState, Source, std::path::PathBuf) {
+    let base = server.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = SqliteState::open(&dir).unwrap();
+    let source = Source {
+        tenant: "sim".into(),
+        graph_base: base,
+        client: client(),
+    };
+    (store, source, dir)
+}
+
 fn by_id(objects: &[Value]) -> BTreeMap<String, Value> {
     objects
         .iter()
@@ -51,15 +69,7 @@ async fn the_inventory_is_what_graph_lists_and_its_changes_are_kept() {
         ..Default::default()
     };
     let server = SimServer::new(SimulatedTenant::new(5, 60), clock.clone(), faults);
-    let base = server.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("entra-inventory-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = SqliteState::open(&dir).unwrap();
-    let source = Source {
-        tenant: "sim".into(),
-        graph_base: base,
-        client: client(),
-    };
+    let (store, source, dir) = listed_from(&server, "entra-inventory").await;
     let always = || true;
     let reports = collect_inventory(&store, &source, t0, &always).await;
     let truth = server.inventory();
@@ -113,7 +123,9 @@ async fn the_inventory_is_what_graph_lists_and_its_changes_are_kept() {
             truth.sp_sign_in_activities.len(),
             truth.credential_sign_in_activities.len(),
             truth.user_events.len(),
-            truth.recommendations.len()
+            truth.recommendations.len(),
+            // Microsoft alerts no tenant under 100 users.
+            0
         ]
     );
     // Microsoft's usage reports, as served.
@@ -325,15 +337,7 @@ async fn users_are_listed_without_sign_in_activity_where_it_is_not_licensed() {
         ..Default::default()
     };
     let server = SimServer::new(SimulatedTenant::new(6, 30), clock, faults);
-    let base = server.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("entra-inventory-p1-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let store = SqliteState::open(&dir).unwrap();
-    let source = Source {
-        tenant: "sim".into(),
-        graph_base: base,
-        client: client(),
-    };
+    let (store, source, dir) = listed_from(&server, "entra-inventory-p1").await;
     let reports = collect_inventory(&store, &source, t0, &|| true).await;
     let users = reports.iter().find(|r| r.kind == "users").unwrap();
     assert!(users.error.is_none(), "{users:?}");
@@ -352,6 +356,7 @@ async fn users_are_listed_without_sign_in_activity_where_it_is_not_licensed() {
         "appCredentialSignInActivities",
         "userEventsSummary",
         "directoryRecommendations",
+        "healthMonitoringAlerts",
     ] {
         let r = reports.iter().find(|r| r.kind == kind).unwrap();
         assert!(r.error.is_none() && r.changes.is_none(), "{r:?}");
@@ -360,5 +365,102 @@ async fn users_are_listed_without_sign_in_activity_where_it_is_not_licensed() {
             "{r:?}"
         );
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Microsoft Entra Health's alerts for the injected incidents (an hour into each, resolved an
+/// hour after; none for one app failing) are kept as each listing finds them: new ones added,
+/// resolved ones updated; `health::microsoft::alerts` filters them by time and state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn microsofts_health_alerts_are_kept_as_each_listing_finds_them() {
+    use chrono::Duration;
+    use shared::health::microsoft;
+    use shared::simulated::incidents::{Incident, IncidentKind};
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 17, 0, 0).unwrap();
+    let clock = Arc::new(FixedClock::new(t0));
+    let mut tenant = SimulatedTenant::new(7, 150);
+    let at = |kind, minutes_before: i64, minutes: i64| Incident {
+        kind,
+        start: t0 - Duration::minutes(minutes_before),
+        duration: Duration::minutes(minutes),
+    };
+    tenant.incidents = vec![
+        // Created at 13:00, resolved at 13:45: resolved by 17:00.
+        at(IncidentKind::MfaOutage, 300, 45),
+        // Created at 16:30, resolved at 17:30: active at 17:00.
+        at(IncidentKind::PolicyBlocksOffice("Amsterdam".into()), 90, 60),
+        // Created at 17:10: not yet at 17:00.
+        at(IncidentKind::CompliantDeviceWave, 50, 45),
+        // Microsoft has no per-app scenario.
+        at(IncidentKind::AppFailures("x".into()), 200, 45),
+    ];
+    let server = SimServer::new(tenant, clock.clone(), Faults::default());
+    let (store, source, dir) = listed_from(&server, "entra-inventory-health").await;
+    let kept = |store: &SqliteState| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = store
+            .inventory("sim", microsoft::KIND)
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["alertType"].as_str().unwrap().into(),
+                    a["state"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    for r in collect_inventory(&store, &source, t0, &|| true).await {
+        assert!(r.error.is_none(), "{r:?}");
+    }
+    assert_eq!(
+        kept(&store),
+        [
+            ("conditionalAccessBlockedSignIn".into(), "active".into()),
+            ("mfaSignInFailure".into(), "resolved".into()),
+        ]
+    );
+    assert_eq!(
+        by_id(&store.inventory("sim", microsoft::KIND).unwrap()),
+        by_id(&server.inventory().health_alerts),
+        "as Graph lists them"
+    );
+    // Two hours later: the device wave's alert is there, the policy's resolved.
+    clock.advance(Duration::hours(2));
+    for r in collect_inventory(&store, &source, t0 + Duration::hours(2), &|| true).await {
+        assert!(r.error.is_none(), "{r:?}");
+    }
+    assert_eq!(
+        kept(&store),
+        [
+            ("compliantDeviceSignInFailure".into(), "resolved".into()),
+            ("conditionalAccessBlockedSignIn".into(), "resolved".into()),
+            ("mfaSignInFailure".into(), "resolved".into()),
+        ]
+    );
+    // Listed by time (created in the range) and state, newest first, marked as Microsoft's.
+    let listed = microsoft::alerts(&store, "sim", (t0 - Duration::hours(6), t0), None).unwrap();
+    let types: Vec<&str> = listed
+        .iter()
+        .map(|a| a["alertType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["conditionalAccessBlockedSignIn", "mfaSignInFailure"]
+    );
+    assert!(listed.iter().all(|a| a["source"] == microsoft::SOURCE));
+    let none = microsoft::alerts(
+        &store,
+        "sim",
+        (t0 - Duration::days(1), t0 + Duration::days(1)),
+        Some("active"),
+    );
+    assert!(none.unwrap().is_empty());
+    let id = listed[0]["id"].as_str().unwrap();
+    assert_eq!(
+        microsoft::alert(&store, "sim", id).unwrap().unwrap()["alertType"],
+        "conditionalAccessBlockedSignIn"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

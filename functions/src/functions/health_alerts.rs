@@ -13,7 +13,7 @@ use crate::invocation::{
 };
 use crate::request::{Read, bad_request, tenant};
 use serde_json::{Value, json};
-use shared::health::{alert, anomaly::Model, monitor, notify};
+use shared::health::{alert, anomaly::Model, microsoft, monitor, notify};
 use shared::model::Category;
 use shared::query::params::{self, ParamError};
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
@@ -62,8 +62,9 @@ pub static ACT: FunctionSpec = FunctionSpec {
 const ACTIONS: [(&str, &str); 2] = [("resolve", alert::RESOLVED), ("dismiss", alert::DISMISSED)];
 
 /// The columns of a listed alert (JSON objects with these keys, or CSV).
-const COLUMNS: [&str; 17] = [
+const COLUMNS: [&str; 20] = [
     "id",
+    "source",
     "alertType",
     "scenario",
     "category",
@@ -72,6 +73,7 @@ const COLUMNS: [&str; 17] = [
     "signal",
     "direction",
     "app",
+    "policy",
     "startedDateTime",
     "endedDateTime",
     "figures",
@@ -80,6 +82,7 @@ const COLUMNS: [&str; 17] = [
     "signals",
     "relatedSignals",
     "resolution",
+    "tenantId",
 ];
 
 /// Routes `tenant`'s changes of alert state not routed yet as records
@@ -177,9 +180,23 @@ pub fn list(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<Http
             state.as_deref(),
             c.offset + c.limit + 1,
         )?;
-        let rows = stored
+        // Microsoft's alerts beside ours, newest first.
+        let mut alerts: Vec<Value> = stored.into_iter().map(|a| a.alert).collect();
+        alerts.extend(microsoft::alerts(
+            &store,
+            &read.tenant,
+            (c.from, c.to),
+            state.as_deref(),
+        )?);
+        alerts.sort_by(|a, b| {
+            b["createdDateTime"]
+                .as_str()
+                .cmp(&a["createdDateTime"].as_str())
+        });
+        let rows = alerts
             .iter()
-            .map(|a| COLUMNS.iter().map(|k| a.alert[*k].clone()).collect())
+            .take(c.offset + c.limit + 1)
+            .map(|a| COLUMNS.iter().map(|k| a[*k].clone()).collect())
             .collect();
         let answer = read.page(&COLUMNS, rows);
         Ok(read.respond(&app, &req, LIST.name, &answer, None))
@@ -213,6 +230,36 @@ async fn lookup(
     })
 }
 
+/// The answer when a request names one of Microsoft's alerts: the alert, or for an action a
+/// 409 saying where to change it (its state is Microsoft's: resolved in the Microsoft Entra
+/// admin center, or by `PATCH` on Graph's alert, which entra-monitor does not send).
+async fn microsofts(
+    app: &App,
+    req: &HttpRequest,
+    action: Option<&str>,
+) -> Result<Option<HttpResponse>, FunctionError> {
+    let id = req.params.get("id").map(String::as_str).unwrap_or_default();
+    let asked = req.query.get("tenant").map(String::as_str);
+    let tenant = match tenant(app, req, asked).await {
+        Ok(t) => t,
+        Err(r) => return Ok(Some(r)),
+    };
+    let store = app.state()?;
+    let Some(found) = microsoft::alert(&store, &tenant, id)? else {
+        return Ok(None);
+    };
+    Ok(Some(match action {
+        None => HttpResponse::json(200, &found),
+        Some(action) => HttpResponse::error(
+            409,
+            "MicrosoftsAlert",
+            format!(
+                "alert {id} is Microsoft Entra Health's own; {action} it in the Microsoft Entra admin center (Health, Alerts), where its state is kept"
+            ),
+        ),
+    }))
+}
+
 /// Refuses any query parameter but `tenant`.
 fn only_tenant(req: &HttpRequest) -> Option<HttpResponse> {
     req.query.keys().find(|k| *k != "tenant").map(|k| {
@@ -227,6 +274,9 @@ fn only_tenant(req: &HttpRequest) -> Option<HttpResponse> {
 pub fn get(app: Arc<App>, _inv: Invocation, req: HttpRequest) -> BoxFuture<HttpResult> {
     Box::pin(async move {
         if let Some(r) = only_tenant(&req) {
+            return Ok(r);
+        }
+        if let Some(r) = microsofts(&app, &req, None).await? {
             return Ok(r);
         }
         let (tenant, a) = match lookup(&app, &req).await {
@@ -270,6 +320,9 @@ pub fn act(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
                 "BadParameter",
                 "body: expected a JSON object {\"reason\": \"...\"} saying why, in at most 1000 characters",
             ));
+        }
+        if let Some(r) = microsofts(&app, &req, Some(&action)).await? {
+            return Ok(r);
         }
         let (tenant, mut a) = match lookup(&app, &req).await {
             Ok(x) => x,

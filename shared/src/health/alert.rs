@@ -43,7 +43,12 @@ pub fn direction_name(d: Direction) -> &'static str {
 /// A stable id: the same episode found again (by another run, on another host) is the same
 /// alert.
 fn id(tenant: &str, signal: &str, started: DateTime<Utc>) -> String {
-    let h = Sha256::digest(format!("{tenant}|{signal}|{}", iso(started)));
+    guid(&format!("{tenant}|{signal}|{}", iso(started)))
+}
+
+/// A GUID-shaped id derived from `text` (its SHA-256), the same for the same text.
+pub fn guid(text: &str) -> String {
+    let h = Sha256::digest(text);
     let x: String = h.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",

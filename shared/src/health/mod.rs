@@ -6,6 +6,7 @@
 pub mod alert;
 pub mod anomaly;
 pub mod explain;
+pub mod microsoft;
 pub mod monitor;
 pub mod notify;
 pub mod publish;

@@ -149,6 +149,15 @@ pub const KINDS: &[Kind] = &[
         delta: false,
         rekey: None,
     },
+    Kind {
+        name: crate::health::microsoft::KIND,
+        first_page: "beta/healthMonitoring/alerts",
+        permission: "HealthMonitoringAlert.Read.All (and a non-trial Entra ID P1 or P2 licence)",
+        unlicensed: None,
+        optional: true,
+        delta: false,
+        rekey: None,
+    },
 ];
 
 /// `userEventsSummary`'s `id` is the user's: an event is the user, when, what and how.

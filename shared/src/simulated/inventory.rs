@@ -58,6 +58,9 @@ pub struct Inventory {
     /// Microsoft's own recommendations (beta `directory/recommendations`), with their impacted
     /// resources, as its actions leave them.
     pub recommendations: Vec<Value>,
+    /// Microsoft Entra Health's alerts (beta `healthMonitoring/alerts`), as they stand when
+    /// listed (filled at each listing from the incidents: [`super::health_alerts`]).
+    pub health_alerts: Vec<Value>,
     /// Whether the users' `signInActivity` and Microsoft's usage reports have been filled from
     /// the logs ([`Inventory::fill_from_logs`]; done when first listed, as it reads days of
     /// sign-ins).
@@ -193,6 +196,7 @@ impl Inventory {
             credential_sign_in_activities: Vec::new(),
             user_events: Vec::new(),
             recommendations: Vec::new(),
+            health_alerts: Vec::new(),
             sign_in_activity_filled: false,
             seeded,
         };

@@ -11,6 +11,7 @@ pub mod attacks;
 pub mod details;
 pub mod directory;
 pub mod events;
+pub mod health_alerts;
 pub mod incidents;
 pub mod inventory;
 pub mod people;

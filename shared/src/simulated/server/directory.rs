@@ -4,7 +4,8 @@
 //! `identity/conditionalAccess/policies`, and Microsoft's usage reports
 //! `reports/servicePrincipalSignInActivities` and `reports/appCredentialSignInActivities`, and
 //! `reports/authenticationMethods/userEventsSummary` (also under `/beta/`, where Graph has the
-//! reports only), paged as Graph pages them —
+//! reports only), Microsoft's recommendations and Entra Health alerts
+//! (`directory/recommendations`, `healthMonitoring/alerts`), paged as Graph pages them —
 //! `$top` from 1 to 999 (100 by default), `@odata.nextLink` with an opaque `$skiptoken` — with
 //! an application's `owners` only when asked for with `$expand=owners`, and `$select` honoured
 //! (plus `id`, which Graph always returns). Other query options are refused as Graph would.
@@ -222,6 +223,7 @@ fn all_of<'a>(inventory: &'a Inventory, resource: &str) -> &'a [Value] {
         "reports/appCredentialSignInActivities" => &inventory.credential_sign_in_activities,
         "reports/authenticationMethods/userEventsSummary" => &inventory.user_events,
         "directory/recommendations" => &inventory.recommendations,
+        "healthMonitoring/alerts" => &inventory.health_alerts,
         _ => &p.conditional_access_policies,
     }
 }
@@ -230,7 +232,7 @@ fn all_of<'a>(inventory: &'a Inventory, resource: &str) -> &'a [Value] {
 pub const MAX_DIRECTORY_TOP: usize = 999;
 
 /// The directory lists served.
-pub(super) const RESOURCES: [&str; 11] = [
+pub(super) const RESOURCES: [&str; 12] = [
     "applications",
     "servicePrincipals",
     "users",
@@ -242,6 +244,7 @@ pub(super) const RESOURCES: [&str; 11] = [
     "reports/appCredentialSignInActivities",
     "reports/authenticationMethods/userEventsSummary",
     "directory/recommendations",
+    "healthMonitoring/alerts",
 ];
 
 /// Whether `path` names one of the directory lists, and which.

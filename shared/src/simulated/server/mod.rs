@@ -176,6 +176,15 @@ impl SimServer {
         }
     }
 
+    /// Microsoft's health alerts as they stand now (created an hour into each incident).
+    fn fill_health_alerts(&self) {
+        let alerts = super::health_alerts::alerts(&self.tenant, self.clock.now());
+        self.inventory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .health_alerts = alerts;
+    }
+
     /// Changes the directory objects it serves (an app removed, a credential added, …); the
     /// delta queries answer what changed.
     pub fn edit_inventory(&self, edit: impl FnOnce(&mut super::inventory::Inventory)) {
@@ -452,7 +461,10 @@ impl SimServer {
                     self.faults.unlicensed_workload_reports
                 }
                 // Authentication methods activity needs Entra ID P1 or P2, as signInActivity.
-                r if r.ends_with("userEventsSummary") || r == "directory/recommendations" => {
+                r if r.ends_with("userEventsSummary")
+                    || r == "directory/recommendations"
+                    || r == "healthMonitoring/alerts" =>
+                {
                     self.faults.unlicensed_sign_in_activity
                 }
                 _ => false,
@@ -469,6 +481,9 @@ impl SimServer {
                 || list.1.ends_with("userEventsSummary")
             {
                 self.fill_from_logs();
+            }
+            if list.1 == "healthMonitoring/alerts" {
+                self.fill_health_alerts();
             }
             let inventory = self.inventory();
             let most = self.faults.max_directory_page;
