@@ -6,7 +6,6 @@
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::Value;
 use shared::query::codes::WORKBOOK_INTERRUPTS;
-use shared::query::questions::MFA_SERVICE_METHODS;
 use shared::simulated::SimulatedTenant;
 use shared::simulated::incidents::{Incident, IncidentKind};
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,44 +71,13 @@ fn time_of(r: &Value) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// Whether a raw sign-in counts for `scenario` (and the user it counts, for distinct users).
+/// Whether a raw sign-in counts for `scenario` (and the user it counts, for distinct users):
+/// Microsoft's scenarios by the simulated Graph's own definitions (those it serves its
+/// `serviceActivity` metrics by), the per-app and per-policy ones here.
 pub fn counts(scenario: &str, interactive: bool, r: &Value) -> bool {
     let code = r["status"]["errorCode"].as_i64();
-    let ok = code == Some(0);
-    let granted = |control: &str| {
-        r["appliedConditionalAccessPolicies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|p| {
-                p["result"] == "success"
-                    && p["enforcedGrantControls"]
-                        .as_array()
-                        .is_some_and(|g| g.iter().any(|x| x == control))
-            })
-    };
     match scenario {
-        "mfaSignInSuccess" => {
-            interactive
-                && ok
-                && r["authenticationRequirement"] == "multiFactorAuthentication"
-                && r["authenticationDetails"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|d| {
-                        d["succeeded"] == true
-                            && MFA_SERVICE_METHODS
-                                .contains(&d["authenticationMethod"].as_str().unwrap_or(""))
-                    })
-        }
-        "mfaSignInFailure" => code == Some(500121),
-        "managedDeviceSignInSuccess" => interactive && ok && granted("RequireDomainJoinedDevice"),
-        "managedDeviceSignInFailure" => interactive && code == Some(53001),
-        "compliantDeviceSignInSuccess" => interactive && ok && granted("RequireCompliantDevice"),
-        "compliantDeviceSignInFailure" => interactive && code == Some(53000),
-        "samlSignInSuccess" => interactive && ok && r["authenticationProtocol"] == "saml20",
-        "appSuccessfulUsers" => interactive && ok && r["appDisplayName"] == APP,
+        "appSuccessfulUsers" => interactive && code == Some(0) && r["appDisplayName"] == APP,
         "appSignIns" => {
             interactive && r["appDisplayName"] == APP && r["conditionalAccessStatus"] != "failure"
         }
@@ -130,7 +98,7 @@ pub fn counts(scenario: &str, interactive: bool, r: &Value) -> bool {
                     .flatten()
                     .any(|p| p["displayName"] == POLICY && p["result"] == "failure")
         }
-        _ => interactive && r["conditionalAccessStatus"] == "failure",
+        _ => shared::simulated::service_activity::counts(scenario, interactive, r),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod people;
 pub mod recommendations;
 mod record;
 pub mod server;
+pub mod service_activity;
 mod sign_ins;
 pub mod usage_reports;
 mod workload_risk;

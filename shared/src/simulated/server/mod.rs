@@ -31,6 +31,7 @@ use warp::Filter;
 use warp::http::StatusCode;
 
 mod directory;
+mod health;
 mod query;
 pub use directory::MAX_DIRECTORY_TOP;
 use query::Query;
@@ -174,15 +175,6 @@ impl SimServer {
         if !inv.sign_in_activity_filled {
             super::usage_reports::fill_from_logs(&mut inv, &self.tenant, self.anchor);
         }
-    }
-
-    /// Microsoft's health alerts as they stand now (created an hour into each incident).
-    fn fill_health_alerts(&self) {
-        let alerts = super::health_alerts::alerts(&self.tenant, self.clock.now());
-        self.inventory
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .health_alerts = alerts;
     }
 
     /// Changes the directory objects it serves (an app removed, a credential added, …); the
@@ -421,6 +413,10 @@ impl SimServer {
             tokio::time::sleep(std::time::Duration::from_millis(f.slow_ms)).await;
         }
         if let Some(r) = self.transient_fault(n, &mut rng, request) {
+            return r;
+        }
+        if let Some(r) = self.service_activity(path) {
+            self.count(|s| s.pages += 1);
             return r;
         }
         if let Some(list) = directory::delta_of(path) {
