@@ -506,6 +506,73 @@ async fn each_incident_is_one_explained_alert_sent_once_and_listed() {
         "{dismissal:#}"
     );
 
+    // Microsoft's own metrics, collected by the monitor from the simulated Graph beside our
+    // signals: the same counts for the same sign-ins (up to three hours before the newest
+    // collected, where records published late could still be on their way).
+    let microsoft_signal = "/api/health/microsoft/signals?scenario=mfaSignInSuccess&last=2d";
+    let started = Instant::now();
+    let theirs = loop {
+        let (status, v) = call(None, microsoft_signal.into(), None).await;
+        assert_eq!(status, 200, "{v}");
+        let rows = v["rows"].as_array().unwrap().clone();
+        if !rows.is_empty() {
+            break rows;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "Microsoft's metrics not collected in 120 s:\n{}",
+            process.logs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    let (first, last) = (
+        theirs[0]["intervalStartDateTime"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        theirs.last().unwrap()["intervalStartDateTime"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    assert!(
+        theirs.len() >= 90,
+        "a day of quarter hours: {}",
+        theirs.len()
+    );
+    let settled = time(&json!(last)) - Duration::hours(3);
+    let (status, ours) = call(
+        None,
+        format!(
+            "/api/health/signals?scenario=mfaSignInSuccess&from={first}&to={}",
+            settled.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{ours}");
+    let ours = ours["rows"].as_array().unwrap();
+    let compared: Vec<&Value> = theirs
+        .iter()
+        .filter(|r| time(&r["intervalStartDateTime"]) < settled)
+        .collect();
+    assert!(compared.len() >= 60, "{}", compared.len());
+    for (t, o) in compared.iter().zip(ours) {
+        assert_eq!(
+            (time(&t["intervalStartDateTime"]), t["value"].as_f64()),
+            (time(&o["intervalStartDateTime"]), o["value"].as_f64()),
+            "Microsoft's against ours"
+        );
+    }
+    assert!(compared.iter().any(|r| r["value"].as_f64() > Some(0.0)));
+    let (status, v) = call(
+        None,
+        "/api/health/microsoft/signals?scenario=appSignIns".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+
     // Bad requests: each a clear 4xx naming what is wrong.
     let key = Some(admin.trim());
     let reason = Some(r#"{"reason": "x"}"#.to_string());

@@ -146,7 +146,7 @@ fn each_signal_is_the_count_of_its_raw_sign_ins_per_interval() {
     };
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(microsofts_metrics_are_ours(tenant, &ours));
+        .block_on(microsofts_metrics_are_ours(tenant, &ours, &store));
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -157,10 +157,10 @@ type Ours<'a> = &'a dyn Fn(&str, DateTime<Utc>, DateTime<Utc>) -> Series;
 
 /// Calls each of Microsoft's metric functions on the simulated Graph over the last day and
 /// compares it with `ours`; then the calls Graph refuses.
-async fn microsofts_metrics_are_ours(tenant: SimulatedTenant, ours: Ours<'_>) {
+async fn microsofts_metrics_are_ours(tenant: SimulatedTenant, ours: Ours<'_>, store: &SqliteState) {
     use shared::clock::FixedClock;
+    use shared::health::microsoft::METRICS;
     use shared::simulated::server::{Faults, SimServer};
-    use shared::simulated::service_activity::METRICS;
     let now = end() + Duration::hours(3);
     let server = SimServer::new(
         tenant,
@@ -168,6 +168,7 @@ async fn microsofts_metrics_are_ours(tenant: SimulatedTenant, ours: Ours<'_>) {
         Faults::default(),
     );
     let base = server.start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let licensed = base.clone();
     let client = reqwest::Client::new();
     let iso = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let call = |name: &str, from: DateTime<Utc>, to: DateTime<Utc>, minutes: &str| {
@@ -245,4 +246,46 @@ async fn microsofts_metrics_are_ours(tenant: SimulatedTenant, ours: Ours<'_>) {
         shared::source::graph::NO_LICENCE,
         "{body}"
     );
+    // The monitor's collection: the last day up to the watermark, kept as Graph gave it; where
+    // the tenant is not licensed, a note and nothing kept.
+    use shared::health::microsoft::collect_metrics;
+    let source = |graph_base: String| shared::pipeline::Source {
+        tenant: "elsewhere".into(),
+        graph_base,
+        client: shared::source::graph::GraphClient::new(
+            std::sync::Arc::new(shared::source::budget::Budget::new(
+                1000,
+                std::time::Duration::from_secs(1),
+            )),
+            std::sync::Arc::new(shared::source::budget::Budget::new(
+                1000,
+                std::time::Duration::from_secs(1),
+            )),
+            Default::default(),
+        ),
+    };
+    let refused = collect_metrics(store, &source(base), end(), now)
+        .await
+        .unwrap();
+    assert!(refused.collected.is_none(), "{refused:?}");
+    assert!(refused.note.unwrap().contains("licen"));
+    assert_eq!(
+        store.microsoft_metrics_collected("elsewhere").unwrap(),
+        None
+    );
+    let report = collect_metrics(store, &source(licensed), end(), now)
+        .await
+        .unwrap();
+    assert_eq!(report.collected, Some((from, end())), "{report:?}");
+    let kept = store
+        .microsoft_metrics("elsewhere", "mfaSignInSuccess", (from, end()))
+        .unwrap();
+    let (_, mfa) = call("MfaSignInSuccess", from, end(), "15").await;
+    let served: Vec<f64> = mfa["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(kept.iter().map(|k| k.1).collect::<Vec<_>>(), served);
 }

@@ -15,6 +15,7 @@ use crate::request::{Read, bad_request, tenant};
 use serde_json::{Value, json};
 use shared::health::{alert, anomaly::Model, microsoft, monitor, notify};
 use shared::model::Category;
+use shared::pipeline::Source;
 use shared::query::params::{self, ParamError};
 use shared::registry::{AuthLevel, FunctionSpec, Method, Trigger};
 use shared::state::{Checkpoints, StateChange};
@@ -33,6 +34,16 @@ pub static LIST: FunctionSpec = FunctionSpec {
     description: "A tenant's health alerts in Graph's healthMonitoring alert shape, each explained, newest first.",
     trigger: Trigger::Http {
         route: "health/alerts",
+        methods: &[Method::Get],
+        auth: AuthLevel::Function,
+    },
+};
+
+pub static MICROSOFT_SIGNALS: FunctionSpec = FunctionSpec {
+    name: "health-microsoft-signals",
+    description: "Microsoft Entra Health's own metric of a scenario per 15 minutes, as collected from Graph (serviceActivity), beside our signals.",
+    trigger: Trigger::Http {
+        route: "health/microsoft/signals",
         methods: &[Method::Get],
         auth: AuthLevel::Function,
     },
@@ -94,8 +105,10 @@ async fn publish(app: &App, tenant: &str) -> Result<(), FunctionError> {
     .await
 }
 
-/// One monitor run for `tenant`; what it did, in a line.
-async fn monitor_tenant(app: &App, tenant: &str, name: &str) -> Result<String, FunctionError> {
+/// One monitor run for `source`'s tenant (Microsoft's metrics collected first, where
+/// licensed); what it did, in a line.
+async fn monitor_tenant(app: &App, source: &Source, name: &str) -> Result<String, FunctionError> {
+    let tenant = source.tenant.as_str();
     let store = app.state()?;
     let now = app.now();
     let Some(until) = store
@@ -105,6 +118,17 @@ async fn monitor_tenant(app: &App, tenant: &str, name: &str) -> Result<String, F
         return Ok(format!(
             "tenant {name}: no sign-ins collected yet; nothing to judge"
         ));
+    };
+    let theirs = match microsoft::collect_metrics(&store, source, until, now).await {
+        Ok(r) => match (r.note, r.collected) {
+            (Some(note), _) => format!("; {note}"),
+            (None, Some((_, to))) => format!("; Microsoft's metrics collected to {to}"),
+            (None, None) => String::new(),
+        },
+        Err(e) => {
+            tracing::warn!(tenant, "{e}");
+            format!("; {e}")
+        }
     };
     let owned = (store.clone(), tenant.to_string());
     // SQLite work off the async threads.
@@ -126,7 +150,7 @@ async fn monitor_tenant(app: &App, tenant: &str, name: &str) -> Result<String, F
         }
     }
     Ok(format!(
-        "tenant {name}: signals computed to {until}{}; {} raised, {} resolved, {} related{sent}",
+        "tenant {name}: signals computed to {until}{}; {} raised, {} resolved, {} related{sent}{theirs}",
         if report.learning {
             " (learning: under three weeks of history, alerts wait)"
         } else {
@@ -142,11 +166,54 @@ pub fn run(app: Arc<App>, inv: Invocation, _timer: TimerInfo) -> BoxFuture<Timer
     Box::pin(async move {
         let mut lines = Vec::new();
         for t in app.sources().await? {
-            let line = monitor_tenant(&app, &t.reports.tenant, &t.name).await?;
+            let line = monitor_tenant(&app, &t.reports, &t.name).await?;
             inv.log(&line);
             lines.push(line);
         }
         Ok(lines.join("; "))
+    })
+}
+
+/// Microsoft's metric of a scenario (`scenario`, one of ours that Microsoft measures) over the
+/// range, every 15 minutes up to where it is collected.
+pub fn microsoft_signals(
+    app: Arc<App>,
+    _inv: Invocation,
+    req: HttpRequest,
+) -> BoxFuture<HttpResult> {
+    Box::pin(async move {
+        let read = match Read::resolve(&app, &req, &["scenario"], 1).await {
+            Ok(r) => r,
+            Err(r) => return Ok(r),
+        };
+        let scenarios = microsoft::METRICS.map(|m| m.1);
+        let scenario = match params::text(&req.query, "scenario") {
+            Ok(Some(s)) if scenarios.contains(&s.as_str()) => s,
+            Ok(other) => {
+                return Ok(bad_request(&ParamError {
+                    parameter: "scenario".into(),
+                    message: format!(
+                        "{}; expected one of {}",
+                        other.map_or("required".to_string(), |s| format!(
+                            "\"{}\" is not one Microsoft measures",
+                            s.chars().take(100).collect::<String>()
+                        )),
+                        scenarios.join(", ")
+                    ),
+                }));
+            }
+            Err(e) => return Ok(bad_request(&e)),
+        };
+        let c = &read.common;
+        let values = app
+            .state()?
+            .microsoft_metrics(&read.tenant, &scenario, (c.from, c.to))?;
+        let rows = values
+            .into_iter()
+            .map(|(t, v)| vec![json!(alert::iso(t)), json!(v)])
+            .collect();
+        let answer = read.page(&["intervalStartDateTime", "value"], rows);
+        Ok(read.respond(&app, &req, MICROSOFT_SIGNALS.name, &answer, None))
     })
 }
 
@@ -379,6 +446,18 @@ pub fn openapi_paths(paths: &mut serde_json::Map<String, Value>, common_params: 
     paths.insert("/api/health/alerts".into(), json!({ "get": {
         "operationId": LIST.name, "summary": LIST.description, "parameters": parameters,
         "responses": { "200": { "description": "{tenant, columns, value: [alert]}: alerts raised in the range, newest first." },
+                       "400": with("A parameter is wrong; the message names it and what is expected."),
+                       "403": with("The caller may not read this tenant.") }
+    } }));
+    let mut signal_params: Vec<Value> = parameters
+        .iter()
+        .filter(|p| p["name"] != "state")
+        .cloned()
+        .collect();
+    signal_params.push(json!({ "name": "scenario", "in": "query", "required": true, "schema": { "type": "string", "enum": microsoft::METRICS.map(|m| m.1) }, "description": "The scenario, by our signal's name." }));
+    paths.insert("/api/health/microsoft/signals".into(), json!({ "get": {
+        "operationId": MICROSOFT_SIGNALS.name, "summary": MICROSOFT_SIGNALS.description, "parameters": signal_params,
+        "responses": { "200": { "description": "{tenant, columns, value: [{intervalStartDateTime, value}]}: every quarter hour of the range collected so far." },
                        "400": with("A parameter is wrong; the message names it and what is expected."),
                        "403": with("The caller may not read this tenant.") }
     } }));

@@ -75,6 +75,10 @@ pub static REGISTRY: std::sync::LazyLock<Vec<Function>> = std::sync::LazyLock::n
             handler: Handler::Http(health_alerts::list),
         },
         Function {
+            spec: &health_alerts::MICROSOFT_SIGNALS,
+            handler: Handler::Http(health_alerts::microsoft_signals),
+        },
+        Function {
             spec: &health_alerts::GET,
             handler: Handler::Http(health_alerts::get),
         },

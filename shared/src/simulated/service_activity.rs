@@ -9,36 +9,12 @@
 
 use super::SimulatedTenant;
 use crate::clock::Timestamp;
+use crate::health::microsoft::{MAX_DAYS, METRICS, PATH};
 use crate::model::Category;
 use crate::query::questions::MFA_SERVICE_METHODS;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Graph's metric functions (after `getMetricsFor`) and the scenario each is, by our names.
-pub const METRICS: [(&str, &str); 6] = [
-    ("MfaSignInSuccess", "mfaSignInSuccess"),
-    ("MfaSignInFailure", "mfaSignInFailure"),
-    (
-        "ConditionalAccessManagedDevicesSignInSuccess",
-        "managedDeviceSignInSuccess",
-    ),
-    (
-        "ConditionalAccessCompliantDevicesSignInSuccess",
-        "compliantDeviceSignInSuccess",
-    ),
-    ("SamlSignInSuccess", "samlSignInSuccess"),
-    (
-        "ConditionalAccessBlockedSignIn",
-        "conditionalAccessBlockedUsers",
-    ),
-];
-
-/// The path of the metric functions, after the version.
-pub const PATH: &str = "reports/serviceActivity/getMetricsFor";
-
-/// How far back a metric may start.
-pub const MAX_DAYS: i64 = 30;
 
 /// Whether a raw sign-in (interactive or not) counts for one of the [`METRICS`]' scenarios,
 /// by Microsoft's definitions; `false` for any other scenario.

@@ -51,6 +51,20 @@ CREATE TABLE IF NOT EXISTS health_alert_history (
     reason TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS health_alert_history_by_alert ON health_alert_history (tenant, id, at);
+-- Microsoft's own scenario metrics as collected (beta serviceActivity), per 15-minute interval
+-- (only those not zero), and how far they are collected per tenant.
+CREATE TABLE IF NOT EXISTS health_microsoft_values (
+    tenant TEXT NOT NULL,
+    scenario TEXT NOT NULL,
+    at TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (tenant, scenario, at)
+);
+CREATE TABLE IF NOT EXISTS health_microsoft_collected (
+    tenant TEXT PRIMARY KEY,
+    since TEXT NOT NULL,
+    until TEXT NOT NULL
+);
 -- How far each tenant's alert history has been routed as records (its rowid).
 CREATE TABLE IF NOT EXISTS health_alert_routed (
     tenant TEXT PRIMARY KEY,
@@ -375,5 +389,93 @@ impl SqliteState {
     /// Marks `tenant`'s alert history routed up to `rowid`.
     pub fn health_alert_changes_routed(&self, tenant: &str, rowid: i64) -> Result<(), StateError> {
         self.mark_routed("health_alert_routed", tenant, rowid)
+    }
+}
+
+impl SqliteState {
+    /// How far `tenant`'s Microsoft metrics are collected: `[since, until)`.
+    pub fn microsoft_metrics_collected(&self, tenant: &str) -> Result<Option<Span>, StateError> {
+        let row: Option<(String, String)> = self
+            .conn()
+            .query_row(
+                "SELECT since, until FROM health_microsoft_collected WHERE tenant = ?1",
+                params![tenant],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(s, u)| Ok((time(&s)?, time(&u)?))).transpose()
+    }
+
+    /// Replaces `tenant`'s Microsoft metrics in `[from, to)` with `values` (scenario, interval,
+    /// value; zeros are not kept), forgets those before `keep_from`, and notes them collected
+    /// to `to` — in one transaction.
+    pub fn put_microsoft_metrics(
+        &self,
+        tenant: &str,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        values: &[(String, DateTime<Utc>, f64)],
+        keep_from: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM health_microsoft_values WHERE tenant = ?1 AND ((at >= ?2 AND at < ?3) OR at < ?4)",
+            params![tenant, from.rfc3339_millis(), to.rfc3339_millis(), keep_from.rfc3339_millis()],
+        )?;
+        {
+            let mut insert = tx.prepare(
+                "INSERT OR REPLACE INTO health_microsoft_values (tenant, scenario, at, value) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (scenario, at, value) in values.iter().filter(|v| v.2 != 0.0) {
+                insert.execute(params![tenant, scenario, at.rfc3339_millis(), value])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO health_microsoft_collected (tenant, since, until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (tenant) DO UPDATE SET since = max(min(since, excluded.since), ?4),
+                                                until = max(until, excluded.until)",
+            params![
+                tenant,
+                from.rfc3339_millis(),
+                to.rfc3339_millis(),
+                keep_from.rfc3339_millis()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// `tenant`'s Microsoft metric `scenario` over `[from, to)` as collected: every 15-minute
+    /// interval of it that is collected (zero where no value is kept), oldest first.
+    pub fn microsoft_metrics(
+        &self,
+        tenant: &str,
+        scenario: &str,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<Vec<(DateTime<Utc>, f64)>, StateError> {
+        use chrono::DurationRound;
+        let quarter = chrono::Duration::minutes(15);
+        let Some((since, until)) = self.microsoft_metrics_collected(tenant)? else {
+            return Ok(Vec::new());
+        };
+        let kept: HashMap<String, f64> = {
+            let conn = self.conn();
+            let mut q = conn.prepare(
+                "SELECT at, value FROM health_microsoft_values WHERE tenant = ?1 AND scenario = ?2 AND at >= ?3 AND at < ?4",
+            )?;
+            let rows = q.query_map(
+                params![tenant, scenario, from.rfc3339_millis(), to.rfc3339_millis()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)),
+            )?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::new();
+        let from = from.max(since);
+        let mut t = from.duration_trunc(quarter).unwrap_or(from);
+        while t < to.min(until) {
+            out.push((t, kept.get(&t.rfc3339_millis()).copied().unwrap_or(0.0)));
+            t += quarter;
+        }
+        Ok(out)
     }
 }
