@@ -143,7 +143,7 @@ pub async fn collect_metrics(
             Err(crate::source::graph::GraphError::Refused { message, .. }) => {
                 report.requests = counters.requests;
                 report.note = Some(format!(
-                    "Microsoft's health metrics not collected: {message} (they need an Entra ID P1 or P2 licence and Reports Reader's AuditLog.Read.All)"
+                    "Microsoft's health metrics not collected: {message} (they need an Entra ID P1 or P2 licence and the app's Reports.Read.All)"
                 ));
                 return Ok(report);
             }
