@@ -332,6 +332,7 @@ async fn health_is_degraded_while_collection_fails_and_says_why_only_to_a_caller
         &[
             ("ENTRA_MONITOR_SIMULATED_GRAPH_URL", &graph),
             ("ENTRA_MONITOR_API_KEYS", &keys),
+            ("ENTRA_MONITOR_SCHEDULE_MONITOR_HEALTH", "*/2 * * * * *"),
         ],
     );
     let client = reqwest::Client::new();
@@ -363,6 +364,48 @@ async fn health_is_degraded_while_collection_fails_and_says_why_only_to_a_caller
     assert_eq!(status, 503);
     let reasons = body["reasons"].to_string();
     assert!(reasons.contains("paused"), "{reasons}");
+    // And the same in the tenant's alert stream: one pipeline alarm per paused category, with
+    // its reason and what to do (the monitor runs every two seconds here).
+    let start = std::time::Instant::now();
+    let paused = loop {
+        let r = client
+            .get(format!("{base}/api/health/alerts?last=1d"))
+            .header("x-api-key", key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let v: Value = r.json().await.unwrap();
+        let paused: Vec<Value> = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["alertType"] == "pipelineCategoryPaused")
+            .cloned()
+            .collect();
+        if paused
+            .iter()
+            .any(|a| a["signal"] == "pipeline:paused:SignInLogs")
+        {
+            break paused;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no pipeline alarm in 60 s: {v}\n{}",
+            process.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let signal: Vec<&Value> = paused
+        .iter()
+        .filter(|a| a["signal"] == "pipeline:paused:SignInLogs")
+        .collect();
+    assert_eq!(signal.len(), 1, "raised once: {paused:?}");
+    let summary = signal[0]["explanation"]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("P1 or P2") && summary.contains("What to do"),
+        "{summary}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,7 +73,7 @@ pub fn run(app: Arc<App>, inv: Invocation, req: HttpRequest) -> BoxFuture<HttpRe
 }
 
 /// Per destination: where it is, what is routed to it, and how delivery goes.
-async fn destinations(app: &App) -> Value {
+pub(crate) async fn destinations(app: &App) -> Value {
     let config = app.config();
     let state = app.state();
     let figures = state

@@ -13,7 +13,7 @@ use crate::invocation::{
 };
 use crate::request::{Read, bad_request, tenant};
 use serde_json::{Value, json};
-use shared::health::{alert, anomaly::Model, microsoft, monitor, notify};
+use shared::health::{alert, anomaly::Model, microsoft, monitor, notify, pipeline};
 use shared::model::Category;
 use shared::pipeline::Source;
 use shared::query::params::{self, ParamError};
@@ -111,14 +111,53 @@ async fn monitor_tenant(app: &App, source: &Source, name: &str) -> Result<String
     let tenant = source.tenant.as_str();
     let store = app.state()?;
     let now = app.now();
-    let Some(until) = store
+    let watermark = store
         .checkpoint(tenant, Category::SignInLogs)?
-        .and_then(|c| c.watermark)
-    else {
-        return Ok(format!(
-            "tenant {name}: no sign-ins collected yet; nothing to judge"
-        ));
+        .and_then(|c| c.watermark);
+    let (mut report, judged) = match watermark {
+        None => (
+            monitor::Report::default(),
+            "no sign-ins collected yet; nothing to judge".to_string(),
+        ),
+        Some(until) => judge(app, source, until, now).await?,
     };
+    // The pipeline's alarms in the same stream, sent and routed with the others.
+    let mut conditions = pipeline::of_checkpoints(&store.checkpoints()?, tenant, now);
+    conditions.extend(pipeline::of_destinations(
+        &super::health::destinations(app).await,
+    ));
+    let (alarms, cleared) = pipeline::reconcile(&store, tenant, &conditions, now)?;
+    let alarmed = format!(
+        "; pipeline: {} conditions, {} raised, {cleared} cleared",
+        conditions.len(),
+        alarms.len()
+    );
+    report.raised.extend(alarms);
+    publish(app, tenant).await?;
+    let mut sent = String::new();
+    if let Some(webhook) = &app.config().alerts {
+        let a = notify::send(&store, tenant, &report, webhook, now).await?;
+        if a != Default::default() {
+            sent = format!(
+                "; webhook: {} sent, {} waiting",
+                a.sent,
+                a.failed + a.suppressed
+            );
+        }
+    }
+    Ok(format!("tenant {name}: {judged}{alarmed}{sent}"))
+}
+
+/// Microsoft's metrics collected, then one monitor run up to `until` (the sign-in watermark):
+/// its report, and what it did in words.
+async fn judge(
+    app: &App,
+    source: &Source,
+    until: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(monitor::Report, String), FunctionError> {
+    let store = app.state()?;
+    let tenant = source.tenant.as_str();
     let theirs = match microsoft::collect_metrics(&store, source, until, now).await {
         Ok(r) => match (r.note, r.collected) {
             (Some(note), _) => format!("; {note}"),
@@ -137,20 +176,8 @@ async fn monitor_tenant(app: &App, source: &Source, name: &str) -> Result<String
     })
     .await
     .map_err(|e| FunctionError::Failed(e.to_string()))??;
-    publish(app, tenant).await?;
-    let mut sent = String::new();
-    if let Some(webhook) = &app.config().alerts {
-        let a = notify::send(&store, tenant, &report, webhook, now).await?;
-        if a != Default::default() {
-            sent = format!(
-                "; webhook: {} sent, {} waiting",
-                a.sent,
-                a.failed + a.suppressed
-            );
-        }
-    }
-    Ok(format!(
-        "tenant {name}: signals computed to {until}{}; {} raised, {} resolved, {} related{sent}{theirs}",
+    let line = format!(
+        "signals computed to {until}{}; {} raised, {} resolved, {} related{theirs}",
         if report.learning {
             " (learning: under three weeks of history, alerts wait)"
         } else {
@@ -159,7 +186,8 @@ async fn monitor_tenant(app: &App, source: &Source, name: &str) -> Result<String
         report.raised.len(),
         report.resolved,
         report.related
-    ))
+    );
+    Ok((report, line))
 }
 
 pub fn run(app: Arc<App>, inv: Invocation, _timer: TimerInfo) -> BoxFuture<TimerResult> {

@@ -9,5 +9,6 @@ pub mod explain;
 pub mod microsoft;
 pub mod monitor;
 pub mod notify;
+pub mod pipeline;
 pub mod publish;
 pub mod watched;

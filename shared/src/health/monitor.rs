@@ -148,7 +148,9 @@ pub fn run(
         report.computed = Some((from, last));
     }
     report.learning = until - since < Duration::weeks(model.min_weeks);
-    let open = store.health_alerts_open_since(tenant, until - JUDGE)?;
+    // (The pipeline's alarms are its own: [`super::pipeline`].)
+    let mut open = store.health_alerts_open_since(tenant, until - JUDGE)?;
+    open.retain(|a| !a.signal.starts_with(super::pipeline::PREFIX));
     let judge_from = open
         .iter()
         .map(|a| a.started)
