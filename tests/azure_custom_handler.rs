@@ -182,6 +182,7 @@ async fn timer_and_http_envelopes_are_answered_in_the_host_format() {
             "monitor-health",
             "health",
             "health-alerts",
+            "health-microsoft-signals",
             "health-alert",
             "health-alert-action",
             "risk-detections",
