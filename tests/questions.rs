@@ -480,6 +480,103 @@ fn sign_ins_per_client_app() {
     }
 }
 
+/// The workbooks' breakdowns of sign-ins, each against the generator's records, and each row's
+/// listing (the same dimension as a filter of `/api/logs`) holding exactly that row's sign-ins.
+#[test]
+fn sign_ins_broken_down_as_the_workbooks_count_them() {
+    let status = |r: &Value| {
+        shared::query::codes::workbook_status(&r["status"]["errorCode"].to_string())
+            .as_str()
+            .to_string()
+    };
+    let trust = |r: &Value| match s(&r["deviceDetail"]["trustType"]) {
+        t if t.is_empty() => "Unmanaged".to_string(),
+        t => t,
+    };
+    type ValueOf<'a> = &'a dyn Fn(&Value) -> String;
+    let dims: [(&str, ValueOf); 5] = [
+        ("status", &status),
+        ("country", &|r| s(&r["location"]["countryOrRegion"])),
+        ("os", &|r| s(&r["deviceDetail"]["operatingSystem"])),
+        ("device_state", &trust),
+        ("code", &|r| r["status"]["errorCode"].to_string()),
+    ];
+    for (by, value_of) in dims {
+        // (sign-ins, success, interrupted, failure, users) per value.
+        type Counts = (i64, i64, i64, i64, BTreeSet<String>);
+        let mut expected: BTreeMap<String, Counts> = BTreeMap::new();
+        for r in raw(Category::SignInLogs) {
+            let e = expected.entry(value_of(r)).or_default();
+            e.0 += 1;
+            match status(r).as_str() {
+                "success" => e.1 += 1,
+                "interrupted" => e.2 += 1,
+                _ => e.3 += 1,
+            }
+            e.4.insert(s(&r["userPrincipalName"]).to_lowercase());
+        }
+        assert!(expected.len() > 1, "{by}: more than one value in the week");
+        let a = ask(&*question("sign-in-breakdown", &[("by", by)]), 1000);
+        let got: BTreeMap<String, (i64, i64, i64, i64, i64)> = a
+            .rows
+            .iter()
+            .map(|r| {
+                let n = |i: usize| r[i].as_i64().unwrap();
+                (s(&r[0]), (n(1), n(2), n(3), n(4), n(5)))
+            })
+            .collect();
+        let expected: BTreeMap<String, (i64, i64, i64, i64, i64)> = expected
+            .into_iter()
+            .map(|(k, (n, ok, i, f, u))| (k, (n, ok, i, f, u.len() as i64)))
+            .collect();
+        assert_eq!(got, expected, "by {by}");
+        if by == "code" {
+            let row = a.rows.iter().find(|r| s(&r[0]) == "50126").unwrap();
+            assert_eq!(s(&row[6]), "Invalid username or password");
+            continue;
+        }
+        // The values whose sign-ins fit one page.
+        let small: Vec<_> = expected
+            .iter()
+            .filter(|(v, (n, ..))| !v.is_empty() && *n < 1000)
+            .collect();
+        assert!(
+            !small.is_empty(),
+            "{by}: some value has under 1000 sign-ins"
+        );
+        for (value, (n, ..)) in small {
+            let listing = ask(
+                &*question("logs", &[("category", "SignInLogs"), (by, value)]),
+                1000,
+            );
+            assert_eq!(listing.rows.len() as i64, *n, "{by}={value}");
+        }
+    }
+    // A filter narrows the breakdown to the sign-ins it names.
+    let user = s(&raw(Category::SignInLogs)[0]["userPrincipalName"]);
+    let theirs = raw(Category::SignInLogs)
+        .iter()
+        .filter(|r| s(&r["userPrincipalName"]).eq_ignore_ascii_case(&user))
+        .count() as i64;
+    let a = ask(
+        &*question(
+            "sign-in-breakdown",
+            &[("by", "status"), ("user", &user.to_uppercase())],
+        ),
+        100,
+    );
+    let total: i64 = a.rows.iter().map(|r| r[1].as_i64().unwrap()).sum();
+    assert_eq!(total, theirs);
+    // Over time, oldest first; the listing refuses a sign-in filter on another category.
+    let days = ask(&*question("sign-in-breakdown", &[("by", "day")]), 100);
+    assert_eq!(days.rows.len(), 7 + 1, "{:?}", days.rows);
+    assert!(days.rows.windows(2).all(|w| s(&w[0][0]) < s(&w[1][0])));
+    let e = questions::ask("logs", &[("category", "AuditLogs"), ("country", "FR")]).unwrap_err();
+    assert_eq!(e.parameter, "country");
+    let e = questions::ask("logs", &[("category", "SignInLogs"), ("status", "bad")]).unwrap_err();
+    assert_eq!(e.parameter, "status");
+}
+
 #[test]
 fn q7_to_q9_provisioning_outcomes() {
     let groups = provisioning_truth(None, "ServiceNow", "create", "Group");
@@ -556,6 +653,10 @@ fn the_kql_of_each_question_is_the_reviewed_text() {
         ("sign-in-pattern", q(&[("user", "adele@contoso.com")])),
         ("weekly-users", q(&[])),
         ("sign-in-status", q(&[])),
+        (
+            "sign-in-breakdown",
+            q(&[("by", "device_state"), ("app", "Microsoft Teams")]),
+        ),
         ("client-apps", q(&[])),
         ("groups-created", q(&[("target", "ServiceNow")])),
         (

@@ -300,28 +300,23 @@ fn questions(built: &Built, range: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-pub async fn measure(
-    dir: &Path,
-    binary: &Path,
-    python: &Path,
-    built: &Built,
-    reps: usize,
-) -> (Vec<Latency>, f64) {
-    let port = crate::free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = tokio::process::Command::new(binary)
+/// `serve` (the `binary`) on the store in `dir`, configured for `tenant` with a token endpoint
+/// nobody listens at: collection at start fails at once and the store stays as built. Answers
+/// once `/api/health` does and the start-up runs have ended; its base URL (`http://...`).
+pub async fn serve(dir: &Path, binary: &Path, tenant: &str) -> (tokio::process::Child, String) {
+    let listen = format!("127.0.0.1:{}", crate::free_port());
+    let child = tokio::process::Command::new(binary)
         .arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("ENTRA_MONITOR_DATA_DIR", dir)
         .env("ENTRA_MONITOR_LISTEN", &listen)
-        .env("ENTRA_MONITOR_TENANT_ID", TENANT)
+        .env("ENTRA_MONITOR_TENANT_ID", tenant)
         .env(
             "ENTRA_MONITOR_CLIENT_ID",
             "00000000-0000-4000-8000-00000000c11e",
         )
         .env("ENTRA_MONITOR_CLIENT_SECRET", "not-used-by-the-benchmark")
-        // Collection at start fails at once (nothing listens there): the store stays as built.
         .env("ENTRA_MONITOR_AUTHORITY_HOST", "http://127.0.0.1:9")
         .env("ENTRA_MONITOR_LOG", "warn")
         .stdout(std::process::Stdio::null())
@@ -330,9 +325,14 @@ pub async fn measure(
         .spawn()
         .expect("serve starts");
     let client = reqwest::Client::new();
-    let base = format!("http://{listen}/api");
+    let base = format!("http://{listen}");
     let up = Instant::now();
-    while client.get(format!("{base}/health")).send().await.is_err() {
+    while client
+        .get(format!("{base}/api/health"))
+        .send()
+        .await
+        .is_err()
+    {
         assert!(
             up.elapsed() < StdDuration::from_secs(30),
             "serve did not start"
@@ -341,6 +341,19 @@ pub async fn measure(
     }
     // Let the start-up runs (which fail for want of a token) finish.
     tokio::time::sleep(StdDuration::from_secs(2)).await;
+    (child, base)
+}
+
+pub async fn measure(
+    dir: &Path,
+    binary: &Path,
+    python: &Path,
+    built: &Built,
+    reps: usize,
+) -> (Vec<Latency>, f64) {
+    let (mut child, base) = serve(dir, binary, TENANT).await;
+    let base = format!("{base}/api");
+    let client = reqwest::Client::new();
     let to = Utc::now();
     let from = to - Duration::days(7);
     let iso = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);

@@ -8,6 +8,7 @@ mod endpoints;
 mod import;
 mod memory;
 mod pipeline;
+mod workbooks;
 
 use clap::Parser;
 
@@ -56,9 +57,12 @@ struct Args {
     /// whole run at about 20 minutes on 2 cores; `--import-records 1000000` for a million.
     #[arg(long, default_value_t = 100_000)]
     import_records: u64,
-    /// Only these sections (1 pipeline, 2 memory, 3 endpoints, 4 cold start, 5 import), e.g.
-    /// `1,4`.
-    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 3, 4, 5])]
+    /// Visits of the workbooks page measured (section 6).
+    #[arg(long, default_value_t = 5)]
+    page_runs: usize,
+    /// Only these sections (1 pipeline, 2 memory, 3 endpoints, 4 cold start, 5 import, 6 the
+    /// workbooks page), e.g. `1,4`.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 3, 4, 5, 6])]
     sections: Vec<u8>,
 }
 
@@ -119,7 +123,7 @@ async fn main() {
 
     let run = |n: u8| a.sections.contains(&n);
     if run(1) {
-        log(&format!("1/5 pipeline: {} sign-ins", a.pipeline_records));
+        log(&format!("1/6 pipeline: {} sign-ins", a.pipeline_records));
         let p = pipeline::run(&work, a.pipeline_records, &tenant);
         let (pr, pmb) = p.rate(p.parse);
         let (qr, qmb) = p.rate(p.pipeline);
@@ -147,7 +151,7 @@ async fn main() {
     }
     if run(2) {
         log(&format!(
-            "2/5 memory: {} sign-ins over HTTP",
+            "2/6 memory: {} sign-ins over HTTP",
             a.memory_records
         ));
         let marks: Vec<u64> = [100_000, 500_000, 1_000_000]
@@ -178,13 +182,13 @@ async fn main() {
     }
     if run(3) {
         log(&format!(
-            "3/5 endpoints: building a store of {} sign-ins",
+            "3/6 endpoints: building a store of {} sign-ins",
             a.store_sign_ins
         ));
         let dir = work.join("endpoints");
         let built = endpoints::build(&dir, a.store_sign_ins, &tenant);
         log(&format!(
-            "3/5 endpoints: built in {:.0} s; asking each question {} times",
+            "3/6 endpoints: built in {:.0} s; asking each question {} times",
             built.seconds, a.reps
         ));
         let (latencies, duck_load) =
@@ -225,7 +229,7 @@ async fn main() {
         let _ = std::fs::remove_dir_all(&dir);
     }
     if run(4) {
-        log(&format!("4/5 cold start: {} runs", a.cold_runs));
+        log(&format!("4/6 cold start: {} runs", a.cold_runs));
         let c = cold::run(&work, &binary, a.cold_runs).await;
         let _ = writeln!(
             t,
@@ -248,7 +252,7 @@ async fn main() {
     }
     if run(5) {
         log(&format!(
-            "5/5 import: {} sign-ins from a file",
+            "5/6 import: {} sign-ins from a file",
             a.import_records
         ));
         let i = import::run(&work, &binary, a.import_records, &tenant).await;
@@ -270,6 +274,28 @@ async fn main() {
             i.bytes as f64 / 1e6 / i.seconds,
             i.peak_mb,
             i.summary
+        );
+    }
+    if run(6) {
+        log(&format!("6/6 workbooks page: {} visits", a.page_runs));
+        let w = workbooks::run(&work, &binary, a.page_runs).await;
+        let median = w.median_ms();
+        let _ = writeln!(
+            t,
+            "\n### 6. Workbooks page: first render of the Sign-ins workbook over a week of a 300-user tenant ({} sign-ins, {} tiles), Debian chromium headless, after one warming visit\n",
+            w.sign_ins, w.tiles
+        );
+        let _ = writeln!(
+            t,
+            "| visits (ms) | median (ms) | page and assets (bytes) |\n|---|---:|---:|"
+        );
+        let _ = writeln!(
+            t,
+            "| {:?} | {median} (target < 1000: {}) | {} (target < 500 KB: {}) |",
+            w.runs_ms,
+            met(median < 1000),
+            w.page_bytes,
+            met(w.page_bytes < 500 * 1024)
         );
     }
     println!("{t}");

@@ -19,6 +19,7 @@ pub mod replay_spool;
 pub mod retention;
 pub mod risk_detections;
 pub mod risky_users;
+pub mod workbooks;
 
 pub use crate::app::{Function, Handler, HttpResult, TimerResult};
 
@@ -121,6 +122,14 @@ pub static REGISTRY: std::sync::LazyLock<Vec<Function>> = std::sync::LazyLock::n
         Function {
             spec: &recommendations::ACT_ON_RESOURCE,
             handler: Handler::Http(recommendations::act),
+        },
+        Function {
+            spec: &workbooks::PAGE,
+            handler: Handler::Http(workbooks::page),
+        },
+        Function {
+            spec: &workbooks::ASSET,
+            handler: Handler::Http(workbooks::asset),
         },
         Function {
             spec: &questions::OPENAPI,

@@ -187,6 +187,21 @@ pub fn api(
         )
 }
 
+/// `GET /`: to the workbooks page (the local runner's front page).
+pub fn root() -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    warp::path::end()
+        .and(warp::get().or(warp::head()).unify())
+        .map(|| {
+            let mut headers = BTreeMap::new();
+            headers.insert("location".to_string(), "/api/workbooks".to_string());
+            into_reply(HttpResponse {
+                status: 302,
+                headers,
+                body: Bytes::new(),
+            })
+        })
+}
+
 /// Any path no other route took: a JSON 404 (never warp's empty default).
 pub fn not_found() -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone {
     warp::path::full().map(|path: warp::path::FullPath| {

@@ -22,12 +22,15 @@ pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let server = tokio::spawn(http::serve(
         listener,
-        warp::Filter::or(http::api(app.clone()), http::not_found()),
+        warp::Filter::or(
+            warp::Filter::or(http::root(), http::api(app.clone())),
+            http::not_found(),
+        ),
         app.config().http.clone(),
         app.shutdown_signal(),
     ));
     tracing::info!(
-        "serving the HTTP functions on http://{addr}/api/ (health: http://{addr}/api/health)"
+        "serving the HTTP functions on http://{addr}/api/ (health: http://{addr}/api/health; workbooks: http://{addr}/)"
     );
     if let Some(key) = app.local_admin_key() {
         tracing::info!(

@@ -1,7 +1,8 @@
 //! A category's records, newest first, with every column of its Entra table, filtered by
 //! column values.
 
-use super::build::{Builder, Plan, kql_id, page};
+use super::build::{Builder, Plan, kql_id, one_of, page};
+use super::sign_in_breakdown::{Dimension, listing_dimensions};
 use super::{Asked, Param, Query, Question, QuestionSpec};
 use crate::model::Category;
 use crate::model::tables::{ColumnType, columns};
@@ -28,7 +29,7 @@ pub const RESULT_WORDS: [&str; 5] = ["success", "failure", "skipped", "warning",
 static SPEC: QuestionSpec = QuestionSpec {
     function: FunctionSpec {
         name: "logs",
-        description: "A category's records, newest first, with all the Entra table's columns, filtered by user, app, IP, result, operation, correlation id or record id.",
+        description: "A category's records, newest first, with all the Entra table's columns, filtered by user, app, IP, result, operation, correlation id or record id, and user sign-ins by status, location, device, client app, Conditional Access status or risk.",
         trigger: Trigger::Http {
             route: "logs/{category}",
             methods: &[Method::Get],
@@ -65,6 +66,69 @@ static SPEC: QuestionSpec = QuestionSpec {
             values: &[],
         },
         Param {
+            name: "status",
+            required: false,
+            description: "User sign-ins only: success, interrupted or failure, as the workbooks count result codes.",
+            example: "failure",
+            values: &STATUSES,
+        },
+        Param {
+            name: "country",
+            required: false,
+            description: "User sign-ins only: the location's country or region.",
+            example: "FR",
+            values: &[],
+        },
+        Param {
+            name: "city",
+            required: false,
+            description: "User sign-ins only: the location's city.",
+            example: "Paris",
+            values: &[],
+        },
+        Param {
+            name: "os",
+            required: false,
+            description: "User sign-ins only: the device's operating system.",
+            example: "Windows 10",
+            values: &[],
+        },
+        Param {
+            name: "browser",
+            required: false,
+            description: "User sign-ins only: the browser.",
+            example: "Edge 120.0.0",
+            values: &[],
+        },
+        Param {
+            name: "device_state",
+            required: false,
+            description: "User sign-ins only: the device's trust type, or Unmanaged.",
+            example: "Unmanaged",
+            values: &[],
+        },
+        Param {
+            name: "client_app",
+            required: false,
+            description: "User sign-ins only: the client app.",
+            example: "Browser",
+            values: &[],
+        },
+        Param {
+            name: "ca_status",
+            required: false,
+            description: "User sign-ins only: the Conditional Access status.",
+            example: "notApplied",
+            values: &[],
+        },
+        Param {
+            name: "risk",
+            required: false,
+            description: "User sign-ins only: the risk level during sign-in.",
+            example: "none",
+            values: &[],
+        },
+        Param {
             name: "operation",
             required: false,
             description: "Operation name.",
@@ -96,7 +160,15 @@ struct Asking {
     category: Category,
     /// (column, value): equality, without case for names.
     filters: Vec<(&'static str, String)>,
+    /// (dimension, value) of a user sign-in: its value equal, without case.
+    dimensions: Vec<(&'static Dimension, String)>,
 }
+
+/// The values of the `status` filter.
+const STATUSES: [&str; 3] = ["success", "interrupted", "failure"];
+
+/// The user sign-in tables, which the sign-in dimensions filter.
+const USER_SIGN_INS: [Category; 2] = [Category::SignInLogs, Category::NonInteractiveUserSignInLogs];
 
 /// `result`: a sign-in result code (digits, 0 for success) or a result word.
 fn check_result(v: &str) -> Result<(), ParamError> {
@@ -147,7 +219,29 @@ impl Question for Logs {
             };
             filters.push((col, v));
         }
-        Ok(Box::new(Asking { category, filters }))
+        let mut dimensions = Vec::new();
+        for d in listing_dimensions() {
+            let v = if d.name == "status" {
+                one_of(q, d.name, &STATUSES)?
+            } else {
+                text(q, d.name)?
+            };
+            let Some(v) = v else { continue };
+            if !USER_SIGN_INS.contains(&category) {
+                return Err(ParamError {
+                    parameter: d.name.into(),
+                    message: format!(
+                        "filters user sign-ins only (SignInLogs, NonInteractiveUserSignInLogs), not {category}"
+                    ),
+                });
+            }
+            dimensions.push((d, v));
+        }
+        Ok(Box::new(Asking {
+            category,
+            filters,
+            dimensions,
+        }))
     }
 }
 
@@ -166,6 +260,13 @@ impl Asked for Asking {
                 &format!("\"{col}\" = ? COLLATE NOCASE"),
                 &[v],
                 format!("{kql_col} =~ {}", lit(v)),
+            );
+        }
+        for (d, v) in &self.dimensions {
+            b.filter(
+                &format!("{} = ? COLLATE NOCASE", d.sql()),
+                &[v],
+                format!("{} =~ {}", d.kql(), lit(v)),
             );
         }
         let cols: Vec<&'static str> = columns(self.category).iter().map(|(n, _)| *n).collect();

@@ -27,6 +27,7 @@ mod logs;
 mod password_activity;
 mod password_resets;
 mod provisioning;
+mod sign_in_breakdown;
 mod sign_in_pattern;
 mod sign_in_status;
 mod sp_sign_ins;
@@ -47,6 +48,7 @@ pub use logs::LIST_FILTERS;
 pub use password_activity::SSPR_SERVICE;
 pub use password_resets::{ADMIN_RESET, SELF_SERVICE_RESET};
 pub use provisioning::{PROVISIONING_ACTIONS, PROVISIONING_RESULTS};
+pub use sign_in_breakdown::{DIMENSIONS, Dimension};
 
 use super::Answer;
 use super::params::{Common, ParamError};
@@ -140,6 +142,7 @@ pub static ALL: &[&dyn Question] = &[
     &sign_in_pattern::SignInPattern,
     &weekly_users::WeeklyUsers,
     &sign_in_status::SignInStatus,
+    &sign_in_breakdown::SignInBreakdown,
     &groups_created::GroupsCreated,
     &users_removed::UsersRemoved,
     &users_created::UsersCreated,
