@@ -204,6 +204,7 @@ async fn timer_and_http_envelopes_are_answered_in_the_host_format() {
             "weekly-users",
             "sign-in-status",
             "sign-in-breakdown",
+            "ca-policies",
             "groups-created",
             "users-removed",
             "users-created",

@@ -57,7 +57,7 @@ async fn serve_runs_timers_on_schedule_and_stops_cleanly_on_sigterm() {
     assert_eq!(health["host"], "local");
     assert_eq!(health["source"], "simulated tenant");
     let functions = health["functions"].as_array().unwrap();
-    assert_eq!(functions.len(), 50);
+    assert_eq!(functions.len(), 51);
     let signins = functions
         .iter()
         .find(|f| f["name"] == "collect-signins")

@@ -577,6 +577,83 @@ fn sign_ins_broken_down_as_the_workbooks_count_them() {
     assert_eq!(e.parameter, "status");
 }
 
+/// Per Conditional Access policy, each result as the CA insights workbook buckets it, against
+/// the generator's `appliedConditionalAccessPolicies`; and the breakdown narrowed by the
+/// listing's filters (single-factor successful sign-ins per app, as the MFA gaps workbook asks).
+#[test]
+fn sign_ins_per_conditional_access_policy_and_filtered_breakdowns() {
+    // policy id -> (sign-ins, success, failure, user action, not applied, report-only, users)
+    type Counts = (i64, i64, i64, i64, i64, i64, BTreeSet<String>);
+    let mut expected: BTreeMap<String, Counts> = BTreeMap::new();
+    for r in raw(Category::SignInLogs) {
+        for p in r["appliedConditionalAccessPolicies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let e = expected.entry(s(&p["id"])).or_default();
+            let result = s(&p["result"]);
+            e.0 += 1;
+            match result.as_str() {
+                "success" | "reportOnlySuccess" => e.1 += 1,
+                "failure" | "reportOnlyFailure" => e.2 += 1,
+                "interrupt" | "reportOnlyInterrupted" => e.3 += 1,
+                _ => e.4 += 1,
+            }
+            e.5 += i64::from(result.starts_with("reportOnly"));
+            e.6.insert(s(&r["userPrincipalName"]).to_lowercase());
+        }
+    }
+    assert!(expected.len() >= 3, "the week's sign-ins carry policies");
+    assert!(
+        expected.values().any(|e| e.5 > 0) && expected.values().any(|e| e.2 > 0),
+        "report-only and failing results"
+    );
+    let a = ask(&*question("ca-policies", &[]), 1000);
+    let got: BTreeMap<String, Vec<i64>> = a
+        .rows
+        .iter()
+        .map(|r| (s(&r[0]), (2..9).map(|i| r[i].as_i64().unwrap()).collect()))
+        .collect();
+    let expected: BTreeMap<String, Vec<i64>> = expected
+        .into_iter()
+        .map(|(k, e)| (k, vec![e.0, e.1, e.2, e.3, e.4, e.5, e.6.len() as i64]))
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        a.rows.iter().all(|r| !s(&r[1]).is_empty()),
+        "each policy named"
+    );
+
+    // Successful single-factor sign-ins per app.
+    let mut per_app: BTreeMap<String, i64> = BTreeMap::new();
+    for r in raw(Category::SignInLogs) {
+        if r["status"]["errorCode"] == 0
+            && s(&r["authenticationRequirement"]) == "singleFactorAuthentication"
+        {
+            *per_app.entry(s(&r["appDisplayName"])).or_default() += 1;
+        }
+    }
+    assert!(!per_app.is_empty());
+    let a = ask(
+        &*question(
+            "sign-in-breakdown",
+            &[
+                ("by", "app"),
+                ("status", "success"),
+                ("auth_requirement", "singleFactorAuthentication"),
+            ],
+        ),
+        1000,
+    );
+    let got: BTreeMap<String, i64> = a
+        .rows
+        .iter()
+        .map(|r| (s(&r[0]), r[1].as_i64().unwrap()))
+        .collect();
+    assert_eq!(got, per_app);
+}
+
 #[test]
 fn q7_to_q9_provisioning_outcomes() {
     let groups = provisioning_truth(None, "ServiceNow", "create", "Group");
@@ -655,8 +732,13 @@ fn the_kql_of_each_question_is_the_reviewed_text() {
         ("sign-in-status", q(&[])),
         (
             "sign-in-breakdown",
-            q(&[("by", "device_state"), ("app", "Microsoft Teams")]),
+            q(&[
+                ("by", "device_state"),
+                ("app", "Microsoft Teams"),
+                ("status", "failure"),
+            ]),
         ),
+        ("ca-policies", q(&[("user", "adele@contoso.com")])),
         ("client-apps", q(&[])),
         ("groups-created", q(&[("target", "ServiceNow")])),
         (

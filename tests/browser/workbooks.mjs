@@ -225,6 +225,13 @@ if (MODE === 'first-run') {
   for (const row of ca.rows.filter((x) => ['success', 'failure', 'notApplied'].includes(x.value))) {
     assert.equal(await stat('ca-status', row.value), row.sign_ins, `CA ${row.value}`);
   }
+  const policies = await api('signins/ca-policies', { from: r.from, to: r.to, limit: 1000 });
+  assert.ok(policies.rows.length >= 3, 'policies in the week');
+  const policyRows = await page.$$eval('[data-tile="policies"] tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  assert.equal(policyRows.length, policies.rows.length);
+  policies.rows.forEach((p, i) => {
+    assert.deepEqual(policyRows[i].map((c, j) => (j ? digits(c) : c)), [p.policy, p.success, p.failure, p.user_action, p.not_applied, p.report_only, p.users], `policy ${p.policy}`);
+  });
   const usage = await api('insights/app-sign-ins', { from: r.from, to: r.to });
   await open('usage');
   const usageBars = await bars('app-sign-ins');
@@ -233,7 +240,11 @@ if (MODE === 'first-run') {
   await open('mfa');
   const req = await api('insights/auth-methods/requirements', { from: r.from, to: r.to });
   assert.equal(await stat('requirements', 'mfa'), req.rows.reduce((n, x) => n + x.multifactor, 0));
-  log('Conditional Access, usage and MFA figures equal the JSON\'s');
+  const single = await api('signins/breakdown', { by: 'app', status: 'success', auth_requirement: 'singleFactorAuthentication', from: r.from, to: r.to, limit: 1000 });
+  const singleBars = await bars('single-factor-apps');
+  assert.ok(singleBars.length > 0, 'single-factor sign-ins per app');
+  assert.deepEqual(singleBars.map((b) => [b.label, digits(b.value)]), single.rows.slice(0, 10).map((x) => [x.value, x.sign_ins]));
+  log(`Conditional Access (${policies.rows.length} policies), usage and MFA figures equal the JSON's`);
 
   // Keyboard: arrows move between workbooks.
   await page.focus('#tab-mfa');

@@ -317,7 +317,8 @@ function signInListing(title, params) {
 }
 
 function barsTile(id, title, by, opts) {
-  const q = breakdown(by);
+  const where = (opts && opts.where) || {};
+  const q = breakdown(by, where);
   return tile(Object.assign({
     id, title, path: q.path, params: q.params,
     render: (a) => {
@@ -327,22 +328,22 @@ function barsTile(id, title, by, opts) {
       const shown = rows.slice(0, (opts && opts.top) || 10);
       return [bars(shown, 'value', 'sign_ins', {
         extra: (r) => `${percent.format(r.success / r.sign_ins)} success · ${number.format(r.users)} users`,
-        listing: r => r.value === '' ? null : signInListing(`${title}: ${r.value}`, { [by]: r.value }),
+        listing: (r) => (r.value === '' ? null : signInListing(`${title}: ${r.value}`, Object.assign({}, where, { [by]: r.value }))),
       }), rows.length > shown.length ? el('p', { class: 'muted', text: `and ${number.format(rows.length - shown.length)} more` }) : null];
     },
   }, opts));
 }
 
-function statusTiles(id, title, by, labels) {
-  const q = breakdown(by);
+function statusTiles(id, title, by, labels, where) {
+  const q = breakdown(by, where);
   return tile({
     id, title, path: q.path, params: q.params, wide: true,
     render: (a) => {
       const total = sum(a.rows, 'sign_ins');
-      const items = [{ id: 'total', label: 'Sign-ins', value: total, listing: signInListing('All sign-ins', {}) }];
+      const items = [{ id: 'total', label: 'Sign-ins', value: total, listing: signInListing(`${title}: all`, Object.assign({}, where)) }];
       for (const [value, label, cls] of labels) {
         const row = a.rows.find((r) => r.value === value);
-        items.push({ id: value, label, class: cls, value: row ? row.sign_ins : 0, note: total ? percent.format((row ? row.sign_ins : 0) / total) : '', listing: signInListing(`${title}: ${label}`, { [by]: value }) });
+        items.push({ id: value, label, class: cls, value: row ? row.sign_ins : 0, note: total ? percent.format((row ? row.sign_ins : 0) / total) : '', listing: signInListing(`${title}: ${label}`, Object.assign({}, where, { [by]: value })) });
       }
       return stats(items);
     },
@@ -430,7 +431,17 @@ const WORKBOOKS = [
       barsTile('platform', 'By device platform', 'os'),
       barsTile('client-app', 'By client app', 'client_app'),
       barsTile('risk', 'By sign-in risk', 'risk'),
-      missing('Per policy', 'Results per Conditional Access policy (success, failure, user action required, not applied for one policy) have no endpoint yet: the status above is the sign-in\'s overall Conditional Access status.'),
+      tile({ id: 'policies', title: 'Per policy', path: 'signins/ca-policies', params: common(Object.assign({ limit: 1000 }, signInFilters())), wide: true,
+        note: 'Each policy\'s result in each sign-in: success, failure, user action required, not applied (report-only results counted with them, and on their own).',
+        render: (a) => (a.rows.length ? table(a.rows, [
+          { title: 'Policy', key: 'policy' },
+          { title: 'Success', key: 'success' },
+          { title: 'Failure', key: 'failure' },
+          { title: 'User action required', key: 'user_action' },
+          { title: 'Not applied', key: 'not_applied' },
+          { title: 'Report-only', key: 'report_only' },
+          { title: 'Users', key: 'users' },
+        ]) : el('p', { class: 'empty', text: 'No sign-in names a Conditional Access policy in this range.' })) }),
     ] },
   { id: 'legacy', title: 'Legacy authentication', intro: 'Sign-ins over clients that use legacy authentication (every client app but the browser and modern apps): they cannot do MFA.',
     tiles: () => [
@@ -442,9 +453,10 @@ const WORKBOOKS = [
       tile({ id: 'methods', title: 'Methods used', path: 'insights/auth-methods/usage', params: common(), render: (a) => (a.rows.length ? bars(a.rows, 'method', 'uses', { extra: (r) => `${number.format(r.failed)} failed` }) : empty('authentication methods')) }),
       missing('Prompts per policy and per user', 'Prompts per authentication requirement policy and the average prompts per user have no endpoint yet.'),
     ] },
-  { id: 'mfa', title: 'MFA gaps', intro: 'Sign-ins that met single-factor versus multifactor authentication, per day.',
+  { id: 'mfa', title: 'MFA gaps', intro: 'Successful sign-ins that met single-factor rather than multifactor authentication: per day, and where they happen (app, user, operating system).',
     tiles: () => [
-      tile({ id: 'requirements', title: 'Single-factor and multifactor sign-ins', path: 'insights/auth-methods/requirements', params: common(), wide: true,
+      tile({ id: 'requirements', title: 'Single-factor and multifactor sign-in flows', path: 'insights/auth-methods/requirements', params: common(), wide: true,
+        note: 'As the Auth Methods Activity workbook counts them: the last successful sign-in of each correlation id (one flow). The tiles below count every successful sign-in.',
         render: (a) => {
           if (!sum(a.rows, 'sign_ins')) return empty('sign-ins');
           return [stats([
@@ -455,7 +467,10 @@ const WORKBOOKS = [
             { name: 'Single factor', class: 'bad', values: a.rows.map((r) => r.single_factor) },
           ], { label: 'single-factor and multifactor sign-ins per day' })];
         } }),
-      barsTile('single-factor-apps', 'Sign-ins per app', 'app'),
+      statusTiles('requirement', 'Successful sign-ins by authentication requirement', 'auth_requirement', [['multiFactorAuthentication', 'Multifactor', 'ok'], ['singleFactorAuthentication', 'Single factor', 'bad']], { status: 'success' }),
+      barsTile('single-factor-apps', 'Single-factor successful sign-ins per app', 'app', { where: { status: 'success', auth_requirement: 'singleFactorAuthentication' } }),
+      barsTile('single-factor-users', 'Single-factor successful sign-ins per user', 'user', { where: { status: 'success', auth_requirement: 'singleFactorAuthentication' } }),
+      barsTile('single-factor-os', 'Single-factor successful sign-ins per operating system', 'os', { where: { status: 'success', auth_requirement: 'singleFactorAuthentication' } }),
     ] },
   { id: 'sensitive', title: 'Sensitive operations', intro: 'Credentials added to apps, consents and permission grants, role and group changes, federation and domain changes, from the audit log.',
     tiles: () => [

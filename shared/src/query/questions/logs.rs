@@ -1,8 +1,10 @@
 //! A category's records, newest first, with every column of its Entra table, filtered by
 //! column values.
 
-use super::build::{Builder, Plan, kql_id, one_of, page};
-use super::sign_in_breakdown::{Dimension, listing_dimensions};
+use super::build::{Builder, Plan, kql_id, page};
+use super::sign_in_breakdown::{
+    Dimension, apply_dimensions, dimension_filters, with_dimension_filters,
+};
 use super::{Asked, Param, Query, Question, QuestionSpec};
 use crate::model::Category;
 use crate::model::tables::{ColumnType, columns};
@@ -36,7 +38,7 @@ static SPEC: QuestionSpec = QuestionSpec {
             auth: AuthLevel::Function,
         },
     },
-    params: &[
+    params: with_dimension_filters![
         Param {
             name: "user",
             required: false,
@@ -63,69 +65,6 @@ static SPEC: QuestionSpec = QuestionSpec {
             required: false,
             description: "Result type (sign-in error code, or success/failure).",
             example: "50126",
-            values: &[],
-        },
-        Param {
-            name: "status",
-            required: false,
-            description: "User sign-ins only: success, interrupted or failure, as the workbooks count result codes.",
-            example: "failure",
-            values: &STATUSES,
-        },
-        Param {
-            name: "country",
-            required: false,
-            description: "User sign-ins only: the location's country or region.",
-            example: "FR",
-            values: &[],
-        },
-        Param {
-            name: "city",
-            required: false,
-            description: "User sign-ins only: the location's city.",
-            example: "Paris",
-            values: &[],
-        },
-        Param {
-            name: "os",
-            required: false,
-            description: "User sign-ins only: the device's operating system.",
-            example: "Windows 10",
-            values: &[],
-        },
-        Param {
-            name: "browser",
-            required: false,
-            description: "User sign-ins only: the browser.",
-            example: "Edge 120.0.0",
-            values: &[],
-        },
-        Param {
-            name: "device_state",
-            required: false,
-            description: "User sign-ins only: the device's trust type, or Unmanaged.",
-            example: "Unmanaged",
-            values: &[],
-        },
-        Param {
-            name: "client_app",
-            required: false,
-            description: "User sign-ins only: the client app.",
-            example: "Browser",
-            values: &[],
-        },
-        Param {
-            name: "ca_status",
-            required: false,
-            description: "User sign-ins only: the Conditional Access status.",
-            example: "notApplied",
-            values: &[],
-        },
-        Param {
-            name: "risk",
-            required: false,
-            description: "User sign-ins only: the risk level during sign-in.",
-            example: "none",
             values: &[],
         },
         Param {
@@ -163,9 +102,6 @@ struct Asking {
     /// (dimension, value) of a user sign-in: its value equal, without case.
     dimensions: Vec<(&'static Dimension, String)>,
 }
-
-/// The values of the `status` filter.
-const STATUSES: [&str; 3] = ["success", "interrupted", "failure"];
 
 /// The user sign-in tables, which the sign-in dimensions filter.
 const USER_SIGN_INS: [Category; 2] = [Category::SignInLogs, Category::NonInteractiveUserSignInLogs];
@@ -219,23 +155,16 @@ impl Question for Logs {
             };
             filters.push((col, v));
         }
-        let mut dimensions = Vec::new();
-        for d in listing_dimensions() {
-            let v = if d.name == "status" {
-                one_of(q, d.name, &STATUSES)?
-            } else {
-                text(q, d.name)?
-            };
-            let Some(v) = v else { continue };
-            if !USER_SIGN_INS.contains(&category) {
-                return Err(ParamError {
-                    parameter: d.name.into(),
-                    message: format!(
-                        "filters user sign-ins only (SignInLogs, NonInteractiveUserSignInLogs), not {category}"
-                    ),
-                });
-            }
-            dimensions.push((d, v));
+        let dimensions = dimension_filters(q)?;
+        if let Some((d, _)) = dimensions.first()
+            && !USER_SIGN_INS.contains(&category)
+        {
+            return Err(ParamError {
+                parameter: d.name.into(),
+                message: format!(
+                    "filters user sign-ins only (SignInLogs, NonInteractiveUserSignInLogs), not {category}"
+                ),
+            });
         }
         Ok(Box::new(Asking {
             category,
@@ -262,13 +191,7 @@ impl Asked for Asking {
                 format!("{kql_col} =~ {}", lit(v)),
             );
         }
-        for (d, v) in &self.dimensions {
-            b.filter(
-                &format!("{} = ? COLLATE NOCASE", d.sql()),
-                &[v],
-                format!("{} =~ {}", d.kql(), lit(v)),
-            );
-        }
+        apply_dimensions(&mut b, &self.dimensions);
         let cols: Vec<&'static str> = columns(self.category).iter().map(|(n, _)| *n).collect();
         let key = self.category.definition().key_column;
         let mut sql = format!(

@@ -19,6 +19,7 @@ mod app_users;
 mod auth_method_usage;
 mod auth_registration;
 mod auth_requirements;
+mod ca_policies;
 mod client_apps;
 mod groups_created;
 mod health_signals;
@@ -143,6 +144,7 @@ pub static ALL: &[&dyn Question] = &[
     &weekly_users::WeeklyUsers,
     &sign_in_status::SignInStatus,
     &sign_in_breakdown::SignInBreakdown,
+    &ca_policies::CaPolicies,
     &groups_created::GroupsCreated,
     &users_removed::UsersRemoved,
     &users_created::UsersCreated,

@@ -62,7 +62,7 @@ fn status_expr() -> (String, String) {
 }
 
 /// Every dimension, in the order of the `by` parameter's values.
-pub const DIMENSIONS: [Dimension; 13] = [
+pub const DIMENSIONS: [Dimension; 14] = [
     Dimension {
         name: "status",
         description: "success, interrupted (pending user action) or failure, as the workbooks count result codes",
@@ -136,6 +136,12 @@ pub const DIMENSIONS: [Dimension; 13] = [
         kql: "RiskLevelDuringSignIn",
     },
     Dimension {
+        name: "auth_requirement",
+        description: "the authentication requirement met (singleFactorAuthentication, multiFactorAuthentication)",
+        sql: "COALESCE(\"AuthenticationRequirement\", '')",
+        kql: "AuthenticationRequirement",
+    },
+    Dimension {
         name: "day",
         description: "the day (UTC), oldest first",
         sql: DAY_SQL,
@@ -163,7 +169,109 @@ pub fn listing_dimensions() -> impl Iterator<Item = &'static Dimension> {
         .filter(|d| !["code", "app", "user", "day"].contains(&d.name))
 }
 
-const BY: [&str; 14] = [
+/// The values of the `status` filter.
+pub(super) const STATUSES: [&str; 3] = ["success", "interrupted", "failure"];
+
+/// The dimension filters of `q` (a listing's or a breakdown's): each dimension but `code`,
+/// `app`, `user` and `day` given as a parameter, `status` one of its three values.
+pub fn dimension_filters(q: &Query) -> Result<Vec<(&'static Dimension, String)>, ParamError> {
+    let mut filters = Vec::new();
+    for d in listing_dimensions() {
+        let v = if d.name == "status" {
+            one_of(q, d.name, &STATUSES)?
+        } else {
+            text(q, d.name)?
+        };
+        if let Some(v) = v {
+            filters.push((d, v));
+        }
+    }
+    Ok(filters)
+}
+
+/// A question's parameters: `$p`, then the dimension filters (status, country, city, os,
+/// browser, device_state, client_app, ca_status, risk, auth_requirement), so the listing and the
+/// breakdown document the same filters.
+macro_rules! with_dimension_filters {
+    ($($p:expr),* $(,)?) => {
+        &[
+            $($p,)*
+            $crate::query::questions::Param {
+                name: "status",
+                required: false,
+                description: "User sign-ins only: success, interrupted or failure, as the workbooks count result codes.",
+                example: "failure",
+                values: &super::sign_in_breakdown::STATUSES,
+            },
+            $crate::query::questions::Param {
+                name: "country",
+                required: false,
+                description: "User sign-ins only: the location's country or region.",
+                example: "FR",
+                values: &[],
+            },
+            $crate::query::questions::Param {
+                name: "city",
+                required: false,
+                description: "User sign-ins only: the location's city.",
+                example: "Paris",
+                values: &[],
+            },
+            $crate::query::questions::Param {
+                name: "os",
+                required: false,
+                description: "User sign-ins only: the device's operating system.",
+                example: "Windows 10",
+                values: &[],
+            },
+            $crate::query::questions::Param {
+                name: "browser",
+                required: false,
+                description: "User sign-ins only: the browser.",
+                example: "Edge 120.0.0",
+                values: &[],
+            },
+            $crate::query::questions::Param {
+                name: "device_state",
+                required: false,
+                description: "User sign-ins only: the device's trust type, or Unmanaged.",
+                example: "Unmanaged",
+                values: &[],
+            },
+            $crate::query::questions::Param {
+                name: "client_app",
+                required: false,
+                description: "User sign-ins only: the client app.",
+                example: "Browser",
+                values: &[],
+            },
+            $crate::query::questions::Param {
+                name: "ca_status",
+                required: false,
+                description: "User sign-ins only: the Conditional Access status.",
+                example: "notApplied",
+                values: &[],
+            },
+            $crate::query::questions::Param {
+                name: "risk",
+                required: false,
+                description: "User sign-ins only: the risk level during sign-in.",
+                example: "none",
+                values: &[],
+            },
+            $crate::query::questions::Param {
+                name: "auth_requirement",
+                required: false,
+                description: "User sign-ins only: the authentication requirement met.",
+                example: "singleFactorAuthentication",
+                values: &[],
+            },
+        ]
+    };
+}
+pub(super) use with_dimension_filters;
+
+const BY: [&str; 15] = [
     "status",
     "code",
     "app",
@@ -176,6 +284,7 @@ const BY: [&str; 14] = [
     "client_app",
     "ca_status",
     "risk",
+    "auth_requirement",
     "day",
     "hour",
 ];
@@ -190,28 +299,16 @@ static SPEC: QuestionSpec = QuestionSpec {
             auth: AuthLevel::Function,
         },
     },
-    params: &[
+    params: with_dimension_filters![
         Param {
             name: "by",
             required: true,
-            description: "The dimension: status, code, app, user, country, city, os, browser, device_state (trust type or Unmanaged), client_app, ca_status, risk, day or hour.",
+            description: "The dimension: status, code, app, user, country, city, os, browser, device_state (trust type or Unmanaged), client_app, ca_status, risk, auth_requirement, day or hour. The other dimensions but code, day and hour filter it, as they filter /api/logs: status, country, city, os, browser, device_state, client_app, ca_status, risk, auth_requirement.",
             example: "country",
             values: &BY,
         },
-        Param {
-            name: "app",
-            required: false,
-            description: "Only the sign-ins to this app (display name, any case).",
-            example: "Microsoft Teams",
-            values: &[],
-        },
-        Param {
-            name: "user",
-            required: false,
-            description: "Only this user's sign-ins (user principal name, any case).",
-            example: "adele.vance@contoso.com",
-            values: &[],
-        },
+        APP,
+        USER,
         SIGN_IN_TYPE,
     ],
     default_days: 7,
@@ -223,9 +320,74 @@ pub struct SignInBreakdown;
 struct Asking {
     category: Category,
     by: &'static Dimension,
+    filters: SignInFilters,
+}
+
+/// What narrows a question over user sign-ins: an app, a user, and the listing's dimension
+/// filters (`status=failure`, `country=DE`, ...).
+#[derive(Debug)]
+pub(super) struct SignInFilters {
     app: Option<String>,
     user: Option<String>,
+    dimensions: Vec<(&'static Dimension, String)>,
 }
+
+impl SignInFilters {
+    pub(super) fn parse(q: &Query) -> Result<Self, ParamError> {
+        Ok(SignInFilters {
+            app: text(q, "app")?,
+            user: text(q, "user")?,
+            dimensions: dimension_filters(q)?,
+        })
+    }
+
+    /// Each filter as a condition, the same value compared without case in SQL and KQL.
+    pub(super) fn apply(&self, b: &mut Builder) {
+        if let Some(user) = &self.user {
+            b.through_nocase_index("UserPrincipalName");
+            b.filter(
+                "\"UserPrincipalName\" = ? COLLATE NOCASE",
+                &[user],
+                format!("UserPrincipalName =~ {}", lit(user)),
+            );
+        }
+        if let Some(app) = &self.app {
+            b.filter(
+                "\"AppDisplayName\" = ? COLLATE NOCASE",
+                &[app],
+                format!("AppDisplayName =~ {}", lit(app)),
+            );
+        }
+        apply_dimensions(b, &self.dimensions);
+    }
+}
+
+/// The dimension filters as conditions.
+pub(super) fn apply_dimensions(b: &mut Builder, dimensions: &[(&'static Dimension, String)]) {
+    for (d, v) in dimensions {
+        b.filter(
+            &format!("{} = ? COLLATE NOCASE", d.sql()),
+            &[v],
+            format!("{} =~ {}", d.kql(), lit(v)),
+        );
+    }
+}
+
+/// The `app` and `user` parameters of a question over user sign-ins.
+pub(super) const APP: Param = Param {
+    name: "app",
+    required: false,
+    description: "Only the sign-ins to this app (display name, any case).",
+    example: "Microsoft Teams",
+    values: &[],
+};
+pub(super) const USER: Param = Param {
+    name: "user",
+    required: false,
+    description: "Only this user's sign-ins (user principal name, any case).",
+    example: "adele.vance@contoso.com",
+    values: &[],
+};
 
 impl Question for SignInBreakdown {
     fn spec(&self) -> &'static QuestionSpec {
@@ -245,8 +407,7 @@ impl Question for SignInBreakdown {
         Ok(Box::new(Asking {
             category: super::build::sign_in_type(q)?,
             by,
-            app: text(q, "app")?,
-            user: text(q, "user")?,
+            filters: SignInFilters::parse(q)?,
         }))
     }
 }
@@ -258,21 +419,7 @@ impl Asked for Asking {
 
     fn plan(&self, tenant: &str, c: &Common) -> Plan {
         let mut b = Builder::new(self.category, tenant, c);
-        if let Some(user) = &self.user {
-            b.through_nocase_index("UserPrincipalName");
-            b.filter(
-                "\"UserPrincipalName\" = ? COLLATE NOCASE",
-                &[user],
-                format!("UserPrincipalName =~ {}", lit(user)),
-            );
-        }
-        if let Some(app) = &self.app {
-            b.filter(
-                "\"AppDisplayName\" = ? COLLATE NOCASE",
-                &[app],
-                format!("AppDisplayName =~ {}", lit(app)),
-            );
-        }
+        self.filters.apply(&mut b);
         let (status_sql, status_kql) = status_expr();
         let in_time = matches!(self.by.name, "day" | "hour");
         let order_sql = if in_time { "1" } else { "2 DESC, 1" };
