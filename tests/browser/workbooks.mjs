@@ -252,6 +252,15 @@ if (MODE === 'first-run') {
   await page.waitForFunction(() => document.activeElement.id === 'tab-sensitive' && document.querySelector('#main').dataset.workbook === 'sensitive');
   log('keyboard: ArrowRight moves to the next workbook');
 
+  // An address naming no workbook, with markup in its filters, opens on Sign-ins, the
+  // filters shown as text.
+  await page.goto(`${BASE}/api/workbooks#nothing?range=bogus&user=%3Cimg%20src%3Dx%20onerror%3D%22window.__pwned%3D1%22%3E`);
+  await page.waitForFunction(() => document.querySelector('#main').dataset.workbook === 'signins');
+  await settled();
+  assert.equal(await page.$eval('#range', (e) => e.value), '7d');
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  log('an unknown workbook in the address opens Sign-ins');
+
   // Dark.
   await open('signins');
   await page.click('#theme-button');

@@ -631,7 +631,8 @@ function writeHash() {
 function readHash() {
   const [tab, query] = location.hash.slice(1).split('?');
   const q = new URLSearchParams(query || '');
-  if (tab) state.tab = tab;
+  // An address naming no workbook (a typo, an old bookmark) opens on Sign-ins.
+  state.tab = WORKBOOKS.some((w) => w.id === tab) ? tab : 'signins';
   state.range = ['24h', '7d', '30d'].includes(q.get('range')) ? q.get('range') : '7d';
   for (const k of ['tenant', 'app', 'user']) state[k] = (q.get(k) || '').slice(0, 256);
   document.getElementById('range').value = state.range;
