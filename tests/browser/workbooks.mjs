@@ -260,6 +260,8 @@ if (MODE === 'first-run') {
   assert.equal(await page.$eval('#range', (e) => e.value), '7d');
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   log('an unknown workbook in the address opens Sign-ins');
+  await page.goto(`${BASE}/api/workbooks#signins?range=7d`);
+  await page.waitForFunction(() => document.querySelector('#user').value === '');
 
   // Dark.
   await open('signins');
